@@ -1,0 +1,65 @@
+import { BF16_TO_F32 } from '../util/float.js';
+import type { Matrix } from '../model/weights.js';
+import type { Backend } from './backend.js';
+
+const f = Math.fround;
+
+/**
+ * The reference twin: each dot product summed left to right in float32, every product and sum rounded,
+ * exactly like run.c's `val += w[i*n+j] * x[j]`. Four outputs are computed side by side only to reuse x loads;
+ * each keeps its own sequential sum.
+ */
+export class TsBackend implements Backend {
+  readonly name = 'ts' as const;
+  readonly sequentialSums = true;
+
+  matmul(out: Float32Array, x: Float32Array, rows: number, w: Matrix): void {
+    const n = w.cols;
+    const m = w.rows;
+    if (w.dtype === 'f32') matmulF32(out, x, rows, w.data as Float32Array, m, n);
+    else matmulBf16(out, x, rows, w.data as Uint16Array, m, n);
+  }
+}
+
+function matmulF32(out: Float32Array, x: Float32Array, rows: number, w: Float32Array, m: number, n: number): void {
+  for (let r = 0; r < rows; r++) {
+    const xo = r * n;
+    const oo = r * m;
+    let i = 0;
+    for (; i + 4 <= m; i += 4) {
+      const w0 = i * n, w1 = w0 + n, w2 = w1 + n, w3 = w2 + n;
+      let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+      for (let j = 0; j < n; j++) {
+        const xv = x[xo + j];
+        a0 = f(a0 + f(w[w0 + j] * xv));
+        a1 = f(a1 + f(w[w1 + j] * xv));
+        a2 = f(a2 + f(w[w2 + j] * xv));
+        a3 = f(a3 + f(w[w3 + j] * xv));
+      }
+      out[oo + i] = a0;
+      out[oo + i + 1] = a1;
+      out[oo + i + 2] = a2;
+      out[oo + i + 3] = a3;
+    }
+    for (; i < m; i++) {
+      const w0 = i * n;
+      let a = 0;
+      for (let j = 0; j < n; j++) a = f(a + f(w[w0 + j] * x[xo + j]));
+      out[oo + i] = a;
+    }
+  }
+}
+
+function matmulBf16(out: Float32Array, x: Float32Array, rows: number, w: Uint16Array, m: number, n: number): void {
+  const t = BF16_TO_F32;
+  for (let r = 0; r < rows; r++) {
+    const xo = r * n;
+    const oo = r * m;
+    for (let i = 0; i < m; i++) {
+      const w0 = i * n;
+      let a = 0;
+      for (let j = 0; j < n; j++) a = f(a + f(t[w[w0 + j]] * x[xo + j]));
+      out[oo + i] = a;
+    }
+  }
+}

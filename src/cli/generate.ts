@@ -1,0 +1,49 @@
+import type { Command } from 'commander';
+import { selectBackend } from '../backend/select.js';
+import { Transformer } from '../model/forward.js';
+import { generate } from '../model/generate.js';
+import { loadModel } from '../model/model.js';
+import { int, real } from './options.js';
+
+export function registerGenerate(program: Command): void {
+  program
+    .command('generate')
+    .description('generate text from a prompt (llama2.c .bin file or Hugging Face folder)')
+    .argument('<model>', 'llama2.c .bin checkpoint or Hugging Face model folder')
+    .requiredOption('--prompt <text>', 'prompt text (a BOS token is prepended)')
+    .option('--tokenizer <file>', 'llama2.c tokenizer.bin (default: beside a .bin model)')
+    .option('--max-length <n>', 'positions in all, prompt included (run.c steps)', int('--max-length', 1))
+    .option('--max-new-tokens <n>', 'tokens to generate', int('--max-new-tokens', 1))
+    .option('--temperature <t>', '0 = greedy', real('--temperature', 0))
+    .option('--top-p <p>', 'nucleus mass; outside (0,1) disables', real('--top-p', 0, 1))
+    .option('--top-k <k>', '0 disables', int('--top-k', 0))
+    .option('--seed <s>', 'sampler seed (0 is mapped to a fixed non-zero state)', int('--seed', 0))
+    .option('--chat', "wrap the prompt in the model's chat template")
+    .option('--backend <name>', 'auto | ts | native')
+    .option('--json', 'print {"prompt_ids", "ids", "text"}')
+    .action(async (modelPath: string, o) => {
+      if (o.maxLength !== undefined && o.maxNewTokens !== undefined)
+        program.error('error: give --max-length or --max-new-tokens, not both');
+      const model = loadModel(modelPath, { tokenizer: o.tokenizer });
+      const backend = await selectBackend(o.backend);
+      const tf = new Transformer(model.config, model.weights, backend);
+      const d = model.defaults;
+      const useDefaultsLength = o.maxLength === undefined && o.maxNewTokens === undefined;
+      const g = generate(
+        model,
+        tf,
+        o.prompt,
+        {
+          temperature: o.temperature ?? d.temperature ?? 1,
+          topP: o.topP ?? d.topP ?? 0.9,
+          topK: o.topK ?? d.topK ?? 0,
+          seed: o.seed ?? 0,
+          maxLength: useDefaultsLength ? (d.maxNewTokens === undefined ? (d.maxLength ?? 256) : undefined) : o.maxLength,
+          maxNewTokens: useDefaultsLength ? d.maxNewTokens : o.maxNewTokens,
+        },
+        o.chat === true,
+      );
+      if (o.json) process.stdout.write(JSON.stringify({ prompt_ids: g.promptIds, ids: g.ids, text: g.text }) + '\n');
+      else process.stdout.write(`${o.prompt}${g.text}\n`);
+    });
+}

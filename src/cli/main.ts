@@ -1,0 +1,25 @@
+import { Command, CommanderError } from 'commander';
+import { MutascanError } from '../errors.js';
+import { registerConvert } from './convert.js';
+import { registerGenerate } from './generate.js';
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('mutascan')
+    .description('mutagenesis screens on the parameters of large language models')
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)');
+  registerGenerate(program);
+  registerConvert(program);
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode; // commander already printed its message
+    if (e instanceof MutascanError) {
+      process.stderr.write(`mutascan: error: ${e.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`mutascan: internal error: ${(e as Error)?.message ?? e}\nThis is a bug in mutascan; the stack follows.\n${(e as Error)?.stack ?? ''}\n`);
+    return 70;
+  }
+}

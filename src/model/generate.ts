@@ -1,0 +1,68 @@
+import { fail } from '../errors.js';
+import type { Transformer } from './forward.js';
+import type { Model } from './model.js';
+import { choose, Rng, type Sampling } from './sampler.js';
+
+export interface GenerateSettings extends Sampling {
+  /**
+   * Positions evaluated, prompt included: run.c's `steps`. The model samples `maxLength − prompt + 1` tokens
+   * (the last one is never fed back), so prompt + output = maxLength + 1 tokens. Clamped to the context.
+   */
+  maxLength?: number;
+  /** Alternatively, the number of tokens to sample. */
+  maxNewTokens?: number;
+}
+
+export interface Generation {
+  promptIds: number[];
+  /** generated ids only; a final stop token included */
+  ids: number[];
+  text: string;
+  /** each step's decision margin (see sampler.ts) */
+  margins: number[];
+}
+
+/** How many tokens a generation samples at most, from the settings and the context size. */
+export function sampleBudget(promptLength: number, s: GenerateSettings, maxSeqLen: number): number {
+  if (promptLength < 1) fail('the prompt has no tokens', undefined, 'generation needs at least a BOS token');
+  if (promptLength > maxSeqLen)
+    fail(`the prompt is ${promptLength} tokens, longer than the model's context of ${maxSeqLen}`, undefined, 'shorten the prompt');
+  const room = maxSeqLen - promptLength + 1;
+  if (s.maxNewTokens !== undefined) return Math.min(s.maxNewTokens, room);
+  const steps = s.maxLength === undefined || s.maxLength <= 0 || s.maxLength > maxSeqLen ? maxSeqLen : s.maxLength;
+  return Math.max(0, steps - promptLength + 1);
+}
+
+/** Generates from prompt ids exactly as run.c's generate(): prefill, then one sampled token per step. */
+export function generateIds(tf: Transformer, promptIds: readonly number[], s: GenerateSettings, stopIds: readonly number[]): { ids: number[]; margins: number[] } {
+  const n = sampleBudget(promptIds.length, s, tf.config.maxSeqLen);
+  const ids: number[] = [];
+  const margins: number[] = [];
+  if (n === 0) return { ids, margins };
+  const cache = tf.newCache(promptIds.length + n - 1);
+  let logits = tf.forward([{ cache, tokens: promptIds }], 'last');
+  const rng = new Rng(s.seed);
+  for (let step = 0; step < n; step++) {
+    const coin = s.temperature === 0 ? 0 : rng.nextF32();
+    const c = choose(logits, s, coin);
+    ids.push(c.token);
+    margins.push(c.margin);
+    if (stopIds.includes(c.token) || step === n - 1) break;
+    logits = tf.forward([{ cache, tokens: [c.token] }], 'last');
+  }
+  return { ids, margins };
+}
+
+/** The prompt ids an assay or the CLI feeds: raw text with BOS, or the model's chat template. */
+export function promptIds(model: Model, prompt: string, chat = false): number[] {
+  if (!chat) return model.tokenizer.encode(prompt, { bos: true });
+  if (!model.chatTemplate)
+    fail('this model has no chat template', model.source.path, 'drop --chat / chat: true, or use a folder whose tokenizer_config.json has "chat_template"');
+  return model.tokenizer.encode(model.chatTemplate.renderUser(prompt), { bos: false });
+}
+
+export function generate(model: Model, tf: Transformer, prompt: string, s: GenerateSettings, chat = false): Generation {
+  const ids0 = promptIds(model, prompt, chat);
+  const { ids, margins } = generateIds(tf, ids0, s, model.config.stopIds);
+  return { promptIds: ids0, ids, margins, text: model.tokenizer.decodeContinuation(ids0, ids) };
+}

@@ -1,0 +1,68 @@
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fail } from '../errors.js';
+import type { ChatTemplate } from './chat.js';
+import type { ModelConfig } from './config.js';
+import { loadHfFolder } from './load-hf.js';
+import { loadLlama2c } from './load-llama2c.js';
+import type { Tokenizer } from './tokenizer.js';
+import { Llama2cTokenizer } from './tokenizer-llama2c.js';
+import type { ModelWeights } from './weights.js';
+
+/** Sampling defaults a checkpoint may bring (generation_config.json). */
+export interface GenerationDefaults {
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  maxLength?: number;
+  maxNewTokens?: number;
+}
+
+export interface Model {
+  readonly config: ModelConfig;
+  readonly weights: ModelWeights;
+  readonly tokenizer: Tokenizer;
+  readonly chatTemplate?: ChatTemplate;
+  readonly defaults: GenerationDefaults;
+  /** What was loaded: the checkpoint format and the files it came from. */
+  readonly source: { format: 'llama2c' | 'hf'; path: string; files: string[] };
+}
+
+export interface LoadOptions {
+  /** A llama2.c tokenizer.bin; required for .bin checkpoints unless one sits beside the model. */
+  tokenizer?: string;
+}
+
+function findLlama2cTokenizer(modelFile: string): string | undefined {
+  const dir = dirname(modelFile);
+  if (existsSync(join(dir, 'tokenizer.bin'))) return join(dir, 'tokenizer.bin');
+  const candidates = readdirSync(dir).filter((f) => /^tok.*\.bin$/.test(f) && join(dir, f) !== modelFile);
+  return candidates.length === 1 ? join(dir, candidates[0]) : undefined;
+}
+
+export function loadModel(path: string, opts: LoadOptions = {}): Model {
+  const abs = resolve(path);
+  if (!existsSync(abs)) fail(`model not found`, abs, 'give a llama2.c .bin file or a Hugging Face model folder');
+  if (statSync(abs).isDirectory()) {
+    const f = loadHfFolder(abs);
+    let tokenizer = f.tokenizer;
+    if (opts.tokenizer) tokenizer = Llama2cTokenizer.load(opts.tokenizer, f.config.vocabSize);
+    if (!tokenizer) fail('no tokenizer.json in the model folder', abs, 'add tokenizer.json or pass --tokenizer FILE (a llama2.c tokenizer.bin)');
+    const g = f.generation;
+    const num = (k: string): number | undefined => (typeof g[k] === 'number' ? (g[k] as number) : undefined);
+    const defaults: GenerationDefaults = {
+      temperature: g.do_sample === false ? 0 : num('temperature'),
+      topP: num('top_p'),
+      topK: num('top_k'),
+      maxLength: num('max_length'),
+      maxNewTokens: num('max_new_tokens'),
+    };
+    return { config: f.config, weights: f.weights, tokenizer, chatTemplate: f.chatTemplate, defaults, source: { format: 'hf', path: abs, files: f.files } };
+  }
+  const ckpt = loadLlama2c(abs);
+  const tokFile = opts.tokenizer ?? findLlama2cTokenizer(abs);
+  if (!tokFile)
+    fail(`no tokenizer for ${basename(abs)}`, dirname(abs), 'pass --tokenizer FILE (the llama2.c tokenizer.bin trained with this model)');
+  const tokenizer = Llama2cTokenizer.load(tokFile, ckpt.config.vocabSize);
+  return { config: ckpt.config, weights: ckpt.weights, tokenizer, defaults: {}, source: { format: 'llama2c', path: abs, files: [abs, resolve(tokFile)] } };
+}

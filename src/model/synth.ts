@@ -1,0 +1,187 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { f32ToBf16, f32ToF16 } from '../util/float.js';
+import type { Architecture } from './config.js';
+import { tokenizerJson } from './convert.js';
+import { tensorBytes, writeSafetensors, type StDType, type TensorToWrite } from './safetensors.js';
+import { Llama2cTokenizer } from './tokenizer-llama2c.js';
+import { hfMatrixName, LAYER_MATRICES } from './weights.js';
+
+/** The shape and format of a synthetic (random-weight) Hugging Face model. */
+export interface SynthSpec {
+  architecture: Architecture;
+  dim: number;
+  hiddenDim: number;
+  nLayers: number;
+  nHeads: number;
+  nKvHeads: number;
+  headDim?: number;
+  vocabSize: number;
+  maxSeqLen: number;
+  ropeTheta?: number;
+  ropeScaling?: Record<string, unknown>;
+  normEps?: number;
+  tied: boolean;
+  /** llama only: q/k/v bias (qwen2 always has it) */
+  attentionBias?: boolean;
+  slidingWindow?: number;
+  dtype: StDType;
+  /** 1 = model.safetensors; more = shards with model.safetensors.index.json */
+  shards: number;
+  seed: number;
+  /** llama2.c tokenizer.bin whose vocabulary becomes tokenizer.json (must have vocabSize tokens) */
+  tokenizer?: string;
+  chatTemplate?: string;
+  bosToken?: string;
+  eosToken?: string;
+  /** extra fields for config.json (e.g. the exact published config of a named model) */
+  configExtra?: Record<string, unknown>;
+}
+
+/** Small, fast, seeded PRNG (mulberry32) with Box–Muller normals: the same seed gives the same model. */
+export class Gaussian {
+  private s: number;
+  private spare: number | undefined;
+  constructor(seed: number) {
+    this.s = seed >>> 0 || 0x6d2b79f5;
+  }
+  uniform(): number {
+    let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+  normal(): number {
+    if (this.spare !== undefined) {
+      const v = this.spare;
+      this.spare = undefined;
+      return v;
+    }
+    const u = 1 - this.uniform();
+    const v = this.uniform();
+    const r = Math.sqrt(-2 * Math.log(u));
+    this.spare = r * Math.sin(2 * Math.PI * v);
+    return r * Math.cos(2 * Math.PI * v);
+  }
+}
+
+function encode(values: (i: number) => number, count: number, dtype: StDType): Uint8Array {
+  if (dtype === 'F32') {
+    const a = new Float32Array(count);
+    for (let i = 0; i < count; i++) a[i] = values(i);
+    return new Uint8Array(a.buffer);
+  }
+  const a = new Uint16Array(count);
+  const conv = dtype === 'BF16' ? f32ToBf16 : f32ToF16;
+  for (let i = 0; i < count; i++) a[i] = conv(values(i));
+  return new Uint8Array(a.buffer);
+}
+
+export function synthConfigJson(s: SynthSpec): Record<string, unknown> {
+  const archName = { llama: 'LlamaForCausalLM', mistral: 'MistralForCausalLM', qwen2: 'Qwen2ForCausalLM' }[s.architecture];
+  return {
+    architectures: [archName],
+    model_type: s.architecture,
+    hidden_size: s.dim,
+    intermediate_size: s.hiddenDim,
+    num_hidden_layers: s.nLayers,
+    num_attention_heads: s.nHeads,
+    num_key_value_heads: s.nKvHeads,
+    ...(s.headDim ? { head_dim: s.headDim } : {}),
+    vocab_size: s.vocabSize,
+    max_position_embeddings: s.maxSeqLen,
+    rms_norm_eps: s.normEps ?? 1e-5,
+    rope_theta: s.ropeTheta ?? 10000,
+    rope_scaling: s.ropeScaling ?? null,
+    hidden_act: 'silu',
+    tie_word_embeddings: s.tied,
+    ...(s.architecture === 'llama' ? { attention_bias: s.attentionBias ?? false } : {}),
+    ...(s.architecture === 'mistral' ? { sliding_window: s.slidingWindow ?? null } : {}),
+    ...(s.architecture === 'qwen2' ? { use_sliding_window: s.slidingWindow !== undefined, sliding_window: s.slidingWindow ?? null } : {}),
+    bos_token_id: 1,
+    eos_token_id: 2,
+    torch_dtype: { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[s.dtype],
+    ...s.configExtra,
+  };
+}
+
+/**
+ * Writes a Hugging Face folder with random weights. Matrices are N(0, 1/fan_in) so activations keep their
+ * scale through many layers; norms are near 1. Tensors are generated one at a time while they are written.
+ */
+export function writeSynthModel(dir: string, s: SynthSpec): void {
+  mkdirSync(dir, { recursive: true });
+  const hd = s.headDim ?? s.dim / s.nHeads;
+  const qDim = s.nHeads * hd;
+  const kvDim = s.nKvHeads * hd;
+  const bias = s.architecture === 'qwen2' || s.attentionBias === true;
+  let tensorSeed = s.seed * 7919;
+  const t = (name: string, shape: number[], gen: (g: Gaussian) => (i: number) => number, dtype: StDType = s.dtype): TensorToWrite => {
+    const seed = ++tensorSeed;
+    const count = shape.reduce((a, b) => a * b, 1);
+    return { name, dtype, shape, data: () => encode(gen(new Gaussian(seed)), count, dtype) };
+  };
+  const mat = (name: string, rows: number, cols: number, gain = 1): TensorToWrite =>
+    t(name, [rows, cols], (g) => () => (g.normal() * gain) / Math.sqrt(cols));
+  const norm = (name: string, n: number): TensorToWrite => t(name, [n], (g) => () => 1 + 0.1 * g.normal());
+  const vec = (name: string, n: number): TensorToWrite => t(name, [n], (g) => () => 0.05 * g.normal());
+
+  const tensors: TensorToWrite[] = [t('model.embed_tokens.weight', [s.vocabSize, s.dim], (g) => () => g.normal())];
+  const shapes = { q: [qDim, s.dim], k: [kvDim, s.dim], v: [kvDim, s.dim], o: [s.dim, qDim], gate: [s.hiddenDim, s.dim], up: [s.hiddenDim, s.dim], down: [s.dim, s.hiddenDim] } as const;
+  for (let l = 0; l < s.nLayers; l++) {
+    tensors.push(norm(`model.layers.${l}.input_layernorm.weight`, s.dim));
+    tensors.push(norm(`model.layers.${l}.post_attention_layernorm.weight`, s.dim));
+    // Residual branches are damped so that 32 layers of random weights do not blow the activations up.
+    const branch = 1 / Math.sqrt(2 * s.nLayers);
+    for (const m of LAYER_MATRICES) {
+      const [rows, cols] = shapes[m];
+      tensors.push(mat(hfMatrixName(l, m), rows, cols, m === 'o' || m === 'down' ? branch * 2 : m === 'q' || m === 'k' ? 2 : 1));
+    }
+    if (bias) {
+      tensors.push(vec(`model.layers.${l}.self_attn.q_proj.bias`, qDim));
+      tensors.push(vec(`model.layers.${l}.self_attn.k_proj.bias`, kvDim));
+      tensors.push(vec(`model.layers.${l}.self_attn.v_proj.bias`, kvDim));
+    }
+  }
+  tensors.push(norm('model.norm.weight', s.dim));
+  if (!s.tied) tensors.push(mat('lm_head.weight', s.vocabSize, s.dim));
+
+  if (s.shards <= 1) writeSafetensors(join(dir, 'model.safetensors'), tensors);
+  else {
+    const total = tensors.reduce((a, x) => a + tensorBytes(x), 0);
+    const per = Math.ceil(total / s.shards);
+    const groups: TensorToWrite[][] = [[]];
+    let size = 0;
+    for (const x of tensors) {
+      if (size >= per && groups.length < s.shards) {
+        groups.push([]);
+        size = 0;
+      }
+      groups[groups.length - 1].push(x);
+      size += tensorBytes(x);
+    }
+    const weightMap: Record<string, string> = {};
+    groups.forEach((g, i) => {
+      const name = `model-${String(i + 1).padStart(5, '0')}-of-${String(groups.length).padStart(5, '0')}.safetensors`;
+      writeSafetensors(join(dir, name), g);
+      for (const x of g) weightMap[x.name] = name;
+    });
+    writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2) + '\n');
+  }
+  const json = (name: string, v: unknown): void => writeFileSync(join(dir, name), JSON.stringify(v, null, 2) + '\n');
+  json('config.json', synthConfigJson(s));
+  json('generation_config.json', { bos_token_id: 1, eos_token_id: 2 });
+  if (s.tokenizer) {
+    const tok = Llama2cTokenizer.load(s.tokenizer, s.vocabSize);
+    json('tokenizer.json', tokenizerJson(tok));
+    json('tokenizer_config.json', {
+      bos_token: s.bosToken ?? '<s>',
+      eos_token: s.eosToken ?? '</s>',
+      unk_token: '<unk>',
+      add_bos_token: true,
+      model_max_length: s.maxSeqLen,
+      tokenizer_class: 'LlamaTokenizer',
+      ...(s.chatTemplate ? { chat_template: s.chatTemplate } : {}),
+    });
+  }
+}

@@ -1,0 +1,134 @@
+import { readFileSync } from 'node:fs';
+import { fail } from '../errors.js';
+import type { Tokenizer } from './tokenizer.js';
+
+/**
+ * llama2.c's tokenizer.bin and the exact encode/decode of its run.c, so that a prompt gives the same ids
+ * here as there. Pieces are kept as byte strings (one char per byte) because run.c compares bytes with strcmp.
+ */
+export class Llama2cTokenizer implements Tokenizer {
+  readonly bosId = 1;
+  readonly eosId = 2;
+  private readonly lookup = new Map<string, number>();
+
+  constructor(
+    readonly pieces: string[],
+    readonly scores: Float32Array,
+    readonly maxTokenLength: number,
+  ) {
+    // run.c binary-searches a sorted copy; with duplicate pieces the first id is the stable choice.
+    pieces.forEach((p, i) => {
+      if (!this.lookup.has(p)) this.lookup.set(p, i);
+    });
+  }
+
+  get vocabSize(): number {
+    return this.pieces.length;
+  }
+
+  static load(file: string, vocabSize: number): Llama2cTokenizer {
+    let buf: Buffer;
+    try {
+      buf = readFileSync(file);
+    } catch (e) {
+      fail(`cannot read tokenizer: ${(e as Error).message}`, file, 'pass --tokenizer with the model\'s tokenizer.bin');
+    }
+    if (buf.length < 4) fail('tokenizer file is too short to hold a header', file);
+    const maxTokenLength = buf.readInt32LE(0);
+    if (maxTokenLength <= 0 || maxTokenLength > 1 << 16)
+      fail(`tokenizer header has an impossible max_token_length ${maxTokenLength}`, file, 'is this a llama2.c tokenizer.bin?');
+    const pieces: string[] = [];
+    const scores = new Float32Array(vocabSize);
+    let off = 4;
+    for (let i = 0; i < vocabSize; i++) {
+      if (off + 8 > buf.length)
+        fail(
+          `tokenizer holds only ${i} tokens but the model's vocabulary has ${vocabSize}`,
+          file,
+          'use the tokenizer that was trained with this model',
+        );
+      scores[i] = buf.readFloatLE(off);
+      const len = buf.readInt32LE(off + 4);
+      off += 8;
+      if (len < 0 || off + len > buf.length) fail(`token ${i} has a length (${len}) past the end of the file`, file, 'the file is truncated or corrupt');
+      pieces.push(buf.toString('latin1', off, off + len));
+      off += len;
+    }
+    if (off !== buf.length)
+      fail(
+        `tokenizer has more than ${vocabSize} tokens (${buf.length - off} bytes left after token ${vocabSize - 1})`,
+        file,
+        "the model's vocab_size disagrees with this tokenizer: use the tokenizer trained with this model",
+      );
+    return new Llama2cTokenizer(pieces, scores, maxTokenLength);
+  }
+
+  /** run.c encode(): byte-level start, then repeatedly merge the adjacent pair whose union scores best. */
+  encode(text: string, opts: { bos?: boolean } = {}): number[] {
+    const bytes = Buffer.from(text, 'utf8');
+    const tokens: number[] = [];
+    if (opts.bos ?? true) tokens.push(this.bosId);
+    if (bytes.length > 0) {
+      const prefix = this.lookup.get(' ');
+      if (prefix !== undefined) tokens.push(prefix);
+    }
+    let str = '';
+    for (let i = 0; i < bytes.length; i++) {
+      const c = bytes[i];
+      if ((c & 0xc0) !== 0x80) str = '';
+      str += String.fromCharCode(c);
+      const next = i + 1 < bytes.length ? bytes[i + 1] : 0;
+      if ((next & 0xc0) === 0x80 && str.length < 4) continue;
+      const id = this.lookup.get(str);
+      if (id !== undefined) tokens.push(id);
+      else for (let k = 0; k < str.length; k++) tokens.push(str.charCodeAt(k) + 3);
+      str = '';
+    }
+    for (;;) {
+      let bestScore = -1e10;
+      let bestId = -1;
+      let bestIdx = -1;
+      for (let i = 0; i < tokens.length - 1; i++) {
+        const id = this.lookup.get(this.pieces[tokens[i]] + this.pieces[tokens[i + 1]]);
+        if (id !== undefined && this.scores[id] > bestScore) {
+          bestScore = this.scores[id];
+          bestId = id;
+          bestIdx = i;
+        }
+      }
+      if (bestIdx === -1) break;
+      tokens.splice(bestIdx, 2, bestId);
+    }
+    return tokens;
+  }
+
+  /** run.c decode() + safe_printf(): the bytes run.c prints for `id` following `prev`. */
+  pieceBytes(prev: number, id: number): string {
+    let piece = this.pieces[id] ?? '';
+    if (prev === this.bosId && piece[0] === ' ') piece = piece.slice(1);
+    const m = /^<0x([0-9A-Fa-f]{1,2})/.exec(piece);
+    if (m) piece = String.fromCharCode(parseInt(m[1], 16));
+    if (piece.length === 1) {
+      const b = piece.charCodeAt(0);
+      const printable = b >= 0x20 && b <= 0x7e;
+      const space = b === 0x20 || (b >= 0x09 && b <= 0x0d);
+      if (!printable && !space) return '';
+    }
+    return piece;
+  }
+
+  decodeContinuation(promptIds: readonly number[], ids: readonly number[]): string {
+    let prev = promptIds.length ? promptIds[promptIds.length - 1] : this.bosId;
+    let out = '';
+    for (const id of ids) {
+      if (id === this.bosId) break; // run.c stops before printing a sampled BOS
+      out += this.pieceBytes(prev, id);
+      prev = id;
+    }
+    return Buffer.from(out, 'latin1').toString('utf8');
+  }
+
+  tokenText(id: number): string {
+    return Buffer.from(this.pieces[id] ?? '', 'latin1').toString('utf8');
+  }
+}
