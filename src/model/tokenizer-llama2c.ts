@@ -102,7 +102,11 @@ export class Llama2cTokenizer implements Tokenizer {
     return tokens;
   }
 
-  /** run.c decode() + safe_printf(): the bytes run.c prints for `id` following `prev`. */
+  /**
+   * run.c decode() + safe_printf(): the bytes printed for `id` following `prev`. Unlike safe_printf we keep
+   * byte-fallback bytes ≥ 0x80, so characters outside the vocabulary come back as UTF-8 instead of vanishing;
+   * control bytes are still dropped.
+   */
   pieceBytes(prev: number, id: number): string {
     let piece = this.pieces[id] ?? '';
     if (prev === this.bosId && piece[0] === ' ') piece = piece.slice(1);
@@ -110,9 +114,8 @@ export class Llama2cTokenizer implements Tokenizer {
     if (m) piece = String.fromCharCode(parseInt(m[1], 16));
     if (piece.length === 1) {
       const b = piece.charCodeAt(0);
-      const printable = b >= 0x20 && b <= 0x7e;
-      const space = b === 0x20 || (b >= 0x09 && b <= 0x0d);
-      if (!printable && !space) return '';
+      const control = (b < 0x20 && !(b >= 0x09 && b <= 0x0d)) || b === 0x7f;
+      if (control) return '';
     }
     return piece;
   }
