@@ -1,6 +1,72 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Matrix } from '../model/weights.js';
 import type { Backend } from './backend.js';
 
-/** Placeholder until the native addon lands: reports that it is not built. */
-export function loadNativeBackend(): Backend | undefined {
-  throw new Error('the addon is not built yet');
+/** The addon's functions (native/src/addon.cc). All arrays are used in place. */
+export interface NativeAddon {
+  sgemm(out: Float32Array, x: Float32Array, rows: number, w: Float32Array, m: number, n: number): void;
+  bf16gemm(out: Float32Array, x: Float32Array, rows: number, w: Uint16Array, m: number, n: number): void;
+  dnnlSgemm(out: Float32Array, x: Float32Array, rows: number, w: Float32Array, m: number, n: number): void;
+  setThreads(n: number): void;
+  getThreads(): number;
+  /** GFLOP/s of a tight FMA loop on `threads` threads (null when the CPU lacks the instructions) */
+  peak(kind: 'f32' | 'bf16', threads: number, seconds: number): number | null;
+  info(): { openblas: string; onednn: string; bf16: boolean; threads: number };
+}
+
+/** Where the addon is built; MUTASCAN_ADDON points elsewhere (a custom build, or a test of the missing-addon path). */
+function addonPath(): string {
+  return process.env.MUTASCAN_ADDON || join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'native', 'build', 'Release', 'mutascan_native.node');
+}
+
+let cached: NativeAddon | undefined;
+
+/** Loads the addon; throws with the reason when it is not built or cannot load. */
+export function loadAddon(): NativeAddon {
+  if (cached) return cached;
+  const file = addonPath();
+  if (!existsSync(file)) throw new Error(`the addon is not built (${file} is missing)`);
+  const addon = createRequire(import.meta.url)(file) as NativeAddon;
+  addon.setThreads(defaultThreads());
+  cached = addon;
+  return addon;
+}
+
+/** MUTASCAN_THREADS, else every core. */
+export function defaultThreads(): number {
+  const env = Number(process.env.MUTASCAN_THREADS);
+  return Number.isInteger(env) && env > 0 ? env : availableParallelism();
+}
+
+/**
+ * fp32 matrices: OpenBLAS sgemv for a single row (memory-bound), oneDNN's AVX-512 matmul for more rows (OpenBLAS
+ * is pinned to its Haswell kernels on these machines by OPENBLAS_CORETYPE and reaches half the speed; see
+ * bench:gemm). bf16 matrices: oneDNN matmul on bf16-rounded activations with float32 accumulation, the same rule
+ * as the TypeScript twin. Sums run in BLAS order (blocked, with FMA), so results differ from the twin in the last
+ * bits; screens treat decisions within the tie epsilon as ties.
+ */
+export class NativeBackend implements Backend {
+  readonly name = 'native' as const;
+  readonly sequentialSums = false;
+  constructor(readonly addon: NativeAddon) {}
+
+  matmul(out: Float32Array, x: Float32Array, rows: number, w: Matrix): void {
+    if (w.dtype === 'f32') {
+      if (rows === 1) this.addon.sgemm(out, x, rows, w.data as Float32Array, w.rows, w.cols);
+      else this.addon.dnnlSgemm(out, x, rows, w.data as Float32Array, w.rows, w.cols);
+    }
+    else this.addon.bf16gemm(out, x, rows, w.data as Uint16Array, w.rows, w.cols);
+  }
+
+  setThreads(n: number): void {
+    this.addon.setThreads(n);
+  }
+}
+
+export function loadNativeBackend(): NativeBackend {
+  return new NativeBackend(loadAddon());
 }

@@ -10,8 +10,11 @@ export function parseBackendChoice(v: string | undefined, where: string): Backen
   return s;
 }
 
-/** The backend to compute with: --backend, else MUTASCAN_BACKEND, else automatic (native when built). */
-export async function selectBackend(requested?: string): Promise<Backend> {
+/**
+ * The backend to compute with: --backend, else MUTASCAN_BACKEND, else automatic (native when built).
+ * Threads: --threads, else MUTASCAN_THREADS, else every core.
+ */
+export async function selectBackend(requested?: string, threads?: number): Promise<Backend> {
   const choice = requested
     ? parseBackendChoice(requested, '--backend')
     : parseBackendChoice(process.env.MUTASCAN_BACKEND || undefined, 'MUTASCAN_BACKEND');
@@ -21,6 +24,7 @@ export async function selectBackend(requested?: string): Promise<Backend> {
   try {
     const mod = await import('./native-backend.js');
     native = mod.loadNativeBackend();
+    if (threads) mod.loadAddon().setThreads(threads);
   } catch (e) {
     why = (e as Error).message;
   }

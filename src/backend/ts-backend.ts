@@ -1,4 +1,4 @@
-import { BF16_TO_F32 } from '../util/float.js';
+import { BF16_TO_F32, f32ToBf16 } from '../util/float.js';
 import type { Matrix } from '../model/weights.js';
 import type { Backend } from './backend.js';
 
@@ -50,15 +50,22 @@ function matmulF32(out: Float32Array, x: Float32Array, rows: number, w: Float32A
   }
 }
 
+/**
+ * bf16 matrices multiply bf16-rounded activations (round to nearest even) with float32 accumulation — the rule
+ * of the native backend's oneDNN kernel and of torch.autocast(bfloat16). Products of two bf16 values are exact
+ * in float32, so only the order of the sums can differ between backends.
+ */
 function matmulBf16(out: Float32Array, x: Float32Array, rows: number, w: Uint16Array, m: number, n: number): void {
   const t = BF16_TO_F32;
+  const xr = new Float32Array(n);
   for (let r = 0; r < rows; r++) {
     const xo = r * n;
     const oo = r * m;
+    for (let j = 0; j < n; j++) xr[j] = t[f32ToBf16(x[xo + j])];
     for (let i = 0; i < m; i++) {
       const w0 = i * n;
       let a = 0;
-      for (let j = 0; j < n; j++) a = f(a + f(t[w[w0 + j]] * x[xo + j]));
+      for (let j = 0; j < n; j++) a = f(a + f(t[w[w0 + j]] * xr[j]));
       out[oo + i] = a;
     }
   }

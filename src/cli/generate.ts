@@ -19,13 +19,14 @@ export function registerGenerate(program: Command): void {
     .option('--top-k <k>', '0 disables', int('--top-k', 0))
     .option('--seed <s>', 'sampler seed (0 is mapped to a fixed non-zero state)', int('--seed', 0))
     .option('--chat', "wrap the prompt in the model's chat template")
-    .option('--backend <name>', 'auto | ts | native')
+    .option('--backend <name>', 'auto | ts | native (default: MUTASCAN_BACKEND, else native when built)')
+    .option('--threads <n>', 'threads for the native backend (default: MUTASCAN_THREADS, else every core)', int('--threads', 1))
     .option('--json', 'print {"prompt_ids", "ids", "text"}')
     .action(async (modelPath: string, o) => {
       if (o.maxLength !== undefined && o.maxNewTokens !== undefined)
         program.error('error: give --max-length or --max-new-tokens, not both');
       const model = loadModel(modelPath, { tokenizer: o.tokenizer });
-      const backend = await selectBackend(o.backend);
+      const backend = await selectBackend(o.backend, o.threads);
       const tf = new Transformer(model.config, model.weights, backend);
       const d = model.defaults;
       const useDefaultsLength = o.maxLength === undefined && o.maxNewTokens === undefined;

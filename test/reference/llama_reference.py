@@ -3,6 +3,9 @@
 written from the Hugging Face modeling code's semantics (rotate-half RoPE, rope scaling, GQA, q/k/v bias,
 sliding window, tied or untied lm_head). It shares no code with mutascan.
 
+Matrices stored as BF16 multiply bf16-rounded inputs with float32 accumulation (torch.autocast(bfloat16)'s
+rule for matmuls); everything else is float32.
+
 stdin: JSON list of {"model": folder, "ids": [...]}; stdout: JSON list of logits [positions][vocab].
 """
 import json
@@ -35,7 +38,16 @@ def load_safetensors(path):
         else:
             raise ValueError(v["dtype"])
         out[name] = torch.from_numpy(a.reshape(v["shape"]).copy())
+        if v["dtype"] == "BF16":
+            out[name].stored_bf16 = True
     return out
+
+
+def mm(x, t, name):
+    """x @ W^T for the stored matrix `name`; a bf16 matrix sees its input rounded to bf16."""
+    if getattr(t[name], "stored_bf16", False):
+        x = x.bfloat16().float()
+    return x @ t[name].T
 
 
 def load_folder(folder):
@@ -108,7 +120,7 @@ def forward(cfg, t, ids):
         h = rmsnorm(x, t[p + "input_layernorm.weight"], eps)
 
         def proj(name):
-            y = h @ t[p + f"self_attn.{name}_proj.weight"].T
+            y = mm(h, t, p + f"self_attn.{name}_proj.weight")
             b = t.get(p + f"self_attn.{name}_proj.bias")
             return y if b is None else y + b
 
@@ -122,14 +134,13 @@ def forward(cfg, t, ids):
         s = (q @ k.transpose(-1, -2)) / math.sqrt(hd)
         s = s.masked_fill(~allowed, float("-inf"))
         o = (torch.softmax(s, dim=-1) @ v).transpose(0, 1).reshape(T, nh * hd)
-        x = x + o @ t[p + "self_attn.o_proj.weight"].T
+        x = x + mm(o, t, p + "self_attn.o_proj.weight")
         h = rmsnorm(x, t[p + "post_attention_layernorm.weight"], eps)
-        g = torch.nn.functional.silu(h @ t[p + "mlp.gate_proj.weight"].T)
-        u = h @ t[p + "mlp.up_proj.weight"].T
-        x = x + (g * u) @ t[p + "mlp.down_proj.weight"].T
+        g = torch.nn.functional.silu(mm(h, t, p + "mlp.gate_proj.weight"))
+        u = mm(h, t, p + "mlp.up_proj.weight")
+        x = x + mm(g * u, t, p + "mlp.down_proj.weight")
     x = rmsnorm(x, t["model.norm.weight"], eps)
-    head = t.get("lm_head.weight", t["model.embed_tokens.weight"])
-    return x @ head.T
+    return mm(x, t, "lm_head.weight" if "lm_head.weight" in t else "model.embed_tokens.weight")
 
 
 def main():

@@ -1,0 +1,191 @@
+// mutascan's native backend: matrix products on the JavaScript typed arrays in place (no copies of weights or
+// activations), fp32 through OpenBLAS and bf16 through oneDNN, plus the machine's FMA peak for benchmarks.
+//
+//   out[r, o] = sum_j x[r, j] * W[o, j]     x: [rows x in], W: [out x in] as stored in the checkpoint.
+#include <napi.h>
+#include <cblas.h>
+#include <omp.h>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+#include "peak.h"
+
+namespace {
+
+int g_threads = 1;
+
+void check(bool ok, Napi::Env env, const char* what) {
+  if (!ok) throw Napi::RangeError::New(env, what);
+}
+
+// ---- fp32: OpenBLAS -------------------------------------------------------------------------------------------
+
+Napi::Value Sgemm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto out = info[0].As<Napi::Float32Array>();
+  auto x = info[1].As<Napi::Float32Array>();
+  const long rows = info[2].As<Napi::Number>().Int64Value();
+  auto w = info[3].As<Napi::Float32Array>();
+  const long m = info[4].As<Napi::Number>().Int64Value();
+  const long n = info[5].As<Napi::Number>().Int64Value();
+  check(rows >= 0 && m > 0 && n > 0, env, "sgemm: bad sizes");
+  check((long)x.ElementLength() >= rows * n, env, "sgemm: x is shorter than rows x in");
+  check((long)w.ElementLength() >= m * n, env, "sgemm: W is shorter than out x in");
+  check((long)out.ElementLength() >= rows * m, env, "sgemm: out is shorter than rows x out");
+  if (rows == 0) return env.Undefined();
+  if (rows == 1)
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, m, n, 1.0f, w.Data(), n, x.Data(), 1, 0.0f, out.Data(), 1);
+  else
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, m, n, 1.0f, x.Data(), n, w.Data(), n, 0.0f, out.Data(), m);
+  return env.Undefined();
+}
+
+// ---- bf16: oneDNN -------------------------------------------------------------------------------------------------
+
+struct Dnnl {
+  dnnl::engine eng{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{eng};
+  // One primitive per (rows, in, out): oneDNN picks its fastest kernel for fixed shapes.
+  std::map<std::tuple<long, long, long>, dnnl::matmul> prims;
+  std::vector<uint16_t> xbf;
+};
+
+Dnnl& dnnl_state() {
+  static Dnnl d;
+  return d;
+}
+
+// float32 -> bf16, round to nearest even (NaN stays NaN): the rounding the TypeScript backend applies too.
+inline uint16_t to_bf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x7fffffu)) return (uint16_t)((u >> 16) | 0x40);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return (uint16_t)(u >> 16);
+}
+
+dnnl::matmul& dnnl_prim(Dnnl& d, bool bf16, long rows, long n, long m) {
+  auto key = std::make_tuple(bf16 ? -rows : rows, n, m);
+  auto it = d.prims.find(key);
+  if (it != d.prims.end()) return it->second;
+  using dt = dnnl::memory::data_type;
+  const dt in = bf16 ? dt::bf16 : dt::f32;
+  dnnl::memory::desc src({rows, n}, in, dnnl::memory::dims{n, 1});
+  dnnl::memory::desc wei({n, m}, in, dnnl::memory::dims{1, n});  // W^T seen in place: no reorder, no copy
+  dnnl::memory::desc dst({rows, m}, dt::f32, dnnl::memory::dims{m, 1});
+  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, wei, dst), d.eng);
+  if (d.prims.size() > 256) d.prims.clear();
+  return d.prims.emplace(key, dnnl::matmul(pd)).first->second;
+}
+
+Napi::Value Bf16gemm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto out = info[0].As<Napi::Float32Array>();
+  auto x = info[1].As<Napi::Float32Array>();
+  const long rows = info[2].As<Napi::Number>().Int64Value();
+  auto w = info[3].As<Napi::Uint16Array>();
+  const long m = info[4].As<Napi::Number>().Int64Value();
+  const long n = info[5].As<Napi::Number>().Int64Value();
+  check(rows >= 0 && m > 0 && n > 0, env, "bf16gemm: bad sizes");
+  check((long)x.ElementLength() >= rows * n, env, "bf16gemm: x is shorter than rows x in");
+  check((long)w.ElementLength() >= m * n, env, "bf16gemm: W is shorter than out x in");
+  check((long)out.ElementLength() >= rows * m, env, "bf16gemm: out is shorter than rows x out");
+  if (rows == 0) return env.Undefined();
+  Dnnl& d = dnnl_state();
+  if ((long)d.xbf.size() < rows * n) d.xbf.resize(rows * n);
+  const float* xs = x.Data();
+  for (long i = 0; i < rows * n; i++) d.xbf[i] = to_bf16(xs[i]);
+  try {
+    auto& prim = dnnl_prim(d, true, rows, n, m);
+    using dt = dnnl::memory::data_type;
+    dnnl::memory src({{rows, n}, dt::bf16, dnnl::memory::dims{n, 1}}, d.eng, d.xbf.data());
+    dnnl::memory wei({{n, m}, dt::bf16, dnnl::memory::dims{1, n}}, d.eng, (void*)w.Data());
+    dnnl::memory dst({{rows, m}, dt::f32, dnnl::memory::dims{m, 1}}, d.eng, out.Data());
+    prim.execute(d.stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}});
+    d.stream.wait();
+  } catch (const dnnl::error& e) {
+    throw Napi::Error::New(env, std::string("oneDNN bf16 matmul failed: ") + e.what());
+  }
+  return env.Undefined();
+}
+
+// fp32 through oneDNN's own JIT kernels (used where they beat OpenBLAS; see bench:gemm).
+Napi::Value DnnlSgemm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto out = info[0].As<Napi::Float32Array>();
+  auto x = info[1].As<Napi::Float32Array>();
+  const long rows = info[2].As<Napi::Number>().Int64Value();
+  auto w = info[3].As<Napi::Float32Array>();
+  const long m = info[4].As<Napi::Number>().Int64Value();
+  const long n = info[5].As<Napi::Number>().Int64Value();
+  check(rows >= 0 && m > 0 && n > 0, env, "dnnlSgemm: bad sizes");
+  check((long)x.ElementLength() >= rows * n, env, "dnnlSgemm: x is shorter than rows x in");
+  check((long)w.ElementLength() >= m * n, env, "dnnlSgemm: W is shorter than out x in");
+  check((long)out.ElementLength() >= rows * m, env, "dnnlSgemm: out is shorter than rows x out");
+  if (rows == 0) return env.Undefined();
+  Dnnl& d = dnnl_state();
+  try {
+    auto& prim = dnnl_prim(d, false, rows, n, m);
+    using dt = dnnl::memory::data_type;
+    dnnl::memory src({{rows, n}, dt::f32, dnnl::memory::dims{n, 1}}, d.eng, (void*)x.Data());
+    dnnl::memory wei({{n, m}, dt::f32, dnnl::memory::dims{1, n}}, d.eng, (void*)w.Data());
+    dnnl::memory dst({{rows, m}, dt::f32, dnnl::memory::dims{m, 1}}, d.eng, out.Data());
+    prim.execute(d.stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}});
+    d.stream.wait();
+  } catch (const dnnl::error& e) {
+    throw Napi::Error::New(env, std::string("oneDNN f32 matmul failed: ") + e.what());
+  }
+  return env.Undefined();
+}
+
+// ---- threads, peak, info ------------------------------------------------------------------------------------------
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  int n = info[0].As<Napi::Number>().Int32Value();
+  check(n >= 1 && n <= 1024, info.Env(), "setThreads: need 1..1024");
+  g_threads = n;
+  openblas_set_num_threads(n);
+  omp_set_num_threads(n);
+  dnnl_state().prims.clear();  // oneDNN primitives fix their thread count when created
+  return info.Env().Undefined();
+}
+
+Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), g_threads); }
+
+Napi::Value Peak(const Napi::CallbackInfo& info) {
+  bool bf16 = info[0].As<Napi::String>().Utf8Value() == "bf16";
+  int threads = info[1].As<Napi::Number>().Int32Value();
+  double seconds = info[2].As<Napi::Number>().DoubleValue();
+  if (!peak_supported(bf16)) return info.Env().Null();
+  return Napi::Number::New(info.Env(), peak_gflops(bf16, threads, seconds));
+}
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto o = Napi::Object::New(env);
+  o.Set("openblas", openblas_get_config());
+  const dnnl_version_t* v = dnnl_version();
+  o.Set("onednn", std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch));
+  o.Set("bf16", peak_supported(true));
+  o.Set("threads", g_threads);
+  return o;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("sgemm", Napi::Function::New(env, Sgemm));
+  exports.Set("bf16gemm", Napi::Function::New(env, Bf16gemm));
+  exports.Set("dnnlSgemm", Napi::Function::New(env, DnnlSgemm));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads));
+  exports.Set("getThreads", Napi::Function::New(env, GetThreads));
+  exports.Set("peak", Napi::Function::New(env, Peak));
+  exports.Set("info", Napi::Function::New(env, Info));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(mutascan_native, Init)

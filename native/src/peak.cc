@@ -1,0 +1,77 @@
+// The machine's FMA peak, measured by a tight loop of independent fused multiply-adds on every thread asked for.
+// bench:gemm divides achieved GEMM throughput by this to say how close to the hardware a product runs.
+#include <immintrin.h>
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+#include "peak.h"
+
+namespace {
+
+__attribute__((target("avx512f"))) double loop_f32(long iters) {
+  // 12 independent accumulators hide the FMA latency on two pipes.
+  __m512 a0 = _mm512_set1_ps(0.1f), a1 = _mm512_set1_ps(0.2f), a2 = _mm512_set1_ps(0.3f), a3 = _mm512_set1_ps(0.4f);
+  __m512 a4 = _mm512_set1_ps(0.5f), a5 = _mm512_set1_ps(0.6f), a6 = _mm512_set1_ps(0.7f), a7 = _mm512_set1_ps(0.8f);
+  __m512 a8 = _mm512_set1_ps(0.9f), a9 = _mm512_set1_ps(1.0f), a10 = _mm512_set1_ps(1.1f), a11 = _mm512_set1_ps(1.2f);
+  const __m512 b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+  for (long i = 0; i < iters; i++) {
+    a0 = _mm512_fmadd_ps(a0, b, c); a1 = _mm512_fmadd_ps(a1, b, c); a2 = _mm512_fmadd_ps(a2, b, c);
+    a3 = _mm512_fmadd_ps(a3, b, c); a4 = _mm512_fmadd_ps(a4, b, c); a5 = _mm512_fmadd_ps(a5, b, c);
+    a6 = _mm512_fmadd_ps(a6, b, c); a7 = _mm512_fmadd_ps(a7, b, c); a8 = _mm512_fmadd_ps(a8, b, c);
+    a9 = _mm512_fmadd_ps(a9, b, c); a10 = _mm512_fmadd_ps(a10, b, c); a11 = _mm512_fmadd_ps(a11, b, c);
+  }
+  __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)), _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
+  s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
+  return _mm512_reduce_add_ps(s);
+}
+
+__attribute__((target("avx512f,avx512bf16"))) double loop_bf16(long iters) {
+  // vdpbf16ps: 32 bf16 products summed pairwise into 16 float lanes = 64 flops per instruction.
+  __m512 a[12];
+  for (int k = 0; k < 12; k++) a[k] = _mm512_set1_ps(0.1f * k);
+  const __m512bh x = (__m512bh)_mm512_set1_epi16(0x3f80), y = (__m512bh)_mm512_set1_epi16(0x3380);
+  for (long i = 0; i < iters; i++) {
+#pragma GCC unroll 12
+    for (int k = 0; k < 12; k++) a[k] = _mm512_dpbf16_ps(a[k], x, y);
+  }
+  __m512 s = a[0];
+  for (int k = 1; k < 12; k++) s = _mm512_add_ps(s, a[k]);
+  return _mm512_reduce_add_ps(s);
+}
+
+}  // namespace
+
+bool peak_supported(bool bf16) {
+  __builtin_cpu_init();
+  return bf16 ? __builtin_cpu_supports("avx512bf16") : __builtin_cpu_supports("avx512f");
+}
+
+double peak_gflops(bool bf16, int threads, double seconds) {
+  const double flops_per_iter = bf16 ? 12.0 * 64 : 12.0 * 32;
+  // Calibrate the iteration count on one thread, then run all threads for about `seconds`.
+  long iters = 1 << 20;
+  for (;;) {
+    auto t0 = std::chrono::steady_clock::now();
+    volatile double sink = bf16 ? loop_bf16(iters) : loop_f32(iters);
+    (void)sink;
+    double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (dt > 0.05) {
+      iters = (long)(iters * seconds / dt);
+      break;
+    }
+    iters *= 4;
+  }
+  std::vector<std::thread> pool;
+  std::atomic<int> ready{0};
+  auto t0 = std::chrono::steady_clock::now();
+  for (int t = 0; t < threads; t++)
+    pool.emplace_back([&, t] {
+      volatile double sink = bf16 ? loop_bf16(iters) : loop_f32(iters);
+      (void)sink;
+      ready++;
+    });
+  for (auto& th : pool) th.join();
+  double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return flops_per_iter * iters * threads / dt / 1e9;
+}

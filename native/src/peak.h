@@ -1,0 +1,3 @@
+#pragma once
+bool peak_supported(bool bf16);
+double peak_gflops(bool bf16, int threads, double seconds);

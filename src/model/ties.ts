@@ -1,0 +1,60 @@
+/**
+ * Float32 near-ties. Two correct implementations that sum in different orders (a BLAS kernel and the
+ * sequential twin, a batched and an unbatched pass) can disagree on a decision whose margin is tiny.
+ * Such decisions are ties: they are detected, counted and re-checked, never silently accepted.
+ *
+ * The margin is the sampler's (sampler.ts): the top-2 logit gap for argmax, in logit units, or the coin's
+ * distance to the nearest cumulative-probability boundary when sampling, in probability units.
+ *
+ * The epsilon depends on the model's precision, and sits an order of magnitude above the largest differences
+ * measured between the native and TypeScript backends (test/native-backend.test.ts prints what it sees):
+ * - fp32 matrices: logits differ by ≤ 1.2e-5 (stories260K) and cumulative probabilities by ≤ 1e-6;
+ * - bf16 matrices: each product rounds its input to bf16, and a last-bit difference upstream can move an
+ *   activation across a bf16 rounding boundary, so logits differ by up to 3e-2 and probabilities by up to 8e-4.
+ */
+import type { ModelWeights } from './weights.js';
+
+export type Precision = 'f32' | 'bf16';
+
+export interface TieEpsilon {
+  /** for argmax decisions (top-2 logit gap) */
+  logit: number;
+  /** for sampled decisions (coin to boundary) */
+  probability: number;
+}
+
+export const TIE_EPSILON: Record<Precision, TieEpsilon> = {
+  f32: { logit: 1e-4, probability: 1e-5 },
+  bf16: { logit: 0.1, probability: 5e-3 },
+};
+
+/** bf16 when any matrix multiplies in bf16. */
+export function precisionOf(w: ModelWeights): Precision {
+  const mats = [w.embed, w.lmHead, ...w.layers.flatMap((l) => [l.q, l.k, l.v, l.o, l.gate, l.up, l.down])];
+  return mats.some((m) => m.dtype === 'bf16') ? 'bf16' : 'f32';
+}
+
+export function tieEpsilon(precision: Precision, sampled: boolean): number {
+  return sampled ? TIE_EPSILON[precision].probability : TIE_EPSILON[precision].logit;
+}
+
+export interface StepTrace {
+  ids: readonly number[];
+  margins: readonly number[];
+}
+
+export type Agreement =
+  | { kind: 'same' }
+  | { kind: 'tie'; step: number; margin: number }
+  | { kind: 'different'; step: number; margin: number };
+
+/** Compares two generations of the same prompt: same ids, a tie at the first difference, or a real difference. */
+export function compareTraces(a: StepTrace, b: StepTrace, epsilon: number): Agreement {
+  const n = Math.max(a.ids.length, b.ids.length);
+  for (let i = 0; i < n; i++) {
+    if (a.ids[i] === b.ids[i]) continue;
+    const margin = Math.min(a.margins[i] ?? Infinity, b.margins[i] ?? Infinity);
+    return margin < epsilon ? { kind: 'tie', step: i, margin } : { kind: 'different', step: i, margin };
+  }
+  return { kind: 'same' };
+}

@@ -1,0 +1,149 @@
+/**
+ * The native backend (OpenBLAS / oneDNN) against run.c and against its TypeScript twin. BLAS sums in another
+ * order, so a decision whose margin is below TIE_EPSILON may flip: such steps are counted and reported as ties;
+ * any other difference fails. The test suite requires the addon (scripts/install.sh builds it).
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Backend } from '../src/backend/backend.js';
+import { loadNativeBackend } from '../src/backend/native-backend.js';
+import { TsBackend } from '../src/backend/ts-backend.js';
+import { Transformer } from '../src/model/forward.js';
+import { generate, generateIds } from '../src/model/generate.js';
+import { loadHfFolder } from '../src/model/load-hf.js';
+import { loadModel } from '../src/model/model.js';
+import { compareTraces, precisionOf, TIE_EPSILON, tieEpsilon } from '../src/model/ties.js';
+import { writeSynthModel, type SynthSpec } from '../src/model/synth.js';
+import { matrixStats, mutate, restore } from '../src/screen/mutate.js';
+import { EXPECTED, expectCleanError, readJson, readJsonl, runCli, STORIES_BIN, STORIES_TOK, tempDir } from './helpers.js';
+
+interface GenCase { prompt: string; prompt_ids: number[]; steps: number; temperature: number; topp: number; seed: number; ids: number[]; text: string }
+const cases = readJsonl<GenCase>(`${EXPECTED}/generate.jsonl`);
+const native = loadNativeBackend();
+const ts = new TsBackend();
+const ties: string[] = [];
+after(() => console.log(`# native/TS ties (decision margin below ${JSON.stringify(TIE_EPSILON)}): ${ties.length}${ties.length ? `\n#   ${ties.join('\n#   ')}` : ''}`));
+
+function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
+  return d;
+}
+
+describe('native backend on stories260K (run.c fixtures)', () => {
+  const model = loadModel(STORIES_BIN);
+  const tf = new Transformer(model.config, model.weights, native);
+  const twin = new Transformer(model.config, model.weights, ts);
+
+  for (const c of cases)
+    it(`generate ${JSON.stringify(c.prompt)} T=${c.temperature} seed=${c.seed} matches run.c`, () => {
+      const s = { temperature: c.temperature, topP: c.topp, topK: 0, seed: c.seed, maxLength: c.steps };
+      const g = generate(model, tf, c.prompt, s);
+      assert.deepEqual(g.promptIds, c.prompt_ids);
+      const eps = tieEpsilon('f32', c.temperature > 0);
+      const agreement = compareTraces({ ids: g.ids, margins: g.margins }, { ids: c.ids, margins: g.margins }, eps);
+      if (agreement.kind === 'tie') ties.push(`run.c ${JSON.stringify(c.prompt)} T=${c.temperature}: step ${agreement.step}, margin ${agreement.margin}`);
+      else assert.deepEqual(g.ids, c.ids);
+      if (agreement.kind === 'same') assert.equal(g.text, c.text);
+      // …and agrees with the TypeScript twin, tie for tie.
+      const t = generate(model, twin, c.prompt, s);
+      const a2 = compareTraces({ ids: g.ids, margins: g.margins }, { ids: t.ids, margins: t.margins }, eps);
+      assert.notEqual(a2.kind, 'different', JSON.stringify(a2));
+      if (a2.kind === 'tie') ties.push(`twin ${JSON.stringify(c.prompt)} T=${c.temperature}: step ${a2.step}, margin ${a2.margin}`);
+    });
+
+  for (const name of ['once', 'lily', 'mmlu'])
+    it(`logits-${name}.json within 1e-4, and within 5e-5 of the TypeScript twin`, () => {
+      const d = readJson<{ prompt_ids: number[]; logits: number[][] }>(`${EXPECTED}/logits-${name}.json`);
+      const got = tf.forward([{ cache: tf.newCache(d.prompt_ids.length), tokens: d.prompt_ids }], 'all');
+      assert.ok(maxAbs(d.logits.flat(), got) < 1e-4);
+      const twinLogits = twin.forward([{ cache: twin.newCache(d.prompt_ids.length), tokens: d.prompt_ids }], 'all');
+      assert.ok(maxAbs(twinLogits, got) < 5e-5, `native vs ts ${maxAbs(twinLogits, got)}`);
+    });
+
+  it('mutating a weight in place and restoring it gives back the same bits (native backend in use)', () => {
+    const m = model.weights.layers[2].gate;
+    const before = new Uint32Array((m.data as Float32Array).slice().buffer);
+    const ids = cases[0].prompt_ids;
+    const run = (): Float32Array => tf.forward([{ cache: tf.newCache(ids.length), tokens: ids }], 'all');
+    const clean = run();
+    const stats = matrixStats(m);
+    for (const kind of [{ type: 'max' as const }, { type: 'min' as const }, { type: 'negate' as const }, { type: 'scale' as const, factor: 3.5 }]) {
+      const saved = mutate(m, { row: 40, col: 12, rows: 16, cols: 16 }, kind, stats);
+      const mutated = run();
+      assert.ok(maxAbs(mutated, clean) > 1e-3, `${kind.type}: the native kernels must see the mutation (no stale packed copy)`);
+      restore(saved);
+      assert.deepEqual(new Uint32Array((m.data as Float32Array).buffer), before, `${kind.type}: weights restored bit for bit`);
+      assert.deepEqual(run(), clean, `${kind.type}: outputs after restore are bit-identical`);
+    }
+  });
+});
+
+const shapes: { name: string; spec: Partial<SynthSpec> }[] = [
+  { name: 'dim 42, 3 heads (head 14), 1 kv head, hidden 77, vocab 301, f32', spec: { dim: 42, nHeads: 3, nKvHeads: 1, hiddenDim: 77, vocabSize: 301 } },
+  { name: 'dim 90, 5 heads, hidden 131, vocab 517, untied, bf16', spec: { dim: 90, nHeads: 5, nKvHeads: 5, hiddenDim: 131, vocabSize: 517, tied: false, dtype: 'BF16' } },
+  { name: 'qwen2 dim 60, 6 heads, 2 kv, hidden 203, vocab 1009, bf16, 2 shards', spec: { architecture: 'qwen2', dim: 60, nHeads: 6, nKvHeads: 2, hiddenDim: 203, vocabSize: 1009, dtype: 'BF16', shards: 2 } },
+];
+
+describe('native vs TypeScript on random models of odd shapes', () => {
+  const dir = tempDir('native-shapes');
+  before(() => shapes.forEach((s, i) => writeSynthModel(join(dir.path, String(i)), { architecture: 'llama', dim: 0, hiddenDim: 0, nLayers: 4, nHeads: 1, nKvHeads: 1, vocabSize: 0, maxSeqLen: 96, tied: true, dtype: 'F32', shards: 1, seed: 50 + i, ...s.spec } as SynthSpec)));
+  after(() => dir.remove());
+
+  shapes.forEach((s, i) =>
+    it(`${s.name}: same tokens (ties reported), logits within the precision's tolerance`, () => {
+      const f = loadHfFolder(join(dir.path, String(i)));
+      const precision = precisionOf(f.weights);
+      // fp32: BLAS order only; bf16: a last-bit difference can flip an activation's bf16 rounding (see ties.ts).
+      const tolerance = precision === 'f32' ? 1e-4 : 5e-2;
+      const backends: Backend[] = [native, ts];
+      const [a, b] = backends.map((be) => new Transformer(f.config, f.weights, be));
+      const prompt = Array.from({ length: 9 }, (_, k) => 1 + ((k * 131) % (f.config.vocabSize - 1)));
+      const la = a.forward([{ cache: a.newCache(9), tokens: prompt }], 'all');
+      const lb = b.forward([{ cache: b.newCache(9), tokens: prompt }], 'all');
+      assert.ok(maxAbs(la, lb) < tolerance, `max |Δlogit| ${maxAbs(la, lb)}`);
+      for (const settings of [
+        { temperature: 0, topP: 0, topK: 0, seed: 1 },
+        { temperature: 1, topP: 0.9, topK: 0, seed: 7 },
+        { temperature: 0.7, topP: 0, topK: 40, seed: 3 },
+      ]) {
+        const s2 = { ...settings, maxLength: 80 };
+        const ga = generateIds(a, prompt, s2, []);
+        const gb = generateIds(b, prompt, s2, []);
+        assert.equal(ga.ids.length, 72);
+        const ag = compareTraces(ga, gb, tieEpsilon(precision, settings.temperature > 0));
+        assert.notEqual(ag.kind, 'different', `${JSON.stringify(settings)}: ${JSON.stringify(ag)}`);
+        if (ag.kind === 'tie') ties.push(`${s.name} ${JSON.stringify(settings)}: step ${ag.step}, margin ${ag.margin}`);
+      }
+    }),
+  );
+});
+
+describe('choosing the backend', () => {
+  const gen = (extra: string[], env: Record<string, string> = {}) =>
+    runCli(['generate', STORIES_BIN, '--tokenizer', STORIES_TOK, '--prompt', 'Zoo', '--max-length', '12', '--temperature', '0', '--json', ...extra], { env });
+
+  it('automatic choice uses the native backend silently when it is built', () => {
+    const r = gen([]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, '');
+  });
+
+  it('a missing addon: one clear line and the TypeScript backend, unless native was asked for', () => {
+    const missing = { MUTASCAN_ADDON: '/nonexistent/mutascan_native.node' };
+    const auto = gen([], missing);
+    assert.equal(auto.status, 0, auto.stderr);
+    assert.match(auto.stderr, /^mutascan: native backend unavailable \(the addon is not built .*\); using the TypeScript backend\. Build it with `npm run build:native`\.\n$/);
+    assert.deepEqual(JSON.parse(auto.stdout).ids, JSON.parse(gen(['--backend', 'ts']).stdout).ids);
+    expectCleanError(gen(['--backend', 'native'], missing), /the native backend is not available: the addon is not built.*npm run build:native/);
+    expectCleanError(gen([], { ...missing, MUTASCAN_BACKEND: 'native' }), /the native backend is not available/);
+  });
+
+  it('MUTASCAN_BACKEND=ts and --threads are honoured', () => {
+    const r = gen(['--threads', '1'], { MUTASCAN_BACKEND: 'ts', MUTASCAN_ADDON: '/nonexistent' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, '', 'ts was asked for: the addon is not even looked at');
+    expectCleanError(gen(['--threads', '0']), /--threads must be a whole number ≥ 1, got "0"/);
+  });
+});
