@@ -12,11 +12,24 @@
 #include <string>
 #include <tuple>
 #include <vector>
+#include "ops.h"
 #include "peak.h"
 
 namespace {
 
 int g_threads = 1;
+
+// Products smaller than this (in flops) run on one thread: waking a second one costs more than it saves
+// (stories260K's 64-wide matrices run 3x slower on two threads than on one).
+constexpr double kParallelFlops = 1 << 22;
+
+}  // namespace
+
+int configured_threads() { return g_threads; }
+
+namespace {
+
+int threads_for(long rows, long m, long n) { return 2.0 * rows * m * n < kParallelFlops ? 1 : g_threads; }
 
 void check(bool ok, Napi::Env env, const char* what) {
   if (!ok) throw Napi::RangeError::New(env, what);
@@ -37,6 +50,7 @@ Napi::Value Sgemm(const Napi::CallbackInfo& info) {
   check((long)w.ElementLength() >= m * n, env, "sgemm: W is shorter than out x in");
   check((long)out.ElementLength() >= rows * m, env, "sgemm: out is shorter than rows x out");
   if (rows == 0) return env.Undefined();
+  openblas_set_num_threads(threads_for(rows, m, n));
   if (rows == 1)
     cblas_sgemv(CblasRowMajor, CblasNoTrans, m, n, 1.0f, w.Data(), n, x.Data(), 1, 0.0f, out.Data(), 1);
   else
@@ -50,7 +64,7 @@ struct Dnnl {
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{eng};
   // One primitive per (rows, in, out): oneDNN picks its fastest kernel for fixed shapes.
-  std::map<std::tuple<long, long, long>, dnnl::matmul> prims;
+  std::map<std::tuple<long, long, long, int>, dnnl::matmul> prims;
   std::vector<uint16_t> xbf;
 };
 
@@ -68,8 +82,9 @@ inline uint16_t to_bf16(float f) {
   return (uint16_t)(u >> 16);
 }
 
-dnnl::matmul& dnnl_prim(Dnnl& d, bool bf16, long rows, long n, long m) {
-  auto key = std::make_tuple(bf16 ? -rows : rows, n, m);
+// oneDNN fixes a primitive's thread count when it is created; primitives are cached per thread count.
+dnnl::matmul& dnnl_prim(Dnnl& d, bool bf16, long rows, long n, long m, int threads) {
+  auto key = std::make_tuple(bf16 ? -rows : rows, n, m, threads);
   auto it = d.prims.find(key);
   if (it != d.prims.end()) return it->second;
   using dt = dnnl::memory::data_type;
@@ -100,7 +115,9 @@ Napi::Value Bf16gemm(const Napi::CallbackInfo& info) {
   const float* xs = x.Data();
   for (long i = 0; i < rows * n; i++) d.xbf[i] = to_bf16(xs[i]);
   try {
-    auto& prim = dnnl_prim(d, true, rows, n, m);
+    const int th = threads_for(rows, m, n);
+    omp_set_num_threads(th);
+    auto& prim = dnnl_prim(d, true, rows, n, m, th);
     using dt = dnnl::memory::data_type;
     dnnl::memory src({{rows, n}, dt::bf16, dnnl::memory::dims{n, 1}}, d.eng, d.xbf.data());
     dnnl::memory wei({{n, m}, dt::bf16, dnnl::memory::dims{1, n}}, d.eng, (void*)w.Data());
@@ -129,7 +146,9 @@ Napi::Value DnnlSgemm(const Napi::CallbackInfo& info) {
   if (rows == 0) return env.Undefined();
   Dnnl& d = dnnl_state();
   try {
-    auto& prim = dnnl_prim(d, false, rows, n, m);
+    const int th = threads_for(rows, m, n);
+    omp_set_num_threads(th);
+    auto& prim = dnnl_prim(d, false, rows, n, m, th);
     using dt = dnnl::memory::data_type;
     dnnl::memory src({{rows, n}, dt::f32, dnnl::memory::dims{n, 1}}, d.eng, (void*)x.Data());
     dnnl::memory wei({{n, m}, dt::f32, dnnl::memory::dims{1, n}}, d.eng, (void*)w.Data());
@@ -183,6 +202,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getThreads", Napi::Function::New(env, GetThreads));
   exports.Set("peak", Napi::Function::New(env, Peak));
   exports.Set("info", Napi::Function::New(env, Info));
+  register_ops(env, exports);
   return exports;
 }
 

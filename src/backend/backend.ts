@@ -1,16 +1,24 @@
 import type { Matrix } from '../model/weights.js';
+import type { AttentionShape } from './ts-ops.js';
+
+export type { AttentionShape };
 
 /**
- * The one place the forward pass asks for heavy arithmetic. Everything else in the engine is
- * cheap per-element work that stays in TypeScript.
+ * The arithmetic the forward pass asks for. `matmul` is the heavy part; the rest is the per-position work,
+ * here so that a backend can run it without leaving native code. All arrays are used in place.
  */
 export interface Backend {
   readonly name: 'ts' | 'native';
-  /** out[r·W.rows + o] = Σ_j x[r·W.cols + j] · W[o, j], for r < rows; W is [out × in] as stored. */
-  matmul(out: Float32Array, x: Float32Array, rows: number, w: Matrix): void;
   /**
-   * True when every product is a float32 dot product summed in index order with each step rounded,
-   * as llama2.c's run.c does; such a backend reproduces run.c bit for bit.
+   * True when every matrix product is a float32 dot product summed in index order with each step rounded,
+   * as llama2.c's run.c does; then results do not depend on how rows are batched.
    */
   readonly sequentialSums: boolean;
+  /** out[r·W.rows + o] = Σ_j x[r·W.cols + j] · W[o, j], for r < rows; W is [out × in] as stored. */
+  matmul(out: Float32Array, x: Float32Array, rows: number, w: Matrix): void;
+  rmsnorm(out: Float32Array, x: Float32Array, weight: Float32Array, rows: number, n: number, eps: number): void;
+  rope(vec: Float32Array, rows: number, heads: number, headDim: number, pos: Int32Array, cos: Float32Array, sin: Float32Array, interleaved: boolean): void;
+  attention(out: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, offset: Float64Array, pos: Int32Array, rows: number, shape: AttentionShape): void;
+  swiglu(h1: Float32Array, h3: Float32Array): void;
+  add(x: Float32Array, y: Float32Array): void;
 }

@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Matrix } from '../model/weights.js';
-import type { Backend } from './backend.js';
+import type { AttentionShape, Backend } from './backend.js';
 
 /** The addon's functions (native/src/addon.cc). All arrays are used in place. */
 export interface NativeAddon {
@@ -16,6 +16,11 @@ export interface NativeAddon {
   /** GFLOP/s of a tight FMA loop on `threads` threads (null when the CPU lacks the instructions) */
   peak(kind: 'f32' | 'bf16', threads: number, seconds: number): number | null;
   info(): { openblas: string; onednn: string; bf16: boolean; threads: number };
+  rmsnorm(out: Float32Array, x: Float32Array, w: Float32Array, rows: number, n: number, eps: number): void;
+  rope(vec: Float32Array, rows: number, heads: number, hd: number, pos: Int32Array, cos: Float32Array, sin: Float32Array, interleaved: boolean): void;
+  attention(out: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, offset: Float64Array, pos: Int32Array, rows: number, nHeads: number, nKvHeads: number, headDim: number, window: number): void;
+  swiglu(h1: Float32Array, h3: Float32Array): void;
+  add(x: Float32Array, y: Float32Array): void;
 }
 
 /** Where the addon is built; MUTASCAN_ADDON points elsewhere (a custom build, or a test of the missing-addon path). */
@@ -64,6 +69,26 @@ export class NativeBackend implements Backend {
 
   setThreads(n: number): void {
     this.addon.setThreads(n);
+  }
+
+  rmsnorm(out: Float32Array, x: Float32Array, weight: Float32Array, rows: number, n: number, eps: number): void {
+    this.addon.rmsnorm(out, x, weight, rows, n, eps);
+  }
+
+  rope(vec: Float32Array, rows: number, heads: number, hd: number, pos: Int32Array, cos: Float32Array, sin: Float32Array, interleaved: boolean): void {
+    this.addon.rope(vec, rows, heads, hd, pos, cos, sin, interleaved);
+  }
+
+  attention(out: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, offset: Float64Array, pos: Int32Array, rows: number, s: AttentionShape): void {
+    this.addon.attention(out, q, k, v, offset, pos, rows, s.nHeads, s.nKvHeads, s.headDim, s.window);
+  }
+
+  swiglu(h1: Float32Array, h3: Float32Array): void {
+    this.addon.swiglu(h1, h3);
+  }
+
+  add(x: Float32Array, y: Float32Array): void {
+    this.addon.add(x, y);
   }
 }
 

@@ -1,6 +1,7 @@
 import { BF16_TO_F32, f32ToBf16 } from '../util/float.js';
 import type { Matrix } from '../model/weights.js';
 import type { Backend } from './backend.js';
+import { add, attention, rmsnorm, rope, swiglu } from './ts-ops.js';
 
 const f = Math.fround;
 
@@ -19,6 +20,12 @@ export class TsBackend implements Backend {
     if (w.dtype === 'f32') matmulF32(out, x, rows, w.data as Float32Array, m, n);
     else matmulBf16(out, x, rows, w.data as Uint16Array, m, n);
   }
+
+  rmsnorm = rmsnorm;
+  rope = rope;
+  attention = attention;
+  swiglu = swiglu;
+  add = add;
 }
 
 function matmulF32(out: Float32Array, x: Float32Array, rows: number, w: Float32Array, m: number, n: number): void {

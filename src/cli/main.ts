@@ -1,7 +1,10 @@
 import { Command, CommanderError } from 'commander';
 import { MutascanError } from '../errors.js';
 import { registerConvert } from './convert.js';
+import { registerExport } from './export.js';
 import { registerGenerate } from './generate.js';
+import { registerRun } from './run.js';
+import { registerStatus } from './status.js';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('mutascan')
@@ -10,6 +13,9 @@ export async function main(argv: string[]): Promise<number> {
     .showHelpAfterError('(run with --help for usage)');
   registerGenerate(program);
   registerConvert(program);
+  registerRun(program);
+  registerStatus(program);
+  registerExport(program);
   try {
     await program.parseAsync(argv);
     return 0;

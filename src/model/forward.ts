@@ -9,13 +9,16 @@
  */
 import type { Backend } from '../backend/backend.js';
 import { fail } from '../errors.js';
-import { BF16_TO_F32 } from '../util/float.js';
+import { BF16_TO_F32, f32ToBf16 } from '../util/float.js';
 import type { ModelConfig } from './config.js';
 import type { Matrix, ModelWeights } from './weights.js';
 
 const f = Math.fround;
 
-/** Keys and values of one sequence, per layer: [capacity × kvDim]. */
+/**
+ * Keys and values of one sequence, per layer: [capacity × kvDim]. Caches made together by `KVCache.pool` share
+ * one buffer per layer, so attention over a whole batch is one backend call.
+ */
 export class KVCache {
   readonly k: Float32Array[];
   readonly v: Float32Array[];
@@ -26,32 +29,55 @@ export class KVCache {
     readonly kvDim: number,
     readonly nLayers: number,
     readonly capacity: number,
+    storage?: { k: Float32Array[]; v: Float32Array[] },
   ) {
-    this.k = Array.from({ length: nLayers }, () => new Float32Array(capacity * kvDim));
-    this.v = Array.from({ length: nLayers }, () => new Float32Array(capacity * kvDim));
+    this.k = storage?.k ?? Array.from({ length: nLayers }, () => new Float32Array(capacity * kvDim));
+    this.v = storage?.v ?? Array.from({ length: nLayers }, () => new Float32Array(capacity * kvDim));
   }
 
   static for(config: ModelConfig, capacity: number): KVCache {
     return new KVCache(config.nKvHeads * config.headDim, config.nLayers, Math.min(capacity, config.maxSeqLen));
   }
 
-  /** A copy holding the first `length` positions (all layers). */
-  copy(length = this.length): KVCache {
-    const c = new KVCache(this.kvDim, this.nLayers, this.capacity);
-    const n = length * this.kvDim;
-    for (let l = 0; l < this.nLayers; l++) {
-      c.k[l].set(this.k[l].subarray(0, n));
-      c.v[l].set(this.v[l].subarray(0, n));
-    }
-    c.length = length;
-    return c;
+  /** `count` caches whose layers live side by side in one buffer per layer. */
+  static pool(kvDim: number, nLayers: number, capacity: number, count: number): KVCache[] {
+    const size = capacity * kvDim;
+    const kb = Array.from({ length: nLayers }, () => new Float32Array(count * size));
+    const vb = Array.from({ length: nLayers }, () => new Float32Array(count * size));
+    return Array.from({ length: count }, (_, i) => new KVCache(kvDim, nLayers, capacity, {
+      k: kb.map((b) => b.subarray(i * size, (i + 1) * size)),
+      v: vb.map((b) => b.subarray(i * size, (i + 1) * size)),
+    }));
   }
+}
+
+/**
+ * A mutation seen by one sequence only: the rows `row … row+rows−1` of `matrix` replaced by `values`
+ * ([rows × matrix.cols], float32; for a bf16 matrix, bf16 values widened). The shared product is computed with
+ * the original weights, then those output features are recomputed for this sequence's rows, summed in index order
+ * like the sequential backend — so mutants of one matrix can share every product and still get exact results.
+ */
+export interface Patch {
+  matrix: Matrix;
+  row: number;
+  rows: number;
+  values: Float32Array;
 }
 
 /** New tokens for one sequence, placed at positions cache.length, cache.length + 1, … */
 export interface Chunk {
   cache: KVCache;
   tokens: readonly number[];
+  patch?: Patch;
+}
+
+export interface ForwardOptions {
+  /** start at this layer, with `input` as the residual stream entering it (the prefix-layer cache) */
+  fromLayer?: number;
+  /** [rows × dim], rows in chunk order; required with fromLayer > 0 */
+  input?: Float32Array;
+  /** filled with a copy of the residual stream entering each layer (index 0 = embeddings) */
+  captureLayerInputs?: Float32Array[];
 }
 
 /** Which rows get logits: the last of each chunk, all of them, none, or each chunk's rows from index `from` on. */
@@ -123,7 +149,7 @@ export class Transformer {
   }
 
   /** Runs the new tokens of every chunk through the model; returns logits [rows × vocab] for the rows asked. */
-  forward(chunks: readonly Chunk[], logits: LogitRows = 'last'): Float32Array {
+  forward(chunks: readonly Chunk[], logits: LogitRows = 'last', opts: ForwardOptions = {}): Float32Array {
     const c = this.config;
     const w = this.weights;
     const dim = c.dim;
@@ -146,17 +172,45 @@ export class Transformer {
       });
     }
     const R = rowPos.length;
-    this.rope.ensure(Math.max(0, ...rowPos) + 1);
+    this.rope.ensure(rowPos.reduce((a, b) => Math.max(a, b), 0) + 1);
 
-    // Embedding rows.
-    const x = new Float32Array(R * dim);
-    let r = 0;
-    for (const ch of chunks)
-      for (const t of ch.tokens) {
-        if (!(t >= 0 && t < c.vocabSize)) fail(`token id ${t} is outside the vocabulary (0…${c.vocabSize - 1})`);
-        copyRow(x, r++ * dim, w.embed, t);
+    const fromLayer = opts.fromLayer ?? 0;
+    let x: Float32Array;
+    if (fromLayer > 0) {
+      if (!opts.input || opts.input.length !== R * dim) throw new Error(`forward from layer ${fromLayer} needs ${R} input rows`);
+      x = opts.input;
+    } else {
+      // Embedding rows.
+      x = new Float32Array(R * dim);
+      let r = 0;
+      for (const ch of chunks)
+        for (const t of ch.tokens) {
+          if (!(t >= 0 && t < c.vocabSize)) fail(`token id ${t} is outside the vocabulary (0…${c.vocabSize - 1})`);
+          const p = ch.patch;
+          if (p && p.matrix === w.embed && t >= p.row && t < p.row + p.rows) x.set(p.values.subarray((t - p.row) * dim, (t - p.row + 1) * dim), r++ * dim);
+          else copyRow(x, r++ * dim, w.embed, t);
+        }
+    }
+    // Patches, by matrix: [first row of the chunk, row count, patch].
+    const patches = new Map<Matrix, [number, number, Patch][]>();
+    {
+      let start = 0;
+      for (const ch of chunks) {
+        if (ch.patch) {
+          const list = patches.get(ch.patch.matrix) ?? [];
+          list.push([start, ch.tokens.length, ch.patch]);
+          patches.set(ch.patch.matrix, list);
+        }
+        start += ch.tokens.length;
       }
+    }
+    const mm = (out: Float32Array, input: Float32Array, m: Matrix): void => {
+      this.backend.matmul(out, input, R, m);
+      const list = patches.get(m);
+      if (list) for (const [start, n, p] of list) applyPatch(out, input, start, n, p);
+    };
 
+    const be = this.backend;
     const xb = new Float32Array(R * dim);
     const xb2 = new Float32Array(R * dim);
     const q = new Float32Array(R * qDim);
@@ -165,36 +219,54 @@ export class Transformer {
     const att = new Float32Array(R * qDim);
     const h1 = new Float32Array(R * c.hiddenDim);
     const h3 = new Float32Array(R * c.hiddenDim);
-    const scores = new Float32Array(Math.max(...rowPos) + 1);
+    const pos = Int32Array.from(rowPos);
+    const shape = { nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, window: c.slidingWindow ?? 0 };
+    const interleaved = c.ropeLayout === 'interleaved';
+    // Rows whose caches share a buffer are attended in one call: groups of [buffer, rows…].
+    const groups = attentionGroups(rowCache);
 
-    for (let l = 0; l < c.nLayers; l++) {
+    for (let l = fromLayer; l < c.nLayers; l++) {
       const L = w.layers[l];
+      if (opts.captureLayerInputs) opts.captureLayerInputs[l] = x.slice();
       // Attention block.
-      rmsnorm(xb, x, L.attnNorm, R, dim, c.normEps);
-      this.backend.matmul(q, xb, R, L.q);
-      this.backend.matmul(k, xb, R, L.k);
-      this.backend.matmul(v, xb, R, L.v);
+      be.rmsnorm(xb, x, L.attnNorm, R, dim, c.normEps);
+      mm(q, xb, L.q);
+      mm(k, xb, L.k);
+      mm(v, xb, L.v);
       if (L.qBias) addBias(q, L.qBias, R);
       if (L.kBias) addBias(k, L.kBias, R);
       if (L.vBias) addBias(v, L.vBias, R);
+      be.rope(q, R, c.nHeads, c.headDim, pos, this.rope.cos, this.rope.sin, interleaved);
+      be.rope(k, R, c.nKvHeads, c.headDim, pos, this.rope.cos, this.rope.sin, interleaved);
       for (let i = 0; i < R; i++) {
-        rotate(q, i * qDim, c.nHeads, rowPos[i], this.rope, c);
-        rotate(k, i * kvDim, c.nKvHeads, rowPos[i], this.rope, c);
         rowCache[i].k[l].set(k.subarray(i * kvDim, (i + 1) * kvDim), rowPos[i] * kvDim);
         rowCache[i].v[l].set(v.subarray(i * kvDim, (i + 1) * kvDim), rowPos[i] * kvDim);
       }
-      for (let i = 0; i < R; i++) attend(att, i * qDim, q, rowCache[i].k[l], rowCache[i].v[l], rowPos[i], c, scores);
-      this.backend.matmul(xb2, att, R, L.o);
-      addInPlace(x, xb2);
+      for (const g of groups) {
+        const kb = new Float32Array(rowCache[g.rows[0]].k[l].buffer);
+        const vb = new Float32Array(rowCache[g.rows[0]].v[l].buffer);
+        const offset = Float64Array.from(g.rows, (i) => rowCache[i].k[l].byteOffset / 4);
+        if (g.contiguous) be.attention(att.subarray(g.rows[0] * qDim), q.subarray(g.rows[0] * qDim), kb, vb, offset, pos.subarray(g.rows[0]), g.rows.length, shape);
+        else {
+          const qg = new Float32Array(g.rows.length * qDim);
+          g.rows.forEach((i, j) => qg.set(q.subarray(i * qDim, (i + 1) * qDim), j * qDim));
+          const ag = new Float32Array(g.rows.length * qDim);
+          be.attention(ag, qg, kb, vb, offset, Int32Array.from(g.rows, (i) => rowPos[i]), g.rows.length, shape);
+          g.rows.forEach((i, j) => att.set(ag.subarray(j * qDim, (j + 1) * qDim), i * qDim));
+        }
+      }
+      mm(xb2, att, L.o);
+      be.add(x, xb2);
 
       // Feed-forward block (SwiGLU).
-      rmsnorm(xb, x, L.ffnNorm, R, dim, c.normEps);
-      this.backend.matmul(h1, xb, R, L.gate);
-      this.backend.matmul(h3, xb, R, L.up);
-      swiglu(h1, h3);
-      this.backend.matmul(xb2, h1, R, L.down);
-      addInPlace(x, xb2);
+      be.rmsnorm(xb, x, L.ffnNorm, R, dim, c.normEps);
+      mm(h1, xb, L.gate);
+      mm(h3, xb, L.up);
+      be.swiglu(h1, h3);
+      mm(xb2, h1, L.down);
+      be.add(x, xb2);
     }
+    if (opts.captureLayerInputs) opts.captureLayerInputs[c.nLayers] = x.slice();
     for (const ch of chunks) ch.cache.length += ch.tokens.length;
 
     // Final norm and classifier, only for the rows whose logits are wanted.
@@ -210,10 +282,42 @@ export class Transformer {
     const sel = new Float32Array(rows.length * dim);
     rows.forEach((row, i) => sel.set(x.subarray(row * dim, (row + 1) * dim), i * dim));
     const normed = new Float32Array(rows.length * dim);
-    rmsnorm(normed, sel, w.finalNorm, rows.length, dim, c.normEps);
+    this.backend.rmsnorm(normed, sel, w.finalNorm, rows.length, dim, c.normEps);
     const out = new Float32Array(rows.length * c.vocabSize);
-    if (rows.length) this.backend.matmul(out, normed, rows.length, w.lmHead);
+    if (rows.length) {
+      this.backend.matmul(out, normed, rows.length, w.lmHead);
+      // A patched classifier (lm_head / tied embedding mutants) needs its rows recomputed too.
+      const list = patches.get(w.lmHead);
+      if (list) {
+        let k = 0;
+        let start = 0;
+        for (const ch of chunks) {
+          const n = ch.tokens.length;
+          const mine = logits === 'all' ? n : logits === 'last' ? 1 : logits === 'none' ? 0 : Math.max(0, n - logits.from);
+          if (ch.patch && ch.patch.matrix === w.lmHead) applyPatch(out, normed, k, mine, ch.patch);
+          k += mine;
+          start += n;
+        }
+      }
+    }
     return out;
+  }
+}
+
+/** Recomputes the patched output features of `n` rows from `start`, summing in index order (see Patch). */
+function applyPatch(out: Float32Array, input: Float32Array, start: number, n: number, p: Patch): void {
+  const m = p.matrix;
+  const cols = m.cols;
+  const bf16 = m.dtype === 'bf16';
+  const xr = new Float32Array(cols);
+  for (let r = start; r < start + n; r++) {
+    for (let j = 0; j < cols; j++) xr[j] = bf16 ? BF16_TO_F32[f32ToBf16(input[r * cols + j])] : input[r * cols + j];
+    for (let i = 0; i < p.rows; i++) {
+      let a = 0;
+      const o = i * cols;
+      for (let j = 0; j < cols; j++) a = f(a + f(p.values[o + j] * xr[j]));
+      out[r * m.rows + p.row + i] = a;
+    }
   }
 }
 
@@ -223,91 +327,19 @@ function copyRow(out: Float32Array, at: number, m: Matrix, row: number): void {
   else for (let j = 0; j < n; j++) out[at + j] = BF16_TO_F32[m.data[row * n + j]];
 }
 
-/** run.c rmsnorm: o = w · (x / sqrt(mean(x²) + eps)), with the reciprocal taken once. */
-export function rmsnorm(out: Float32Array, x: Float32Array, weight: Float32Array, rows: number, n: number, eps: number): void {
-  const e = f(eps);
-  for (let r = 0; r < rows; r++) {
-    const o = r * n;
-    let ss = 0;
-    for (let j = 0; j < n; j++) ss = f(ss + f(x[o + j] * x[o + j]));
-    ss = f(ss / n);
-    ss = f(ss + e);
-    ss = f(1 / f(Math.sqrt(ss)));
-    for (let j = 0; j < n; j++) out[o + j] = f(weight[j] * f(ss * x[o + j]));
-  }
-}
-
 function addBias(x: Float32Array, b: Float32Array, rows: number): void {
   const n = b.length;
   for (let r = 0; r < rows; r++) for (let j = 0; j < n; j++) x[r * n + j] = f(x[r * n + j] + b[j]);
 }
 
-function addInPlace(x: Float32Array, y: Float32Array): void {
-  for (let i = 0; i < x.length; i++) x[i] = f(x[i] + y[i]);
-}
-
-/** Rotates each head of one row by its position; the pair layout is the checkpoint's own. */
-function rotate(vec: Float32Array, at: number, heads: number, pos: number, rope: RopeTable, c: ModelConfig): void {
-  const hd = c.headDim;
-  const half = hd / 2;
-  const cos = rope.cos;
-  const sin = rope.sin;
-  const tab = pos * half;
-  for (let h = 0; h < heads; h++) {
-    const base = at + h * hd;
-    for (let i = 0; i < half; i++) {
-      const a = c.ropeLayout === 'interleaved' ? base + 2 * i : base + i;
-      const b = c.ropeLayout === 'interleaved' ? a + 1 : a + half;
-      const fcr = cos[tab + i];
-      const fci = sin[tab + i];
-      const v0 = vec[a];
-      const v1 = vec[b];
-      vec[a] = f(f(v0 * fcr) - f(v1 * fci));
-      vec[b] = f(f(v0 * fci) + f(v1 * fcr));
-    }
-  }
-}
-
-/** Causal grouped-query attention of one row over its own cache (positions ≤ pos, within the sliding window). */
-function attend(out: Float32Array, at: number, q: Float32Array, kc: Float32Array, vc: Float32Array, pos: number, c: ModelConfig, scores: Float32Array): void {
-  const hd = c.headDim;
-  const kvDim = c.nKvHeads * hd;
-  const group = c.nHeads / c.nKvHeads;
-  const scale = f(Math.sqrt(hd));
-  const t0 = c.slidingWindow ? Math.max(0, pos - c.slidingWindow + 1) : 0;
-  for (let h = 0; h < c.nHeads; h++) {
-    const qo = at + h * hd;
-    const ko = Math.floor(h / group) * hd;
-    let max = -Infinity;
-    for (let t = t0; t <= pos; t++) {
-      let s = 0;
-      const kt = t * kvDim + ko;
-      for (let i = 0; i < hd; i++) s = f(s + f(q[qo + i] * kc[kt + i]));
-      s = f(s / scale);
-      scores[t] = s;
-      if (s > max) max = s;
-    }
-    let sum = 0;
-    for (let t = t0; t <= pos; t++) {
-      const e = f(Math.exp(f(scores[t] - max)));
-      scores[t] = e;
-      sum = f(sum + e);
-    }
-    for (let t = t0; t <= pos; t++) scores[t] = f(scores[t] / sum);
-    for (let i = 0; i < hd; i++) out[qo + i] = 0;
-    for (let t = t0; t <= pos; t++) {
-      const a = scores[t];
-      const vt = t * kvDim + ko;
-      for (let i = 0; i < hd; i++) out[qo + i] = f(out[qo + i] + f(a * vc[vt + i]));
-    }
-  }
-}
-
-/** h1 ← silu(h1) · h3, as run.c: val · (1 / (1 + exp(−val))) · h3. */
-function swiglu(h1: Float32Array, h3: Float32Array): void {
-  for (let i = 0; i < h1.length; i++) {
-    let val = h1[i];
-    val = f(val * f(1 / f(1 + f(Math.exp(-val)))));
-    h1[i] = f(val * h3[i]);
-  }
+/** Rows grouped by the buffer their caches live in (one attention call per group). */
+function attentionGroups(rowCache: KVCache[]): { rows: number[]; contiguous: boolean }[] {
+  const byBuffer = new Map<ArrayBufferLike, number[]>();
+  rowCache.forEach((cache, i) => {
+    const b = cache.k[0]?.buffer;
+    const list = byBuffer.get(b) ?? [];
+    list.push(i);
+    byBuffer.set(b, list);
+  });
+  return [...byBuffer.values()].map((rows) => ({ rows, contiguous: rows.every((r, j) => r === rows[0] + j) }));
 }

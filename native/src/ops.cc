@@ -1,0 +1,269 @@
+// Per-position work of the forward pass, for the native backend. rmsnorm and rope follow the TypeScript twin
+// (src/backend/ts-ops.ts) operation for operation. Attention and SwiGLU are vectorised (AVX2 + FMA, with a
+// polynomial exp), so they differ from the twin in the last bits; what matters for screens is that every row is
+// computed the same way whatever else is in the batch, which holds: rows are independent and the order of every
+// sum is fixed. Threads are used only for calls big enough to pay for them.
+#include <napi.h>
+#include <immintrin.h>
+#include <cmath>
+#include <vector>
+#include "ops.h"
+
+namespace {
+
+constexpr long kParallelWork = 1L << 22;  // below this many flops a call stays on one thread
+
+bool has_avx2() {
+  static const bool ok = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
+  return ok;
+}
+
+// exp for 8 floats: exp(x) = 2^n * p(r), r = x - n ln2 in [-ln2/2, ln2/2], degree-6 polynomial (about 1 ulp).
+__attribute__((target("avx2,fma"))) inline __m256 exp8(__m256 x) {
+  const __m256 hi = _mm256_set1_ps(88.3762626647949f), lo = _mm256_set1_ps(-103.972084045410f);
+  x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  // 2^n, with n as low as -150 split in two steps so that denormal results stay right.
+  const __m256i ni = _mm256_cvtps_epi32(n);
+  const __m256i half = _mm256_srai_epi32(ni, 1);
+  const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(half, _mm256_set1_epi32(127)), 23));
+  const __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, half), _mm256_set1_epi32(127)), 23));
+  const __m256 y = _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+  return _mm256_blendv_ps(y, _mm256_setzero_ps(), _mm256_cmp_ps(x, lo, _CMP_LE_OQ));
+}
+
+// Horizontal sum of 8 lanes in a fixed order.
+__attribute__((target("avx2,fma"))) inline float hsum8(__m256 v) {
+  __m128 a = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  a = _mm_add_ps(a, _mm_movehl_ps(a, a));
+  a = _mm_add_ss(a, _mm_movehdup_ps(a));
+  return _mm_cvtss_f32(a);
+}
+
+// One row's attention, vectorised; hd must be a multiple of 8.
+__attribute__((target("avx2,fma"))) void attend_row_avx2(float* out, const float* q, const float* kc, const float* vc, long p, long t0, long nh, long hd, long kvDim, long group, float* sc) {
+  const float inv = 1.0f / std::sqrt((float)hd);
+  for (long h = 0; h < nh; h++) {
+    const float* qh = q + h * hd;
+    const long ko = (h / group) * hd;
+    float mx = -INFINITY;
+    for (long t = t0; t <= p; t++) {
+      const float* kt = kc + t * kvDim + ko;
+      __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(qh), _mm256_loadu_ps(kt));
+      for (long i = 8; i < hd; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(qh + i), _mm256_loadu_ps(kt + i), acc);
+      const float s = hsum8(acc) * inv;
+      sc[t] = s;
+      mx = s > mx ? s : mx;
+    }
+    const long n = p - t0 + 1, n8 = (n + 7) & ~7L;
+    for (long t = n; t < n8; t++) sc[t0 + t] = -INFINITY;
+    __m256 sum8 = _mm256_setzero_ps();
+    const __m256 m = _mm256_set1_ps(mx);
+    for (long t = 0; t < n8; t += 8) {
+      const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(sc + t0 + t), m));
+      _mm256_storeu_ps(sc + t0 + t, e);
+      sum8 = _mm256_add_ps(sum8, e);
+    }
+    const __m256 r = _mm256_set1_ps(1.0f / hsum8(sum8));
+    float* o = out + h * hd;
+    for (long i = 0; i < hd; i += 8) {
+      __m256 acc = _mm256_setzero_ps();
+      for (long t = t0; t <= p; t++) acc = _mm256_fmadd_ps(_mm256_set1_ps(sc[t]), _mm256_loadu_ps(vc + t * kvDim + ko + i), acc);
+      _mm256_storeu_ps(o + i, _mm256_mul_ps(acc, r));
+    }
+  }
+}
+
+// The scalar version: the TypeScript twin's order of operations.
+void attend_row_scalar(float* out, const float* q, const float* kc, const float* vc, long p, long t0, long nh, long hd, long kvDim, long group, float* sc) {
+  const float scale = std::sqrt((float)hd);
+  for (long h = 0; h < nh; h++) {
+    const float* qh = q + h * hd;
+    const long ko = (h / group) * hd;
+    float mx = -INFINITY;
+    for (long t = t0; t <= p; t++) {
+      const float* kt = kc + t * kvDim + ko;
+      float s = 0.0f;
+      for (long i = 0; i < hd; i++) s = s + qh[i] * kt[i];
+      s = s / scale;
+      sc[t] = s;
+      if (s > mx) mx = s;
+    }
+    float sum = 0.0f;
+    for (long t = t0; t <= p; t++) {
+      const float e = (float)std::exp((double)(sc[t] - mx));
+      sc[t] = e;
+      sum = sum + e;
+    }
+    for (long t = t0; t <= p; t++) sc[t] = sc[t] / sum;
+    float* o = out + h * hd;
+    for (long i = 0; i < hd; i++) o[i] = 0.0f;
+    for (long t = t0; t <= p; t++) {
+      const float a = sc[t];
+      const float* vt = vc + t * kvDim + ko;
+      for (long i = 0; i < hd; i++) o[i] = o[i] + a * vt[i];
+    }
+  }
+}
+
+__attribute__((target("avx2,fma"))) void swiglu_avx2(float* h1, const float* h3, long n) {
+  long i = 0;
+  const __m256 one = _mm256_set1_ps(1.0f);
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(h1 + i);
+    const __m256 s = _mm256_div_ps(one, _mm256_add_ps(one, exp8(_mm256_sub_ps(_mm256_setzero_ps(), v))));
+    _mm256_storeu_ps(h1 + i, _mm256_mul_ps(_mm256_mul_ps(v, s), _mm256_loadu_ps(h3 + i)));
+  }
+  for (; i < n; i++) {
+    float buf[8] = {-h1[i], 0, 0, 0, 0, 0, 0, 0};
+    _mm256_storeu_ps(buf, exp8(_mm256_loadu_ps(buf)));
+    const float s = 1.0f / (1.0f + buf[0]);
+    h1[i] = (h1[i] * s) * h3[i];
+  }
+}
+
+template <typename T>
+T* data(const Napi::Value& v) {
+  return v.As<Napi::TypedArrayOf<T>>().Data();
+}
+long len(const Napi::Value& v) { return (long)v.As<Napi::TypedArray>().ElementLength(); }
+long num(const Napi::Value& v) { return (long)v.As<Napi::Number>().Int64Value(); }
+
+Napi::Value Rmsnorm(const Napi::CallbackInfo& info) {
+  float* out = data<float>(info[0]);
+  const float* x = data<float>(info[1]);
+  const float* w = data<float>(info[2]);
+  const long rows = num(info[3]), n = num(info[4]);
+  const float eps = (float)info[5].As<Napi::Number>().DoubleValue();
+  if (len(info[0]) < rows * n || len(info[1]) < rows * n || len(info[2]) < n) throw Napi::RangeError::New(info.Env(), "rmsnorm: arrays too short");
+#pragma omp parallel for schedule(static) num_threads(configured_threads()) if (rows * n * 4 > kParallelWork)
+  for (long r = 0; r < rows; r++) {
+    const float* xr = x + r * n;
+    float ss = 0.0f;
+    for (long j = 0; j < n; j++) ss = ss + xr[j] * xr[j];
+    ss = ss / (float)n;
+    ss = ss + eps;
+    ss = 1.0f / std::sqrt(ss);
+    for (long j = 0; j < n; j++) out[r * n + j] = w[j] * (ss * xr[j]);
+  }
+  return info.Env().Undefined();
+}
+
+// vec[rows x (heads*hd)] rotated in place by each row's position; cos/sin tables [positions x hd/2].
+Napi::Value Rope(const Napi::CallbackInfo& info) {
+  float* vec = data<float>(info[0]);
+  const long rows = num(info[1]), heads = num(info[2]), hd = num(info[3]);
+  const int32_t* pos = data<int32_t>(info[4]);
+  const float* cs = data<float>(info[5]);
+  const float* sn = data<float>(info[6]);
+  const bool interleaved = info[7].As<Napi::Boolean>().Value();
+  const long half = hd / 2, width = heads * hd;
+  if (len(info[0]) < rows * width || len(info[4]) < rows) throw Napi::RangeError::New(info.Env(), "rope: arrays too short");
+  for (long r = 0; r < rows; r++)
+    if ((long)pos[r] * half + half > len(info[5])) throw Napi::RangeError::New(info.Env(), "rope: position past the table");
+#pragma omp parallel for schedule(static) num_threads(configured_threads()) if (rows * width * 6 > kParallelWork)
+  for (long r = 0; r < rows; r++) {
+    const long tab = (long)pos[r] * half;
+    for (long h = 0; h < heads; h++) {
+      float* base = vec + r * width + h * hd;
+      for (long i = 0; i < half; i++) {
+        float* a = interleaved ? base + 2 * i : base + i;
+        float* b = interleaved ? a + 1 : a + half;
+        const float fcr = cs[tab + i], fci = sn[tab + i];
+        const float v0 = *a, v1 = *b;
+        const float p0 = v0 * fcr, p1 = v1 * fci, p2 = v0 * fci, p3 = v1 * fcr;
+        *a = p0 - p1;
+        *b = p2 + p3;
+      }
+    }
+  }
+  return info.Env().Undefined();
+}
+
+// out[rows x qDim]: causal grouped-query attention of each row over its own cache, which starts at element
+// offset off[r] of kbuf/vbuf ([positions x kvDim]); pos[r] is the row's position.
+Napi::Value Attention(const Napi::CallbackInfo& info) {
+  float* out = data<float>(info[0]);
+  const float* q = data<float>(info[1]);
+  const float* kb = data<float>(info[2]);
+  const float* vb = data<float>(info[3]);
+  const double* off = data<double>(info[4]);
+  const int32_t* pos = data<int32_t>(info[5]);
+  const long rows = num(info[6]), nh = num(info[7]), nkv = num(info[8]), hd = num(info[9]), window = num(info[10]);
+  const long qDim = nh * hd, kvDim = nkv * hd, group = nh / nkv;
+  const long kl = len(info[2]), vl = len(info[3]);
+  if (len(info[0]) < rows * qDim || len(info[1]) < rows * qDim || len(info[4]) < rows || len(info[5]) < rows)
+    throw Napi::RangeError::New(info.Env(), "attention: arrays too short");
+  for (long r = 0; r < rows; r++)
+    if ((long)off[r] + ((long)pos[r] + 1) * kvDim > std::min(kl, vl)) throw Napi::RangeError::New(info.Env(), "attention: cache offset past the buffer");
+  const bool vec = has_avx2() && hd % 8 == 0;
+  long work = 0;
+  for (long r = 0; r < rows; r++) work += ((long)pos[r] + 1) * nh * hd * 4;
+#pragma omp parallel num_threads(configured_threads()) if (work > kParallelWork)
+  {
+    std::vector<float> sc;
+#pragma omp for schedule(static)
+    for (long r = 0; r < rows; r++) {
+      const long p = pos[r];
+      const long t0 = window > 0 ? std::max(0L, p - window + 1) : 0;
+      if ((long)sc.size() < p + 9) sc.resize(p + 9);
+      const float* kc = kb + (long)off[r];
+      const float* vc = vb + (long)off[r];
+      if (vec) attend_row_avx2(out + r * qDim, q + r * qDim, kc, vc, p, t0, nh, hd, kvDim, group, sc.data());
+      else attend_row_scalar(out + r * qDim, q + r * qDim, kc, vc, p, t0, nh, hd, kvDim, group, sc.data());
+    }
+  }
+  return info.Env().Undefined();
+}
+
+// h1 <- silu(h1) * h3, as run.c: val * (1 / (1 + exp(-val))) * h3
+Napi::Value Swiglu(const Napi::CallbackInfo& info) {
+  float* h1 = data<float>(info[0]);
+  const float* h3 = data<float>(info[1]);
+  const long n = len(info[0]);
+  if (len(info[1]) < n) throw Napi::RangeError::New(info.Env(), "swiglu: arrays too short");
+  if (has_avx2()) {
+    swiglu_avx2(h1, h3, n);
+    return info.Env().Undefined();
+  }
+  for (long i = 0; i < n; i++) {
+    float val = h1[i];
+    const float e = (float)std::exp(-(double)val);
+    const float s = 1.0f / (1.0f + e);
+    val = val * s;
+    h1[i] = val * h3[i];
+  }
+  return info.Env().Undefined();
+}
+
+// x += y
+Napi::Value Add(const Napi::CallbackInfo& info) {
+  float* x = data<float>(info[0]);
+  const float* y = data<float>(info[1]);
+  const long n = len(info[0]);
+  if (len(info[1]) < n) throw Napi::RangeError::New(info.Env(), "add: arrays too short");
+  for (long i = 0; i < n; i++) x[i] = x[i] + y[i];
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void register_ops(Napi::Env env, Napi::Object exports) {
+  exports.Set("rmsnorm", Napi::Function::New(env, Rmsnorm));
+  exports.Set("rope", Napi::Function::New(env, Rope));
+  exports.Set("attention", Napi::Function::New(env, Attention));
+  exports.Set("swiglu", Napi::Function::New(env, Swiglu));
+  exports.Set("add", Napi::Function::New(env, Add));
+}

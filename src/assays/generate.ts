@@ -1,0 +1,73 @@
+import type { Transformer } from '../model/forward.js';
+import { generateIds, promptIds, sampleBudget, type GenerateSettings } from '../model/generate.js';
+import type { Model } from '../model/model.js';
+import { fail } from '../errors.js';
+import { firstDivergence, idsHash, isDestructive, similarity } from '../screen/classify.js';
+import type { GenerateAssaySpec } from '../screen/spec.js';
+import type { GenerateRun, Outcome, PreparedAssay } from './assay.js';
+
+/** A generate assay: prompt, optional chat template, sampling settings and seed, a length budget. */
+export class GenerateAssay implements PreparedAssay {
+  readonly type = 'generate' as const;
+  readonly name: string;
+  readonly settings: GenerateSettings;
+  readonly promptIds: number[];
+  readonly stopIds: number[];
+  baseline!: GenerateRun;
+  baselineText = '';
+
+  constructor(
+    readonly spec: GenerateAssaySpec,
+    private readonly model: Model,
+    where: string,
+  ) {
+    this.name = spec.name;
+    this.settings = { temperature: spec.temperature, topP: spec.topP, topK: spec.topK, seed: spec.seed, maxLength: spec.maxLength, maxNewTokens: spec.maxNewTokens };
+    try {
+      this.promptIds = promptIds(model, spec.prompt, spec.chat);
+      sampleBudget(this.promptIds.length, this.settings, model.config.maxSeqLen);
+    } catch (e) {
+      fail(`assay "${spec.name}": ${(e as Error).message}`, where);
+    }
+    this.stopIds = model.config.stopIds;
+  }
+
+  get settingsJson(): string {
+    const s = this.spec;
+    return JSON.stringify({ prompt: s.prompt, chat: s.chat, max_length: s.maxLength ?? null, max_new_tokens: s.maxNewTokens ?? null, temperature: s.temperature, top_p: s.topP, top_k: s.topK, seed: s.seed, preset: s.preset ?? null });
+  }
+
+  /** Number of tokens the assay samples at most. */
+  get budget(): number {
+    return sampleBudget(this.promptIds.length, this.settings, this.model.config.maxSeqLen);
+  }
+
+  run(tf: Transformer): GenerateRun {
+    return generateIds(tf, this.promptIds, this.settings, this.stopIds);
+  }
+
+  setBaseline(tf: Transformer): void {
+    this.baseline = this.run(tf);
+    this.baselineText = this.model.tokenizer.decodeContinuation(this.promptIds, this.baseline.ids);
+  }
+
+  text(ids: number[]): string {
+    return this.model.tokenizer.decodeContinuation(this.promptIds, ids);
+  }
+
+  classify(r: GenerateRun, tie = false): Outcome {
+    const base = this.baseline.ids;
+    const d = firstDivergence(r.ids, base);
+    if (d === -1) return { silent: true, firstDivergence: null, similarity: 1, destructive: false, nTokens: r.ids.length, tie };
+    const text = this.text(r.ids);
+    return {
+      silent: false,
+      phenotype: { key: idsHash(r.ids), ids: r.ids, text },
+      firstDivergence: d,
+      similarity: similarity(r.ids, base),
+      destructive: isDestructive(r.ids, text, this.stopIds),
+      nTokens: r.ids.length,
+      tie,
+    };
+  }
+}

@@ -1,0 +1,59 @@
+import { Presets, SingleBar } from 'cli-progress';
+import type { Command } from 'commander';
+import { runScreen } from '../screen/runner.js';
+import { int } from './options.js';
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('run a screen (resumes when the store already holds part of it)')
+    .argument('<screen>', 'screen file (YAML)')
+    .requiredOption('--store <file>', 'SQLite store for the results (created, or resumed)')
+    .option('--plain', 'force the plain path (one full generation per mutant)')
+    .option('--backend <name>', 'auto | ts | native')
+    .option('--threads <n>', 'threads for the native backend', int('--threads', 1))
+    .option('--limit <n>', 'stop after this many mutants (the rest can be resumed)', int('--limit', 1))
+    .action(async (screen: string, o) => {
+      let stop = false;
+      const onSigint = (): void => {
+        if (stop) process.exit(130);
+        stop = true;
+        process.stderr.write('\nmutascan: stopping after the batch in flight (Ctrl-C again to quit at once)…\n');
+      };
+      process.on('SIGINT', onSigint);
+      const bar = new SingleBar(
+        { format: 'screen {bar} {value}/{total} mutants | {rate} mutants/s | ETA {eta_formatted}', etaBuffer: 50, hideCursor: true, stream: process.stderr },
+        Presets.shades_classic,
+      );
+      let started = 0;
+      let startDone = 0;
+      try {
+        const s = await runScreen({
+          specFile: screen,
+          storePath: o.store,
+          backend: o.backend,
+          threads: o.threads,
+          plain: o.plain === true,
+          limit: o.limit,
+          shouldStop: () => stop,
+          onStart: ({ total, done, resumed }) => {
+            if (resumed) process.stderr.write(`mutascan: resuming ${o.store}: ${done} of ${total} mutants already done\n`);
+            started = performance.now();
+            startDone = done;
+            bar.start(total, done, { rate: '-' });
+          },
+          onProgress: (done) => bar.update(done, { rate: ((done - startDone) / Math.max(1e-3, (performance.now() - started) / 1000)).toFixed(1) }),
+        });
+        bar.stop();
+        const rate = s.ranNow / Math.max(1e-3, s.seconds);
+        process.stderr.write(
+          s.stopped
+            ? `mutascan: stopped with ${s.done} of ${s.total} mutants stored; run the same command to resume\n`
+            : `mutascan: screen complete: ${s.total} mutants (${s.ranNow} now, ${rate.toFixed(1)} mutants/s, ${s.seconds.toFixed(1)} s${s.rechecks ? `, ${s.rechecks} near-ties re-checked` : ''}) in ${o.store}\n`,
+        );
+      } finally {
+        bar.stop();
+        process.off('SIGINT', onSigint);
+      }
+    });
+}

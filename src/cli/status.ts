@@ -1,0 +1,31 @@
+import type { Command } from 'commander';
+import { Store } from '../store/store.js';
+import { summarize } from '../store/summary.js';
+
+export function registerStatus(program: Command): void {
+  program
+    .command('status')
+    .description('progress and counts of a screen store')
+    .argument('<store>', 'SQLite store')
+    .option('--json', 'print the counts as JSON')
+    .action((path: string, o) => {
+      const store = Store.open(path);
+      try {
+        const s = summarize(store);
+        if (o.json) {
+          process.stdout.write(JSON.stringify(s) + '\n');
+          return;
+        }
+        const pct = s.total ? ((100 * s.done) / s.total).toFixed(1) : '0';
+        const out = [`${path}: ${s.done} of ${s.total} mutants done (${pct} %)`];
+        for (const a of s.assays) {
+          out.push(`assay ${a.assay}: ${a.nsm} NSMs of ${a.done} (${a.done ? ((100 * a.nsm) / a.done).toFixed(1) : 0} %), ${a.phenotypes} distinct phenotypes, ${a.destructive} destructive, ${a.ties} near-ties re-checked`);
+          out.push('  matrix      done      NSMs  phenotypes');
+          for (const m of a.byMatrix) out.push(`  ${m.matrix.padEnd(8)}${String(m.done).padStart(8)}${String(m.nsm).padStart(10)}${String(m.phenotypes).padStart(12)}`);
+        }
+        process.stdout.write(out.join('\n') + '\n');
+      } finally {
+        store.close();
+      }
+    });
+}

@@ -1,0 +1,49 @@
+/**
+ * The plain path: one full evaluation of every assay per mutant (mutate in place, run, restore). It is the
+ * definition every faster path must equal.
+ */
+import type { Outcome } from '../assays/assay.js';
+import type { GenerateAssay } from '../assays/generate.js';
+import type { Transformer } from '../model/forward.js';
+import { mutate, restore, type MatrixStats } from './mutate.js';
+import type { Mutant } from './plan.js';
+
+export interface Evaluator {
+  /** Outcomes per mutant (in order), per assay (in order). Weights are back to their original bits afterwards. */
+  evaluate(mutants: Mutant[]): Outcome[][];
+  /** how many decisions fell within the tie epsilon and were re-checked on the plain path */
+  readonly rechecks: number;
+}
+
+export class PlainEvaluator implements Evaluator {
+  readonly rechecks = 0;
+  constructor(
+    readonly tf: Transformer,
+    readonly assays: GenerateAssay[],
+    readonly stats: (m: Mutant) => MatrixStats,
+  ) {}
+
+  /** One mutant, all assays, on the plain path. */
+  one(m: Mutant, tie = false): Outcome[] {
+    const saved = m.target && m.unit && m.kind ? mutate(m.target.weights, m.unit, m.kind, this.stats(m)) : undefined;
+    try {
+      return this.assays.map((a) => a.classify(a.run(this.tf), tie));
+    } finally {
+      if (saved) restore(saved);
+    }
+  }
+
+  /** One mutant, one assay, on the plain path. */
+  oneAssay(m: Mutant, a: GenerateAssay, tie = false): Outcome {
+    const saved = m.target && m.unit && m.kind ? mutate(m.target.weights, m.unit, m.kind, this.stats(m)) : undefined;
+    try {
+      return a.classify(a.run(this.tf), tie);
+    } finally {
+      if (saved) restore(saved);
+    }
+  }
+
+  evaluate(mutants: Mutant[]): Outcome[][] {
+    return mutants.map((m) => this.one(m));
+  }
+}

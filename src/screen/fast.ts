@@ -1,0 +1,178 @@
+/**
+ * The fast path: the same classification as the plain path, for a fraction of the work.
+ *
+ * 1. Teacher-forced verification. The baseline's generation is known, and every mutant sees the same coins.
+ *    A mutant is run once over prompt + baseline continuation, all positions in one pass, and each step's choice
+ *    is checked against the baseline's. A silent mutant is done after that pass; an NSM keeps decoding from its
+ *    first divergent step, reusing the keys and values the pass already computed.
+ * 2. Prefix-layer cache. Layers below the mutated one compute exactly what the baseline computed: the baseline's
+ *    residual stream entering each layer, and its keys and values, are kept per assay, and the pass starts at the
+ *    mutated layer.
+ * 3. Batching. Mutants of one matrix differ only in one block: a batch runs as one pass over all their rows,
+ *    sharing every matrix product; each mutant's block rows are recomputed exactly (forward.ts, Patch).
+ * 4. Ties. With a backend that sums in index order the pass is bit-identical to the plain path. Otherwise a
+ *    decision whose margin is below the tie epsilon is re-run on the plain path, and counted.
+ */
+import type { Outcome } from '../assays/assay.js';
+import type { GenerateAssay } from '../assays/generate.js';
+import { KVCache, type Patch, type Transformer } from '../model/forward.js';
+import { choose, coins } from '../model/sampler.js';
+import { precisionOf, tieEpsilon } from '../model/ties.js';
+import { BF16_TO_F32, f32ToBf16 } from '../util/float.js';
+import type { Evaluator, PlainEvaluator } from './evaluate.js';
+import { mutatedValue, type MatrixStats } from './mutate.js';
+import type { Mutant } from './plan.js';
+
+/** What the fast path keeps of an assay's baseline. */
+interface Trace {
+  assay: GenerateAssay;
+  /** prompt + baseline continuation, the last generated token left out (it is never fed) */
+  seq: number[];
+  promptLength: number;
+  baseline: number[];
+  budget: number;
+  coins: Float64Array;
+  sampled: boolean;
+  /** residual stream entering each layer over seq, [seq × dim] */
+  layerInputs: Float32Array[];
+  cache: KVCache;
+}
+
+export class FastEvaluator implements Evaluator {
+  rechecks = 0;
+  private readonly traces: Trace[];
+  private readonly exact: boolean;
+  private readonly precision;
+
+  constructor(
+    readonly tf: Transformer,
+    readonly assays: GenerateAssay[],
+    readonly stats: (m: Mutant) => MatrixStats,
+    readonly plain: PlainEvaluator,
+    readonly batchSize = 32,
+  ) {
+    this.exact = tf.backend.sequentialSums;
+    this.precision = precisionOf(tf.weights);
+    this.traces = assays.map((a) => this.trace(a));
+  }
+
+  private trace(a: GenerateAssay): Trace {
+    const baseline = a.baseline.ids;
+    const seq = [...a.promptIds, ...baseline.slice(0, Math.max(0, baseline.length - 1))];
+    const budget = a.budget;
+    const cache = this.tf.newCache(a.promptIds.length + budget);
+    const layerInputs: Float32Array[] = [];
+    this.tf.forward([{ cache, tokens: seq }], 'none', { captureLayerInputs: layerInputs });
+    const sampled = a.settings.temperature > 0;
+    return { assay: a, seq, promptLength: a.promptIds.length, baseline, budget, coins: sampled ? coins(a.settings.seed, budget) : new Float64Array(budget), sampled, layerInputs, cache };
+  }
+
+  /** The mutated rows of the unit's block, as a patch. */
+  private patch(m: Mutant): Patch | undefined {
+    if (!m.target || !m.unit || !m.kind) return undefined;
+    const w = m.target.weights;
+    const u = m.unit;
+    const stats = this.stats(m);
+    const values = new Float32Array(u.rows * w.cols);
+    for (let r = 0; r < u.rows; r++)
+      for (let j = 0; j < w.cols; j++) {
+        const at = (u.row + r) * w.cols + j;
+        const old = w.dtype === 'f32' ? w.data[at] : BF16_TO_F32[w.data[at]];
+        const inBlock = j >= u.col && j < u.col + u.cols;
+        const v = inBlock ? mutatedValue(m.kind, old, stats) : old;
+        values[r * w.cols + j] = w.dtype === 'f32' ? Math.fround(v) : BF16_TO_F32[f32ToBf16(v)];
+      }
+    return { matrix: w, row: u.row, rows: u.rows, values };
+  }
+
+  evaluate(mutants: Mutant[]): Outcome[][] {
+    const out: Outcome[][] = mutants.map(() => []);
+    for (let i = 0; i < mutants.length; i += this.batchSize) {
+      const batch = mutants.slice(i, i + this.batchSize);
+      const patches = batch.map((m) => this.patch(m));
+      this.traces.forEach((t) => {
+        const results = this.runBatch(t, batch, patches);
+        results.forEach((o, k) => out[i + k].push(o));
+      });
+    }
+    return out;
+  }
+
+  private runBatch(t: Trace, batch: Mutant[], patches: (Patch | undefined)[]): Outcome[] {
+    const tf = this.tf;
+    const nLayers = tf.config.nLayers;
+    // Start at the lowest mutated layer of the batch (the null mutant and embeddings start at 0).
+    const fromLayer = Math.min(...batch.map((m) => (m.target?.layer ?? 0)));
+    const n = t.seq.length;
+    const dim = tf.config.dim;
+    const caches = batch.map(() => new KVCache(t.cache.kvDim, nLayers, t.cache.capacity));
+    let input: Float32Array | undefined;
+    if (fromLayer > 0) {
+      input = new Float32Array(batch.length * n * dim);
+      for (let b = 0; b < batch.length; b++) input.set(t.layerInputs[fromLayer], b * n * dim);
+    }
+    const vocab = tf.config.vocabSize;
+    const from = t.promptLength - 1;
+    const logits = tf.forward(
+      batch.map((_, b) => ({ cache: caches[b], tokens: t.seq, patch: patches[b] })),
+      { from },
+      { fromLayer, input },
+    );
+    const rowsPer = n - from;
+    const eps = tieEpsilon(this.precision, t.sampled);
+    const settings = t.assay.settings;
+    const stop = t.assay.stopIds;
+
+    // Verify each step with the shared coins; record the first divergence.
+    interface Live { b: number; ids: number[]; margins: number[]; minMargin: number; diverged: boolean; done: boolean }
+    const lives: Live[] = batch.map((_, b) => {
+      const ids: number[] = [];
+      const margins: number[] = [];
+      let minMargin = Infinity;
+      for (let s = 0; s < t.baseline.length; s++) {
+        const c = choose(logits, settings, t.coins[s], (b * rowsPer + s) * vocab, vocab);
+        ids.push(c.token);
+        margins.push(c.margin);
+        minMargin = Math.min(minMargin, c.margin);
+        if (c.token !== t.baseline[s]) break;
+      }
+      const diverged = ids.length > 0 && ids[ids.length - 1] !== t.baseline[ids.length - 1];
+      const finished = !diverged || stop.includes(ids[ids.length - 1]) || ids.length >= t.budget;
+      return { b, ids, margins, minMargin, diverged, done: finished };
+    });
+
+    // NSMs decode on from their divergence, all together, each with its own cache and patch.
+    const active = lives.filter((l) => !l.done);
+    for (const l of active) {
+      const cache = caches[l.b];
+      const keep = t.promptLength + l.ids.length - 1; // positions whose keys/values are still the mutant's own
+      for (let layer = 0; layer < fromLayer; layer++) {
+        cache.k[layer].set(t.cache.k[layer].subarray(0, keep * cache.kvDim));
+        cache.v[layer].set(t.cache.v[layer].subarray(0, keep * cache.kvDim));
+      }
+      cache.length = keep;
+    }
+    let live = active;
+    while (live.length) {
+      const lg = tf.forward(live.map((l) => ({ cache: caches[l.b], tokens: [l.ids[l.ids.length - 1]], patch: patches[l.b] })), 'last');
+      live.forEach((l, k) => {
+        const c = choose(lg, settings, t.coins[l.ids.length], k * vocab, vocab);
+        l.ids.push(c.token);
+        l.margins.push(c.margin);
+        l.minMargin = Math.min(l.minMargin, c.margin);
+        if (stop.includes(c.token) || l.ids.length >= t.budget) l.done = true;
+      });
+      live = live.filter((l) => !l.done);
+    }
+
+    return lives.map((l) => {
+      const ids = l.diverged ? l.ids : t.baseline;
+      if (!this.exact && l.minMargin < eps) {
+        // A near-tie: the plain path decides.
+        this.rechecks++;
+        return this.plain.oneAssay(batch[l.b], t.assay, true);
+      }
+      return t.assay.classify({ ids, margins: l.margins });
+    });
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * Runs a screen: load, plan, baseline, null mutant, then every pending mutant in batches of one target,
+ * each batch committed in one transaction. Resumes from the store; stops cleanly between batches.
+ */
+import { createHash } from 'node:crypto';
+import { GenerateAssay } from '../assays/generate.js';
+import type { Backend } from '../backend/backend.js';
+import { selectBackend } from '../backend/select.js';
+import { fail } from '../errors.js';
+import { modelFingerprint } from '../model/fingerprint.js';
+import { Transformer } from '../model/forward.js';
+import { loadModel, type Model } from '../model/model.js';
+import { Store, type MutantRow } from '../store/store.js';
+import { PlainEvaluator, type Evaluator } from './evaluate.js';
+import { FastEvaluator } from './fast.js';
+import { matrixStats, mutatedValue, type MatrixStats } from './mutate.js';
+import { Plan, type Mutant } from './plan.js';
+import { loadScreenSpec, type ScreenSpec } from './spec.js';
+
+export interface RunOptions {
+  specFile: string;
+  storePath: string;
+  backend?: string;
+  threads?: number;
+  /** force the plain path */
+  plain?: boolean;
+  /** seconds between commits (a crash loses at most this much work) */
+  commitSeconds?: number;
+  onStart?(info: { total: number; done: number; resumed: boolean }): void;
+  onProgress?(done: number, total: number): void;
+  shouldStop?(): boolean;
+  /** only for tests: run at most this many mutants, then stop as if interrupted */
+  limit?: number;
+}
+
+export interface RunSummary {
+  total: number;
+  done: number;
+  ranNow: number;
+  stopped: boolean;
+  seconds: number;
+  rechecks: number;
+}
+
+export interface PreparedScreen {
+  spec: ScreenSpec;
+  model: Model;
+  backend: Backend;
+  tf: Transformer;
+  plan: Plan;
+  assays: GenerateAssay[];
+  stats: (m: Mutant) => MatrixStats;
+  specHash: string;
+}
+
+/** Everything a runner (local or a worker) needs, from a screen file. */
+export async function prepareScreen(specFile: string, backendName?: string, threads?: number): Promise<PreparedScreen> {
+  const spec = loadScreenSpec(specFile);
+  const model = loadModel(spec.model, { tokenizer: spec.tokenizer });
+  const backend = await selectBackend(backendName, threads);
+  const tf = new Transformer(model.config, model.weights, backend);
+  const plan = Plan.of(spec, model);
+  const assays = spec.assays.map((a) => new GenerateAssay(a, model, spec.file));
+  for (const a of assays) a.setBaseline(tf);
+  const statsCache = new Map<string, MatrixStats>();
+  const stats = (m: Mutant): MatrixStats => {
+    const t = m.target!;
+    let s = statsCache.get(t.short);
+    if (!s) statsCache.set(t.short, (s = matrixStats(t.weights)));
+    return s;
+  };
+  const specHash = createHash('sha256')
+    .update(JSON.stringify({ targets: plan.targets.map((t) => t.tensor), unit: spec.unit, kinds: spec.kindNames, assays: assays.map((a) => [a.name, a.type, a.settingsJson]) }))
+    .digest('hex');
+  return { spec, model, backend, tf, plan, assays, stats, specHash };
+}
+
+function mutantRows(p: PreparedScreen): Iterable<MutantRow> {
+  return {
+    *[Symbol.iterator]() {
+      for (let i = 0; i < p.plan.total; i++) {
+        const m = p.plan.mutant(i);
+        const k = m.kind;
+        const value = !k || k.type === 'scale' || k.type === 'negate' ? null : mutatedValue(k, 0, p.stats(m));
+        yield { id: i, key: m.key, target: m.target?.short ?? null, row: m.unit?.row ?? null, col: m.unit?.col ?? null, rows: m.unit?.rows ?? null, cols: m.unit?.cols ?? null, kind: m.kindName, value };
+      }
+    },
+  };
+}
+
+export async function runScreen(o: RunOptions): Promise<RunSummary> {
+  const t0 = performance.now();
+  const p = await prepareScreen(o.specFile, o.backend, o.threads);
+  const { store, resumed } = Store.forRun(
+    o.storePath,
+    { specYaml: p.spec.source, specHash: p.specHash, modelPath: p.spec.model, modelFingerprint: modelFingerprint(p.model.source.files), backend: p.backend.name, totalMutants: p.plan.total },
+    () => ({
+      assays: p.assays.map((a) => ({ name: a.name, type: a.type, settingsJson: a.settingsJson, promptIds: a.promptIds, baseline: { ids: a.baseline.ids, text: a.baselineText } })),
+      targets: p.plan.targets.map((t) => {
+        const s = matrixStats(t.weights);
+        return { short: t.short, tensor: t.tensor, layer: t.layer, matrix: t.matrix, rows: t.weights.rows, cols: t.weights.cols, max: s.max, min: s.min };
+      }),
+      mutants: mutantRows(p),
+    }),
+  );
+  try {
+    if (resumed) {
+      const stored = store.assays();
+      p.assays.forEach((a, i) => {
+        if (JSON.stringify(stored[i].baseline.ids) !== JSON.stringify(a.baseline.ids))
+          fail(`assay "${a.name}": the unmutated model's output differs from the baseline stored when the screen began`, store.path, 'the model, engine or backend changed since; start a new store');
+      });
+    }
+    const plainEval = new PlainEvaluator(p.tf, p.assays, p.stats);
+    const evaluator: Evaluator = o.plain ? plainEval : new FastEvaluator(p.tf, p.assays, p.stats, plainEval);
+    const pending = store.pending();
+    const total = p.plan.total;
+    let done = total - pending.length;
+    o.onStart?.({ total, done, resumed });
+    let ranNow = 0;
+    let stopped = false;
+
+    // The null mutant (weights unchanged) must come out silent, or nothing else is worth running.
+    if (pending[0] === 0) {
+      const [outcomes] = evaluator.evaluate([p.plan.mutant(0)]);
+      const loud = outcomes.findIndex((x) => !x.silent);
+      if (loud >= 0)
+        fail(`the null mutant (no weight changed) is not silent in assay "${p.assays[loud].name}"`, store.path, 'the engine is not deterministic here; this is a bug, please report it with the screen file');
+      store.save([{ ordinal: 0, outcomes }]);
+      pending.shift();
+      done++;
+      ranNow++;
+    }
+
+    const commitMs = (o.commitSeconds ?? 1) * 1000;
+    let i = 0;
+    while (i < pending.length) {
+      if (o.shouldStop?.() || (o.limit !== undefined && ranNow >= o.limit)) {
+        stopped = true;
+        break;
+      }
+      // One batch: pending mutants of one target, until the commit interval is used up.
+      const ti = p.plan.targetIndexOf(pending[i]);
+      const started = performance.now();
+      const batch: { ordinal: number; outcomes: ReturnType<Evaluator['evaluate']>[number] }[] = [];
+      while (i < pending.length && p.plan.targetIndexOf(pending[i]) === ti && performance.now() - started < commitMs) {
+        if (o.limit !== undefined && ranNow + batch.length >= o.limit) break;
+        const room = o.limit === undefined ? 64 : Math.min(64, o.limit - ranNow - batch.length);
+        const chunk = pending.slice(i, i + room).filter((x) => p.plan.targetIndexOf(x) === ti);
+        const mutants = chunk.map((x) => p.plan.mutant(x));
+        evaluator.evaluate(mutants).forEach((outcomes, k) => batch.push({ ordinal: chunk[k], outcomes }));
+        i += chunk.length;
+      }
+      store.save(batch);
+      done += batch.length;
+      ranNow += batch.length;
+      o.onProgress?.(done, total);
+    }
+    return { total, done, ranNow, stopped: stopped || done < total, seconds: (performance.now() - t0) / 1000, rechecks: evaluator.rechecks };
+  } finally {
+    store.close();
+  }
+}

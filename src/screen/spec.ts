@@ -1,0 +1,230 @@
+/**
+ * The screen file: YAML, validated with zod. Every error names the key, its line, and what is allowed.
+ * Paths are relative to the screen file.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { LineCounter, parseDocument, isMap, type Node } from 'yaml';
+import { z } from 'zod';
+import { fail } from '../errors.js';
+import type { Kind } from './mutate.js';
+
+export type UnitSpec = { type: 'block'; size: number } | { type: 'element' } | { type: 'row' } | { type: 'col' };
+
+export interface GenerateAssaySpec {
+  name: string;
+  type: 'generate';
+  prompt: string;
+  chat: boolean;
+  maxLength?: number;
+  maxNewTokens?: number;
+  temperature: number;
+  topP: number;
+  topK: number;
+  seed: number;
+  preset?: string;
+}
+
+export type AssaySpec = GenerateAssaySpec;
+
+export interface ScreenSpec {
+  /** absolute paths */
+  model: string;
+  tokenizer?: string;
+  targets: string[];
+  unit: UnitSpec;
+  kinds: Kind[];
+  kindNames: string[];
+  assays: AssaySpec[];
+  /** the file it came from, and its text */
+  file: string;
+  source: string;
+}
+
+/**
+ * The paper's six experiments (Hu et al., 2024): raw prompt with BOS and no chat template, temperature 0.7 with
+ * Hugging Face's sampling defaults (top-k 50, no top-p), the seed reset before every generation.
+ */
+export const PRESETS: Record<string, Omit<GenerateAssaySpec, 'name' | 'type' | 'preset'>> = {
+  drosophila: { prompt: 'The life cycle of Drosophila:', chat: false, maxLength: 150, temperature: 0.7, topP: 1, topK: 50, seed: 0 },
+  python0: { prompt: 'The following is a python program for bubble sort:', chat: false, maxLength: 150, temperature: 0.7, topP: 1, topK: 50, seed: 0 },
+  python10: { prompt: 'The following is a python program for bubble sort:', chat: false, maxLength: 150, temperature: 0.7, topP: 1, topK: 50, seed: 10 },
+  java: { prompt: 'The following is a Java program for bubble sort:', chat: false, maxLength: 150, temperature: 0.7, topP: 1, topK: 50, seed: 0 },
+  newton: { prompt: 'The scientific accomplishments and influences of Isaac Newton:', chat: false, maxLength: 300, temperature: 0.7, topP: 1, topK: 50, seed: 0 },
+  p53: { prompt: 'Tell me 10 different signal pathways through which p53 is involved in cancer development:', chat: false, maxLength: 300, temperature: 0.7, topP: 1, topK: 50, seed: 0 },
+};
+
+const KIND_HELP = 'max | min | zero | negate | value:<number> | scale:<number>';
+
+export function parseKind(s: string): Kind | undefined {
+  if (s === 'max' || s === 'min' || s === 'zero' || s === 'negate') return { type: s };
+  const m = /^(value|scale):\s*(.+)$/.exec(s);
+  if (m) {
+    const v = Number(m[2]);
+    if (m[2].trim() === '' || !Number.isFinite(v)) return undefined;
+    return m[1] === 'value' ? { type: 'value', value: v } : { type: 'scale', factor: v };
+  }
+  return undefined;
+}
+
+export function kindName(k: Kind): string {
+  return k.type === 'value' ? `value:${k.value}` : k.type === 'scale' ? `scale:${k.factor}` : k.type;
+}
+
+const int = (what: string, min: number) =>
+  z.number({ error: `${what} must be a whole number ≥ ${min}` }).int({ error: `${what} must be a whole number ≥ ${min}` }).min(min, { error: `${what} must be a whole number ≥ ${min}` });
+
+const generateSchema = z
+  .object({
+    name: z.string({ error: 'name must be a string' }).regex(/^[A-Za-z0-9_.-]+$/, { error: 'name may use letters, digits, _ . - only' }),
+    type: z.literal('generate'),
+    preset: z.enum(Object.keys(PRESETS) as [string, ...string[]], { error: `preset must be one of: ${Object.keys(PRESETS).join(', ')}` }).optional(),
+    prompt: z.string({ error: 'prompt must be a string' }).optional(),
+    chat: z.boolean({ error: 'chat must be true or false' }).optional(),
+    max_length: int('max_length', 1).optional(),
+    max_new_tokens: int('max_new_tokens', 1).optional(),
+    temperature: z.number({ error: 'temperature must be a number ≥ 0' }).min(0, { error: 'temperature must be a number ≥ 0' }).optional(),
+    top_p: z.number({ error: 'top_p must be a number from 0 to 1' }).min(0).max(1, { error: 'top_p must be a number from 0 to 1' }).optional(),
+    top_k: int('top_k', 0).optional(),
+    seed: int('seed', 0).optional(),
+  })
+  .strict();
+
+const assaySchema = z.discriminatedUnion('type', [generateSchema], { error: 'type must be one of: generate' });
+
+const unitSchema = z.union(
+  [
+    z.literal('element'),
+    z.literal('row'),
+    z.literal('col'),
+    z.object({ block: int('block', 1) }).strict(),
+  ],
+  { error: 'unit must be { block: <size ≥ 1> }, element, row or col' },
+);
+
+const screenSchema = z
+  .object({
+    model: z.string({ error: 'model must be a path (a llama2.c .bin file or a Hugging Face folder)' }),
+    tokenizer: z.string({ error: 'tokenizer must be a path' }).optional(),
+    targets: z.union([z.literal('all'), z.array(z.string({ error: 'each target must be a string' })).min(1, { error: 'targets must not be empty' }), z.string()], {
+      error: 'targets must be "all" or a list such as ["0.q", "*.gate", "0-2.up", "model.layers.2.mlp.down_proj.weight"]',
+    }),
+    unit: unitSchema,
+    kinds: z.array(z.string({ error: `each kind must be one of: ${KIND_HELP}` }), { error: `kinds must be a list of: ${KIND_HELP}` }).min(1, { error: 'kinds must not be empty' }),
+    assays: z.array(assaySchema, { error: 'assays must be a list' }).min(1, { error: 'a screen needs at least one assay' }),
+  })
+  .strict();
+
+function lineOf(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path: (string | number)[]): number | undefined {
+  for (let n = path.length; n >= 0; n--) {
+    const node = doc.getIn(path.slice(0, n), true) as Node | undefined;
+    if (node && node.range) return lc.linePos(node.range[0]).line;
+    if (n === 0 && doc.contents?.range) return lc.linePos(doc.contents.range[0]).line;
+  }
+  return undefined;
+}
+
+function keyLine(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path: (string | number)[]): number | undefined {
+  // For an unknown key, point at the key itself.
+  const parent = doc.getIn(path.slice(0, -1), true) as Node | undefined;
+  if (parent && isMap(parent))
+    for (const item of parent.items) {
+      const k = item.key as Node | null;
+      if (k && (k as unknown as { value: unknown }).value === path[path.length - 1] && k.range) return lc.linePos(k.range[0]).line;
+    }
+  return lineOf(doc, lc, path);
+}
+
+const fmtPath = (p: (string | number)[]): string => p.map((x, i) => (typeof x === 'number' ? `[${x}]` : i ? `.${x}` : x)).join('') || '(top level)';
+
+/** Reads and validates a screen file. */
+export function loadScreenSpec(file: string): ScreenSpec {
+  let source: string;
+  try {
+    source = readFileSync(file, 'utf8');
+  } catch (e) {
+    fail(`cannot read the screen file: ${(e as Error).message}`, file);
+  }
+  return parseScreenSpec(source, resolve(file));
+}
+
+export function parseScreenSpec(source: string, file: string): ScreenSpec {
+  const lc = new LineCounter();
+  const doc = parseDocument(source, { lineCounter: lc, prettyErrors: false });
+  if (doc.errors.length) {
+    const e = doc.errors[0];
+    const line = e.linePos?.[0]?.line ?? (e.pos ? lc.linePos(e.pos[0]).line : undefined);
+    fail(`the screen file is not valid YAML: ${e.message.split('\n')[0]}`, `${file}${line ? `:${line}` : ''}`, 'fix the YAML syntax');
+  }
+  const data = doc.toJS();
+  if (!data || typeof data !== 'object' || Array.isArray(data) || !isMap(doc.contents))
+    fail('the screen file must be a YAML mapping with model, targets, unit, kinds and assays', file, 'see the README for an example');
+  const parsed = screenSchema.safeParse(data);
+  if (!parsed.success) {
+    // An unknown key explains the rest (a misspelt key also shows up as a missing one): report it first.
+    const issue = parsed.error.issues.find((i) => i.code === 'unrecognized_keys') ?? parsed.error.issues[0];
+    const path = issue.path as (string | number)[];
+    let message = issue.message;
+    if (issue.code === 'unrecognized_keys') {
+      const key = (issue as { keys: string[] }).keys[0];
+      const at = [...path, key];
+      const allowed = path.length === 0 ? 'model, tokenizer, targets, unit, kinds, assays' : path[0] === 'assays' ? 'name, type, preset, prompt, chat, max_length, max_new_tokens, temperature, top_p, top_k, seed' : 'block';
+      fail(`unknown key "${fmtPath(at)}"`, `${file}:${keyLine(doc, lc, at) ?? '?'}`, `allowed here: ${allowed}`);
+    }
+    if (issue.code === 'invalid_type' && /received undefined/.test(message)) message = `${fmtPath(path)} is required`;
+    else if (issue.code === 'invalid_type' && issue.message.includes('Invalid input')) message = `${fmtPath(path)}: ${issue.message}`;
+    else if (!message.startsWith(String(path[path.length - 1]))) message = `${fmtPath(path)}: ${message}`;
+    else message = `${fmtPath(path.slice(0, -1)) === '(top level)' ? '' : fmtPath(path.slice(0, -1)) + '.'}${message}`;
+    fail(message, `${file}:${lineOf(doc, lc, path) ?? '?'}`);
+  }
+  const s = parsed.data;
+  const dir = dirname(file);
+  const kinds: Kind[] = s.kinds.map((k, i) => parseKind(k) ?? fail(`kinds[${i}]: unknown kind "${k}"`, `${file}:${lineOf(doc, lc, ['kinds', i]) ?? '?'}`, `allowed: ${KIND_HELP}`));
+  const names = new Set<string>();
+  const assays: AssaySpec[] = s.assays.map((a, i) => {
+    const where = `${file}:${lineOf(doc, lc, ['assays', i]) ?? '?'}`;
+    if (names.has(a.name)) fail(`assays[${i}]: the name "${a.name}" is used twice`, where, 'give every assay its own name');
+    names.add(a.name);
+    const preset = a.preset ? PRESETS[a.preset] : undefined;
+    const prompt = a.prompt ?? preset?.prompt;
+    if (prompt === undefined) fail(`assays[${i}] ("${a.name}") has no prompt`, where, `add prompt: "...", or preset: one of ${Object.keys(PRESETS).join(', ')}`);
+    if (a.max_length !== undefined && a.max_new_tokens !== undefined) fail(`assays[${i}] ("${a.name}") sets both max_length and max_new_tokens`, where, 'keep one');
+    const lengths = a.max_length !== undefined || a.max_new_tokens !== undefined ? { maxLength: a.max_length, maxNewTokens: a.max_new_tokens } : { maxLength: preset?.maxLength ?? 150 };
+    return {
+      name: a.name,
+      type: 'generate',
+      prompt,
+      chat: a.chat ?? preset?.chat ?? false,
+      ...lengths,
+      temperature: a.temperature ?? preset?.temperature ?? 0,
+      topP: a.top_p ?? preset?.topP ?? 0,
+      topK: a.top_k ?? preset?.topK ?? 0,
+      seed: a.seed ?? preset?.seed ?? 0,
+      preset: a.preset,
+    };
+  });
+  const unit: UnitSpec = typeof s.unit === 'string' ? { type: s.unit } : { type: 'block', size: s.unit.block };
+  const targets = s.targets === 'all' ? ['all'] : typeof s.targets === 'string' ? [s.targets] : s.targets;
+  return {
+    model: resolve(dir, s.model),
+    tokenizer: s.tokenizer ? resolve(dir, s.tokenizer) : undefined,
+    targets,
+    unit,
+    kinds,
+    kindNames: kinds.map(kindName),
+    assays,
+    file,
+    source,
+  };
+}
+
+/** The line of `targets[i]` in the source, for errors found once the model is loaded. */
+export function targetLine(spec: ScreenSpec, i: number): string {
+  const lc = new LineCounter();
+  const doc = parseDocument(spec.source, { lineCounter: lc });
+  const node = doc.getIn(['targets', i], true) as Node | undefined;
+  const seq = doc.get('targets', true) as Node | undefined;
+  const n = node ?? seq;
+  return `${spec.file}:${n?.range ? lc.linePos(n.range[0]).line : '?'}`;
+}
+

@@ -1,0 +1,78 @@
+/**
+ * Exports: one row per mutant × assay. Columns (documented in the README):
+ * mutant_id, key, target, tensor, row, col, rows, cols, kind, value, assay, silent, phenotype, first_divergence,
+ * similarity, destructive, n_tokens, tie, text. `text` is the phenotype's output (empty when silent).
+ */
+import { writeFileSync } from 'node:fs';
+import { parquetWriteFile } from 'hyparquet-writer';
+import { fail } from '../errors.js';
+import type { Store } from './store.js';
+
+export interface ExportRow {
+  mutant_id: number;
+  key: string;
+  target: string | null;
+  tensor: string | null;
+  row: number | null;
+  col: number | null;
+  rows: number | null;
+  cols: number | null;
+  kind: string;
+  value: number | null;
+  assay: string;
+  silent: boolean;
+  phenotype: number | null;
+  first_divergence: number | null;
+  similarity: number | null;
+  destructive: boolean;
+  n_tokens: number;
+  tie: boolean;
+  text: string;
+}
+
+export const EXPORT_COLUMNS: (keyof ExportRow)[] = ['mutant_id', 'key', 'target', 'tensor', 'row', 'col', 'rows', 'cols', 'kind', 'value', 'assay', 'silent', 'phenotype', 'first_divergence', 'similarity', 'destructive', 'n_tokens', 'tie', 'text'];
+
+export function exportRows(store: Store): ExportRow[] {
+  const rows = store.db
+    .prepare(
+      `SELECT m.id AS mutant_id, m.key, t.short AS target, t.tensor, m.row, m.col, m.rows, m.cols, m.kind, m.value, a.name AS assay,
+              r.silent, r.phenotype_id AS phenotype, r.first_divergence, r.similarity, r.destructive, r.n_tokens, r.tie, coalesce(p.text, '') AS text
+       FROM results r JOIN mutants m ON m.id = r.mutant_id JOIN assays a ON a.id = r.assay_id
+       LEFT JOIN targets t ON t.id = m.target_id LEFT JOIN phenotypes p ON p.id = r.phenotype_id
+       ORDER BY m.id, a.id`,
+    )
+    .all() as Record<string, unknown>[];
+  return rows.map((r) => ({ ...r, silent: r.silent === 1, destructive: r.destructive === 1, tie: r.tie === 1 }) as ExportRow);
+}
+
+function csvCell(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  const s = typeof v === 'boolean' ? (v ? 'true' : 'false') : String(v);
+  return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+export function writeExport(store: Store, format: string, out: string): number {
+  if (format !== 'csv' && format !== 'parquet') fail(`unknown export format "${format}"`, '--format', 'use csv or parquet');
+  const rows = exportRows(store);
+  try {
+    if (format === 'csv') {
+      const lines = [EXPORT_COLUMNS.join(',')];
+      for (const r of rows) lines.push(EXPORT_COLUMNS.map((c) => csvCell(r[c])).join(','));
+      writeFileSync(out, lines.join('\n') + '\n');
+    } else {
+      const col = <K extends keyof ExportRow>(name: K, type: 'INT32' | 'DOUBLE' | 'STRING' | 'BOOLEAN') => ({ name, data: rows.map((r) => r[name]), type });
+      parquetWriteFile({
+        filename: out,
+        columnData: [
+          col('mutant_id', 'INT32'), col('key', 'STRING'), col('target', 'STRING'), col('tensor', 'STRING'), col('row', 'INT32'), col('col', 'INT32'),
+          col('rows', 'INT32'), col('cols', 'INT32'), col('kind', 'STRING'), col('value', 'DOUBLE'), col('assay', 'STRING'), col('silent', 'BOOLEAN'),
+          col('phenotype', 'INT32'), col('first_divergence', 'INT32'), col('similarity', 'DOUBLE'), col('destructive', 'BOOLEAN'), col('n_tokens', 'INT32'),
+          col('tie', 'BOOLEAN'), col('text', 'STRING'),
+        ],
+      });
+    }
+  } catch (e) {
+    fail(`cannot write the export: ${(e as Error).message}`, out);
+  }
+  return rows.length;
+}

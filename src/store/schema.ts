@@ -1,0 +1,73 @@
+/**
+ * The store: one SQLite file per screen (WAL). Documented in the README; every table is plain SQL that any
+ * SQLite tool can read.
+ */
+export const SCHEMA_VERSION = 1;
+
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS screen (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  schema_version INTEGER NOT NULL,
+  spec_yaml TEXT NOT NULL,          -- the screen file as given
+  spec_hash TEXT NOT NULL,          -- sha256 of the normalised plan (targets, unit, kinds, assays)
+  model_path TEXT NOT NULL,
+  model_fingerprint TEXT NOT NULL,
+  backend TEXT NOT NULL,            -- the backend the results were computed with
+  total_mutants INTEGER NOT NULL,   -- the null mutant included
+  created_at TEXT NOT NULL,
+  mutascan_version TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS assays (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  type TEXT NOT NULL,               -- generate
+  settings_json TEXT NOT NULL,
+  prompt_ids_json TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS baselines (
+  assay_id INTEGER PRIMARY KEY REFERENCES assays(id),
+  ids_json TEXT NOT NULL,           -- generated ids of the unmutated model
+  text TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS targets (
+  id INTEGER PRIMARY KEY,
+  short TEXT NOT NULL UNIQUE,       -- 0.q, 4.down, embed, lm_head
+  tensor TEXT NOT NULL,             -- checkpoint name
+  layer INTEGER,                    -- NULL for embed / lm_head
+  matrix TEXT NOT NULL,             -- q k v o gate up down embed lm_head
+  rows INTEGER NOT NULL,
+  cols INTEGER NOT NULL,
+  max REAL NOT NULL,                -- of the unmutated matrix
+  min REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS mutants (
+  id INTEGER PRIMARY KEY,           -- ordinal in the plan; 0 is the null mutant
+  key TEXT NOT NULL UNIQUE,         -- e.g. 3.down:0,64+64x64:max
+  target_id INTEGER REFERENCES targets(id),
+  row INTEGER, col INTEGER, rows INTEGER, cols INTEGER,
+  kind TEXT NOT NULL,               -- max min zero negate value:x scale:k, or null
+  value REAL,                       -- the value written (max/min/zero/value), NULL for scale/negate/null
+  done INTEGER NOT NULL DEFAULT 0   -- set in the same transaction as the mutant's results
+);
+CREATE INDEX IF NOT EXISTS mutants_pending ON mutants(done, id);
+CREATE TABLE IF NOT EXISTS phenotypes (
+  id INTEGER PRIMARY KEY,
+  assay_id INTEGER NOT NULL REFERENCES assays(id),
+  hash TEXT NOT NULL,               -- sha1 of the generated ids
+  ids_json TEXT NOT NULL,
+  text TEXT NOT NULL,
+  UNIQUE (assay_id, hash)
+);
+CREATE TABLE IF NOT EXISTS results (
+  mutant_id INTEGER NOT NULL REFERENCES mutants(id),
+  assay_id INTEGER NOT NULL REFERENCES assays(id),
+  silent INTEGER NOT NULL,          -- 1 = same output as the baseline
+  phenotype_id INTEGER REFERENCES phenotypes(id),  -- NULL when silent
+  first_divergence INTEGER,         -- index of the first generated token that differs; NULL when silent
+  similarity REAL,                  -- 1 - token Levenshtein distance / longer length
+  destructive INTEGER NOT NULL,     -- empty, looping, or mostly non-text output
+  n_tokens INTEGER NOT NULL,
+  tie INTEGER NOT NULL DEFAULT 0,   -- a float32 near-tie was re-checked on the plain path
+  PRIMARY KEY (mutant_id, assay_id)
+) WITHOUT ROWID;
+`;

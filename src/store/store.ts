@@ -1,0 +1,218 @@
+import Database from 'better-sqlite3';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fail } from '../errors.js';
+import type { Outcome } from '../assays/assay.js';
+import { SCHEMA, SCHEMA_VERSION } from './schema.js';
+
+type DB = Database.Database;
+
+export interface ScreenIdentity {
+  specYaml: string;
+  specHash: string;
+  modelPath: string;
+  modelFingerprint: string;
+  backend: string;
+  totalMutants: number;
+}
+
+export interface AssayRow {
+  name: string;
+  type: string;
+  settingsJson: string;
+  promptIds: number[];
+  baseline: { ids: number[]; text: string };
+}
+
+export interface TargetRow {
+  short: string;
+  tensor: string;
+  layer: number | null;
+  matrix: string;
+  rows: number;
+  cols: number;
+  max: number;
+  min: number;
+}
+
+export interface MutantRow {
+  id: number;
+  key: string;
+  target: string | null;
+  row: number | null;
+  col: number | null;
+  rows: number | null;
+  cols: number | null;
+  kind: string;
+  value: number | null;
+}
+
+export interface MutantResult {
+  ordinal: number;
+  /** in the order of the store's assays */
+  outcomes: Outcome[];
+}
+
+const VERSION = (() => {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+})();
+
+function openDb(path: string, readonly: boolean): DB {
+  let db: DB;
+  try {
+    db = new Database(path, { readonly, fileMustExist: readonly });
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (readonly) fail(`cannot open the store: ${msg}`, path, 'check the path');
+    const dir = dirname(path);
+    if (!existsSync(dir)) fail(`cannot create the store: the folder ${dir} does not exist`, path, 'create the folder or choose another --store path');
+    fail(`cannot create the store: ${msg}`, path, 'choose a --store path in a folder you can write to');
+  }
+  try {
+    db.prepare('SELECT count(*) FROM sqlite_master').get();
+  } catch (e) {
+    db.close();
+    fail(`this file is not an SQLite store (${(e as Error).message})`, path, 'give --store a new file name, or the store of this screen');
+  }
+  return db;
+}
+
+/** One screen's results; a mutant's results and its done mark are written in one transaction. */
+export class Store {
+  private readonly phenotypeIds = new Map<string, number>();
+  private assayIds: number[] = [];
+
+  private constructor(
+    readonly db: DB,
+    readonly path: string,
+  ) {}
+
+  /** Opens an existing store read-only (status, export, report). */
+  static open(path: string): Store {
+    if (!existsSync(path)) fail('no such store', path, 'run `mutascan run screen.yaml --store FILE` first');
+    const db = openDb(path, true);
+    const s = new Store(db, path);
+    if (!s.hasScreen()) fail('this SQLite file is not a mutascan store (it has no screen table)', path);
+    s.assayIds = s.assays().map((a) => a.id);
+    return s;
+  }
+
+  /**
+   * Opens the store for running `identity`: creates it, or resumes it when it holds the same screen.
+   * A store of another screen file or model is refused, and nothing in it is changed.
+   */
+  static forRun(path: string, identity: ScreenIdentity, init: () => { assays: AssayRow[]; targets: TargetRow[]; mutants: Iterable<MutantRow> }): { store: Store; resumed: boolean } {
+    const existed = existsSync(path);
+    const db = openDb(path, false);
+    const s = new Store(db, path);
+    if (existed && s.hasScreen()) {
+      const row = db.prepare('SELECT spec_hash, model_fingerprint, backend, schema_version FROM screen WHERE id = 1').get() as { spec_hash: string; model_fingerprint: string; backend: string; schema_version: number };
+      const refuse = (what: string, hint: string): never => {
+        db.close();
+        fail(what, path, hint);
+      };
+      if (row.schema_version !== SCHEMA_VERSION) refuse(`the store has schema version ${row.schema_version}, this mutascan writes ${SCHEMA_VERSION}`, 'use a new --store file');
+      if (row.spec_hash !== identity.specHash) refuse('the store was made from another screen file (its targets, unit, kinds or assays differ)', 'use a new --store file for this screen, or run the screen file that made this store');
+      if (row.model_fingerprint !== identity.modelFingerprint) refuse(`the store was made with another model (fingerprint ${row.model_fingerprint}, this one is ${identity.modelFingerprint})`, 'point the screen at the model the store was made with, or use a new --store file');
+      if (row.backend !== identity.backend) refuse(`the store's results were computed with the ${row.backend} backend, not ${identity.backend}`, `resume with --backend ${row.backend} so every result comes from the same arithmetic`);
+      s.assayIds = s.assays().map((a) => a.id);
+      db.pragma('journal_mode = WAL');
+      return { store: s, resumed: true };
+    }
+    if (existed) {
+      const tables = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number };
+      if (tables.n > 0) {
+        db.close();
+        fail('this SQLite file is not a mutascan store', path, 'give --store a new file name');
+      }
+    }
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.exec(SCHEMA);
+    const data = init();
+    db.transaction(() => {
+      db.prepare('INSERT INTO screen VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run(SCHEMA_VERSION, identity.specYaml, identity.specHash, identity.modelPath, identity.modelFingerprint, identity.backend, identity.totalMutants, new Date().toISOString(), VERSION);
+      const ia = db.prepare('INSERT INTO assays (id, name, type, settings_json, prompt_ids_json) VALUES (?, ?, ?, ?, ?)');
+      const ib = db.prepare('INSERT INTO baselines VALUES (?, ?, ?)');
+      data.assays.forEach((a, i) => {
+        ia.run(i + 1, a.name, a.type, a.settingsJson, JSON.stringify(a.promptIds));
+        ib.run(i + 1, JSON.stringify(a.baseline.ids), a.baseline.text);
+      });
+      const it = db.prepare('INSERT INTO targets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+      const tid = new Map<string, number>();
+      data.targets.forEach((t, i) => {
+        it.run(i + 1, t.short, t.tensor, t.layer, t.matrix, t.rows, t.cols, t.max, t.min);
+        tid.set(t.short, i + 1);
+      });
+      const im = db.prepare('INSERT INTO mutants (id, key, target_id, row, col, rows, cols, kind, value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+      for (const m of data.mutants) im.run(m.id, m.key, m.target ? tid.get(m.target) : null, m.row, m.col, m.rows, m.cols, m.kind, m.value);
+    })();
+    s.assayIds = s.assays().map((a) => a.id);
+    return { store: s, resumed: false };
+  }
+
+  private hasScreen(): boolean {
+    return !!this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'screen'").get();
+  }
+
+  screen(): ScreenIdentity & { createdAt: string; version: string } {
+    const r = this.db.prepare('SELECT * FROM screen WHERE id = 1').get() as Record<string, string | number>;
+    return {
+      specYaml: String(r.spec_yaml), specHash: String(r.spec_hash), modelPath: String(r.model_path), modelFingerprint: String(r.model_fingerprint),
+      backend: String(r.backend), totalMutants: Number(r.total_mutants), createdAt: String(r.created_at), version: String(r.mutascan_version),
+    };
+  }
+
+  assays(): (AssayRow & { id: number })[] {
+    const rows = this.db.prepare('SELECT a.id, a.name, a.type, a.settings_json, a.prompt_ids_json, b.ids_json, b.text FROM assays a JOIN baselines b ON b.assay_id = a.id ORDER BY a.id').all() as Record<string, string | number>[];
+    return rows.map((r) => ({
+      id: Number(r.id), name: String(r.name), type: String(r.type), settingsJson: String(r.settings_json), promptIds: JSON.parse(String(r.prompt_ids_json)),
+      baseline: { ids: JSON.parse(String(r.ids_json)), text: String(r.text) },
+    }));
+  }
+
+  /** Ordinals of the mutants not done yet, in plan order. */
+  pending(): number[] {
+    return (this.db.prepare('SELECT id FROM mutants WHERE done = 0 ORDER BY id').pluck().all() as number[]);
+  }
+
+  countDone(): number {
+    return this.db.prepare('SELECT count(*) FROM mutants WHERE done = 1').pluck().get() as number;
+  }
+
+  /** Writes a batch of mutants' results; each mutant is stored exactly once (a re-delivered one is skipped). */
+  save(batch: MutantResult[]): void {
+    const db = this.db;
+    const isDone = db.prepare('SELECT done FROM mutants WHERE id = ?').pluck();
+    const insP = db.prepare('INSERT INTO phenotypes (assay_id, hash, ids_json, text) VALUES (?, ?, ?, ?) ON CONFLICT (assay_id, hash) DO UPDATE SET hash = excluded.hash RETURNING id').pluck();
+    const insR = db.prepare('INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    const done = db.prepare('UPDATE mutants SET done = 1 WHERE id = ?');
+    db.transaction(() => {
+      for (const m of batch) {
+        if (isDone.get(m.ordinal) === 1) continue;
+        m.outcomes.forEach((o, i) => {
+          const assayId = this.assayIds[i];
+          let pid: number | null = null;
+          if (o.phenotype) {
+            const k = `${assayId}:${o.phenotype.key}`;
+            pid = this.phenotypeIds.get(k) ?? null;
+            if (pid === null) {
+              pid = insP.get(assayId, o.phenotype.key, JSON.stringify(o.phenotype.ids), o.phenotype.text) as number;
+              this.phenotypeIds.set(k, pid);
+            }
+          }
+          insR.run(m.ordinal, assayId, o.silent ? 1 : 0, pid, o.firstDivergence, o.similarity, o.destructive ? 1 : 0, o.nTokens, o.tie ? 1 : 0);
+        });
+        done.run(m.ordinal);
+      }
+    })();
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * Screens against llama2.c's run.c (../shared/models/stories260K/expected): every mutant of the three fixture
+ * screens through the fast path, and 2,000 of them, drawn reproducibly, through the plain path. A mutant whose
+ * generation departs from run.c's at a step whose decision margin is below 1e-5 (a float32 near-tie: glibc's
+ * expf/cosf and BLAS round differently from each other) is counted and listed as a tie; any other difference fails.
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { generateIds } from '../src/model/generate.js';
+import { PlainEvaluator } from '../src/screen/evaluate.js';
+import { mutate, restore } from '../src/screen/mutate.js';
+import type { Mutant } from '../src/screen/plan.js';
+import { prepareScreen, type PreparedScreen } from '../src/screen/runner.js';
+import { compareWithFixture, fixtureKey, loadFixtureScreen, storedResults, type FixtureMutant, type FixtureScreen } from './fixture-compare.js';
+import { EXPECTED, runCli, STORIES_BIN, STORIES_TOK, tempDir } from './helpers.js';
+
+const RUNC_TIE = 1e-5;
+const dir = tempDir('fixtures');
+after(() => dir.remove());
+
+function screenFor(name: string, fx: FixtureScreen): string {
+  const b = fx.baseline;
+  const f = join(dir.path, `${name}.yaml`);
+  writeFileSync(
+    f,
+    `model: ${STORIES_BIN}\ntokenizer: ${STORIES_TOK}\ntargets: all\nunit: { block: ${b.block} }\nkinds: [max, min]\nassays:\n  - name: once\n    type: generate\n    prompt: ${JSON.stringify(b.prompt)}\n    max_length: ${b.steps}\n    temperature: ${b.temperature}\n    top_p: ${b.topp}\n    seed: ${b.seed}\n`,
+  );
+  return f;
+}
+
+/** The plain path's generation of one mutant, with its margins. */
+function plainTrace(p: PreparedScreen, m: Mutant): { ids: number[]; margins: number[] } {
+  const a = p.assays[0];
+  const saved = mutate(m.target!.weights, m.unit!, m.kind!, p.stats(m));
+  try {
+    return generateIds(p.tf, a.promptIds, a.settings, a.stopIds);
+  } finally {
+    restore(saved);
+  }
+}
+
+/** Where a generation departs from run.c's, and its decision margin there (undefined when identical). */
+function departure(ours: { ids: number[]; margins: number[] }, f: FixtureMutant, baseline: number[]): { step: number; margin: number } | undefined {
+  const expected = f.silent ? baseline : f.ids!;
+  const n = Math.max(ours.ids.length, expected.length);
+  for (let i = 0; i < n; i++) if (ours.ids[i] !== expected[i]) return { step: i, margin: ours.margins[i] ?? Infinity };
+  return undefined;
+}
+
+const FIXTURES = [
+  { name: 'b16 greedy (partial edge blocks)', file: 'screen-once-greedy-b16.jsonl', plainDraw: 300 },
+  { name: 'b4 greedy', file: 'screen-once-greedy-b4.jsonl', plainDraw: 850 },
+  { name: 'b4 T=0.7 top-p 0.9 seed 42', file: 'screen-once-t07-b4.jsonl', plainDraw: 850 },
+];
+
+for (const fxDef of FIXTURES)
+  describe(`run.c fixture ${fxDef.name}`, () => {
+    const fx = loadFixtureScreen(join(EXPECTED, fxDef.file));
+    const spec = screenFor(fxDef.file.replace('.jsonl', ''), fx);
+    const store = join(dir.path, fxDef.file.replace('.jsonl', '.sqlite'));
+    let p: PreparedScreen;
+    const ties: string[] = [];
+    before(async () => {
+      p = await prepareScreen(spec);
+    });
+    after(() => console.log(`# ${fxDef.file}: ${ties.length} near-ties with run.c (margin < ${RUNC_TIE})${ties.length ? `\n#   ${ties.join('\n#   ')}` : ''}`));
+
+    it('has run.c\'s baseline', () => {
+      assert.deepEqual(p.assays[0].promptIds, fx.baseline.prompt_ids);
+      assert.deepEqual(p.assays[0].baseline.ids, fx.baseline.ids);
+    });
+
+    it(`every one of the ${fx.mutants.length} mutants through the fast path matches run.c`, () => {
+      const r = runCli(['run', spec, '--store', store]);
+      assert.equal(r.status, 0, r.stderr);
+      const stored = storedResults(store);
+      const cmp = compareWithFixture(stored, fx.mutants);
+      assert.equal(cmp.missing.length, 0);
+      assert.equal(cmp.compared, fx.mutants.length);
+      const all = new Map(Array.from({ length: p.plan.total }, (_, i) => p.plan.mutant(i)).map((m) => [m.key, m]));
+      for (const key of cmp.different) {
+        const f = fx.mutants.find((x) => fixtureKey(x) === key)!;
+        const d = departure(plainTrace(p, all.get(key)!), f, fx.baseline.ids);
+        assert.ok(d && d.margin < RUNC_TIE, `${key}: departs from run.c at step ${d?.step} with margin ${d?.margin}`);
+        ties.push(`${key}: step ${d.step}, margin ${d.margin.toExponential(2)}`);
+      }
+    });
+
+    it(`${fxDef.plainDraw} mutants drawn reproducibly through the plain path match run.c and the fast path`, () => {
+      let seed = 2024;
+      const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+      const picked = new Set<number>();
+      while (picked.size < fxDef.plainDraw) picked.add(Math.floor(rand() * fx.mutants.length));
+      const byKey = new Map(Array.from({ length: p.plan.total }, (_, i) => p.plan.mutant(i)).map((m) => [m.key, m]));
+      const stored = storedResults(store);
+      const plain = new PlainEvaluator(p.tf, p.assays, p.stats);
+      for (const i of [...picked].sort((a, b) => a - b)) {
+        const f = fx.mutants[i];
+        const m = byKey.get(fixtureKey(f))!;
+        const trace = plainTrace(p, m);
+        const d = departure(trace, f, fx.baseline.ids);
+        if (d) {
+          assert.ok(d.margin < RUNC_TIE, `${m.key}: plain path departs from run.c at step ${d.step} with margin ${d.margin}`);
+          ties.push(`${m.key} (plain): step ${d.step}, margin ${d.margin.toExponential(2)}`);
+        }
+        // The fast path stored exactly what the plain path gives.
+        const o = plain.oneAssay(m, p.assays[0]);
+        const s = stored.get(m.key)!;
+        assert.equal(s.silent, o.silent, m.key);
+        if (!o.silent) assert.deepEqual(s.ids, o.phenotype!.ids, m.key);
+      }
+    });
+  });

@@ -1,0 +1,181 @@
+/** Screens: the screen file, the store, resuming, status and export. */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { parquetReadObjects } from 'hyparquet';
+import { CLI, expectCleanError, runCli, STORIES_BIN, STORIES_TOK, tempDir } from './helpers.js';
+
+const dir = tempDir('screen');
+after(() => dir.remove());
+
+function screenFile(name: string, body: string): string {
+  const f = join(dir.path, name);
+  writeFileSync(f, body);
+  return f;
+}
+
+const GOOD = `model: ${STORIES_BIN}
+tokenizer: ${STORIES_TOK}
+targets: ["4.down", "model.layers.0.self_attn.k_proj.weight"]
+unit: { block: 16 }
+kinds: [max, min, zero]
+assays:
+  - name: once
+    type: generate
+    prompt: "Once upon a time"
+    max_length: 40
+    temperature: 0
+    seed: 1
+  - name: lily
+    type: generate
+    prompt: "Lily and Tom went to the park"
+    max_new_tokens: 20
+    temperature: 0.8
+    top_p: 0.9
+    seed: 7
+`;
+
+function storeRows(path: string): string[] {
+  const db = new Database(path, { readonly: true });
+  try {
+    return (db
+      .prepare(`SELECT m.key, r.assay_id, r.silent, r.first_divergence, r.similarity, r.destructive, r.n_tokens, p.ids_json, p.text
+                FROM results r JOIN mutants m ON m.id = r.mutant_id LEFT JOIN phenotypes p ON p.id = r.phenotype_id ORDER BY m.id, r.assay_id`)
+      .all() as Record<string, unknown>[]).map((r) => JSON.stringify(r));
+  } finally {
+    db.close();
+  }
+}
+
+describe('screen file errors name the key and line, and leave the store alone', () => {
+  const cases: [string, string, RegExp][] = [
+    ['unknown target', GOOD.replace('"4.down"', '"4.dwn"'), /unknown target "4\.dwn" \(in .*unknown-target\.yaml:3\) — targets look like all, 0\.q, 3\.down, \*\.gate/],
+    ['layer out of range', GOOD.replace('"4.down"', '"7.down"'), /target "7\.down": layer 7 does not exist \(in .*:3\) — the model has layers 0–4/],
+    ['block size 0', GOOD.replace('block: 16', 'block: 0'), /block must be a whole number ≥ 1 \(in .*block-size-0\.yaml:4\)/],
+    ['negative block size', GOOD.replace('block: 16', 'block: -4'), /block must be a whole number ≥ 1 \(in .*:4\)/],
+    ['unknown kind', GOOD.replace('[max, min, zero]', '[max, maximum]'), /kinds\[1\]: unknown kind "maximum" \(in .*:5\) — allowed: max \| min \| zero \| negate \| value:<number> \| scale:<number>/],
+    ['assay without prompt', GOOD.replace('    prompt: "Once upon a time"\n', ''), /assays\[0\] \("once"\) has no prompt \(in .*:7\) — add prompt: "\.\.\.", or preset: one of drosophila, python0/],
+    ['prompt longer than the context', GOOD.replace('"Once upon a time"', `"${'Once upon a time there was a dog. '.repeat(80)}"`), /assay "once": the prompt is \d+ tokens, longer than the model's context of 512/],
+    ['not YAML', 'model: [unclosed\n  targets: : :\n', /the screen file is not valid YAML: .* \(in .*not-yaml\.yaml:\d+\) — fix the YAML syntax/],
+    ['unknown key', GOOD.replace('unit:', 'units:'), /unknown key "units" \(in .*:4\) — allowed here: model, tokenizer, targets, unit, kinds, assays/],
+    ['wrong type', GOOD.replace('temperature: 0\n', 'temperature: hot\n'), /assays\[0\]\.temperature must be a number ≥ 0 \(in .*:11\)/],
+  ];
+  for (const [name, body, pattern] of cases)
+    it(name, () => {
+      const f = screenFile(`${name.replaceAll(' ', '-')}.yaml`, body);
+      const store = join(dir.path, `${name.replaceAll(' ', '-')}.sqlite`);
+      expectCleanError(runCli(['run', f, '--store', store]), pattern);
+      assert.throws(() => statSync(store), 'no store is created for a screen file that fails validation');
+    });
+});
+
+describe('a screen, resumed, exported', () => {
+  const good = screenFile('good.yaml', GOOD);
+  const store = join(dir.path, 'good.sqlite');
+
+  it('runs, starts with a silent null mutant, and refuses a second run of another screen', () => {
+    const r = runCli(['run', good, '--store', store]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /screen complete: 157 mutants/); // (4 × 11 + 2 × 4 blocks) × 3 kinds + the null mutant
+    const db = new Database(store, { readonly: true });
+    const nul = db.prepare("SELECT r.silent FROM results r JOIN mutants m ON m.id = r.mutant_id WHERE m.kind = 'null'").pluck().all();
+    assert.deepEqual(nul, [1, 1]);
+    assert.equal(db.prepare('SELECT count(*) FROM results').pluck().get(), 157 * 2);
+    db.close();
+
+    const before = readFileSync(store);
+    const other = screenFile('other.yaml', GOOD.replace('max_length: 40', 'max_length: 41'));
+    expectCleanError(runCli(['run', other, '--store', store]), /the store was made from another screen file.*use a new --store file for this screen/);
+    expectCleanError(runCli(['run', good, '--store', store, '--backend', 'ts']), /computed with the native backend, not ts.*resume with --backend native/);
+    assert.deepEqual(readFileSync(store), before, 'a refused store is left exactly as it was');
+    const again = runCli(['run', good, '--store', store]);
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stderr, /resuming .*: 157 of 157 mutants already done/);
+  });
+
+  it('refuses a store that is not SQLite, and a store location it cannot write', () => {
+    const notDb = join(dir.path, 'notes.sqlite');
+    writeFileSync(notDb, 'these are my notes, not a database\n'.repeat(100));
+    const before = readFileSync(notDb);
+    expectCleanError(runCli(['run', good, '--store', notDb]), /this file is not an SQLite store \(file is not a database\).*give --store a new file name/);
+    assert.deepEqual(readFileSync(notDb), before);
+    expectCleanError(runCli(['run', good, '--store', '/proc/mutascan-test/s.sqlite']), /cannot create the store: the folder \/proc\/mutascan-test does not exist/);
+    expectCleanError(runCli(['run', good, '--store', '/proc/s.sqlite']), /cannot create the store: .* — choose a --store path in a folder you can write to/);
+    expectCleanError(runCli(['status', join(dir.path, 'missing.sqlite')]), /no such store.*run `mutascan run screen\.yaml --store FILE` first/);
+  });
+
+  it('status counts per assay and matrix type', () => {
+    const r = runCli(['status', store, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const s = JSON.parse(r.stdout);
+    assert.equal(s.total, 156);
+    assert.equal(s.done, 156);
+    assert.deepEqual(s.assays.map((a: { assay: string }) => a.assay), ['once', 'lily']);
+    for (const a of s.assays) {
+      assert.deepEqual(a.byMatrix.map((m: { matrix: string }) => m.matrix), ['k', 'down']);
+      assert.equal(a.byMatrix.reduce((n: number, m: { done: number }) => n + m.done, 0), 156);
+      assert.ok(a.nsm > 0 && a.nsm <= 156);
+    }
+    const text = runCli(['status', store]);
+    assert.match(text.stdout, /156 of 156 mutants done \(100\.0 %\)\nassay once: \d+ NSMs of 156/);
+  });
+
+  it('exports CSV and Parquet with the documented columns', async () => {
+    const cols = 'mutant_id,key,target,tensor,row,col,rows,cols,kind,value,assay,silent,phenotype,first_divergence,similarity,destructive,n_tokens,tie,text';
+    const csv = join(dir.path, 'out.csv');
+    assert.equal(runCli(['export', store, '--format', 'csv', '--out', csv]).status, 0);
+    const lines = readFileSync(csv, 'utf8').trimEnd().split('\n');
+    assert.equal(lines[0], cols);
+    const k = lines.find((l) => l.startsWith('1,'))!;
+    assert.match(k, /^1,"0\.k:0,0\+16x16:max",0\.k,model\.layers\.0\.self_attn\.k_proj\.weight,0,0,16,16,max,[-\d.e]+,once,(true|false),/);
+    const pq = join(dir.path, 'out.parquet');
+    assert.equal(runCli(['export', store, '--format', 'parquet', '--out', pq]).status, 0);
+    const buf = readFileSync(pq);
+    const rows = await parquetReadObjects({ file: buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length) });
+    assert.equal(rows.length, 157 * 2);
+    assert.deepEqual(Object.keys(rows[0]), cols.split(','));
+    const downMin = rows.find((r) => r.key === '4.down:48,160+16x12:min' && r.assay === 'lily')!;
+    assert.equal(downMin.cols, 12, 'edge blocks are partial, never dropped');
+    assert.equal(typeof downMin.silent, 'boolean');
+    expectCleanError(runCli(['export', store, '--format', 'xlsx', '--out', pq]), /unknown export format "xlsx".*use csv or parquet/);
+  });
+});
+
+describe('kill -9 at random moments, resume each time', () => {
+  const body = GOOD.replace('targets: ["4.down", "model.layers.0.self_attn.k_proj.weight"]', 'targets: ["3.gate", "3.up"]').replace('block: 16', 'block: 4').replace('[max, min, zero]', '[max, min]');
+  const spec = screenFile('kill.yaml', body);
+
+  it('the final store has every mutant exactly once and equals an uninterrupted run', async () => {
+    const reference = join(dir.path, 'kill-reference.sqlite');
+    const ref = runCli(['run', spec, '--store', reference]);
+    assert.equal(ref.status, 0, ref.stderr);
+    const killed = join(dir.path, 'kill.sqlite');
+    // Reproducible "random" moments: a seeded LCG, between 0.4 s and 2.4 s into each run.
+    let seed = 12345;
+    const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    let kills = 0;
+    for (let attempt = 0; attempt < 12 && kills < 5; attempt++) {
+      const child = spawn(process.execPath, [CLI, 'run', spec, '--store', killed], { stdio: 'ignore' });
+      const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 400 + rand() * 2000);
+      const code = await exited;
+      clearTimeout(timer);
+      if (code === null) kills++;
+      else break;
+    }
+    assert.ok(kills >= 5, `killed ${kills} times`);
+    const fin = runCli(['run', spec, '--store', killed]);
+    assert.equal(fin.status, 0, fin.stderr);
+    const db = new Database(killed, { readonly: true });
+    const counts = db.prepare('SELECT count(*) AS n, count(DISTINCT mutant_id || \'/\' || assay_id) AS d FROM results').get() as { n: number; d: number };
+    const total = db.prepare('SELECT total_mutants FROM screen').pluck().get() as number;
+    assert.equal(db.prepare('SELECT count(*) FROM mutants WHERE done = 0').pluck().get(), 0);
+    db.close();
+    assert.equal(counts.n, counts.d, 'no mutant stored twice');
+    assert.equal(counts.n, total * 2, 'no mutant missing');
+    assert.deepEqual(storeRows(killed), storeRows(reference));
+  });
+});
