@@ -59,7 +59,7 @@ describe('screen file errors name the key and line, and leave the store alone', 
     ['unknown kind', GOOD.replace('[max, min, zero]', '[max, maximum]'), /kinds\[1\]: unknown kind "maximum" \(in .*:5\) — allowed: max \| min \| zero \| negate \| value:<number> \| scale:<number>/],
     ['assay without prompt', GOOD.replace('    prompt: "Once upon a time"\n', ''), /assays\[0\] \("once"\) has no prompt \(in .*:7\) — add prompt: "\.\.\.", or preset: one of drosophila, python0/],
     ['prompt longer than the context', GOOD.replace('"Once upon a time"', `"${'Once upon a time there was a dog. '.repeat(80)}"`), /assay "once": the prompt is \d+ tokens, longer than the model's context of 512/],
-    ['not YAML', 'model: [unclosed\n  targets: : :\n', /the screen file is not valid YAML: .* \(in .*not-yaml\.yaml:\d+\) — fix the YAML syntax/],
+    ['not YAML', 'model: [unclosed\n  targets: : :\n', /the screen file is not valid YAML: .* \(in .*not-YAML\.yaml:\d+\) — fix the YAML syntax/],
     ['unknown key', GOOD.replace('unit:', 'units:'), /unknown key "units" \(in .*:4\) — allowed here: model, tokenizer, targets, unit, kinds, assays/],
     ['wrong type', GOOD.replace('temperature: 0\n', 'temperature: hot\n'), /assays\[0\]\.temperature must be a number ≥ 0 \(in .*:11\)/],
   ];

@@ -22,7 +22,7 @@ export function registerRun(program: Command): void {
       };
       process.on('SIGINT', onSigint);
       const bar = new SingleBar(
-        { format: 'screen {bar} {value}/{total} mutants | {rate} mutants/s | ETA {eta_formatted}', etaBuffer: 50, hideCursor: true, stream: process.stderr },
+        { format: 'screen {bar} {value}/{total} mutants | {rate} mutants/s | ETA {eta_formatted}', etaBuffer: 50, hideCursor: true, stream: process.stderr, noTTYOutput: true, notTTYSchedule: 15000 },
         Presets.shades_classic,
       );
       let started = 0;

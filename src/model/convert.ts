@@ -50,8 +50,12 @@ export function hfConfigJson(c: ModelConfig): Record<string, unknown> {
   };
 }
 
-/** A tokenizer.json (SentencePiece-style BPE with byte fallback) whose merges follow the llama2.c scores. */
-export function tokenizerJson(tok: Llama2cTokenizer): Record<string, unknown> {
+/**
+ * A tokenizer.json (SentencePiece-style BPE with byte fallback) whose merges follow the llama2.c scores.
+ * With `vocabSize` above the tokenizer's own, the vocabulary is padded with tokens that never occur
+ * (`<unused_N>`), for models whose embedding is larger than their vocabulary.
+ */
+export function tokenizerJson(tok: Llama2cTokenizer, vocabSize = tok.vocabSize): Record<string, unknown> {
   const special = ['<unk>', '<s>', '</s>'];
   const toHf = (i: number): string => special[i] ?? Buffer.from(tok.pieces[i], 'latin1').toString('utf8').replaceAll(' ', '\u2581');
   const vocab: Record<string, number> = {};
@@ -61,6 +65,7 @@ export function tokenizerJson(tok: Llama2cTokenizer): Record<string, unknown> {
     names.push(p);
     if (!(p in vocab)) vocab[p] = i;
   }
+  for (let i = tok.vocabSize; i < vocabSize; i++) vocab[`<unused_${i}>`] = i;
   // run.c merges the adjacent pair whose union scores best; a BPE merge list ranked by that score does the same.
   const merges: { left: string; right: string; score: number; id: number }[] = [];
   for (let id = 3; id < tok.vocabSize; id++) {

@@ -238,9 +238,12 @@ export class Transformer {
       if (L.vBias) addBias(v, L.vBias, R);
       be.rope(q, R, c.nHeads, c.headDim, pos, this.rope.cos, this.rope.sin, interleaved);
       be.rope(k, R, c.nKvHeads, c.headDim, pos, this.rope.cos, this.rope.sin, interleaved);
-      for (let i = 0; i < R; i++) {
-        rowCache[i].k[l].set(k.subarray(i * kvDim, (i + 1) * kvDim), rowPos[i] * kvDim);
-        rowCache[i].v[l].set(v.subarray(i * kvDim, (i + 1) * kvDim), rowPos[i] * kvDim);
+      // A chunk's rows are consecutive positions: its keys and values go into its cache in one copy.
+      for (let ci = 0, start = 0; ci < chunks.length; start += chunks[ci].tokens.length, ci++) {
+        const ch = chunks[ci];
+        const n = ch.tokens.length;
+        ch.cache.k[l].set(k.subarray(start * kvDim, (start + n) * kvDim), ch.cache.length * kvDim);
+        ch.cache.v[l].set(v.subarray(start * kvDim, (start + n) * kvDim), ch.cache.length * kvDim);
       }
       for (const g of groups) {
         const kb = new Float32Array(rowCache[g.rows[0]].k[l].buffer);

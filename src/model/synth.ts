@@ -172,8 +172,9 @@ export function writeSynthModel(dir: string, s: SynthSpec): void {
   json('config.json', synthConfigJson(s));
   json('generation_config.json', { bos_token_id: 1, eos_token_id: 2 });
   if (s.tokenizer) {
-    const tok = Llama2cTokenizer.load(s.tokenizer, s.vocabSize);
-    json('tokenizer.json', tokenizerJson(tok));
+    const tok = Llama2cTokenizer.loadAll(s.tokenizer);
+    if (tok.vocabSize > s.vocabSize) throw new Error(`tokenizer ${s.tokenizer} has ${tok.vocabSize} tokens, more than vocab_size ${s.vocabSize}`);
+    json('tokenizer.json', tokenizerJson(tok, s.vocabSize));
     json('tokenizer_config.json', {
       bos_token: s.bosToken ?? '<s>',
       eos_token: s.eosToken ?? '</s>',

@@ -26,6 +26,14 @@ export class Llama2cTokenizer implements Tokenizer {
     return this.pieces.length;
   }
 
+  /** Reads every token of the file (the format does not store the count). */
+  static loadAll(file: string): Llama2cTokenizer {
+    const buf = readFileSync(file);
+    let n = 0;
+    for (let off = 4; off + 8 <= buf.length; n++) off += 8 + buf.readInt32LE(off + 4);
+    return Llama2cTokenizer.load(file, n);
+  }
+
   static load(file: string, vocabSize: number): Llama2cTokenizer {
     let buf: Buffer;
     try {

@@ -49,7 +49,9 @@ export class FastEvaluator implements Evaluator {
     readonly assays: GenerateAssay[],
     readonly stats: (m: Mutant) => MatrixStats,
     readonly plain: PlainEvaluator,
-    readonly batchSize = 32,
+    /** mutants per pass; by default as many as make about `rowsPerPass` rows */
+    readonly batchSize?: number,
+    readonly rowsPerPass = 4096,
   ) {
     this.exact = tf.backend.sequentialSums;
     this.precision = precisionOf(tf.weights);
@@ -87,8 +89,10 @@ export class FastEvaluator implements Evaluator {
 
   evaluate(mutants: Mutant[]): Outcome[][] {
     const out: Outcome[][] = mutants.map(() => []);
-    for (let i = 0; i < mutants.length; i += this.batchSize) {
-      const batch = mutants.slice(i, i + this.batchSize);
+    const longest = Math.max(...this.traces.map((t) => t.seq.length));
+    const size = this.batchSize ?? Math.max(1, Math.floor(this.rowsPerPass / longest));
+    for (let i = 0; i < mutants.length; i += size) {
+      const batch = mutants.slice(i, i + size);
       const patches = batch.map((m) => this.patch(m));
       this.traces.forEach((t) => {
         const results = this.runBatch(t, batch, patches);
@@ -105,7 +109,8 @@ export class FastEvaluator implements Evaluator {
     const fromLayer = Math.min(...batch.map((m) => (m.target?.layer ?? 0)));
     const n = t.seq.length;
     const dim = tf.config.dim;
-    const caches = batch.map(() => new KVCache(t.cache.kvDim, nLayers, t.cache.capacity));
+    // One pool: the whole batch's attention is one backend call per layer.
+    const caches = KVCache.pool(t.cache.kvDim, nLayers, t.cache.capacity, batch.length);
     let input: Float32Array | undefined;
     if (fromLayer > 0) {
       input = new Float32Array(batch.length * n * dim);

@@ -145,7 +145,7 @@ export async function runScreen(o: RunOptions): Promise<RunSummary> {
       const batch: { ordinal: number; outcomes: ReturnType<Evaluator['evaluate']>[number] }[] = [];
       while (i < pending.length && p.plan.targetIndexOf(pending[i]) === ti && performance.now() - started < commitMs) {
         if (o.limit !== undefined && ranNow + batch.length >= o.limit) break;
-        const room = o.limit === undefined ? 64 : Math.min(64, o.limit - ranNow - batch.length);
+        const room = o.limit === undefined ? 256 : Math.min(256, o.limit - ranNow - batch.length);
         const chunk = pending.slice(i, i + room).filter((x) => p.plan.targetIndexOf(x) === ti);
         const mutants = chunk.map((x) => p.plan.mutant(x));
         evaluator.evaluate(mutants).forEach((outcomes, k) => batch.push({ ordinal: chunk[k], outcomes }));

@@ -19,19 +19,21 @@ export function f16ToF32(h: number): number {
   return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
+const scratchF = new Float32Array(1);
+const scratchU = new Uint32Array(scratchF.buffer);
+
 /** f32 → bf16 with round-to-nearest-even, as PyTorch does. */
 export function f32ToBf16(x: number): number {
-  const b = new Float32Array([x]);
-  const u = new Uint32Array(b.buffer)[0];
+  scratchF[0] = x;
+  const u = scratchU[0];
   if ((u & 0x7f800000) === 0x7f800000 && u & 0x7fffff) return (u >>> 16) | 0x40; // quiet NaN
-  const rounded = u + 0x7fff + ((u >>> 16) & 1);
-  return (rounded >>> 16) & 0xffff;
+  return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
 }
 
 /** f32 → f16 with round-to-nearest-even. */
 export function f32ToF16(x: number): number {
-  const b = new Float32Array([x]);
-  const u = new Uint32Array(b.buffer)[0];
+  scratchF[0] = x;
+  const u = scratchU[0];
   const sign = (u >>> 16) & 0x8000;
   const exp = (u >>> 23) & 0xff;
   let mant = u & 0x7fffff;

@@ -1,0 +1,60 @@
+/**
+ * The fast path classifies every mutant exactly as the plain path does, on a random model of SmolLM-135M's shape
+ * (hidden 576, 30 layers, 9 heads, 3 kv heads, intermediate 1536, vocab 49152, tied, bf16): targets in early,
+ * middle and last layers, kinds max/min/zero and a large value (random weights are too evenly spread for
+ * max/min alone to change their output), a greedy and a sampled assay.
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { writeSynthModel } from '../src/model/synth.js';
+import { LLAMA2_TOK, runCli, tempDir } from './helpers.js';
+
+const dir = tempDir('fast-plain');
+after(() => dir.remove());
+
+function rows(path: string): string[] {
+  const db = new Database(path, { readonly: true });
+  try {
+    return (db
+      .prepare(`SELECT m.key, r.assay_id, r.silent, r.first_divergence, r.n_tokens, p.ids_json FROM results r JOIN mutants m ON m.id = r.mutant_id
+                LEFT JOIN phenotypes p ON p.id = r.phenotype_id ORDER BY m.id, r.assay_id`)
+      .all() as Record<string, unknown>[]).map((r) => JSON.stringify(r));
+  } finally {
+    db.close();
+  }
+}
+
+describe('fast path = plain path on a SmolLM-135M-shaped model', () => {
+  const model = join(dir.path, 'smollm');
+  const spec = join(dir.path, 'screen.yaml');
+  before(() => {
+    writeSynthModel(model, {
+      architecture: 'llama', dim: 576, hiddenDim: 1536, nLayers: 30, nHeads: 9, nKvHeads: 3, vocabSize: 49152, maxSeqLen: 2048,
+      tied: true, dtype: 'BF16', shards: 1, seed: 135, tokenizer: join(LLAMA2_TOK, 'tokenizer.bin'),
+    });
+    writeFileSync(
+      spec,
+      `model: ${model}\ntargets: ["0.k", "14.gate", "29.down"]\nunit: { block: 576 }\nkinds: [max, min, zero, "value:0.5"]\nassays:\n` +
+        `  - name: greedy\n    type: generate\n    prompt: "The life cycle of Drosophila:"\n    max_new_tokens: 8\n    temperature: 0\n` +
+        `  - name: sampled\n    type: generate\n    prompt: "Once upon a time"\n    max_new_tokens: 8\n    temperature: 0.7\n    top_k: 50\n    seed: 10\n`,
+    );
+  });
+
+  it('same silent/NSM call, phenotype ids and divergence for every mutant and assay', () => {
+    const fast = join(dir.path, 'fast.sqlite');
+    const plain = join(dir.path, 'plain.sqlite');
+    const f = runCli(['run', spec, '--store', fast]);
+    assert.equal(f.status, 0, f.stderr);
+    const p = runCli(['run', spec, '--store', plain, '--plain']);
+    assert.equal(p.status, 0, p.stderr);
+    const a = rows(fast);
+    const b = rows(plain);
+    assert.equal(a.length, (1 + (1 + 3 + 3) * 4) * 2);
+    assert.deepEqual(a, b);
+    const nsm = b.filter((r) => JSON.parse(r).silent === 0).length;
+    assert.ok(nsm > 0 && nsm < b.length, `a screen with both silent and non-silent mutants (${nsm} NSMs)`);
+  });
+});
