@@ -37,26 +37,7 @@ void check(bool ok, Napi::Env env, const char* what) {
 
 // ---- fp32: OpenBLAS -------------------------------------------------------------------------------------------
 
-Napi::Value Sgemm(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  auto out = info[0].As<Napi::Float32Array>();
-  auto x = info[1].As<Napi::Float32Array>();
-  const long rows = info[2].As<Napi::Number>().Int64Value();
-  auto w = info[3].As<Napi::Float32Array>();
-  const long m = info[4].As<Napi::Number>().Int64Value();
-  const long n = info[5].As<Napi::Number>().Int64Value();
-  check(rows >= 0 && m > 0 && n > 0, env, "sgemm: bad sizes");
-  check((long)x.ElementLength() >= rows * n, env, "sgemm: x is shorter than rows x in");
-  check((long)w.ElementLength() >= m * n, env, "sgemm: W is shorter than out x in");
-  check((long)out.ElementLength() >= rows * m, env, "sgemm: out is shorter than rows x out");
-  if (rows == 0) return env.Undefined();
-  openblas_set_num_threads(threads_for(rows, m, n));
-  if (rows == 1)
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, m, n, 1.0f, w.Data(), n, x.Data(), 1, 0.0f, out.Data(), 1);
-  else
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, m, n, 1.0f, x.Data(), n, w.Data(), n, 0.0f, out.Data(), m);
-  return env.Undefined();
-}
+Napi::Value Sgemm(const Napi::CallbackInfo& info);
 
 // ---- bf16: oneDNN -------------------------------------------------------------------------------------------------
 
@@ -97,68 +78,76 @@ dnnl::matmul& dnnl_prim(Dnnl& d, bool bf16, long rows, long n, long m, int threa
   return d.prims.emplace(key, dnnl::matmul(pd)).first->second;
 }
 
-Napi::Value Bf16gemm(const Napi::CallbackInfo& info) {
+// The arguments every product takes: (out, x, rows, W, out_features, in_features), checked against each other.
+template <typename W>
+struct GemmArgs {
+  float* out;
+  const float* x;
+  const W* w;
+  long rows, m, n;
+};
+
+template <typename WArray, typename W>
+GemmArgs<W> gemm_args(const Napi::CallbackInfo& info, const char* name) {
   Napi::Env env = info.Env();
   auto out = info[0].As<Napi::Float32Array>();
   auto x = info[1].As<Napi::Float32Array>();
-  const long rows = info[2].As<Napi::Number>().Int64Value();
-  auto w = info[3].As<Napi::Uint16Array>();
-  const long m = info[4].As<Napi::Number>().Int64Value();
-  const long n = info[5].As<Napi::Number>().Int64Value();
-  check(rows >= 0 && m > 0 && n > 0, env, "bf16gemm: bad sizes");
-  check((long)x.ElementLength() >= rows * n, env, "bf16gemm: x is shorter than rows x in");
-  check((long)w.ElementLength() >= m * n, env, "bf16gemm: W is shorter than out x in");
-  check((long)out.ElementLength() >= rows * m, env, "bf16gemm: out is shorter than rows x out");
-  if (rows == 0) return env.Undefined();
+  auto w = info[3].As<WArray>();
+  GemmArgs<W> a{out.Data(), x.Data(), w.Data(), info[2].As<Napi::Number>().Int64Value(), info[4].As<Napi::Number>().Int64Value(),
+                info[5].As<Napi::Number>().Int64Value()};
+  const std::string n(name);
+  check(a.rows >= 0 && a.m > 0 && a.n > 0, env, (n + ": bad sizes").c_str());
+  check((long)x.ElementLength() >= a.rows * a.n, env, (n + ": x is shorter than rows x in").c_str());
+  check((long)w.ElementLength() >= a.m * a.n, env, (n + ": W is shorter than out x in").c_str());
+  check((long)out.ElementLength() >= a.rows * a.m, env, (n + ": out is shorter than rows x out").c_str());
+  return a;
+}
+
+// out = src . W^T through oneDNN; src and W are bf16 or f32 together, out is f32.
+void dnnl_matmul(Napi::Env env, bool bf16, long rows, long n, long m, const void* src, const void* w, float* out) {
   Dnnl& d = dnnl_state();
-  if ((long)d.xbf.size() < rows * n) d.xbf.resize(rows * n);
-  const float* xs = x.Data();
-  for (long i = 0; i < rows * n; i++) d.xbf[i] = to_bf16(xs[i]);
   try {
     const int th = threads_for(rows, m, n);
     omp_set_num_threads(th);
-    auto& prim = dnnl_prim(d, true, rows, n, m, th);
+    auto& prim = dnnl_prim(d, bf16, rows, n, m, th);
     using dt = dnnl::memory::data_type;
-    dnnl::memory src({{rows, n}, dt::bf16, dnnl::memory::dims{n, 1}}, d.eng, d.xbf.data());
-    dnnl::memory wei({{n, m}, dt::bf16, dnnl::memory::dims{1, n}}, d.eng, (void*)w.Data());
-    dnnl::memory dst({{rows, m}, dt::f32, dnnl::memory::dims{m, 1}}, d.eng, out.Data());
-    prim.execute(d.stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}});
+    const dt in = bf16 ? dt::bf16 : dt::f32;
+    dnnl::memory s({{rows, n}, in, dnnl::memory::dims{n, 1}}, d.eng, const_cast<void*>(src));
+    dnnl::memory wei({{n, m}, in, dnnl::memory::dims{1, n}}, d.eng, const_cast<void*>(w));
+    dnnl::memory dst({{rows, m}, dt::f32, dnnl::memory::dims{m, 1}}, d.eng, out);
+    prim.execute(d.stream, {{DNNL_ARG_SRC, s}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}});
     d.stream.wait();
   } catch (const dnnl::error& e) {
-    throw Napi::Error::New(env, std::string("oneDNN bf16 matmul failed: ") + e.what());
+    throw Napi::Error::New(env, std::string("oneDNN ") + (bf16 ? "bf16" : "f32") + " matmul failed: " + e.what());
   }
-  return env.Undefined();
+}
+
+Napi::Value Bf16gemm(const Napi::CallbackInfo& info) {
+  auto a = gemm_args<Napi::Uint16Array, uint16_t>(info, "bf16gemm");
+  if (a.rows == 0) return info.Env().Undefined();
+  Dnnl& d = dnnl_state();
+  if ((long)d.xbf.size() < a.rows * a.n) d.xbf.resize(a.rows * a.n);
+  for (long i = 0; i < a.rows * a.n; i++) d.xbf[i] = to_bf16(a.x[i]);
+  dnnl_matmul(info.Env(), true, a.rows, a.n, a.m, d.xbf.data(), a.w, a.out);
+  return info.Env().Undefined();
 }
 
 // fp32 through oneDNN's own JIT kernels (used where they beat OpenBLAS; see bench:gemm).
 Napi::Value DnnlSgemm(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  auto out = info[0].As<Napi::Float32Array>();
-  auto x = info[1].As<Napi::Float32Array>();
-  const long rows = info[2].As<Napi::Number>().Int64Value();
-  auto w = info[3].As<Napi::Float32Array>();
-  const long m = info[4].As<Napi::Number>().Int64Value();
-  const long n = info[5].As<Napi::Number>().Int64Value();
-  check(rows >= 0 && m > 0 && n > 0, env, "dnnlSgemm: bad sizes");
-  check((long)x.ElementLength() >= rows * n, env, "dnnlSgemm: x is shorter than rows x in");
-  check((long)w.ElementLength() >= m * n, env, "dnnlSgemm: W is shorter than out x in");
-  check((long)out.ElementLength() >= rows * m, env, "dnnlSgemm: out is shorter than rows x out");
-  if (rows == 0) return env.Undefined();
-  Dnnl& d = dnnl_state();
-  try {
-    const int th = threads_for(rows, m, n);
-    omp_set_num_threads(th);
-    auto& prim = dnnl_prim(d, false, rows, n, m, th);
-    using dt = dnnl::memory::data_type;
-    dnnl::memory src({{rows, n}, dt::f32, dnnl::memory::dims{n, 1}}, d.eng, (void*)x.Data());
-    dnnl::memory wei({{n, m}, dt::f32, dnnl::memory::dims{1, n}}, d.eng, (void*)w.Data());
-    dnnl::memory dst({{rows, m}, dt::f32, dnnl::memory::dims{m, 1}}, d.eng, out.Data());
-    prim.execute(d.stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}});
-    d.stream.wait();
-  } catch (const dnnl::error& e) {
-    throw Napi::Error::New(env, std::string("oneDNN f32 matmul failed: ") + e.what());
-  }
-  return env.Undefined();
+  auto a = gemm_args<Napi::Float32Array, float>(info, "dnnlSgemm");
+  if (a.rows > 0) dnnl_matmul(info.Env(), false, a.rows, a.n, a.m, a.x, a.w, a.out);
+  return info.Env().Undefined();
+}
+
+Napi::Value Sgemm(const Napi::CallbackInfo& info) {
+  auto a = gemm_args<Napi::Float32Array, float>(info, "sgemm");
+  if (a.rows == 0) return info.Env().Undefined();
+  openblas_set_num_threads(threads_for(a.rows, a.m, a.n));
+  if (a.rows == 1)
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, a.m, a.n, 1.0f, a.w, a.n, a.x, 1, 0.0f, a.out, 1);
+  else
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, a.rows, a.m, a.n, 1.0f, a.x, a.n, a.w, a.n, 0.0f, a.out, a.m);
+  return info.Env().Undefined();
 }
 
 // ---- threads, peak, info ------------------------------------------------------------------------------------------
