@@ -177,5 +177,17 @@ describe('kill -9 at random moments, resume each time', () => {
     assert.equal(counts.n, counts.d, 'no mutant stored twice');
     assert.equal(counts.n, total * 2, 'no mutant missing');
     assert.deepEqual(storeRows(killed), storeRows(reference));
+
+    // Ctrl-C: stops after the batch in flight, says how to resume, exits 130; the same command finishes the screen.
+    const interrupted = join(dir.path, 'sigint.sqlite');
+    const child = spawn(process.execPath, [CLI, 'run', spec, '--store', interrupted], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    setTimeout(() => child.kill('SIGINT'), 2500);
+    assert.equal(await exited, 130, stderr);
+    assert.match(stderr, /stopping after the batch in flight[\s\S]*stopped with \d+ of \d+ mutants stored; run the same command to resume/);
+    assert.equal(runCli(['run', spec, '--store', interrupted]).status, 0);
+    assert.deepEqual(storeRows(interrupted), storeRows(reference));
   });
 });

@@ -18,7 +18,7 @@ export async function main(argv: string[]): Promise<number> {
   registerExport(program);
   try {
     await program.parseAsync(argv);
-    return 0;
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode; // commander already printed its message
     if (e instanceof MutascanError) {

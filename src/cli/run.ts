@@ -46,6 +46,7 @@ export function registerRun(program: Command): void {
         });
         bar.stop();
         const rate = s.ranNow / Math.max(1e-3, s.seconds);
+        if (s.stopped && stop) process.exitCode = 130; // interrupted, as a shell expects after Ctrl-C
         process.stderr.write(
           s.stopped
             ? `mutascan: stopped with ${s.done} of ${s.total} mutants stored; run the same command to resume\n`

@@ -155,6 +155,8 @@ export async function runScreen(o: RunOptions): Promise<RunSummary> {
       done += batch.length;
       ranNow += batch.length;
       o.onProgress?.(done, total);
+      // Let signal handlers (Ctrl-C) and timers run between batches.
+      await new Promise((resolve) => setImmediate(resolve));
     }
     return { total, done, ranNow, stopped: stopped || done < total, seconds: (performance.now() - t0) / 1000, rechecks: evaluator.rechecks };
   } finally {
