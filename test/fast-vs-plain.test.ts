@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { writeSynthModel } from '../src/model/synth.js';
-import { LLAMA2_TOK, runCli, tempDir } from './helpers.js';
+import { LLAMA2_TOK, runCli, STORIES_BIN, STORIES_TOK, tempDir } from './helpers.js';
 
 const dir = tempDir('fast-plain');
 after(() => dir.remove());
@@ -57,4 +57,36 @@ describe('fast path = plain path on a SmolLM-135M-shaped model', () => {
     const nsm = b.filter((r) => JSON.parse(r).silent === 0).length;
     assert.ok(nsm > 0 && nsm < b.length, `a screen with both silent and non-silent mutants (${nsm} NSMs)`);
   });
+});
+
+describe('fast path = plain path for embedding and classifier targets', () => {
+  const model = join(dir.path, 'untied');
+  before(() =>
+    writeSynthModel(model, {
+      architecture: 'llama', dim: 48, hiddenDim: 96, nLayers: 3, nHeads: 6, nKvHeads: 2, vocabSize: 512, maxSeqLen: 128,
+      tied: false, dtype: 'F32', shards: 1, seed: 77, tokenizer: STORIES_TOK,
+    }),
+  );
+
+  for (const [label, name, modelPath, targets] of [
+    ['tied', 'tied embedding (stories260K: the lookup and the classifier change together)', 'stories', '["embed"]'],
+    ['untied', 'untied embedding and lm_head', 'untied', '["embed", "lm_head", "1.v"]'],
+  ] as const)
+    it(name, () => {
+      const spec = join(dir.path, `${label}.yaml`);
+      const path = modelPath === 'untied' ? model : STORIES_BIN;
+      writeFileSync(
+        spec,
+        `model: ${path}\ntargets: ${targets}\nunit: { block: 64 }\nkinds: [max, min, "value:3"]\nassays:\n` +
+          `  - name: greedy\n    type: generate\n    prompt: "Once upon a time"\n    max_new_tokens: 12\n    temperature: 0\n` +
+          `  - name: sampled\n    type: generate\n    prompt: "Lily and Tom"\n    max_new_tokens: 12\n    temperature: 1\n    top_p: 0.9\n    seed: 3\n`,
+      );
+      const fast = join(dir.path, `${label}-fast.sqlite`);
+      const plain = join(dir.path, `${label}-plain.sqlite`);
+      assert.equal(runCli(['run', spec, '--store', fast]).status, 0);
+      assert.equal(runCli(['run', spec, '--store', plain, '--plain']).status, 0);
+      const a = rows(fast);
+      assert.deepEqual(a, rows(plain));
+      assert.ok(a.some((r) => JSON.parse(r).silent === 0), 'some mutants change the output');
+    });
 });
