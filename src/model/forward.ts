@@ -74,7 +74,7 @@ export interface Chunk {
 export interface ForwardOptions {
   /** start at this layer, with `input` as the residual stream entering it (the prefix-layer cache) */
   fromLayer?: number;
-  /** [rows × dim], rows in chunk order; required with fromLayer > 0 */
+  /** [rows × dim], rows in chunk order; required with fromLayer > 0. Used as workspace: it is overwritten. */
   input?: Float32Array;
   /** filled with a copy of the residual stream entering each layer (index 0 = embeddings) */
   captureLayerInputs?: Float32Array[];
@@ -293,13 +293,11 @@ export class Transformer {
       const list = patches.get(w.lmHead);
       if (list) {
         let k = 0;
-        let start = 0;
         for (const ch of chunks) {
           const n = ch.tokens.length;
           const mine = logits === 'all' ? n : logits === 'last' ? 1 : logits === 'none' ? 0 : Math.max(0, n - logits.from);
           if (ch.patch && ch.patch.matrix === w.lmHead) applyPatch(out, normed, k, mine, ch.patch);
           k += mine;
-          start += n;
         }
       }
     }
