@@ -6,10 +6,9 @@
  * difference.
  */
 import { join, resolve } from 'node:path';
-import { generateIds } from '../src/model/generate.js';
-import { mutate, restore } from '../src/screen/mutate.js';
+import { PlainEvaluator } from '../src/screen/evaluate.js';
 import { prepareScreen } from '../src/screen/runner.js';
-import { compareWithFixture, fixtureKey, loadFixtureScreen, storedResults } from '../test/fixture-compare.js';
+import { compareWithFixture, departure, fixtureKey, loadFixtureScreen, storedResults } from '../test/fixture-compare.js';
 import { EXPECTED, ROOT } from '../test/helpers.js';
 
 const store = resolve(process.argv[2] ?? join(ROOT, 'out', 'stories260K-element.sqlite'));
@@ -20,18 +19,14 @@ console.log(`${store}: ${cmp.compared} of ${fx.mutants.length} run.c mutants com
 let bad = cmp.missing.length;
 if (cmp.different.length) {
   const p = await prepareScreen(join(ROOT, 'examples', 'stories260K-element.yaml'));
+  const plain = new PlainEvaluator(p.tf, p.assays, p.stats);
   const byKey = new Map(Array.from({ length: p.plan.total }, (_, i) => p.plan.mutant(i)).map((m) => [m.key, m]));
   for (const key of cmp.different) {
     const f = fx.mutants.find((x) => fixtureKey(x) === key)!;
-    const m = byKey.get(key)!;
-    const a = p.assays[0];
-    const saved = mutate(m.target!.weights, m.unit!, m.kind!, p.stats(m));
-    const g = generateIds(p.tf, a.promptIds, a.settings, a.stopIds);
-    restore(saved);
-    const expected = f.silent ? fx.baseline.ids : f.ids!;
-    const step = Array.from({ length: Math.max(g.ids.length, expected.length) }, (_, i) => i).find((i) => g.ids[i] !== expected[i]);
-    const margin = step === undefined ? Infinity : g.margins[step];
-    const tie = step !== undefined && margin < 1e-5;
+    const d = departure(plain.trace(byKey.get(key)!, p.assays[0]), f, fx.baseline.ids);
+    const step = d?.step;
+    const margin = d?.margin ?? Infinity;
+    const tie = d !== undefined && margin < 1e-5;
     if (!tie) bad++;
     console.log(`  ${key}: ${tie ? 'near-tie' : 'DIFFERENT'} (departs at step ${step}, margin ${margin.toExponential(2)})`);
   }

@@ -60,3 +60,11 @@ export function compareWithFixture(stored: Map<string, StoredMutant>, fixture: F
   }
   return { compared, missing, different };
 }
+
+/** Where a generation departs from run.c's answer for `f`, and its decision margin there (undefined when identical). */
+export function departure(ours: { ids: number[]; margins: number[] }, f: FixtureMutant, baseline: number[]): { step: number; margin: number } | undefined {
+  const expected = f.silent ? baseline : f.ids!;
+  const n = Math.max(ours.ids.length, expected.length);
+  for (let i = 0; i < n; i++) if (ours.ids[i] !== expected[i]) return { step: i, margin: ours.margins[i] ?? Infinity };
+  return undefined;
+}

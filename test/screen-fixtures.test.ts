@@ -8,12 +8,9 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { generateIds } from '../src/model/generate.js';
 import { PlainEvaluator } from '../src/screen/evaluate.js';
-import { mutate, restore } from '../src/screen/mutate.js';
-import type { Mutant } from '../src/screen/plan.js';
 import { prepareScreen, type PreparedScreen } from '../src/screen/runner.js';
-import { compareWithFixture, fixtureKey, loadFixtureScreen, storedResults, type FixtureMutant, type FixtureScreen } from './fixture-compare.js';
+import { compareWithFixture, departure, fixtureKey, loadFixtureScreen, storedResults, type FixtureScreen } from './fixture-compare.js';
 import { EXPECTED, runCli, STORIES_BIN, STORIES_TOK, tempDir } from './helpers.js';
 
 const RUNC_TIE = 1e-5;
@@ -30,25 +27,6 @@ function screenFor(name: string, fx: FixtureScreen): string {
   return f;
 }
 
-/** The plain path's generation of one mutant, with its margins. */
-function plainTrace(p: PreparedScreen, m: Mutant): { ids: number[]; margins: number[] } {
-  const a = p.assays[0];
-  const saved = mutate(m.target!.weights, m.unit!, m.kind!, p.stats(m));
-  try {
-    return generateIds(p.tf, a.promptIds, a.settings, a.stopIds);
-  } finally {
-    restore(saved);
-  }
-}
-
-/** Where a generation departs from run.c's, and its decision margin there (undefined when identical). */
-function departure(ours: { ids: number[]; margins: number[] }, f: FixtureMutant, baseline: number[]): { step: number; margin: number } | undefined {
-  const expected = f.silent ? baseline : f.ids!;
-  const n = Math.max(ours.ids.length, expected.length);
-  for (let i = 0; i < n; i++) if (ours.ids[i] !== expected[i]) return { step: i, margin: ours.margins[i] ?? Infinity };
-  return undefined;
-}
-
 const FIXTURES = [
   { name: 'b16 greedy (partial edge blocks)', file: 'screen-once-greedy-b16.jsonl', plainDraw: 300 },
   { name: 'b4 greedy', file: 'screen-once-greedy-b4.jsonl', plainDraw: 850 },
@@ -61,9 +39,11 @@ for (const fxDef of FIXTURES)
     const spec = screenFor(fxDef.file.replace('.jsonl', ''), fx);
     const store = join(dir.path, fxDef.file.replace('.jsonl', '.sqlite'));
     let p: PreparedScreen;
+    let plain: PlainEvaluator;
     const ties: string[] = [];
     before(async () => {
       p = await prepareScreen(spec);
+      plain = new PlainEvaluator(p.tf, p.assays, p.stats);
     });
     after(() => console.log(`# ${fxDef.file}: ${ties.length} near-ties with run.c (margin < ${RUNC_TIE})${ties.length ? `\n#   ${ties.join('\n#   ')}` : ''}`));
 
@@ -82,7 +62,7 @@ for (const fxDef of FIXTURES)
       const all = new Map(Array.from({ length: p.plan.total }, (_, i) => p.plan.mutant(i)).map((m) => [m.key, m]));
       for (const key of cmp.different) {
         const f = fx.mutants.find((x) => fixtureKey(x) === key)!;
-        const d = departure(plainTrace(p, all.get(key)!), f, fx.baseline.ids);
+        const d = departure(plain.trace(all.get(key)!, p.assays[0]), f, fx.baseline.ids);
         assert.ok(d && d.margin < RUNC_TIE, `${key}: departs from run.c at step ${d?.step} with margin ${d?.margin}`);
         ties.push(`${key}: step ${d.step}, margin ${d.margin.toExponential(2)}`);
       }
@@ -95,11 +75,10 @@ for (const fxDef of FIXTURES)
       while (picked.size < fxDef.plainDraw) picked.add(Math.floor(rand() * fx.mutants.length));
       const byKey = new Map(Array.from({ length: p.plan.total }, (_, i) => p.plan.mutant(i)).map((m) => [m.key, m]));
       const stored = storedResults(store);
-      const plain = new PlainEvaluator(p.tf, p.assays, p.stats);
       for (const i of [...picked].sort((a, b) => a - b)) {
         const f = fx.mutants[i];
         const m = byKey.get(fixtureKey(f))!;
-        const trace = plainTrace(p, m);
+        const trace = plain.trace(m, p.assays[0]);
         const d = departure(trace, f, fx.baseline.ids);
         if (d) {
           assert.ok(d.margin < RUNC_TIE, `${m.key}: plain path departs from run.c at step ${d.step} with margin ${d.margin}`);

@@ -2,7 +2,7 @@
  * The plain path: one full evaluation of every assay per mutant (mutate in place, run, restore). It is the
  * definition every faster path must equal.
  */
-import type { Outcome } from '../assays/assay.js';
+import type { GenerateRun, Outcome } from '../assays/assay.js';
 import type { GenerateAssay } from '../assays/generate.js';
 import type { Transformer } from '../model/forward.js';
 import { mutate, restore, type MatrixStats } from './mutate.js';
@@ -23,24 +23,29 @@ export class PlainEvaluator implements Evaluator {
     readonly stats: (m: Mutant) => MatrixStats,
   ) {}
 
-  /** One mutant, all assays, on the plain path. */
-  one(m: Mutant, tie = false): Outcome[] {
+  /** Runs `fn` with the mutant's weights in place, and puts them back bit for bit whatever happens. */
+  private withMutation<T>(m: Mutant, fn: () => T): T {
     const saved = m.target && m.unit && m.kind ? mutate(m.target.weights, m.unit, m.kind, this.stats(m)) : undefined;
     try {
-      return this.assays.map((a) => a.classify(a.run(this.tf), tie));
+      return fn();
     } finally {
       if (saved) restore(saved);
     }
   }
 
+  /** One mutant, all assays, on the plain path. */
+  one(m: Mutant, tie = false): Outcome[] {
+    return this.withMutation(m, () => this.assays.map((a) => a.classify(a.run(this.tf), tie)));
+  }
+
   /** One mutant, one assay, on the plain path. */
   oneAssay(m: Mutant, a: GenerateAssay, tie = false): Outcome {
-    const saved = m.target && m.unit && m.kind ? mutate(m.target.weights, m.unit, m.kind, this.stats(m)) : undefined;
-    try {
-      return a.classify(a.run(this.tf), tie);
-    } finally {
-      if (saved) restore(saved);
-    }
+    return this.withMutation(m, () => a.classify(a.run(this.tf), tie));
+  }
+
+  /** The raw plain-path generation of one mutant on one assay, with each step's decision margin. */
+  trace(m: Mutant, a: GenerateAssay): GenerateRun {
+    return this.withMutation(m, () => a.run(this.tf));
   }
 
   evaluate(mutants: Mutant[]): Outcome[][] {
