@@ -13,6 +13,7 @@ import { Transformer } from '../src/model/forward.js';
 import { generate, generateIds } from '../src/model/generate.js';
 import { loadHfFolder } from '../src/model/load-hf.js';
 import { loadModel } from '../src/model/model.js';
+import { softmaxScaled } from '../src/model/sampler.js';
 import { compareTraces, precisionOf, TIE_EPSILON, tieEpsilon } from '../src/model/ties.js';
 import { writeSynthModel, type SynthSpec } from '../src/model/synth.js';
 import { matrixStats, mutate, restore } from '../src/screen/mutate.js';
@@ -23,6 +24,8 @@ const cases = readJsonl<GenCase>(`${EXPECTED}/generate.jsonl`);
 const native = loadNativeBackend();
 const ts = new TsBackend();
 const ties: string[] = [];
+const gaps: string[] = [];
+after(() => console.log(`# native vs TS, max |Δlogit|:\n#   ${gaps.join('\n#   ')}`));
 after(() => console.log(`# native/TS ties (decision margin below ${JSON.stringify(TIE_EPSILON)}): ${ties.length}${ties.length ? `\n#   ${ties.join('\n#   ')}` : ''}`));
 
 function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -60,6 +63,7 @@ describe('native backend on stories260K (run.c fixtures)', () => {
       assert.ok(maxAbs(d.logits.flat(), got) < 1e-4);
       const twinLogits = twin.forward([{ cache: twin.newCache(d.prompt_ids.length), tokens: d.prompt_ids }], 'all');
       assert.ok(maxAbs(twinLogits, got) < 5e-5, `native vs ts ${maxAbs(twinLogits, got)}`);
+      gaps.push(`stories260K logits-${name}: ${maxAbs(twinLogits, got).toExponential(2)}`);
     });
 
   it('mutating a weight in place and restoring it gives back the same bits (native backend in use)', () => {
@@ -88,7 +92,7 @@ const shapes: { name: string; spec: Partial<SynthSpec> }[] = [
 
 describe('native vs TypeScript on random models of odd shapes', () => {
   const dir = tempDir('native-shapes');
-  before(() => shapes.forEach((s, i) => writeSynthModel(join(dir.path, String(i)), { architecture: 'llama', dim: 0, hiddenDim: 0, nLayers: 4, nHeads: 1, nKvHeads: 1, vocabSize: 0, maxSeqLen: 96, tied: true, dtype: 'F32', shards: 1, seed: 50 + i, ...s.spec } as SynthSpec)));
+  before(() => shapes.forEach((s, i) => writeSynthModel(join(dir.path, String(i)), { architecture: 'llama', dim: 0, hiddenDim: 0, nLayers: 4, nHeads: 1, nKvHeads: 1, vocabSize: 0, maxSeqLen: 128, tied: true, dtype: 'F32', shards: 1, seed: 50 + i, ...s.spec } as SynthSpec)));
   after(() => dir.remove());
 
   shapes.forEach((s, i) =>
@@ -100,9 +104,22 @@ describe('native vs TypeScript on random models of odd shapes', () => {
       const backends: Backend[] = [native, ts];
       const [a, b] = backends.map((be) => new Transformer(f.config, f.weights, be));
       const prompt = Array.from({ length: 9 }, (_, k) => 1 + ((k * 131) % (f.config.vocabSize - 1)));
-      const la = a.forward([{ cache: a.newCache(9), tokens: prompt }], 'all');
-      const lb = b.forward([{ cache: b.newCache(9), tokens: prompt }], 'all');
+      // Logits over 96 positions: differences grow with the sequence (longer sums, more bf16 roundings).
+      const long = Array.from({ length: 96 }, (_, k) => 1 + ((k * 131) % (f.config.vocabSize - 1)));
+      const la = a.forward([{ cache: a.newCache(96), tokens: long }], 'all');
+      const lb = b.forward([{ cache: b.newCache(96), tokens: long }], 'all');
       assert.ok(maxAbs(la, lb) < tolerance, `max |Δlogit| ${maxAbs(la, lb)}`);
+      // …and the largest difference of a cumulative probability (what a sampled decision compares with its coin).
+      let cdfGap = 0;
+      const V = f.config.vocabSize;
+      for (let r = 0; r < 96; r++) {
+        const pa = softmaxScaled(la, r * V, V, 1);
+        const pb = softmaxScaled(lb, r * V, V, 1);
+        let ca = 0;
+        let cb = 0;
+        for (let i = 0; i < V; i++) cdfGap = Math.max(cdfGap, Math.abs((ca += pa[i]) - (cb += pb[i])));
+      }
+      gaps.push(`${s.name}: ${maxAbs(la, lb).toExponential(2)} (cumulative probability ${cdfGap.toExponential(2)})`);
       for (const settings of [
         { temperature: 0, topP: 0, topK: 0, seed: 1 },
         { temperature: 1, topP: 0.9, topK: 0, seed: 7 },
