@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 
 # python3-torch/-numpy/-scipy/-jinja2: the independent references the tests compare against.
 # libopenblas-dev, libdnnl-dev: the native backend's GEMM libraries.
-PKGS="g++ make python3 python3-torch python3-numpy python3-scipy python3-jinja2 libopenblas-dev libdnnl-dev"
+# chromium: the headless browser the report page is tested in (driven by playwright-core, never downloaded).
+# fonts-dejavu-core: the font the report's figures are rendered with (resvg reads system fonts).
+PKGS="g++ make python3 python3-torch python3-numpy python3-scipy python3-jinja2 libopenblas-dev libdnnl-dev chromium fonts-dejavu-core"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

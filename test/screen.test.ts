@@ -120,11 +120,11 @@ describe('a screen, resumed, exported', () => {
       assert.ok(a.nsm > 0 && a.nsm <= 156);
     }
     const text = runCli(['status', store]);
-    assert.match(text.stdout, /156 of 156 mutants done \(100\.0 %\)\nassay once: \d+ NSMs of 156/);
+    assert.match(text.stdout, /156 of 156 mutants done \(100\.0 %\)\nassay once \(generate\): \d+ NSMs of 156/);
   });
 
   it('exports CSV and Parquet with the documented columns', async () => {
-    const cols = 'mutant_id,key,target,tensor,row,col,rows,cols,kind,value,assay,silent,phenotype,first_divergence,similarity,destructive,n_tokens,tie,text';
+    const cols = 'mutant_id,key,target,tensor,row,col,rows,cols,kind,value,assay,silent,phenotype,first_divergence,similarity,destructive,n_tokens,tie,text,accuracy,accuracy_change,kl_mean,kl_max,loglik_change,argmax_changes';
     const csv = join(dir.path, 'out.csv');
     assert.equal(runCli(['export', store, '--format', 'csv', '--out', csv]).status, 0);
     const lines = readFileSync(csv, 'utf8').trimEnd().split('\n');

@@ -51,6 +51,10 @@ export class GenerateAssay implements PreparedAssay {
     this.baselineText = this.model.tokenizer.decodeContinuation(this.promptIds, this.baseline.ids);
   }
 
+  get baselineIds(): number[] {
+    return this.baseline.ids;
+  }
+
   text(ids: number[]): string {
     return this.model.tokenizer.decodeContinuation(this.promptIds, ids);
   }
@@ -62,7 +66,14 @@ export class GenerateAssay implements PreparedAssay {
     const text = this.text(r.ids);
     return {
       silent: false,
-      phenotype: { key: idsHash(r.ids), ids: r.ids, text },
+      phenotype: {
+        key: idsHash(r.ids),
+        ids: r.ids,
+        text,
+        divergeAt: this.text(r.ids.slice(0, d)).length,
+        divergeEnd: this.text(r.ids.slice(0, d + 1)).length,
+        baselineEnd: this.text(base.slice(0, d + 1)).length,
+      },
       firstDivergence: d,
       similarity: similarity(r.ids, base),
       destructive: isDestructive(r.ids, text, this.stopIds),

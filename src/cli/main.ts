@@ -3,6 +3,7 @@ import { MutascanError } from '../errors.js';
 import { registerConvert } from './convert.js';
 import { registerExport } from './export.js';
 import { registerGenerate } from './generate.js';
+import { registerReport } from './report.js';
 import { registerRun } from './run.js';
 import { registerStatus } from './status.js';
 
@@ -16,6 +17,7 @@ export async function main(argv: string[]): Promise<number> {
   registerRun(program);
   registerStatus(program);
   registerExport(program);
+  registerReport(program);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -3,6 +3,15 @@ import type { Command } from 'commander';
 import { runScreen } from '../screen/runner.js';
 import { int } from './options.js';
 
+/** ETA as 1h05m, 3m20s or 45s (cli-progress's own rounds 119 s to "1m60s"). */
+export function formatEta(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?';
+  const t = Math.max(0, Math.round(seconds));
+  if (t >= 3600) return `${Math.floor(t / 3600)}h${String(Math.floor((t % 3600) / 60)).padStart(2, '0')}m`;
+  if (t >= 60) return `${Math.floor(t / 60)}m${String(t % 60).padStart(2, '0')}s`;
+  return `${t}s`;
+}
+
 export function registerRun(program: Command): void {
   program
     .command('run')
@@ -22,7 +31,7 @@ export function registerRun(program: Command): void {
       };
       process.on('SIGINT', onSigint);
       const bar = new SingleBar(
-        { format: 'screen {bar} {value}/{total} mutants | {rate} mutants/s | ETA {eta_formatted}', etaBuffer: 50, hideCursor: true, stream: process.stderr, noTTYOutput: true, notTTYSchedule: 15000 },
+        { format: 'screen {bar} {value}/{total} mutants | {rate} mutants/s | ETA {eta_formatted}', etaBuffer: 50, formatTime: (t: number) => formatEta(t), hideCursor: true, stream: process.stderr, noTTYOutput: true, notTTYSchedule: 15000 },
         Presets.shades_classic,
       );
       let started = 0;
@@ -36,7 +45,8 @@ export function registerRun(program: Command): void {
           plain: o.plain === true,
           limit: o.limit,
           shouldStop: () => stop,
-          onStart: ({ total, done, resumed }) => {
+          onStart: ({ total, done, resumed, notes }) => {
+            for (const n of notes) process.stderr.write(`mutascan: note: ${n}\n`);
             if (resumed) process.stderr.write(`mutascan: resuming ${o.store}: ${done} of ${total} mutants already done\n`);
             started = performance.now();
             startDone = done;

@@ -1,4 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { makeDirs } from '../util/dirs.js';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ModelConfig } from './config.js';
 import { writeSafetensors, type TensorToWrite } from './safetensors.js';
@@ -124,7 +125,7 @@ export function tokenizerJson(tok: Llama2cTokenizer, vocabSize = tok.vocabSize):
 }
 
 export function convertLlama2c(config: ModelConfig, w: ModelWeights, tok: Llama2cTokenizer, out: string): void {
-  mkdirSync(out, { recursive: true });
+  makeDirs(out);
   const c = config;
   const tensors: TensorToWrite[] = [f32('model.embed_tokens.weight', [c.vocabSize, c.dim], w.embed.data as Float32Array)];
   w.layers.forEach((l, i) => {

@@ -1,4 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { makeDirs } from '../util/dirs.js';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { f32ToBf16, f32ToF16 } from '../util/float.js';
 import type { Architecture } from './config.js';
@@ -110,7 +111,7 @@ export function synthConfigJson(s: SynthSpec): Record<string, unknown> {
  * scale through many layers; norms are near 1. Tensors are generated one at a time while they are written.
  */
 export function writeSynthModel(dir: string, s: SynthSpec): void {
-  mkdirSync(dir, { recursive: true });
+  makeDirs(dir);
   const hd = s.headDim ?? s.dim / s.nHeads;
   const qDim = s.nHeads * hd;
   const kvDim = s.nKvHeads * hd;

@@ -2,8 +2,9 @@
  * The plain path: one full evaluation of every assay per mutant (mutate in place, run, restore). It is the
  * definition every faster path must equal.
  */
-import type { GenerateRun, Outcome } from '../assays/assay.js';
+import { runPass, type GenerateRun, type Outcome } from '../assays/assay.js';
 import type { GenerateAssay } from '../assays/generate.js';
+import type { Assay } from '../assays/prepare.js';
 import type { Transformer } from '../model/forward.js';
 import { mutate, restore, type MatrixStats } from './mutate.js';
 import type { Mutant } from './plan.js';
@@ -19,7 +20,7 @@ export class PlainEvaluator implements Evaluator {
   readonly rechecks = 0;
   constructor(
     readonly tf: Transformer,
-    readonly assays: GenerateAssay[],
+    readonly assays: Assay[],
     readonly stats: (m: Mutant) => MatrixStats,
   ) {}
 
@@ -33,14 +34,18 @@ export class PlainEvaluator implements Evaluator {
     }
   }
 
+  private run(a: Assay, tie: boolean): Outcome {
+    return a.type === 'generate' ? a.classify(a.run(this.tf), tie) : runPass(this.tf, a).outcome(tie);
+  }
+
   /** One mutant, all assays, on the plain path. */
   one(m: Mutant, tie = false): Outcome[] {
-    return this.withMutation(m, () => this.assays.map((a) => a.classify(a.run(this.tf), tie)));
+    return this.withMutation(m, () => this.assays.map((a) => this.run(a, tie)));
   }
 
   /** One mutant, one assay, on the plain path. */
-  oneAssay(m: Mutant, a: GenerateAssay, tie = false): Outcome {
-    return this.withMutation(m, () => a.classify(a.run(this.tf), tie));
+  oneAssay(m: Mutant, a: Assay, tie = false): Outcome {
+    return this.withMutation(m, () => this.run(a, tie));
   }
 
   /** The raw plain-path generation of one mutant on one assay, with each step's decision margin. */

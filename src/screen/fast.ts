@@ -13,8 +13,9 @@
  * 4. Ties. With a backend that sums in index order the pass is bit-identical to the plain path. Otherwise a
  *    decision whose margin is below the tie epsilon is re-run on the plain path, and counted.
  */
-import type { Outcome } from '../assays/assay.js';
+import type { Outcome, PassAssay } from '../assays/assay.js';
 import type { GenerateAssay } from '../assays/generate.js';
+import type { Assay } from '../assays/prepare.js';
 import { KVCache, type Patch, type Transformer } from '../model/forward.js';
 import { choose, coins } from '../model/sampler.js';
 import { precisionOf, tieEpsilon } from '../model/ties.js';
@@ -38,15 +39,21 @@ interface Trace {
   cache: KVCache;
 }
 
+/** What the fast path keeps of a pass assay's baseline: the residual stream entering each layer, per probe. */
+interface PassTrace {
+  assay: PassAssay;
+  layerInputs: Float32Array[][];
+}
+
 export class FastEvaluator implements Evaluator {
   rechecks = 0;
-  private readonly traces: Trace[];
+  private readonly traces: (Trace | PassTrace)[];
   private readonly exact: boolean;
   private readonly precision;
 
   constructor(
     readonly tf: Transformer,
-    readonly assays: GenerateAssay[],
+    readonly assays: Assay[],
     readonly stats: (m: Mutant) => MatrixStats,
     readonly plain: PlainEvaluator,
     /** mutants per pass; by default as many as make about `rowsPerPass` rows */
@@ -55,7 +62,47 @@ export class FastEvaluator implements Evaluator {
   ) {
     this.exact = tf.backend.sequentialSums;
     this.precision = precisionOf(tf.weights);
-    this.traces = assays.map((a) => this.trace(a));
+    this.traces = assays.map((a) => (a.type === 'generate' ? this.trace(a) : this.passTrace(a)));
+  }
+
+  private passTrace(a: PassAssay): PassTrace {
+    return {
+      assay: a,
+      layerInputs: a.probes.map((p) => {
+        const layerInputs: Float32Array[] = [];
+        this.tf.forward([{ cache: this.tf.newCache(p.ids.length), tokens: p.ids }], 'none', { captureLayerInputs: layerInputs });
+        return layerInputs;
+      }),
+    };
+  }
+
+  /** A pass assay for a batch: each probe once for all mutants, from the lowest mutated layer on. */
+  private runPassBatch(t: PassTrace, batch: Mutant[], patches: (Patch | undefined)[]): Outcome[] {
+    const tf = this.tf;
+    const fromLayer = Math.min(...batch.map((m) => m.target?.layer ?? 0));
+    const dim = tf.config.dim;
+    const vocab = tf.config.vocabSize;
+    const states = batch.map(() => t.assay.begin());
+    t.assay.probes.forEach((p, pi) => {
+      const n = p.ids.length;
+      const caches = KVCache.pool(this.tf.newCache(1).kvDim, tf.config.nLayers, n, batch.length);
+      let input: Float32Array | undefined;
+      if (fromLayer > 0) {
+        input = new Float32Array(batch.length * n * dim);
+        for (let b = 0; b < batch.length; b++) input.set(t.layerInputs[pi][fromLayer], b * n * dim);
+      }
+      const logits = tf.forward(batch.map((_, b) => ({ cache: caches[b], tokens: p.ids, patch: patches[b] })), { from: p.from }, { fromLayer, input });
+      const rows = n - p.from;
+      states.forEach((s, b) => s.accept(pi, logits, b * rows * vocab));
+    });
+    const eps = tieEpsilon(this.precision, t.assay.sampled);
+    return states.map((s, b) => {
+      if (!this.exact && s.margin() < eps) {
+        this.rechecks++;
+        return this.plain.oneAssay(batch[b], t.assay, true);
+      }
+      return s.outcome(false);
+    });
   }
 
   private trace(a: GenerateAssay): Trace {
@@ -89,13 +136,13 @@ export class FastEvaluator implements Evaluator {
 
   evaluate(mutants: Mutant[]): Outcome[][] {
     const out: Outcome[][] = mutants.map(() => []);
-    const longest = Math.max(...this.traces.map((t) => t.seq.length));
+    const longest = Math.max(...this.traces.map((t) => ('seq' in t ? t.seq.length : Math.max(...t.assay.probes.map((p) => p.ids.length)))));
     const size = this.batchSize ?? Math.max(1, Math.floor(this.rowsPerPass / longest));
     for (let i = 0; i < mutants.length; i += size) {
       const batch = mutants.slice(i, i + size);
       const patches = batch.map((m) => this.patch(m));
       this.traces.forEach((t) => {
-        const results = this.runBatch(t, batch, patches);
+        const results = 'seq' in t ? this.runBatch(t, batch, patches) : this.runPassBatch(t, batch, patches);
         results.forEach((o, k) => out[i + k].push(o));
       });
     }

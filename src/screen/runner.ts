@@ -3,7 +3,7 @@
  * each batch committed in one transaction. Resumes from the store; stops cleanly between batches.
  */
 import { createHash } from 'node:crypto';
-import { GenerateAssay } from '../assays/generate.js';
+import { prepareAssays, type Assay } from '../assays/prepare.js';
 import type { Backend } from '../backend/backend.js';
 import { selectBackend } from '../backend/select.js';
 import { fail } from '../errors.js';
@@ -26,7 +26,7 @@ export interface RunOptions {
   plain?: boolean;
   /** seconds between commits (a crash loses at most this much work) */
   commitSeconds?: number;
-  onStart?(info: { total: number; done: number; resumed: boolean }): void;
+  onStart?(info: { total: number; done: number; resumed: boolean; notes: string[] }): void;
   onProgress?(done: number, total: number): void;
   shouldStop?(): boolean;
   /** only for tests: run at most this many mutants, then stop as if interrupted */
@@ -48,7 +48,9 @@ export interface PreparedScreen {
   backend: Backend;
   tf: Transformer;
   plan: Plan;
-  assays: GenerateAssay[];
+  assays: Assay[];
+  /** what the person running the screen should know (dropped shots, short subjects) */
+  notes: string[];
   stats: (m: Mutant) => MatrixStats;
   specHash: string;
 }
@@ -60,8 +62,8 @@ export async function prepareScreen(specFile: string, backendName?: string, thre
   const backend = await selectBackend(backendName, threads);
   const tf = new Transformer(model.config, model.weights, backend);
   const plan = Plan.of(spec, model);
-  const assays = spec.assays.map((a) => new GenerateAssay(a, model, spec.file));
-  for (const a of assays) a.setBaseline(tf);
+  const assays = prepareAssays(spec, model, tf);
+  const notes = assays.flatMap((a) => (a.type === 'generate' ? [] : a.notes));
   const statsCache = new Map<string, MatrixStats>();
   const stats = (m: Mutant): MatrixStats => {
     const t = m.target!;
@@ -72,7 +74,7 @@ export async function prepareScreen(specFile: string, backendName?: string, thre
   const specHash = createHash('sha256')
     .update(JSON.stringify({ targets: plan.targets.map((t) => t.tensor), unit: spec.unit, kinds: spec.kindNames, assays: assays.map((a) => [a.name, a.type, a.settingsJson]) }))
     .digest('hex');
-  return { spec, model, backend, tf, plan, assays, stats, specHash };
+  return { spec, model, backend, tf, plan, assays, notes, stats, specHash };
 }
 
 function mutantRows(p: PreparedScreen): Iterable<MutantRow> {
@@ -88,14 +90,13 @@ function mutantRows(p: PreparedScreen): Iterable<MutantRow> {
   };
 }
 
-export async function runScreen(o: RunOptions): Promise<RunSummary> {
-  const t0 = performance.now();
-  const p = await prepareScreen(o.specFile, o.backend, o.threads);
-  const { store, resumed } = Store.forRun(
-    o.storePath,
+/** Creates the store of a prepared screen, or opens it to resume (another screen's store is refused). */
+export function openScreenStore(p: PreparedScreen, storePath: string): { store: Store; resumed: boolean } {
+  return Store.forRun(
+    storePath,
     { specYaml: p.spec.source, specHash: p.specHash, modelPath: p.spec.model, modelFingerprint: modelFingerprint(p.model.source.files), backend: p.backend.name, totalMutants: p.plan.total },
     () => ({
-      assays: p.assays.map((a) => ({ name: a.name, type: a.type, settingsJson: a.settingsJson, promptIds: a.promptIds, baseline: { ids: a.baseline.ids, text: a.baselineText } })),
+      assays: p.assays.map((a) => ({ name: a.name, type: a.type, settingsJson: a.settingsJson, promptIds: a.type === 'generate' ? a.promptIds : a.probes.map((x) => x.ids), baseline: { ids: a.baselineIds, text: a.baselineText } })),
       targets: p.plan.targets.map((t) => {
         const s = matrixStats(t.weights);
         return { short: t.short, tensor: t.tensor, layer: t.layer, matrix: t.matrix, rows: t.weights.rows, cols: t.weights.cols, max: s.max, min: s.min };
@@ -103,11 +104,17 @@ export async function runScreen(o: RunOptions): Promise<RunSummary> {
       mutants: mutantRows(p),
     }),
   );
+}
+
+export async function runScreen(o: RunOptions): Promise<RunSummary> {
+  const t0 = performance.now();
+  const p = await prepareScreen(o.specFile, o.backend, o.threads);
+  const { store, resumed } = openScreenStore(p, o.storePath);
   try {
     if (resumed) {
       const stored = store.assays();
       p.assays.forEach((a, i) => {
-        if (JSON.stringify(stored[i].baseline.ids) !== JSON.stringify(a.baseline.ids))
+        if (JSON.stringify(stored[i].baseline.ids) !== JSON.stringify(a.baselineIds))
           fail(`assay "${a.name}": the unmutated model's output differs from the baseline stored when the screen began`, store.path, 'the model, engine or backend changed since; start a new store');
       });
     }
@@ -116,7 +123,7 @@ export async function runScreen(o: RunOptions): Promise<RunSummary> {
     const pending = store.pending();
     const total = p.plan.total;
     let done = total - pending.length;
-    o.onStart?.({ total, done, resumed });
+    o.onStart?.({ total, done, resumed, notes: p.notes });
     let ranNow = 0;
     let stopped = false;
 

@@ -13,6 +13,8 @@ export type UnitSpec = { type: 'block'; size: number } | { type: 'element' } | {
 
 export interface GenerateAssaySpec {
   name: string;
+  /** file:line of the assay in the screen file, for messages */
+  where: string;
   type: 'generate';
   prompt: string;
   chat: boolean;
@@ -25,7 +27,41 @@ export interface GenerateAssaySpec {
   preset?: string;
 }
 
-export type AssaySpec = GenerateAssaySpec;
+export type ChoiceSelect = { type: 'mmlu21'; seed: number } | { type: 'first'; n: number } | { type: 'all' };
+
+export interface ChoiceAssaySpec {
+  name: string;
+  /** file:line of the assay in the screen file, for messages */
+  where: string;
+  type: 'choice';
+  /** absolute path: a folder with dev/ and test/, or one csv */
+  data: string;
+  subjects?: string[];
+  shots: number;
+  scoring: 'letters' | 'next-token';
+  select: ChoiceSelect;
+  temperature: number;
+  topP: number;
+  topK: number;
+  seed: number;
+}
+
+export interface LikelihoodAssaySpec {
+  name: string;
+  /** file:line of the assay in the screen file, for messages */
+  where: string;
+  type: 'likelihood';
+  texts: string[];
+  /** generate assays whose prompt + baseline continuation are texts too */
+  baselineOf: string[];
+  klThreshold: number;
+  klStat: 'max' | 'mean';
+}
+
+export type AssaySpec = GenerateAssaySpec | ChoiceAssaySpec | LikelihoodAssaySpec;
+
+/** Silent likelihood mutants: no argmax changed and KL(baseline ‖ mutant), max over positions, at most this (nats). */
+export const DEFAULT_KL_THRESHOLD = 1e-3;
 
 export interface ScreenSpec {
   /** absolute paths */
@@ -45,7 +81,7 @@ export interface ScreenSpec {
  * The paper's six experiments (Hu et al., 2024): raw prompt with BOS and no chat template, temperature 0.7 with
  * Hugging Face's sampling defaults (top-k 50, no top-p), the seed reset before every generation.
  */
-export const PRESETS: Record<string, Omit<GenerateAssaySpec, 'name' | 'type' | 'preset'>> = {
+export const PRESETS: Record<string, Omit<GenerateAssaySpec, 'name' | 'type' | 'preset' | 'where'>> = {
   drosophila: { prompt: 'The life cycle of Drosophila:', chat: false, maxLength: 150, temperature: 0.7, topP: 1, topK: 50, seed: 0 },
   python0: { prompt: 'The following is a python program for bubble sort:', chat: false, maxLength: 150, temperature: 0.7, topP: 1, topK: 50, seed: 0 },
   python10: { prompt: 'The following is a python program for bubble sort:', chat: false, maxLength: 150, temperature: 0.7, topP: 1, topK: 50, seed: 10 },
@@ -90,7 +126,54 @@ const generateSchema = z
   })
   .strict();
 
-const assaySchema = z.discriminatedUnion('type', [generateSchema], { error: 'type must be one of: generate' });
+const assayName = z.string({ error: 'name must be a string' }).regex(/^[A-Za-z0-9_.-]+$/, { error: 'name may use letters, digits, _ . - only' });
+const sampling = {
+  temperature: z.number({ error: 'temperature must be a number ≥ 0' }).min(0, { error: 'temperature must be a number ≥ 0' }).optional(),
+  top_p: z.number({ error: 'top_p must be a number from 0 to 1' }).min(0).max(1, { error: 'top_p must be a number from 0 to 1' }).optional(),
+  top_k: int('top_k', 0).optional(),
+  seed: int('seed', 0).optional(),
+};
+
+const choiceSchema = z
+  .object({
+    name: assayName,
+    type: z.literal('choice'),
+    data: z.string({ error: 'data must be a path: a folder with dev/ and test/, or one csv' }),
+    subjects: z.array(z.string({ error: 'each subject must be a string' }), { error: 'subjects must be a list such as [global_facts]' }).min(1, { error: 'subjects must not be empty' }).optional(),
+    shots: int('shots', 0).optional(),
+    scoring: z.enum(['letters', 'next-token'], { error: 'scoring must be letters or next-token' }).optional(),
+    select: z
+      .union(
+        [
+          z.literal('all'),
+          z.object({ mmlu21: z.literal(true), seed: int('seed', 0).optional() }).strict(),
+          z.object({ first: int('first', 1) }).strict(),
+        ],
+        { error: 'select must be all, { mmlu21: true, seed: N } or { first: N }' },
+      )
+      .optional(),
+    ...sampling,
+  })
+  .strict();
+
+const likelihoodSchema = z
+  .object({
+    name: assayName,
+    type: z.literal('likelihood'),
+    texts: z.array(z.string({ error: 'each text must be a string' }), { error: 'texts must be a list of strings' }).optional(),
+    baseline_of: z.array(z.string({ error: 'each name must be a string' }), { error: 'baseline_of must be a list of generate assay names' }).optional(),
+    kl_threshold: z.number({ error: 'kl_threshold must be a number ≥ 0' }).min(0, { error: 'kl_threshold must be a number ≥ 0' }).optional(),
+    kl_stat: z.enum(['max', 'mean'], { error: 'kl_stat must be max or mean' }).optional(),
+  })
+  .strict();
+
+const assaySchema = z.discriminatedUnion('type', [generateSchema, choiceSchema, likelihoodSchema], { error: 'type must be one of: generate, choice, likelihood' });
+
+const ASSAY_KEYS: Record<string, string> = {
+  generate: 'name, type, preset, prompt, chat, max_length, max_new_tokens, temperature, top_p, top_k, seed',
+  choice: 'name, type, data, subjects, shots, scoring, select, temperature, top_p, top_k, seed',
+  likelihood: 'name, type, texts, baseline_of, kl_threshold, kl_stat',
+};
 
 const unitSchema = z.union(
   [
@@ -168,7 +251,8 @@ export function parseScreenSpec(source: string, file: string): ScreenSpec {
     if (issue.code === 'unrecognized_keys') {
       const key = (issue as { keys: string[] }).keys[0];
       const at = [...path, key];
-      const allowed = path.length === 0 ? 'model, tokenizer, targets, unit, kinds, assays' : path[0] === 'assays' ? 'name, type, preset, prompt, chat, max_length, max_new_tokens, temperature, top_p, top_k, seed' : 'block';
+      const assayType = path[0] === 'assays' ? String((data as { assays?: { type?: string }[] }).assays?.[Number(path[1])]?.type ?? 'generate') : '';
+      const allowed = path.length === 0 ? 'model, tokenizer, targets, unit, kinds, assays' : path[0] === 'assays' ? (path.length > 2 ? 'mmlu21, seed | first' : ASSAY_KEYS[assayType] ?? ASSAY_KEYS.generate) : 'block';
       fail(`unknown key "${fmtPath(at)}"`, `${file}:${keyLine(doc, lc, at) ?? '?'}`, `allowed here: ${allowed}`);
     }
     if (issue.code === 'invalid_type' && /received undefined/.test(message)) message = `${fmtPath(path)} is required`;
@@ -181,10 +265,37 @@ export function parseScreenSpec(source: string, file: string): ScreenSpec {
   const dir = dirname(file);
   const kinds: Kind[] = s.kinds.map((k, i) => parseKind(k) ?? fail(`kinds[${i}]: unknown kind "${k}"`, `${file}:${lineOf(doc, lc, ['kinds', i]) ?? '?'}`, `allowed: ${KIND_HELP}`));
   const names = new Set<string>();
-  const assays: AssaySpec[] = s.assays.map((a, i) => {
+  const assays: AssaySpec[] = s.assays.map((a, i): AssaySpec => {
     const where = `${file}:${lineOf(doc, lc, ['assays', i]) ?? '?'}`;
     if (names.has(a.name)) fail(`assays[${i}]: the name "${a.name}" is used twice`, where, 'give every assay its own name');
     names.add(a.name);
+    if (a.type === 'choice') {
+      const sel = a.select ?? { mmlu21: true as const };
+      return {
+        name: a.name,
+        where,
+        type: 'choice',
+        data: resolve(dirname(file), a.data),
+        subjects: a.subjects,
+        shots: a.shots ?? 5,
+        scoring: a.scoring ?? 'next-token',
+        select: sel === 'all' ? { type: 'all' } : 'first' in sel ? { type: 'first', n: sel.first } : { type: 'mmlu21', seed: sel.seed ?? 0 },
+        temperature: a.temperature ?? 0,
+        topP: a.top_p ?? 0,
+        topK: a.top_k ?? 0,
+        seed: a.seed ?? 0,
+      };
+    }
+    if (a.type === 'likelihood') {
+      const texts = a.texts ?? [];
+      const baselineOf = a.baseline_of ?? [];
+      if (texts.length + baselineOf.length === 0) fail(`assays[${i}] ("${a.name}") has no texts`, where, 'add texts: ["..."] or baseline_of: [<generate assay name>]');
+      for (const n of baselineOf) {
+        const other = s.assays.find((x) => x.name === n);
+        if (!other || other.type !== 'generate') fail(`assays[${i}] ("${a.name}"): baseline_of names "${n}", which is not a generate assay of this screen`, where, 'list names of generate assays');
+      }
+      return { name: a.name, where, type: 'likelihood', texts, baselineOf, klThreshold: a.kl_threshold ?? DEFAULT_KL_THRESHOLD, klStat: a.kl_stat ?? 'max' };
+    }
     const preset = a.preset ? PRESETS[a.preset] : undefined;
     const prompt = a.prompt ?? preset?.prompt;
     if (prompt === undefined) fail(`assays[${i}] ("${a.name}") has no prompt`, where, `add prompt: "...", or preset: one of ${Object.keys(PRESETS).join(', ')}`);
@@ -192,6 +303,7 @@ export function parseScreenSpec(source: string, file: string): ScreenSpec {
     const lengths = a.max_length !== undefined || a.max_new_tokens !== undefined ? { maxLength: a.max_length, maxNewTokens: a.max_new_tokens } : { maxLength: preset?.maxLength ?? 150 };
     return {
       name: a.name,
+      where,
       type: 'generate',
       prompt,
       chat: a.chat ?? preset?.chat ?? false,

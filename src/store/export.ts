@@ -1,7 +1,9 @@
 /**
  * Exports: one row per mutant × assay. Columns (documented in the README):
  * mutant_id, key, target, tensor, row, col, rows, cols, kind, value, assay, silent, phenotype, first_divergence,
- * similarity, destructive, n_tokens, tie, text. `text` is the phenotype's output (empty when silent).
+ * similarity, destructive, n_tokens, tie, text, accuracy, accuracy_change, kl_mean, kl_max, loglik_change,
+ * argmax_changes. `text` is the phenotype's output (empty when silent); the last six are empty where the assay
+ * does not measure them (choice assays: accuracy; likelihood assays: the rest).
  */
 import { writeFileSync } from 'node:fs';
 import { parquetWriteFile } from 'hyparquet-writer';
@@ -28,15 +30,22 @@ export interface ExportRow {
   n_tokens: number;
   tie: boolean;
   text: string;
+  accuracy: number | null;
+  accuracy_change: number | null;
+  kl_mean: number | null;
+  kl_max: number | null;
+  loglik_change: number | null;
+  argmax_changes: number | null;
 }
 
-export const EXPORT_COLUMNS: (keyof ExportRow)[] = ['mutant_id', 'key', 'target', 'tensor', 'row', 'col', 'rows', 'cols', 'kind', 'value', 'assay', 'silent', 'phenotype', 'first_divergence', 'similarity', 'destructive', 'n_tokens', 'tie', 'text'];
+export const EXPORT_COLUMNS: (keyof ExportRow)[] = ['mutant_id', 'key', 'target', 'tensor', 'row', 'col', 'rows', 'cols', 'kind', 'value', 'assay', 'silent', 'phenotype', 'first_divergence', 'similarity', 'destructive', 'n_tokens', 'tie', 'text', 'accuracy', 'accuracy_change', 'kl_mean', 'kl_max', 'loglik_change', 'argmax_changes'];
 
 export function exportRows(store: Store): ExportRow[] {
   const rows = store.db
     .prepare(
       `SELECT m.id AS mutant_id, m.key, t.short AS target, t.tensor, m.row, m.col, m.rows, m.cols, m.kind, m.value, a.name AS assay,
-              r.silent, r.phenotype_id AS phenotype, r.first_divergence, r.similarity, r.destructive, r.n_tokens, r.tie, coalesce(p.text, '') AS text
+              r.silent, r.phenotype_id AS phenotype, r.first_divergence, r.similarity, r.destructive, r.n_tokens, r.tie, coalesce(p.text, '') AS text,
+              r.accuracy, r.accuracy_change, r.kl_mean, r.kl_max, r.loglik_change, r.argmax_changes
        FROM results r JOIN mutants m ON m.id = r.mutant_id JOIN assays a ON a.id = r.assay_id
        LEFT JOIN targets t ON t.id = m.target_id LEFT JOIN phenotypes p ON p.id = r.phenotype_id
        ORDER BY m.id, a.id`,
@@ -45,7 +54,7 @@ export function exportRows(store: Store): ExportRow[] {
   return rows.map((r) => ({ ...r, silent: r.silent === 1, destructive: r.destructive === 1, tie: r.tie === 1 }) as ExportRow);
 }
 
-function csvCell(v: unknown): string {
+export function csvCell(v: unknown): string {
   if (v === null || v === undefined) return '';
   const s = typeof v === 'boolean' ? (v ? 'true' : 'false') : String(v);
   return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
@@ -67,7 +76,8 @@ export function writeExport(store: Store, format: string, out: string): number {
           col('mutant_id', 'INT32'), col('key', 'STRING'), col('target', 'STRING'), col('tensor', 'STRING'), col('row', 'INT32'), col('col', 'INT32'),
           col('rows', 'INT32'), col('cols', 'INT32'), col('kind', 'STRING'), col('value', 'DOUBLE'), col('assay', 'STRING'), col('silent', 'BOOLEAN'),
           col('phenotype', 'INT32'), col('first_divergence', 'INT32'), col('similarity', 'DOUBLE'), col('destructive', 'BOOLEAN'), col('n_tokens', 'INT32'),
-          col('tie', 'BOOLEAN'), col('text', 'STRING'),
+          col('tie', 'BOOLEAN'), col('text', 'STRING'), col('accuracy', 'DOUBLE'), col('accuracy_change', 'DOUBLE'), col('kl_mean', 'DOUBLE'),
+          col('kl_max', 'DOUBLE'), col('loglik_change', 'DOUBLE'), col('argmax_changes', 'INT32'),
         ],
       });
     }

@@ -2,7 +2,7 @@
  * The store: one SQLite file per screen (WAL). Documented in the README; every table is plain SQL that any
  * SQLite tool can read.
  */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS screen (
@@ -20,13 +20,13 @@ CREATE TABLE IF NOT EXISTS screen (
 CREATE TABLE IF NOT EXISTS assays (
   id INTEGER PRIMARY KEY,
   name TEXT NOT NULL UNIQUE,
-  type TEXT NOT NULL,               -- generate
+  type TEXT NOT NULL,               -- generate | choice | likelihood
   settings_json TEXT NOT NULL,
-  prompt_ids_json TEXT NOT NULL
+  prompt_ids_json TEXT NOT NULL     -- generate: the prompt's ids; choice, likelihood: each question's or text's ids
 );
 CREATE TABLE IF NOT EXISTS baselines (
   assay_id INTEGER PRIMARY KEY REFERENCES assays(id),
-  ids_json TEXT NOT NULL,           -- generated ids of the unmutated model
+  ids_json TEXT NOT NULL,           -- the unmutated model's output: generated ids; choice: each question's answer token; likelihood: each position's argmax
   text TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS targets (
@@ -56,6 +56,12 @@ CREATE TABLE IF NOT EXISTS phenotypes (
   hash TEXT NOT NULL,               -- sha1 of the generated ids
   ids_json TEXT NOT NULL,
   text TEXT NOT NULL,
+  -- where the output parts from the baseline, in UTF-16 code units of the texts (what JavaScript's String
+  -- indexes): the first divergent token is text[diverge_at, diverge_end), the baseline's at that step is
+  -- baseline.text[diverge_at, baseline_end); the report marks them
+  diverge_at INTEGER NOT NULL,
+  diverge_end INTEGER NOT NULL,
+  baseline_end INTEGER NOT NULL,
   UNIQUE (assay_id, hash)
 );
 CREATE TABLE IF NOT EXISTS results (
@@ -68,6 +74,13 @@ CREATE TABLE IF NOT EXISTS results (
   destructive INTEGER NOT NULL,     -- empty, looping, or mostly non-text output
   n_tokens INTEGER NOT NULL,
   tie INTEGER NOT NULL DEFAULT 0,   -- a float32 near-tie was re-checked on the plain path
+  -- measured values, NULL where the assay does not measure them:
+  accuracy REAL,                    -- choice: share of questions answered right
+  accuracy_change REAL,             -- choice: accuracy minus the baseline's
+  kl_mean REAL,                     -- likelihood: mean over positions of KL(baseline || mutant), nats
+  kl_max REAL,                      -- likelihood: max over positions of that KL
+  loglik_change REAL,               -- likelihood: the texts' total log-likelihood minus the baseline's, nats
+  argmax_changes INTEGER,           -- likelihood: positions whose most likely next token changed
   PRIMARY KEY (mutant_id, assay_id)
 ) WITHOUT ROWID;
 `;

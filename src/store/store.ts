@@ -20,7 +20,8 @@ export interface AssayRow {
   name: string;
   type: string;
   settingsJson: string;
-  promptIds: number[];
+  /** a generate assay's prompt ids; for choice and likelihood assays, the ids of each question or text */
+  promptIds: number[] | number[][];
   baseline: { ids: number[]; text: string };
 }
 
@@ -97,6 +98,11 @@ export class Store {
     const db = openDb(path, true);
     const s = new Store(db, path);
     if (!s.hasScreen()) fail('this SQLite file is not a mutascan store (it has no screen table)', path);
+    const version = db.prepare('SELECT schema_version FROM screen WHERE id = 1').pluck().get() as number;
+    if (version !== SCHEMA_VERSION) {
+      db.close();
+      fail(`the store has schema version ${version}; this mutascan reads version ${SCHEMA_VERSION}`, path, 'run the screen again into a new store with this mutascan');
+    }
     s.assayIds = s.assays().map((a) => a.id);
     return s;
   }
@@ -188,8 +194,8 @@ export class Store {
   save(batch: MutantResult[]): void {
     const db = this.db;
     const isDone = db.prepare('SELECT done FROM mutants WHERE id = ?').pluck();
-    const insP = db.prepare('INSERT INTO phenotypes (assay_id, hash, ids_json, text) VALUES (?, ?, ?, ?) ON CONFLICT (assay_id, hash) DO UPDATE SET hash = excluded.hash RETURNING id').pluck();
-    const insR = db.prepare('INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    const insP = db.prepare('INSERT INTO phenotypes (assay_id, hash, ids_json, text, diverge_at, diverge_end, baseline_end) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (assay_id, hash) DO UPDATE SET hash = excluded.hash RETURNING id').pluck();
+    const insR = db.prepare('INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
     const done = db.prepare('UPDATE mutants SET done = 1 WHERE id = ?');
     db.transaction(() => {
       for (const m of batch) {
@@ -201,11 +207,13 @@ export class Store {
             const k = `${assayId}:${o.phenotype.key}`;
             pid = this.phenotypeIds.get(k) ?? null;
             if (pid === null) {
-              pid = insP.get(assayId, o.phenotype.key, JSON.stringify(o.phenotype.ids), o.phenotype.text) as number;
+              pid = insP.get(assayId, o.phenotype.key, JSON.stringify(o.phenotype.ids), o.phenotype.text, o.phenotype.divergeAt, o.phenotype.divergeEnd, o.phenotype.baselineEnd) as number;
               this.phenotypeIds.set(k, pid);
             }
           }
-          insR.run(m.ordinal, assayId, o.silent ? 1 : 0, pid, o.firstDivergence, o.similarity, o.destructive ? 1 : 0, o.nTokens, o.tie ? 1 : 0);
+          const x = o.metrics ?? {};
+          insR.run(m.ordinal, assayId, o.silent ? 1 : 0, pid, o.firstDivergence, o.similarity, o.destructive ? 1 : 0, o.nTokens, o.tie ? 1 : 0,
+            x.accuracy ?? null, x.accuracyChange ?? null, x.klMean ?? null, x.klMax ?? null, x.loglikChange ?? null, x.argmaxChanges ?? null);
         });
         done.run(m.ordinal);
       }

@@ -2,6 +2,11 @@ import type { Store } from './store.js';
 
 export interface AssaySummary {
   assay: string;
+  type: string;
+  /** choice: baseline accuracy and the mean and lowest accuracy of the mutants done */
+  accuracy?: { baseline: number; mean: number; min: number };
+  /** likelihood: mean and largest KL(baseline ‖ mutant) statistics of the mutants done */
+  kl?: { mean: number; max: number };
   done: number;
   nsm: number;
   phenotypes: number;
@@ -26,7 +31,13 @@ export function summarize(store: Store): { total: number; done: number; assays: 
          WHERE r.assay_id = ? GROUP BY t.matrix ORDER BY min(t.id)`,
       )
       .all(a.id) as { matrix: string; done: number; nsm: number; phenotypes: number }[];
-    return { assay: a.name, done: s.done ?? 0, nsm: s.nsm ?? 0, phenotypes: s.phenotypes ?? 0, destructive: s.destructive ?? 0, ties: s.ties ?? 0, byMatrix };
+    const m = db
+      .prepare('SELECT avg(accuracy) AS acc, min(accuracy) AS accMin, avg(accuracy - accuracy_change) AS base, avg(kl_mean) AS kl, max(kl_max) AS klMax FROM results WHERE assay_id = ? AND mutant_id > 0')
+      .get(a.id) as Record<string, number | null>;
+    const extra: Pick<AssaySummary, 'accuracy' | 'kl'> = {};
+    if (a.type === 'choice' && m.acc !== null) extra.accuracy = { baseline: m.base ?? 0, mean: m.acc, min: m.accMin ?? 0 };
+    if (a.type === 'likelihood' && m.kl !== null) extra.kl = { mean: m.kl, max: m.klMax ?? 0 };
+    return { assay: a.name, type: a.type, ...extra, done: s.done ?? 0, nsm: s.nsm ?? 0, phenotypes: s.phenotypes ?? 0, destructive: s.destructive ?? 0, ties: s.ties ?? 0, byMatrix };
   });
   return { total, done, assays };
 }

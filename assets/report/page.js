@@ -1,0 +1,177 @@
+// The report page's script: canvas maps, filters, hover and click. Runs from file:// with no network.
+// Model text only ever reaches the page through textContent, never as markup.
+/* global unitColour, COLOURS */
+(function () {
+  'use strict';
+  const data = JSON.parse(document.getElementById('report-data').textContent);
+  const $ = (id) => document.getElementById(id);
+
+  function decode(b64) {
+    const bin = atob(b64);
+    const bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    return new Int32Array(bytes.buffer);
+  }
+  const outcome = data.outcome.map((perKind) => perKind.map((perTarget) => perTarget.map(decode)));
+
+  const state = { assay: 0, kind: 'all', layer: 'all', pinned: null };
+  const shownKinds = () => (state.kind === 'all' ? data.kinds.map((k, i) => i) : [data.kinds.indexOf(state.kind)]);
+
+  function option(select, value, label) {
+    const o = document.createElement('option');
+    o.value = String(value);
+    o.textContent = label;
+    select.appendChild(o);
+  }
+  data.assays.forEach((a, i) => option($('f-assay'), i, a.name));
+  option($('f-kind'), 'all', 'all kinds');
+  data.kinds.forEach((k) => option($('f-kind'), k, k));
+  option($('f-layer'), 'all', 'all layers');
+  [...new Set(data.targets.map((t) => (t.layer === null ? t.matrix : String(t.layer))))].forEach((l) => option($('f-layer'), l, /^\d+$/.test(l) ? 'layer ' + l : l));
+
+  const maps = $('maps');
+  const canvases = data.targets.map((t, ti) => {
+    const fig = document.createElement('figure');
+    fig.className = 'map';
+    fig.dataset.layer = t.layer === null ? t.matrix : String(t.layer);
+    const cap = document.createElement('figcaption');
+    cap.textContent = t.short + ' (' + t.rows + '×' + t.cols + ')';
+    const canvas = document.createElement('canvas');
+    canvas.width = t.gridCols;
+    canvas.height = t.gridRows;
+    canvas.style.width = t.gridCols * t.scale + 'px';
+    canvas.style.height = t.gridRows * t.scale + 'px';
+    canvas.dataset.target = t.short;
+    canvas.addEventListener('mousemove', (e) => hover(ti, canvas, e));
+    canvas.addEventListener('mouseleave', () => ($('tooltip').hidden = true));
+    canvas.addEventListener('click', (e) => pin(ti, unitAt(ti, canvas, e)));
+    fig.appendChild(cap);
+    fig.appendChild(canvas);
+    maps.appendChild(fig);
+    return canvas;
+  });
+
+  function draw() {
+    const kinds = shownKinds();
+    const names = kinds.map((k) => data.kinds[k]);
+    data.targets.forEach((t, ti) => {
+      const fig = canvases[ti].parentElement;
+      fig.hidden = state.layer !== 'all' && fig.dataset.layer !== state.layer;
+      if (fig.hidden) return;
+      const ctx = canvases[ti].getContext('2d');
+      const img = ctx.createImageData(t.gridCols, t.gridRows);
+      const per = kinds.map((k) => outcome[state.assay][k][ti]);
+      const o = new Array(per.length);
+      for (let u = 0; u < t.gridRows * t.gridCols; u++) {
+        for (let k = 0; k < per.length; k++) o[k] = per[k][u];
+        const c = COLOURS[unitColour(names, o)];
+        img.data[u * 4] = c[0];
+        img.data[u * 4 + 1] = c[1];
+        img.data[u * 4 + 2] = c[2];
+        img.data[u * 4 + 3] = 255;
+      }
+      ctx.putImageData(img, 0, 0);
+    });
+  }
+
+  function unitAt(ti, canvas, e) {
+    const t = data.targets[ti];
+    const r = canvas.getBoundingClientRect();
+    const col = Math.min(t.gridCols - 1, Math.max(0, Math.floor(((e.clientX - r.left) / r.width) * t.gridCols)));
+    const row = Math.min(t.gridRows - 1, Math.max(0, Math.floor(((e.clientY - r.top) / r.height) * t.gridRows)));
+    return { ti, row, col, u: row * t.gridCols + col };
+  }
+
+  function describe(unit) {
+    const t = data.targets[unit.ti];
+    const r0 = unit.row * t.unitRows;
+    const c0 = unit.col * t.unitCols;
+    const h = Math.min(t.unitRows, t.rows - r0);
+    const w = Math.min(t.unitCols, t.cols - c0);
+    return shownKinds().map((k) => {
+      const o = outcome[state.assay][k][unit.ti][unit.u];
+      const what = o < 0 ? 'not run yet' : o === 0 ? 'silent' : 'phenotype ' + o;
+      return { kind: data.kinds[k], key: t.short + ':' + r0 + ',' + c0 + '+' + h + 'x' + w + ':' + data.kinds[k], outcome: o, what };
+    });
+  }
+
+  function hover(ti, canvas, e) {
+    const unit = unitAt(ti, canvas, e);
+    const tip = $('tooltip');
+    tip.textContent = '';
+    const head = document.createElement('div');
+    head.className = 'tip-head';
+    const t = data.targets[ti];
+    head.textContent = t.short + ' · unit row ' + unit.row + ', col ' + unit.col + ' · assay ' + data.assays[state.assay].name;
+    tip.appendChild(head);
+    for (const d of describe(unit)) {
+      const line = document.createElement('div');
+      line.textContent = d.key + ' → ' + d.what;
+      tip.appendChild(line);
+    }
+    tip.hidden = false;
+    tip.style.left = e.pageX + 14 + 'px';
+    tip.style.top = e.pageY + 14 + 'px';
+  }
+
+  // Text with the span [from, to) marked; every piece goes in through textContent.
+  function marked(el, text, from, to) {
+    el.textContent = '';
+    const a = Math.max(0, Math.min(from, text.length));
+    const b = Math.max(a, Math.min(to, text.length));
+    el.appendChild(document.createTextNode(text.slice(0, a)));
+    const m = document.createElement('mark');
+    m.textContent = b > a ? text.slice(a, b) : '∅';
+    if (b === a) m.title = 'no token here: the output ends';
+    el.appendChild(m);
+    el.appendChild(document.createTextNode(text.slice(b)));
+  }
+
+  function pin(ti, unit) {
+    state.pinned = unit;
+    const viewer = $('viewer');
+    viewer.hidden = false;
+    const list = $('viewer-mutants');
+    list.textContent = '';
+    const ds = describe(unit);
+    const base = data.assays[state.assay].baseline;
+    let shown = null;
+    for (const d of ds) {
+      const li = document.createElement('li');
+      li.textContent = d.key + ' → ' + d.what;
+      if (d.outcome > 0) {
+        const p = data.phenotypes[d.outcome];
+        li.textContent += ' (' + p.count + ' mutants share it)';
+        li.className = 'nsm';
+        li.tabIndex = 0;
+        li.addEventListener('click', () => show(d, p, base));
+        if (!shown) shown = [d, p];
+      }
+      list.appendChild(li);
+    }
+    if (shown) show(shown[0], shown[1], base);
+    else {
+      $('viewer-title').textContent = 'Silent: the output is the baseline\u2019s';
+      $('pheno-text').textContent = '';
+      $('baseline-text').textContent = base;
+    }
+  }
+
+  function show(d, p, base) {
+    $('viewer-title').textContent = d.key + ' — phenotype ' + d.outcome;
+    marked($('pheno-text'), p.text, p.divergeAt, p.divergeEnd);
+    marked($('baseline-text'), base, p.divergeAt, p.baselineEnd);
+  }
+
+  for (const id of ['f-assay', 'f-kind', 'f-layer']) {
+    $(id).addEventListener('change', () => {
+      state.assay = Number($('f-assay').value);
+      state.kind = $('f-kind').value;
+      state.layer = $('f-layer').value;
+      draw();
+      if (state.pinned) pin(state.pinned.ti, state.pinned);
+    });
+  }
+  draw();
+  document.body.dataset.ready = '1';
+})();

@@ -1,0 +1,119 @@
+/**
+ * `mutascan report`: a store turned into figures (SVG + PNG), tables (CSV) and one page (index.html).
+ */
+import { writeFileSync } from 'node:fs';
+import { makeDirs } from '../util/dirs.js';
+import { join } from 'node:path';
+import { fail } from '../errors.js';
+import { csvCell } from '../store/export.js';
+import type { Store } from '../store/store.js';
+import { analyse, sortedOrder, unitHits, type Analyses } from './analyses.js';
+import { complementarityChart, enrichmentChart, layerBars, overlapHeatmap, summaryBars, valueHistogram, wordBars, type HistogramRow } from './charts.js';
+import { loadReportData, type ReportData } from './data.js';
+import { accuracyScale, klScale, mapFigure, mapPixels, overviewFigure, render, valuePixels, type Figure } from './figures.js';
+import { pageHtml } from './page.js';
+
+export interface ReportResult {
+  dir: string;
+  figures: number;
+  tables: number;
+  data: ReportData;
+  analyses: Analyses;
+}
+
+/** File-name part made of a user-given name (assay names come from the screen file). */
+function slug(s: string): string {
+  return s.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 60) || '_';
+}
+
+function csv<T extends object>(rows: T[]): string {
+  if (rows.length === 0) return '';
+  const cols = Object.keys(rows[0]) as (keyof T)[];
+  return [cols.join(','), ...rows.map((r) => cols.map((c) => csvCell(r[c])).join(','))].join('\n') + '\n';
+}
+
+/** Per matrix type, counts of a measured value in equal bins (on log10 for KL; KL of 0 goes in the lowest bin). */
+function histogram(data: ReportData, ai: number, log: boolean, bins = 30): { rows: HistogramRow[]; lo: number; hi: number } {
+  const byMatrix = new Map<string, number[]>();
+  data.values[ai]!.forEach((perTarget) =>
+    perTarget.forEach((vals, ti) => {
+      const m = data.targets[ti].matrix;
+      const list = byMatrix.get(m) ?? byMatrix.set(m, []).get(m)!;
+      for (const v of vals) if (!Number.isNaN(v)) list.push(v);
+    }),
+  );
+  // Loops, not Math.min(...xs): a screen has millions of values, more than a call's arguments can hold.
+  let smallestPositive = Infinity;
+  for (const vs of byMatrix.values()) for (const v of vs) if (v > 0 && v < smallestPositive) smallestPositive = v;
+  const floor = Number.isFinite(smallestPositive) ? smallestPositive : 1e-12;
+  const tr = (v: number) => (log ? Math.log10(Math.max(v, floor)) : v);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const vs of byMatrix.values()) for (const v of vs) (lo = Math.min(lo, tr(v))), (hi = Math.max(hi, tr(v)));
+  if (!Number.isFinite(lo)) (lo = 0), (hi = 1);
+  const width = hi > lo ? (hi - lo) / bins : 1;
+  const rows: HistogramRow[] = [];
+  for (const [matrix, vs] of byMatrix) {
+    const counts = new Array<number>(bins).fill(0);
+    for (const v of vs) counts[Math.min(bins - 1, Math.floor((tr(v) - lo) / width))]++;
+    counts.forEach((n, i) => n && rows.push({ matrix, bin_start: lo + i * width, bin_end: lo + (i + 1) * width, mutants: n }));
+  }
+  return { rows, lo, hi };
+}
+
+export async function writeReport(store: Store, dir: string, log: (line: string) => void = () => {}): Promise<ReportResult> {
+  try {
+    makeDirs(join(dir, 'figures'));
+    makeDirs(join(dir, 'tables'));
+  } catch (e) {
+    fail(`cannot create the report folder: ${(e as Error).message}`, dir, 'choose an --out folder you can write to');
+  }
+  const data = loadReportData(store);
+  log(`read ${data.done.toLocaleString('en')} of ${data.total.toLocaleString('en')} mutants, ${data.phenotypes.size} phenotypes`);
+  const an = analyse(data);
+
+  const tables: [string, object[]][] = [
+    ['summary', an.summary], ['layers', an.layers], ['overlap', an.overlap], ['complementarity', an.complementarity],
+    ['enrichment', an.enrichment], ['words', an.words], ['word-mutants', an.wordMutants],
+  ];
+  for (const [name, rows] of tables) writeFileSync(join(dir, 'tables', `${name}.csv`), csv(rows));
+
+  const general: Figure[] = [];
+  const sorted: Figure[] = [];
+  const maps: Figure[] = [];
+  general.push(await render('summary', 'NSM rate per matrix type and assay', summaryBars(an.summary)));
+  if (an.overlap.length) general.push(await render('overlap', 'Overlap of NSM sets between assays', overlapHeatmap(an.overlap)));
+  for (const [ai, a] of data.assays.entries()) {
+    const s = slug(a.name);
+    general.push(await overviewFigure(`maps-${s}`, `All maps — assay ${a.name}`, data, ai));
+    const layers = an.layers.filter((r) => r.assay === a.name);
+    if (layers.length) general.push(await render(`layers-${s}`, `NSMs and phenotypes per layer — ${a.name}`, layerBars(a.name, layers)));
+    const comp = an.complementarity.filter((r) => r.assay === a.name);
+    if (comp.length) general.push(await render(`complementarity-${s}`, `Max/min complementarity — ${a.name}`, complementarityChart(a.name, comp)));
+    general.push(await render(`enrichment-${s}`, `Rows and columns enriched in NSMs — ${a.name}`, enrichmentChart(a.name, an.enrichment.filter((r) => r.assay === a.name), data.targets.map((t) => t.short))));
+    if (data.values[ai]) {
+      const isChoice = a.type === 'choice';
+      const h = histogram(data, ai, !isChoice);
+      const what = isChoice ? 'accuracy change' : 'mean KL (nats)';
+      general.push(await render(`distribution-${s}`, `Distribution of ${what} — ${a.name}`, valueHistogram(a.name, what, h.rows, !isChoice)));
+      const scale = isChoice ? accuracyScale(Math.max(Math.abs(h.lo), Math.abs(h.hi))) : klScale(10 ** h.lo, 10 ** h.hi);
+      general.push(await overviewFigure(`values-${s}`, `Maps of ${what} — assay ${a.name}`, data, ai, (ti) => valuePixels(data, ai, ti, scale), scale.describe));
+    }
+    for (const where of ['first', 'divergent'] as const) {
+      const w = an.words.filter((r) => r.assay === a.name && r.where === where);
+      if (w.length) general.push(await render(`words-${where}-${s}`, `${where === 'first' ? 'First word' : 'Word at the divergence'} of NSM outputs — ${a.name}`, wordBars(a.name, where, w)));
+    }
+    for (const [ti, t] of data.targets.entries()) {
+      maps.push(await mapFigure(`map-${s}-${t.short}`, `${t.short} — ${a.name}`, t, mapPixels(data, ai, ti), { x: 'column', y: 'row' }));
+      const order = sortedOrder(t, unitHits(data, ai, ti).hit);
+      sorted.push(await mapFigure(`map-sorted-${s}-${t.short}`, `${t.short} rearranged — ${a.name}`, t, mapPixels(data, ai, ti, order), { x: 'columns by NSM count', y: 'rows by NSM count' }));
+    }
+    log(`assay ${a.name}: ${data.targets.length} maps drawn`);
+  }
+  for (const f of [...general, ...maps, ...sorted]) {
+    writeFileSync(join(dir, 'figures', `${f.name}.svg`), f.svg);
+    writeFileSync(join(dir, 'figures', `${f.name}.png`), f.png);
+  }
+  writeFileSync(join(dir, 'index.html'), pageHtml(data, an, { general, sorted }));
+  return { dir, figures: general.length + maps.length + sorted.length, tables: tables.length, data, analyses: an };
+}

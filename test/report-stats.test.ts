@@ -1,0 +1,68 @@
+/**
+ * The report's statistics against SciPy (test/reference/stats_reference.py on Debian's python3-scipy), on
+ * cases drawn at random (seeded) plus the edges: tiny tails, empty cells, lopsided tables.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { benjaminiHochberg, binomialUpperTail, fisherExact, jaccard, rSquared } from '../src/report/stats.js';
+import { PYTHON, ROOT } from './helpers.js';
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const close = (got: number, want: number, rel: number, what: string) => {
+  if (want === 0) assert.ok(Math.abs(got) < 1e-300, `${what}: ${got} vs 0`);
+  else assert.ok(Math.abs(got - want) <= rel * Math.abs(want), `${what}: ${got} vs SciPy ${want} (relative ${Math.abs(got - want) / Math.abs(want)})`);
+};
+
+test('binomial tail, Fisher exact, BH and R² equal SciPy', () => {
+  const r = rng(7);
+  const int = (n: number) => Math.floor(r() * n);
+  const binom: [number, number, number][] = [[64, 64, 0.055], [40, 64, 0.055], [0, 10, 0.3], [1, 1, 0.5], [172, 172, 0.01], [3, 4096, 0.0001]];
+  for (let i = 0; i < 40; i++) {
+    const n = 1 + int(500);
+    binom.push([int(n + 1), n, 0.001 + r() * 0.9]);
+  }
+  const fisher: [number, number, number, number][] = [[3, 1, 1, 3], [0, 5, 5, 0], [10, 0, 0, 10], [0, 0, 0, 7], [32, 34, 64, 126], [500, 20, 30, 3546], [1, 2, 3, 4000]];
+  for (let i = 0; i < 30; i++) fisher.push([int(300), int(300), int(300), int(3000)]);
+  const bh: number[][] = [[0.01, 0.04, 0.03, 0.2, 0.5, 0.001], [1e-30, 0.5, 0.5, 0.9]];
+  for (let i = 0; i < 5; i++) bh.push(Array.from({ length: 5 + int(60) }, () => r() ** 3));
+  const r2: [number[], number[]][] = [];
+  for (let i = 0; i < 5; i++) {
+    const x = Array.from({ length: 35 }, () => int(1000));
+    r2.push([x, x.map((v) => v * (0.5 + r()) + int(200))]);
+  }
+  const py = spawnSync(PYTHON, [join(ROOT, 'test', 'reference', 'stats_reference.py')], { input: JSON.stringify({ binom, fisher, bh, r2 }), encoding: 'utf8' });
+  assert.equal(py.status, 0, py.stderr);
+  const want = JSON.parse(py.stdout) as { binom: number[]; fisher: [number | null, number][]; bh: number[][]; r2: number[] };
+
+  binom.forEach(([k, n, p], i) => close(binomialUpperTail(k, n, p), want.binom[i], 1e-9, `P(X ≥ ${k}) for Binomial(${n}, ${p})`));
+  fisher.forEach(([a, b, c, d], i) => {
+    const f = fisherExact(a, b, c, d);
+    const [odds, p] = want.fisher[i];
+    if (odds === null) assert.ok(!Number.isFinite(f.oddsRatio), `odds ratio of ${[a, b, c, d]}: ${f.oddsRatio}, SciPy ${odds}`);
+    else close(f.oddsRatio, odds, 1e-12, `odds ratio of ${[a, b, c, d]}`);
+    close(f.p, p, 1e-6, `Fisher p of ${[a, b, c, d]}`);
+  });
+  bh.forEach((p, i) => benjaminiHochberg(p).forEach((q, j) => close(q, want.bh[i][j], 1e-12, `BH q ${j} of case ${i}`)));
+  r2.forEach(([x, y], i) => close(rSquared(x, y), want.r2[i], 1e-9, `R² case ${i}`));
+  // Tiny tails keep their digits instead of rounding to 0 (SciPy: 1.13e-81 for 64 of 64 at rate 0.055).
+  assert.ok(binomialUpperTail(64, 64, 0.055) > 0);
+});
+
+test('Jaccard of NSM sets', () => {
+  // Worked by hand: {1,2,3} and {2,3,4,5} share 2 of 5.
+  assert.equal(jaccard(new Set([1, 2, 3]), new Set([2, 3, 4, 5])), 2 / 5);
+  assert.equal(jaccard(new Set([1]), new Set([2])), 0);
+  assert.ok(Number.isNaN(jaccard(new Set(), new Set())));
+});
