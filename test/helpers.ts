@@ -25,6 +25,7 @@ export function readJson<T = Record<string, unknown>>(file: string): T {
 }
 
 import { spawnSync } from 'node:child_process';
+import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
@@ -60,4 +61,17 @@ export function expectCleanError(r: CliResult, pattern: RegExp): void {
   if (r.status === 0) throw new Error(`expected failure, got success: ${r.stdout.slice(0, 200)}`);
   if (!pattern.test(r.stderr)) throw new Error(`stderr does not match ${pattern}:\n${r.stderr}`);
   if (/\n\s+at .+:\d+:\d+/.test(r.stderr)) throw new Error(`stderr shows a stack trace:\n${r.stderr}`);
+}
+
+/** Every result of a store as comparable rows (key, assay, outcome, phenotype ids and text), in plan order. */
+export function storeRows(path: string): string[] {
+  const db = new Database(path, { readonly: true });
+  try {
+    return (db
+      .prepare(`SELECT m.key, r.assay_id, r.silent, r.first_divergence, r.similarity, r.destructive, r.n_tokens, p.ids_json, p.text
+                FROM results r JOIN mutants m ON m.id = r.mutant_id LEFT JOIN phenotypes p ON p.id = r.phenotype_id ORDER BY m.id, r.assay_id`)
+      .all() as Record<string, unknown>[]).map((r) => JSON.stringify(r));
+  } finally {
+    db.close();
+  }
 }

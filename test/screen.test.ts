@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { parquetReadObjects } from 'hyparquet';
-import { CLI, expectCleanError, runCli, STORIES_BIN, STORIES_TOK, tempDir } from './helpers.js';
+import { CLI, expectCleanError, runCli, storeRows, STORIES_BIN, STORIES_TOK, tempDir } from './helpers.js';
 
 const dir = tempDir('screen');
 after(() => dir.remove());
@@ -38,17 +38,6 @@ assays:
     seed: 7
 `;
 
-function storeRows(path: string): string[] {
-  const db = new Database(path, { readonly: true });
-  try {
-    return (db
-      .prepare(`SELECT m.key, r.assay_id, r.silent, r.first_divergence, r.similarity, r.destructive, r.n_tokens, p.ids_json, p.text
-                FROM results r JOIN mutants m ON m.id = r.mutant_id LEFT JOIN phenotypes p ON p.id = r.phenotype_id ORDER BY m.id, r.assay_id`)
-      .all() as Record<string, unknown>[]).map((r) => JSON.stringify(r));
-  } finally {
-    db.close();
-  }
-}
 
 describe('screen file errors name the key and line, and leave the store alone', () => {
   const cases: [string, string, RegExp][] = [

@@ -6,6 +6,7 @@ import { registerGenerate } from './generate.js';
 import { registerReport } from './report.js';
 import { registerRun } from './run.js';
 import { registerStatus } from './status.js';
+import { registerWorker } from './worker.js';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('mutascan')
@@ -18,6 +19,7 @@ export async function main(argv: string[]): Promise<number> {
   registerStatus(program);
   registerExport(program);
   registerReport(program);
+  registerWorker(program);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

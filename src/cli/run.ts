@@ -1,5 +1,7 @@
 import { Presets, SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
+import { MutascanError } from '../errors.js';
+import { runDistributed } from '../scale/coordinator.js';
 import { runScreen } from '../screen/runner.js';
 import { int } from './options.js';
 
@@ -22,6 +24,8 @@ export function registerRun(program: Command): void {
     .option('--backend <name>', 'auto | ts | native')
     .option('--threads <n>', 'threads for the native backend', int('--threads', 1))
     .option('--limit <n>', 'stop after this many mutants (the rest can be resumed)', int('--limit', 1))
+    .option('--queue <redis-url>', 'spread the screen over workers through Redis (redis://HOST:PORT); this process coordinates and stores')
+    .option('--batch <n>', 'with --queue: mutants per job', int('--batch', 1))
     .action(async (screen: string, o) => {
       let stop = false;
       const onSigint = (): void => {
@@ -31,13 +35,25 @@ export function registerRun(program: Command): void {
       };
       process.on('SIGINT', onSigint);
       const bar = new SingleBar(
-        { format: 'screen {bar} {value}/{total} mutants | {rate} mutants/s | ETA {eta_formatted}', etaBuffer: 50, formatTime: (t: number) => formatEta(t), hideCursor: true, stream: process.stderr, noTTYOutput: true, notTTYSchedule: 15000 },
+        { format: `screen {bar} {value}/{total} mutants | {rate} mutants/s | ETA {eta_formatted}${o.queue ? ' | {workers} workers' : ''}`, etaBuffer: 50, formatTime: (t: number) => formatEta(t), hideCursor: true, stream: process.stderr, noTTYOutput: true, notTTYSchedule: 15000 },
         Presets.shades_classic,
       );
       let started = 0;
       let startDone = 0;
       try {
-        const s = await runScreen({
+        let workers = 0;
+        const run = o.queue
+          ? (x: Parameters<typeof runScreen>[0]) =>
+              runDistributed({
+                ...x,
+                queue: o.queue,
+                batchSize: o.batch,
+                onWorkers: (n) => (workers = n),
+                onNote: (line) => process.stderr.write(`\nmutascan: ${line}\n`),
+              })
+          : runScreen;
+        if (o.queue && o.limit !== undefined) throw new MutascanError('--limit does not go with --queue', '--limit', 'drop one of them');
+        const s = await run({
           specFile: screen,
           storePath: o.store,
           backend: o.backend,
@@ -50,13 +66,19 @@ export function registerRun(program: Command): void {
             if (resumed) process.stderr.write(`mutascan: resuming ${o.store}: ${done} of ${total} mutants already done\n`);
             started = performance.now();
             startDone = done;
-            bar.start(total, done, { rate: '-' });
+            bar.start(total, done, { rate: '-', workers: 0 });
           },
-          onProgress: (done) => bar.update(done, { rate: ((done - startDone) / Math.max(1e-3, (performance.now() - started) / 1000)).toFixed(1) }),
+          onProgress: (done) => bar.update(done, { rate: ((done - startDone) / Math.max(1e-3, (performance.now() - started) / 1000)).toFixed(1), workers }),
         });
         bar.stop();
         const rate = s.ranNow / Math.max(1e-3, s.seconds);
         if (s.stopped && stop) process.exitCode = 130; // interrupted, as a shell expects after Ctrl-C
+        const parked = 'parked' in s ? (s.parked as number) : 0;
+        if (parked && !stop) {
+          process.exitCode = 1;
+          process.stderr.write(`mutascan: ${s.done} of ${s.total} mutants stored; ${parked} batches failed repeatedly and are parked (their errors: mutascan status ${o.store}); run the same command to try them again\n`);
+          return;
+        }
         process.stderr.write(
           s.stopped
             ? `mutascan: stopped with ${s.done} of ${s.total} mutants stored; run the same command to resume\n`

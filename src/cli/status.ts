@@ -25,6 +25,7 @@ export function registerStatus(program: Command): void {
           out.push('  matrix      done      NSMs  phenotypes');
           for (const m of a.byMatrix) out.push(`  ${m.matrix.padEnd(8)}${String(m.done).padStart(8)}${String(m.nsm).padStart(10)}${String(m.phenotypes).padStart(12)}`);
         }
+        for (const b of s.parked) out.push(`parked batch ${b.batch} (mutants ${b.first}–${b.first + b.count - 1}) after ${b.attempts} failed attempts: ${b.error}`);
         process.stdout.write(out.join('\n') + '\n');
       } finally {
         store.close();

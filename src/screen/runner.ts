@@ -57,8 +57,16 @@ export interface PreparedScreen {
 
 /** Everything a runner (local or a worker) needs, from a screen file. */
 export async function prepareScreen(specFile: string, backendName?: string, threads?: number): Promise<PreparedScreen> {
-  const spec = loadScreenSpec(specFile);
+  return prepareFromSpec(loadScreenSpec(specFile), backendName, threads);
+}
+
+/**
+ * The same from a parsed screen file. `onModel` sees the model as soon as it is loaded, before the baselines
+ * are computed (a worker checks its fingerprint there).
+ */
+export async function prepareFromSpec(spec: ScreenSpec, backendName?: string, threads?: number, onModel?: (model: Model) => void): Promise<PreparedScreen> {
   const model = loadModel(spec.model, { tokenizer: spec.tokenizer });
+  onModel?.(model);
   const backend = await selectBackend(backendName, threads);
   const tf = new Transformer(model.config, model.weights, backend);
   const plan = Plan.of(spec, model);
@@ -106,20 +114,36 @@ export function openScreenStore(p: PreparedScreen, storePath: string): { store: 
   );
 }
 
+/** A resumed store must hold the baselines this model computes now. */
+export function checkBaselines(p: PreparedScreen, store: Store): void {
+  const stored = store.assays();
+  p.assays.forEach((a, i) => {
+    if (JSON.stringify(stored[i].baseline.ids) !== JSON.stringify(a.baselineIds))
+      fail(`assay "${a.name}": the unmutated model's output differs from the baseline stored when the screen began`, store.path, 'the model, engine or backend changed since; start a new store');
+  });
+}
+
+export function evaluatorFor(p: PreparedScreen, plain: boolean): Evaluator {
+  const plainEval = new PlainEvaluator(p.tf, p.assays, p.stats);
+  return plain ? plainEval : new FastEvaluator(p.tf, p.assays, p.stats, plainEval);
+}
+
+/** The null mutant (weights unchanged) must come out silent, or nothing else is worth running. */
+export function runNullMutant(p: PreparedScreen, evaluator: Evaluator, store: Store): void {
+  const [outcomes] = evaluator.evaluate([p.plan.mutant(0)]);
+  const loud = outcomes.findIndex((x) => !x.silent);
+  if (loud >= 0)
+    fail(`the null mutant (no weight changed) is not silent in assay "${p.assays[loud].name}"`, store.path, 'the engine is not deterministic here; this is a bug, please report it with the screen file');
+  store.save([{ ordinal: 0, outcomes }]);
+}
+
 export async function runScreen(o: RunOptions): Promise<RunSummary> {
   const t0 = performance.now();
   const p = await prepareScreen(o.specFile, o.backend, o.threads);
   const { store, resumed } = openScreenStore(p, o.storePath);
   try {
-    if (resumed) {
-      const stored = store.assays();
-      p.assays.forEach((a, i) => {
-        if (JSON.stringify(stored[i].baseline.ids) !== JSON.stringify(a.baselineIds))
-          fail(`assay "${a.name}": the unmutated model's output differs from the baseline stored when the screen began`, store.path, 'the model, engine or backend changed since; start a new store');
-      });
-    }
-    const plainEval = new PlainEvaluator(p.tf, p.assays, p.stats);
-    const evaluator: Evaluator = o.plain ? plainEval : new FastEvaluator(p.tf, p.assays, p.stats, plainEval);
+    if (resumed) checkBaselines(p, store);
+    const evaluator = evaluatorFor(p, o.plain === true);
     const pending = store.pending();
     const total = p.plan.total;
     let done = total - pending.length;
@@ -127,13 +151,8 @@ export async function runScreen(o: RunOptions): Promise<RunSummary> {
     let ranNow = 0;
     let stopped = false;
 
-    // The null mutant (weights unchanged) must come out silent, or nothing else is worth running.
     if (pending[0] === 0) {
-      const [outcomes] = evaluator.evaluate([p.plan.mutant(0)]);
-      const loud = outcomes.findIndex((x) => !x.silent);
-      if (loud >= 0)
-        fail(`the null mutant (no weight changed) is not silent in assay "${p.assays[loud].name}"`, store.path, 'the engine is not deterministic here; this is a bug, please report it with the screen file');
-      store.save([{ ordinal: 0, outcomes }]);
+      runNullMutant(p, evaluator, store);
       pending.shift();
       done++;
       ranNow++;

@@ -16,7 +16,15 @@ export interface AssaySummary {
 }
 
 /** Counts for `status`: per assay, and per matrix type within it (the null mutant excluded). */
-export function summarize(store: Store): { total: number; done: number; assays: AssaySummary[] } {
+export interface ParkedBatch {
+  batch: string;
+  first: number;
+  count: number;
+  attempts: number;
+  error: string;
+}
+
+export function summarize(store: Store): { total: number; done: number; assays: AssaySummary[]; parked: ParkedBatch[] } {
   const db = store.db;
   const total = (db.prepare('SELECT count(*) FROM mutants WHERE id > 0').pluck().get() as number) ?? 0;
   const done = (db.prepare('SELECT count(*) FROM mutants WHERE id > 0 AND done = 1').pluck().get() as number) ?? 0;
@@ -39,5 +47,8 @@ export function summarize(store: Store): { total: number; done: number; assays: 
     if (a.type === 'likelihood' && m.kl !== null) extra.kl = { mean: m.kl, max: m.klMax ?? 0 };
     return { assay: a.name, type: a.type, ...extra, done: s.done ?? 0, nsm: s.nsm ?? 0, phenotypes: s.phenotypes ?? 0, destructive: s.destructive ?? 0, ties: s.ties ?? 0, byMatrix };
   });
-  return { total, done, assays };
+  // Batches a distributed run gave up on (the table exists once a screen ran with --queue).
+  const hasParked = !!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'parked'").get();
+  const parked = hasParked ? (db.prepare('SELECT batch, first, count, attempts, error FROM parked ORDER BY first').all() as ParkedBatch[]) : [];
+  return { total, done, assays, parked };
 }

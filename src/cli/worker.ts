@@ -1,0 +1,44 @@
+import type { Command } from 'commander';
+import { runWorker } from '../scale/worker.js';
+import { int, real } from './options.js';
+
+export function registerWorker(program: Command): void {
+  program
+    .command('worker')
+    .description('run batches of the screens published on a Redis server (started with `mutascan run … --queue`)')
+    .requiredOption('--queue <redis-url>', 'the Redis server the coordinator uses (redis://HOST:PORT)')
+    .option('--concurrency <n>', 'batches at a time in this process', int('--concurrency', 1))
+    .option('--model <path>', "this machine's copy of the screen's model (default: the path in the screen file)")
+    .option('--tokenizer <path>', "this machine's copy of the tokenizer, for llama2.c models")
+    .option('--threads <n>', 'threads for the native backend', int('--threads', 1))
+    .option('--lock-seconds <s>', 'how long a batch stays with this worker without a sign of life before another worker takes it', real('--lock-seconds', 0.5))
+    .option('--exit-when-idle <s>', 'stop after this many seconds without a screen to work on (default: keep waiting)', real('--exit-when-idle', 0))
+    .action(async (o: { queue: string; concurrency?: number; model?: string; tokenizer?: string; threads?: number; lockSeconds?: number; exitWhenIdle?: number }) => {
+      let stop = false;
+      const onSignal = (): void => {
+        if (stop) process.exit(130);
+        stop = true;
+        process.stderr.write('\nmutascan worker: stopping after the batches in flight…\n');
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      try {
+        const r = await runWorker({
+          queue: o.queue,
+          concurrency: o.concurrency,
+          model: o.model,
+          tokenizer: o.tokenizer,
+          threads: o.threads,
+          lockMs: o.lockSeconds !== undefined ? o.lockSeconds * 1000 : undefined,
+          idleExitMs: o.exitWhenIdle !== undefined ? o.exitWhenIdle * 1000 : undefined,
+          log: (line) => process.stderr.write(`mutascan worker: ${line}\n`),
+          shouldStop: () => stop,
+        });
+        process.stderr.write(`mutascan worker: ran ${r.batches} batches${r.refused ? `, refused ${r.refused} screens` : ''}\n`);
+        if (r.refused && r.batches === 0) process.exitCode = 2;
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    });
+}

@@ -1,0 +1,177 @@
+/**
+ * The coordinator of a distributed screen: plans the screen and creates (or resumes) its store like a local
+ * run, publishes the screen for workers, enqueues its batches as BullMQ jobs, and writes the results workers
+ * return into the store. It is the store's only writer, and every write is idempotent by mutant id, so a job
+ * delivered twice (a worker killed after finishing, a stalled job run again) stores its mutants once.
+ *
+ * Batches are fixed by the plan (mutants of one target, `batchSize` at a time) and named by their first
+ * ordinal, so re-enqueueing after a restart of the coordinator or of Redis adds only what is missing: BullMQ
+ * ignores a job id it already holds.
+ */
+import { Queue } from 'bullmq';
+import { createHash } from 'node:crypto';
+import type { Outcome } from '../assays/assay.js';
+import { modelFingerprint } from '../model/fingerprint.js';
+import { checkBaselines, evaluatorFor, openScreenStore, prepareScreen, runNullMutant, type RunOptions, type RunSummary } from '../screen/runner.js';
+import type { Plan } from '../screen/plan.js';
+import type { Store } from '../store/store.js';
+import { connect, connectionOptions, parseRedisUrl, publishScreen, withdrawScreen } from './redis.js';
+
+export interface Batch {
+  id: string;
+  first: number;
+  count: number;
+}
+
+export interface BatchResult {
+  results: { ordinal: number; outcomes: Outcome[] }[];
+}
+
+/** The plan cut into batches: consecutive mutants of one target, at most `size` each (the null mutant apart). */
+export function planBatches(plan: Plan, size: number): Batch[] {
+  const out: Batch[] = [];
+  plan.targets.forEach((_, ti) => {
+    const r = plan.range(ti);
+    for (let o = r.first; o < r.first + r.count; o += size) {
+      const first = Math.max(1, o);
+      const count = Math.min(size, r.first + r.count - o) - (first - o);
+      if (count > 0) out.push({ id: `m${first}`, first, count });
+    }
+  });
+  return out;
+}
+
+export interface DistributedOptions extends RunOptions {
+  queue: string;
+  /** mutants per job */
+  batchSize?: number;
+  /** failed attempts before a batch is parked */
+  attempts?: number;
+  onWorkers?(workers: number): void;
+  onNote?(line: string): void;
+}
+
+const PARKED = `CREATE TABLE IF NOT EXISTS parked (
+  batch TEXT PRIMARY KEY,           -- the job id: m<first ordinal>
+  first INTEGER NOT NULL, count INTEGER NOT NULL,
+  attempts INTEGER NOT NULL,
+  error TEXT NOT NULL,
+  parked_at TEXT NOT NULL
+)`;
+
+function pendingBatches(store: Store, batches: Batch[]): Batch[] {
+  const pending = new Set(store.pending());
+  return batches.filter((b) => {
+    for (let o = b.first; o < b.first + b.count; o++) if (pending.has(o)) return true;
+    return false;
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function runDistributed(o: DistributedOptions): Promise<RunSummary & { parked: number }> {
+  const t0 = performance.now();
+  const address = parseRedisUrl(o.queue);
+  const redis = await connect(o.queue);
+  const p = await prepareScreen(o.specFile, o.backend, o.threads);
+  const { store, resumed } = openScreenStore(p, o.storePath);
+  const fingerprint = modelFingerprint(p.model.source.files);
+  const id = createHash('sha256').update(`${p.specHash}\0${fingerprint}\0${p.backend.name}`).digest('hex').slice(0, 16);
+  const queueName = `mutascan-${id}`;
+  const queue = new Queue(queueName, { connection: connectionOptions(address) as never });
+  queue.on('error', () => {}); // a lost connection is retried; the loop below says so
+  try {
+    if (resumed) checkBaselines(p, store);
+    store.db.exec(PARKED);
+    const total = p.plan.total;
+    let done = store.countDone();
+    o.onStart?.({ total, done, resumed, notes: p.notes });
+    const startDone = done;
+    if (store.pending()[0] === 0) {
+      runNullMutant(p, evaluatorFor(p, o.plain === true), store);
+      done++;
+    }
+    const published = {
+      id, queue: queueName, specYaml: p.spec.source, specFile: p.spec.file, modelFingerprint: fingerprint, backend: p.backend.name, plain: o.plain === true,
+      baselines: p.assays.map((a) => a.baselineIds),
+    };
+    await publishScreen(redis, published);
+    const batches = planBatches(p.plan, o.batchSize ?? 64);
+    const byId = new Map(batches.map((b) => [b.id, b]));
+    const parkedIds = new Set((store.db.prepare('SELECT batch FROM parked').pluck().all() as string[]));
+    const enqueue = async () => {
+      const todo = pendingBatches(store, batches).filter((b) => !parkedIds.has(b.id));
+      for (let i = 0; i < todo.length; i += 1000)
+        await queue.addBulk(
+          todo.slice(i, i + 1000).map((b) => ({
+            name: 'batch',
+            data: { first: b.first, count: b.count },
+            opts: { jobId: b.id, attempts: o.attempts ?? 3, backoff: { type: 'fixed', delay: 1000 }, removeOnFail: false, removeOnComplete: false },
+          })),
+        );
+      return todo.length;
+    };
+    // Every run tries parked batches again: their failed jobs leave the queue so that their ids can be added anew.
+    for (const job of await queue.getJobs(['failed'])) await job.remove();
+    const unparked = (store.db.prepare('DELETE FROM parked').run().changes);
+    if (unparked) o.onNote?.(`${unparked} parked batches from an earlier run are tried again`);
+    parkedIds.clear();
+    await enqueue();
+    const save = store.db.prepare('INSERT OR REPLACE INTO parked VALUES (?, ?, ?, ?, ?, ?)');
+    let lastReconcile = performance.now();
+    let stopped = false;
+    let redisDown = false;
+    for (;;) {
+      if (o.shouldStop?.()) {
+        stopped = true;
+        break;
+      }
+      try {
+        const completed = await queue.getJobs(['completed'], 0, 199);
+        for (const job of completed) {
+          const r = job.returnvalue as BatchResult | undefined;
+          if (r?.results) {
+            store.save(r.results);
+          }
+          await job.remove();
+        }
+        for (const job of await queue.getJobs(['failed'], 0, 199)) {
+          const b = byId.get(String(job.id));
+          if (b && !parkedIds.has(b.id)) {
+            save.run(b.id, b.first, b.count, job.attemptsMade, job.failedReason ?? 'unknown error', new Date().toISOString());
+            parkedIds.add(b.id);
+            o.onNote?.(`batch ${b.id} (mutants ${b.first}–${b.first + b.count - 1}) failed ${job.attemptsMade} times and is parked: ${job.failedReason}`);
+          }
+        }
+        done = store.countDone();
+        o.onProgress?.(done, total);
+        o.onWorkers?.((await queue.getWorkers()).length);
+        if (redisDown) o.onNote?.('Redis is back');
+        redisDown = false;
+        const parkedMutants = [...parkedIds].reduce((s, b) => s + byId.get(b)!.count, 0);
+        if (done + parkedMutants >= total) break;
+        // Jobs lost with a Redis restart (or never added) are enqueued again; ids keep this idempotent.
+        if (performance.now() - lastReconcile > 5000) {
+          await publishScreen(redis, published);
+          await enqueue();
+          lastReconcile = performance.now();
+        }
+        if (completed.length === 0) await sleep(200);
+      } catch (e) {
+        if (!redisDown) o.onNote?.(`lost Redis (${(e as Error).message}); waiting for it to come back`);
+        redisDown = true;
+        await sleep(1000);
+      }
+    }
+    const parked = parkedIds.size;
+    if (!stopped) {
+      await withdrawScreen(redis, id);
+      if (parked === 0) await queue.obliterate({ force: true });
+    }
+    return { total, done, ranNow: done - startDone, stopped: stopped || done < total, seconds: (performance.now() - t0) / 1000, rechecks: 0, parked };
+  } finally {
+    await queue.close().catch(() => {});
+    redis.disconnect();
+    store.close();
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * Scale-out with a real redis-server: a screen over 3 worker processes equals a single-process run; kill -9
+ * of random workers at random moments and a Redis restart lose and duplicate nothing; a worker with another
+ * model file is refused while the others finish; a batch that always fails is parked and shown by status.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { CLI, runCli, storeRows, STORIES_BIN, STORIES_TOK, tempDir } from './helpers.js';
+import { RedisServer } from './redis-server.js';
+
+const dir = tempDir('scale');
+let redis: RedisServer;
+before(async () => {
+  redis = await RedisServer.start();
+});
+after(async () => {
+  await redis?.stop();
+  dir.remove();
+});
+
+const screen = (name: string, targets: string) => {
+  const f = join(dir.path, `${name}.yaml`);
+  writeFileSync(f, `model: ${STORIES_BIN}\ntokenizer: ${STORIES_TOK}\ntargets: [${targets}]\nunit: { block: 4 }\nkinds: [max, min]\nassays:\n  - name: once\n    type: generate\n    prompt: "Once upon a time"\n    max_length: 40\n  - name: lily\n    type: generate\n    prompt: "Lily went"\n    max_new_tokens: 16\n    temperature: 0.8\n    top_p: 0.9\n    seed: 5\n`);
+  return f;
+};
+
+
+function counts(path: string): { results: number; distinct: number; total: number; pending: number } {
+  const db = new Database(path, { readonly: true });
+  try {
+    const c = db.prepare("SELECT count(*) AS results, count(DISTINCT mutant_id || '/' || assay_id) AS distinct_ FROM results").get() as { results: number; distinct_: number };
+    return {
+      results: c.results,
+      distinct: c.distinct_,
+      total: db.prepare('SELECT total_mutants FROM screen').pluck().get() as number,
+      pending: db.prepare('SELECT count(*) FROM mutants WHERE done = 0').pluck().get() as number,
+    };
+  } finally {
+    db.close();
+  }
+}
+
+function worker(extra: string[] = [], env: Record<string, string> = {}): { child: ChildProcess; log: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [CLI, 'worker', '--queue', redis.url, '--lock-seconds', '1', '--exit-when-idle', '4', ...extra], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+  let log = '';
+  child.stderr!.on('data', (d) => (log += d));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return { child, log: () => log, exited };
+}
+
+function coordinator(spec: string, store: string): { child: ChildProcess; log: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [CLI, 'run', spec, '--store', store, '--queue', redis.url, '--batch', '32'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr!.on('data', (d) => (log += d));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return { child, log: () => log, exited };
+}
+
+describe('a screen over worker processes', () => {
+  const spec = screen('three', '"1.gate", "2.up", "4.down"');
+  const reference = join(dir.path, 'reference.sqlite');
+
+  it('3 workers give the store of a single-process run', async () => {
+    const r = runCli(['run', spec, '--store', reference]);
+    assert.equal(r.status, 0, r.stderr);
+    const store = join(dir.path, 'three.sqlite');
+    const c = coordinator(spec, store);
+    const ws = [worker(), worker(), worker()];
+    assert.equal(await c.exited, 0, c.log());
+    assert.match(c.log(), /screen complete/);
+    await Promise.all(ws.map((w) => w.exited));
+    assert.ok(ws.every((w) => /ran [1-9]\d* batches/.test(w.log())), ws.map((w) => w.log()).join('\n'));
+    assert.deepEqual(storeRows(store), storeRows(reference));
+  });
+
+  it('kill -9 of random workers 10 times and a Redis restart: complete, nothing missing or stored twice, identical', async () => {
+    const store = join(dir.path, 'chaos.sqlite');
+    const c = coordinator(spec, store);
+    const ws = [worker(), worker(), worker()];
+    let seed = 2024;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    let kills = 0;
+    let restarted = false;
+    let finished = false;
+    void c.exited.then(() => (finished = true));
+    while (kills < 10 && !finished) {
+      await sleep(300 + rand() * 900);
+      const k = Math.floor(rand() * ws.length);
+      ws[k].child.kill('SIGKILL');
+      await ws[k].exited;
+      ws[k] = worker();
+      kills++;
+      if (kills === 5 && !restarted) {
+        await redis.restart();
+        restarted = true;
+      }
+    }
+    assert.equal(kills, 10, `only ${kills} kills before the screen finished: make the screen longer`);
+    assert.ok(restarted);
+    assert.equal(await c.exited, 0, c.log());
+    await Promise.all(ws.map((w) => w.exited));
+    const n = counts(store);
+    assert.equal(n.pending, 0);
+    assert.equal(n.results, n.distinct, 'no mutant stored twice');
+    assert.equal(n.results, n.total * 2, 'no mutant missing');
+    assert.deepEqual(storeRows(store), storeRows(reference));
+  });
+});
+
+describe('refusals and parking', () => {
+  it('a worker with another model file is refused; the screen goes on with the others', async () => {
+    const wrong = join(dir.path, 'other.bin');
+    copyFileSync(STORIES_BIN, wrong);
+    const bytes = readFileSync(wrong);
+    bytes[bytes.length - 5] ^= 0x40; // one weight differs: another file
+    writeFileSync(wrong, bytes);
+    const spec = screen('wrong', '"0.q"');
+    const store = join(dir.path, 'wrong.sqlite');
+    const c = coordinator(spec, store);
+    const bad = worker(['--model', wrong]);
+    const good = worker();
+    assert.equal(await bad.exited, 2, bad.log());
+    assert.match(bad.log(), /refusing screen \w+: the model at .*other\.bin is not the screen's model \(fingerprint \w+…, the screen's is \w+…\) \(in screen \w+\) — point --model at the same file the coordinator uses/);
+    assert.equal(await c.exited, 0, c.log());
+    await good.exited;
+    assert.equal(counts(store).pending, 0);
+  });
+
+  it('a batch that fails every time is parked with its error, shown by status, and tried again by the next run', async () => {
+    const spec = screen('parked', '"0.k"');
+    const store = join(dir.path, 'parked.sqlite');
+    const c = coordinator(spec, store);
+    const w = worker([], { MUTASCAN_FAIL_BATCH: 'm33' });
+    assert.equal(await c.exited, 1, c.log());
+    assert.match(c.log(), /batch m33 \(mutants 33–64\) failed 3 times and is parked: injected failure of batch m33/);
+    assert.match(c.log(), /1 batches failed repeatedly and are parked/);
+    await w.exited;
+    const st = runCli(['status', store]);
+    assert.match(st.stdout, /parked batch m33 \(mutants 33–64\) after 3 failed attempts: injected failure of batch m33/);
+    // Without the fault the next run finishes the screen.
+    const again = coordinator(spec, store);
+    const w2 = worker();
+    assert.equal(await again.exited, 0, again.log());
+    await w2.exited;
+    assert.equal(counts(store).pending, 0);
+    assert.doesNotMatch(runCli(['status', store]).stdout, /parked batch/);
+  });
+});
