@@ -52,6 +52,8 @@ export class ChoiceAssay implements PassAssay {
   readonly baselineText: string;
   readonly baselineAccuracy: number;
   private readonly letters: number[];
+  /** the letters' first tokens without repeats: the candidates `letters` scoring chooses among */
+  private readonly letterCandidates: number[];
   private readonly sampling: Sampling;
   private readonly coin: number;
 
@@ -63,7 +65,8 @@ export class ChoiceAssay implements PassAssay {
   ) {
     this.name = spec.name;
     this.letters = letterTokens(model);
-    if (spec.scoring === 'letters' && new Set(this.letters).size < 4) {
+    this.letterCandidates = [...new Set(this.letters)];
+    if (spec.scoring === 'letters' && this.letterCandidates.length < 4) {
       const groups = LETTERS.filter((_, i) => this.letters.indexOf(this.letters[i]) !== i || this.letters.lastIndexOf(this.letters[i]) !== i);
       this.notes.push(`assay "${spec.name}": in this tokenizer the letters ${groups.join(', ')} begin with the same token ("${model.tokenizer.tokenText(this.letters[LETTERS.indexOf(groups[0])])}"), so letters scoring cannot tell them apart: such an answer counts as the first of them`);
     }
@@ -163,7 +166,7 @@ export class ChoiceAssay implements PassAssay {
         if (self.spec.scoring === 'letters') {
           // Letters whose first tokens coincide are one decision (the first such letter answers); the margin is
           // the gap to the best other distinct token.
-          const distinct = [...new Set(self.letters)];
+          const distinct = self.letterCandidates;
           let best = distinct[0];
           for (const t of distinct) if (logits[at + t] > logits[at + best]) best = t;
           let second = -Infinity;

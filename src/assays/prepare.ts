@@ -13,10 +13,6 @@ import { LikelihoodAssay } from './likelihood.js';
 
 export type Assay = GenerateAssay | PassAssay;
 
-export function isGenerate(a: Assay): a is GenerateAssay {
-  return a.type === 'generate';
-}
-
 export function prepareAssays(spec: ScreenSpec, model: Model, tf: Transformer): Assay[] {
   const out: (Assay | undefined)[] = spec.assays.map(() => undefined);
   spec.assays.forEach((a, i) => {

@@ -39,8 +39,10 @@ export class KVCache {
     return new KVCache(config.nKvHeads * config.headDim, config.nLayers, Math.min(capacity, config.maxSeqLen));
   }
 
-  /** `count` caches whose layers live side by side in one buffer per layer. */
-  static pool(kvDim: number, nLayers: number, capacity: number, count: number): KVCache[] {
+  /** `count` caches of a model whose layers live side by side in one buffer per layer. */
+  static pool(config: ModelConfig, capacity: number, count: number): KVCache[] {
+    const kvDim = config.nKvHeads * config.headDim;
+    const nLayers = config.nLayers;
     const size = capacity * kvDim;
     const kb = Array.from({ length: nLayers }, () => new Float32Array(count * size));
     const vb = Array.from({ length: nLayers }, () => new Float32Array(count * size));

@@ -2,20 +2,14 @@
  * A store read into the shape the report works on: per target, the grid of units, and per assay and kind the
  * outcome of every unit's mutant as one typed array, so that 3 million mutants stay a few arrays, not objects.
  */
-import type { Store } from '../store/store.js';
+import type { Store, TargetRow } from '../store/store.js';
 
 /** Outcome codes in `Grid.outcome`: a phenotype id (≥ 1) for an NSM, or one of these. */
 export const SILENT = 0;
 export const PENDING = -1;
 
-export interface ReportTarget {
+export interface ReportTarget extends Omit<TargetRow, 'max' | 'min'> {
   id: number;
-  short: string;
-  tensor: string;
-  layer: number | null;
-  matrix: string;
-  rows: number;
-  cols: number;
   /** the unit's shape; edge units may be smaller */
   unitRows: number;
   unitCols: number;

@@ -51,14 +51,6 @@ export interface DistributedOptions extends RunOptions {
   onNote?(line: string): void;
 }
 
-const PARKED = `CREATE TABLE IF NOT EXISTS parked (
-  batch TEXT PRIMARY KEY,           -- the job id: m<first ordinal>
-  first INTEGER NOT NULL, count INTEGER NOT NULL,
-  attempts INTEGER NOT NULL,
-  error TEXT NOT NULL,
-  parked_at TEXT NOT NULL
-)`;
-
 function pendingBatches(store: Store, batches: Batch[]): Batch[] {
   const pending = new Set(store.pending());
   return batches.filter((b) => {
@@ -82,7 +74,6 @@ export async function runDistributed(o: DistributedOptions): Promise<RunSummary 
   queue.on('error', () => {}); // a lost connection is retried; the loop below says so
   try {
     if (resumed) checkBaselines(p, store);
-    store.db.exec(PARKED);
     const total = p.plan.total;
     let done = store.countDone();
     o.onStart?.({ total, done, resumed, notes: p.notes });
@@ -98,7 +89,7 @@ export async function runDistributed(o: DistributedOptions): Promise<RunSummary 
     await publishScreen(redis, published);
     const batches = planBatches(p.plan, o.batchSize ?? 64);
     const byId = new Map(batches.map((b) => [b.id, b]));
-    const parkedIds = new Set((store.db.prepare('SELECT batch FROM parked').pluck().all() as string[]));
+    const parkedIds = new Set<string>();
     const enqueue = async () => {
       const todo = pendingBatches(store, batches).filter((b) => !parkedIds.has(b.id));
       for (let i = 0; i < todo.length; i += 1000)
@@ -109,13 +100,11 @@ export async function runDistributed(o: DistributedOptions): Promise<RunSummary 
             opts: { jobId: b.id, attempts: o.attempts ?? 3, backoff: { type: 'fixed', delay: 1000 }, removeOnFail: false, removeOnComplete: false },
           })),
         );
-      return todo.length;
     };
     // Every run tries parked batches again: their failed jobs leave the queue so that their ids can be added anew.
     for (const job of await queue.getJobs(['failed'])) await job.remove();
     const unparked = (store.db.prepare('DELETE FROM parked').run().changes);
     if (unparked) o.onNote?.(`${unparked} parked batches from an earlier run are tried again`);
-    parkedIds.clear();
     await enqueue();
     const save = store.db.prepare('INSERT OR REPLACE INTO parked VALUES (?, ?, ?, ?, ?, ?)');
     let lastReconcile = performance.now();
@@ -150,10 +139,13 @@ export async function runDistributed(o: DistributedOptions): Promise<RunSummary 
         redisDown = false;
         const parkedMutants = [...parkedIds].reduce((s, b) => s + byId.get(b)!.count, 0);
         if (done + parkedMutants >= total) break;
-        // Jobs lost with a Redis restart (or never added) are enqueued again; ids keep this idempotent.
+        // After a Redis restart the screen and its jobs may be gone: publish again, and once the queue holds no
+        // job at all while mutants are missing, enqueue what is missing (ids keep this idempotent). Checking the
+        // counts, not re-adding every batch, keeps this cheap for screens of millions of mutants.
         if (performance.now() - lastReconcile > 5000) {
           await publishScreen(redis, published);
-          await enqueue();
+          const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed');
+          if (Object.values(counts).every((n) => n === 0)) await enqueue();
           lastReconcile = performance.now();
         }
         if (completed.length === 0) await sleep(200);

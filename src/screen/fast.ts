@@ -85,7 +85,7 @@ export class FastEvaluator implements Evaluator {
     const states = batch.map(() => t.assay.begin());
     t.assay.probes.forEach((p, pi) => {
       const n = p.ids.length;
-      const caches = KVCache.pool(this.tf.newCache(1).kvDim, tf.config.nLayers, n, batch.length);
+      const caches = KVCache.pool(tf.config, n, batch.length);
       let input: Float32Array | undefined;
       if (fromLayer > 0) {
         input = new Float32Array(batch.length * n * dim);
@@ -151,13 +151,12 @@ export class FastEvaluator implements Evaluator {
 
   private runBatch(t: Trace, batch: Mutant[], patches: (Patch | undefined)[]): Outcome[] {
     const tf = this.tf;
-    const nLayers = tf.config.nLayers;
     // Start at the lowest mutated layer of the batch (the null mutant and embeddings start at 0).
     const fromLayer = Math.min(...batch.map((m) => (m.target?.layer ?? 0)));
     const n = t.seq.length;
     const dim = tf.config.dim;
     // One pool: the whole batch's attention is one backend call per layer.
-    const caches = KVCache.pool(t.cache.kvDim, nLayers, t.cache.capacity, batch.length);
+    const caches = KVCache.pool(tf.config, t.cache.capacity, batch.length);
     let input: Float32Array | undefined;
     if (fromLayer > 0) {
       input = new Float32Array(batch.length * n * dim);

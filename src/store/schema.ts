@@ -83,4 +83,11 @@ CREATE TABLE IF NOT EXISTS results (
   argmax_changes INTEGER,           -- likelihood: positions whose most likely next token changed
   PRIMARY KEY (mutant_id, assay_id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS parked (  -- batches a distributed run (run --queue) gave up on; the next run retries them
+  batch TEXT PRIMARY KEY,           -- the job id: m<first ordinal>
+  first INTEGER NOT NULL, count INTEGER NOT NULL,
+  attempts INTEGER NOT NULL,
+  error TEXT NOT NULL,
+  parked_at TEXT NOT NULL
+);
 `;

@@ -47,8 +47,6 @@ export function summarize(store: Store): { total: number; done: number; assays: 
     if (a.type === 'likelihood' && m.kl !== null) extra.kl = { mean: m.kl, max: m.klMax ?? 0 };
     return { assay: a.name, type: a.type, ...extra, done: s.done ?? 0, nsm: s.nsm ?? 0, phenotypes: s.phenotypes ?? 0, destructive: s.destructive ?? 0, ties: s.ties ?? 0, byMatrix };
   });
-  // Batches a distributed run gave up on (the table exists once a screen ran with --queue).
-  const hasParked = !!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'parked'").get();
-  const parked = hasParked ? (db.prepare('SELECT batch, first, count, attempts, error FROM parked ORDER BY first').all() as ParkedBatch[]) : [];
+  const parked = db.prepare('SELECT batch, first, count, attempts, error FROM parked ORDER BY first').all() as ParkedBatch[];
   return { total, done, assays, parked };
 }
