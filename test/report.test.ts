@@ -95,6 +95,8 @@ describe("report of run.c's element screen (453,120 mutants)", () => {
       checked++;
     });
     assert.equal(checked, 35);
+    // Printed so the figures can be quoted: enriched lines along the expected axis vs across it, per type.
+    console.log(`enriched lines (along / across) per matrix type: ${[...pooled].map(([m, c]) => `${m} ${c.along}/${c.across}`).join(', ')}`);
     for (const [m, c] of pooled) assert.ok(c.along > c.across, `${m}: ${c.along} enriched ${expectAxis[m]}s vs ${c.across} the other way`);
   });
 
