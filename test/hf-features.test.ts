@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { TsBackend } from '../src/backend/ts-backend.js';
 import { Transformer } from '../src/model/forward.js';
 import { loadModel } from '../src/model/model.js';
+import { ZEPHYR_CHAT_TEMPLATE } from '../src/model/like.js';
 import { writeSynthModel, type SynthSpec } from '../src/model/synth.js';
 import { PYTHON, runCli, STORIES_TOK, tempDir, torchReference } from './helpers.js';
 
@@ -17,8 +18,7 @@ const base: SynthSpec = {
   tied: true, dtype: 'F32', shards: 1, seed: 1, tokenizer: STORIES_TOK,
 };
 
-export const ZEPHYR_TEMPLATE =
-  "{% for message in messages %}\n{% if message['role'] == 'user' %}\n{{ '<|user|>\n' + message['content'] + eos_token }}\n{% elif message['role'] == 'system' %}\n{{ '<|system|>\n' + message['content'] + eos_token }}\n{% elif message['role'] == 'assistant' %}\n{{ '<|assistant|>\n'  + message['content'] + eos_token }}\n{% endif %}\n{% if loop.last and add_generation_prompt %}\n{{ '<|assistant|>' }}\n{% endif %}\n{% endfor %}";
+const ZEPHYR_TEMPLATE = ZEPHYR_CHAT_TEMPLATE;
 
 const variants: { name: string; spec: Partial<SynthSpec> }[] = [
   { name: 'llama f32, tied, GQA', spec: {} },

@@ -12,6 +12,7 @@
 #include <string>
 #include <tuple>
 #include <vector>
+#include "mmap.h"
 #include "ops.h"
 #include "peak.h"
 
@@ -192,6 +193,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("peak", Napi::Function::New(env, Peak));
   exports.Set("info", Napi::Function::New(env, Info));
   register_ops(env, exports);
+  register_mmap(env, exports);
   return exports;
 }
 

@@ -21,6 +21,8 @@ export interface NativeAddon {
   attention(out: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, offset: Float64Array, pos: Int32Array, rows: number, nHeads: number, nKvHeads: number, headDim: number, window: number): void;
   swiglu(h1: Float32Array, h3: Float32Array): void;
   add(x: Float32Array, y: Float32Array): void;
+  /** private, writable mappings of byte ranges of a file (src/model/mapped.ts) */
+  mapTensors(path: string, starts: Float64Array, lengths: Float64Array): ArrayBuffer[];
 }
 
 /** Where the addon is built; MUTASCAN_ADDON points elsewhere (a custom build, or a test of the missing-addon path). */

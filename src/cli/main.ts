@@ -6,6 +6,7 @@ import { registerGenerate } from './generate.js';
 import { registerReport } from './report.js';
 import { registerRun } from './run.js';
 import { registerStatus } from './status.js';
+import { registerSynth } from './synth.js';
 import { registerWorker } from './worker.js';
 
 export async function main(argv: string[]): Promise<number> {
@@ -20,6 +21,7 @@ export async function main(argv: string[]): Promise<number> {
   registerExport(program);
   registerReport(program);
   registerWorker(program);
+  registerSynth(program);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fail } from '../errors.js';
 import { ChatTemplate } from './chat.js';
 import { parseHfConfig, type ModelConfig } from './config.js';
+import { mappingAvailable, mapTensors } from './mapped.js';
 import { readSafetensorsHeader, readTensor, type TensorInfo } from './safetensors.js';
 import { HfTokenizerAdapter } from './tokenizer-hf.js';
 import type { Tokenizer } from './tokenizer.js';
@@ -56,21 +57,30 @@ export interface HfFolder {
   chatTemplate?: ChatTemplate;
   generation: Json;
   files: string[];
+  /** whether the matrices are memory-mapped */
+  mapped: boolean;
 }
 
-export function loadHfFolder(dir: string): HfFolder {
+export interface HfLoadOptions {
+  /** memory-map matrices (default: when the native addon is there) */
+  map?: boolean;
+}
+
+export function loadHfFolder(dir: string, opts: HfLoadOptions = {}): HfFolder {
   const configFile = join(dir, 'config.json');
   const raw = readJson(configFile, true)!;
   const generation = readJson(join(dir, 'generation_config.json'), false) ?? {};
   const config = parseHfConfig(raw, configFile, generation);
   const tensors = indexTensors(dir);
+  // Matrices (2-D tensors) are mapped; norms and biases are small and widened to float32, so they are read.
+  const mapped = (opts.map ?? mappingAvailable()) ? mapTensors([...tensors.values()].filter((t) => t.shape.length === 2)) : new Map();
 
   const get = (name: string, shape: number[], keep: 'matrix' | 'f32'): Float32Array | Uint16Array => {
     const info = tensors.get(name);
     if (!info) fail(`tensor ${name} is missing`, dir, 'the checkpoint does not match its config.json');
     if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i]))
       fail(`tensor ${name} has shape [${info.shape}] but config.json implies [${shape}]`, info.file, 'the checkpoint does not match its config.json');
-    return readTensor(info, { widen: keep === 'f32' });
+    return (keep === 'matrix' ? mapped.get(name) : undefined) ?? readTensor(info, { widen: keep === 'f32' });
   };
   const mat = (name: string, rows: number, cols: number): Matrix => matrix(name, rows, cols, get(name, [rows, cols], 'matrix'));
   const vec = (name: string, n: number): Float32Array => get(name, [n], 'f32') as Float32Array;
@@ -129,5 +139,5 @@ export function loadHfFolder(dir: string): HfFolder {
     chatTemplate = new ChatTemplate(template, { bos_token: special('bos_token'), eos_token: special('eos_token') }, join(dir, 'tokenizer_config.json'));
   }
   const files = [...new Set([...tensors.values()].map((t) => t.file))];
-  return { config, weights: { embed, layers, finalNorm, lmHead }, tokenizer, chatTemplate, generation, files: [configFile, ...files] };
+  return { config, weights: { embed, layers, finalNorm, lmHead }, tokenizer, chatTemplate, generation, files: [configFile, ...files], mapped: mapped.size > 0 };
 }

@@ -25,7 +25,7 @@ export interface Model {
   readonly chatTemplate?: ChatTemplate;
   readonly defaults: GenerationDefaults;
   /** What was loaded: the checkpoint format and the files it came from. */
-  readonly source: { format: 'llama2c' | 'hf'; path: string; files: string[] };
+  readonly source: { format: 'llama2c' | 'hf'; path: string; files: string[]; /** matrices memory-mapped */ mapped: boolean };
 }
 
 export interface LoadOptions {
@@ -57,12 +57,12 @@ export function loadModel(path: string, opts: LoadOptions = {}): Model {
       maxLength: num('max_length'),
       maxNewTokens: num('max_new_tokens'),
     };
-    return { config: f.config, weights: f.weights, tokenizer, chatTemplate: f.chatTemplate, defaults, source: { format: 'hf', path: abs, files: f.files } };
+    return { config: f.config, weights: f.weights, tokenizer, chatTemplate: f.chatTemplate, defaults, source: { format: 'hf', path: abs, files: f.files, mapped: f.mapped } };
   }
   const ckpt = loadLlama2c(abs);
   const tokFile = opts.tokenizer ?? findLlama2cTokenizer(abs);
   if (!tokFile)
     fail(`no tokenizer for ${basename(abs)}`, dirname(abs), 'pass --tokenizer FILE (the llama2.c tokenizer.bin trained with this model)');
   const tokenizer = Llama2cTokenizer.load(tokFile, ckpt.config.vocabSize);
-  return { config: ckpt.config, weights: ckpt.weights, tokenizer, defaults: {}, source: { format: 'llama2c', path: abs, files: [abs, resolve(tokFile)] } };
+  return { config: ckpt.config, weights: ckpt.weights, tokenizer, defaults: {}, source: { format: 'llama2c', path: abs, files: [abs, resolve(tokFile)], mapped: false } };
 }

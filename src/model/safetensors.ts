@@ -110,8 +110,8 @@ export interface TensorToWrite {
   name: string;
   dtype: StDType;
   shape: number[];
-  /** raw little-endian bytes of the tensor, or a function that makes them when the writer gets there */
-  data: Uint8Array | (() => Uint8Array);
+  /** raw little-endian bytes of the tensor, or a function that makes them (whole or in pieces) when the writer gets there */
+  data: Uint8Array | (() => Uint8Array | Iterable<Uint8Array>);
 }
 
 export function tensorBytes(t: Pick<TensorToWrite, 'dtype' | 'shape'>): number {
@@ -138,10 +138,14 @@ export function writeSafetensors(file: string, tensors: TensorToWrite[], metadat
     writeSync(fd, hb);
     // Tensors made on demand are written one at a time, so a large model never sits in memory whole.
     for (const t of tensors) {
-      const data = typeof t.data === 'function' ? t.data() : t.data;
-      if (data.length !== tensorBytes(t)) throw new Error(`tensor ${t.name}: ${data.length} bytes, expected ${tensorBytes(t)}`);
-      let done = 0;
-      while (done < data.length) done += writeSync(fd, data, done, Math.min(data.length - done, 1 << 30));
+      const made = typeof t.data === 'function' ? t.data() : t.data;
+      let written = 0;
+      for (const data of made instanceof Uint8Array ? [made] : made) {
+        let done = 0;
+        while (done < data.length) done += writeSync(fd, data, done, Math.min(data.length - done, 1 << 30));
+        written += done;
+      }
+      if (written !== tensorBytes(t)) throw new Error(`tensor ${t.name}: ${written} bytes, expected ${tensorBytes(t)}`);
     }
   } finally {
     closeSync(fd);

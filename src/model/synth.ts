@@ -1,7 +1,7 @@
 import { makeDirs } from '../util/dirs.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { f32ToBf16, f32ToF16 } from '../util/float.js';
+import { f32ToF16 } from '../util/float.js';
 import type { Architecture } from './config.js';
 import { tokenizerJson } from './convert.js';
 import { tensorBytes, writeSafetensors, type StDType, type TensorToWrite } from './safetensors.js';
@@ -35,47 +35,84 @@ export interface SynthSpec {
   chatTemplate?: string;
   bosToken?: string;
   eosToken?: string;
-  /** extra fields for config.json (e.g. the exact published config of a named model) */
+  /** extra fields for config.json */
   configExtra?: Record<string, unknown>;
+  /** config.json written as given instead (the exact published config of a named model) */
+  config?: Record<string, unknown>;
 }
 
-/** Small, fast, seeded PRNG (mulberry32) with Box–Muller normals: the same seed gives the same model. */
+/**
+ * Standard normal quantiles at 4,096 evenly spaced probabilities, found by integrating the density; a sample
+ * interpolates between two neighbours. Tails stop near ±3.7σ, which random weights are better without, and the
+ * scale is corrected so the variance is exactly 1. Five times faster than Box–Muller (log, sin and cos are slow
+ * here), which matters when writing a 7B model's 6.7 billion weights.
+ */
+const QUANTILES = (() => {
+  const N = 4096;
+  const step = 1e-4;
+  const table = new Float64Array(N + 1);
+  let x = -8;
+  let cdf = 0;
+  const pdf = (t: number): number => Math.exp(-0.5 * t * t) / Math.sqrt(2 * Math.PI);
+  for (let k = 0; k <= N; k++) {
+    const p = (k + 0.5) / (N + 1);
+    while (cdf < p) {
+      cdf += ((pdf(x) + pdf(x + step)) / 2) * step;
+      x += step;
+    }
+    table[k] = x;
+  }
+  // Variance of the piecewise-linear mixture: each segment uniform on [a, b] with weight 1/N.
+  let v = 0;
+  for (let k = 0; k < N; k++) v += (table[k] ** 2 + table[k] * table[k + 1] + table[k + 1] ** 2) / 3 / N;
+  for (let k = 0; k <= N; k++) table[k] /= Math.sqrt(v);
+  return table;
+})();
+
+/** Small, fast, seeded PRNG (mulberry32) with normals from the quantile table: the same seed gives the same model. */
 export class Gaussian {
   private s: number;
-  private spare: number | undefined;
   constructor(seed: number) {
     this.s = seed >>> 0 || 0x6d2b79f5;
   }
-  uniform(): number {
+  private next(): number {
     let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return (t ^ (t >>> 14)) >>> 0;
+  }
+  uniform(): number {
+    return this.next() / 4294967296;
   }
   normal(): number {
-    if (this.spare !== undefined) {
-      const v = this.spare;
-      this.spare = undefined;
-      return v;
-    }
-    const u = 1 - this.uniform();
-    const v = this.uniform();
-    const r = Math.sqrt(-2 * Math.log(u));
-    this.spare = r * Math.sin(2 * Math.PI * v);
-    return r * Math.cos(2 * Math.PI * v);
+    const r = this.next();
+    const k = r >>> 20;
+    const frac = (r & 0xfffff) / 1048576;
+    return QUANTILES[k] + frac * (QUANTILES[k + 1] - QUANTILES[k]);
   }
 }
 
-function encode(values: (i: number) => number, count: number, dtype: StDType): Uint8Array {
-  if (dtype === 'F32') {
-    const a = new Float32Array(count);
-    for (let i = 0; i < count; i++) a[i] = values(i);
-    return new Uint8Array(a.buffer);
+/** A tensor's bytes in pieces of up to 4 Mi values, made in two reused buffers (a 7B model never sits in memory). */
+function* encode(values: () => number, count: number, dtype: StDType): Generator<Uint8Array> {
+  const piece = Math.min(count, 1 << 22);
+  const a = new Float32Array(piece);
+  const u = new Uint32Array(a.buffer);
+  const out = new Uint16Array(piece);
+  for (let done = 0; done < count; done += piece) {
+    const n = Math.min(piece, count - done);
+    for (let i = 0; i < n; i++) a[i] = values();
+    if (dtype === 'F32') yield new Uint8Array(a.buffer, 0, n * 4);
+    else {
+      if (dtype === 'F16') for (let i = 0; i < n; i++) out[i] = f32ToF16(a[i]);
+      else
+        for (let i = 0; i < n; i++) {
+          // round to nearest even on the bits (f32ToBf16's rule; random weights are never NaN)
+          const x = u[i];
+          out[i] = (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;
+        }
+      yield new Uint8Array(out.buffer, 0, n * 2);
+    }
   }
-  const a = new Uint16Array(count);
-  const conv = dtype === 'BF16' ? f32ToBf16 : f32ToF16;
-  for (let i = 0; i < count; i++) a[i] = conv(values(i));
-  return new Uint8Array(a.buffer);
 }
 
 export function synthConfigJson(s: SynthSpec): Record<string, unknown> {
@@ -110,14 +147,14 @@ export function synthConfigJson(s: SynthSpec): Record<string, unknown> {
  * Writes a Hugging Face folder with random weights. Matrices are N(0, 1/fan_in) so activations keep their
  * scale through many layers; norms are near 1. Tensors are generated one at a time while they are written.
  */
-export function writeSynthModel(dir: string, s: SynthSpec): void {
+export function writeSynthModel(dir: string, s: SynthSpec, progress?: (bytesDone: number, bytesTotal: number) => void): void {
   makeDirs(dir);
   const hd = s.headDim ?? s.dim / s.nHeads;
   const qDim = s.nHeads * hd;
   const kvDim = s.nKvHeads * hd;
   const bias = s.architecture === 'qwen2' || s.attentionBias === true;
   let tensorSeed = s.seed * 7919;
-  const t = (name: string, shape: number[], gen: (g: Gaussian) => (i: number) => number, dtype: StDType = s.dtype): TensorToWrite => {
+  const t = (name: string, shape: number[], gen: (g: Gaussian) => () => number, dtype: StDType = s.dtype): TensorToWrite => {
     const seed = ++tensorSeed;
     const count = shape.reduce((a, b) => a * b, 1);
     return { name, dtype, shape, data: () => encode(gen(new Gaussian(seed)), count, dtype) };
@@ -147,6 +184,19 @@ export function writeSynthModel(dir: string, s: SynthSpec): void {
   tensors.push(norm('model.norm.weight', s.dim));
   if (!s.tied) tensors.push(mat('lm_head.weight', s.vocabSize, s.dim));
 
+  if (progress) {
+    const total = tensors.reduce((a, x) => a + tensorBytes(x), 0);
+    let done = 0;
+    tensors.forEach((x) => {
+      const make = x.data as () => Iterable<Uint8Array>;
+      x.data = function* () {
+        for (const d of make()) {
+          yield d;
+          progress((done += d.length), total);
+        }
+      };
+    });
+  }
   if (s.shards <= 1) writeSafetensors(join(dir, 'model.safetensors'), tensors);
   else {
     const total = tensors.reduce((a, x) => a + tensorBytes(x), 0);
@@ -170,7 +220,7 @@ export function writeSynthModel(dir: string, s: SynthSpec): void {
     writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2) + '\n');
   }
   const json = (name: string, v: unknown): void => writeFileSync(join(dir, name), JSON.stringify(v, null, 2) + '\n');
-  json('config.json', synthConfigJson(s));
+  json('config.json', s.config ?? synthConfigJson(s));
   json('generation_config.json', { bos_token_id: 1, eos_token_id: 2 });
   if (s.tokenizer) {
     const tok = Llama2cTokenizer.loadAll(s.tokenizer);
