@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { MutascanError } from '../errors.js';
 import { registerConvert } from './convert.js';
+import { registerEstimate } from './estimate.js';
 import { registerExport } from './export.js';
 import { registerGenerate } from './generate.js';
 import { registerReport } from './report.js';
@@ -22,6 +23,7 @@ export async function main(argv: string[]): Promise<number> {
   registerReport(program);
   registerWorker(program);
   registerSynth(program);
+  registerEstimate(program);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -134,10 +134,15 @@ export class FastEvaluator implements Evaluator {
     return { matrix: w, row: u.row, rows: u.rows, values };
   }
 
+  /** Mutants evaluated together in one pass. */
+  passSize(): number {
+    const longest = Math.max(...this.traces.map((t) => ('seq' in t ? t.seq.length : Math.max(...t.assay.probes.map((p) => p.ids.length)))));
+    return this.batchSize ?? Math.max(1, Math.floor(this.rowsPerPass / longest));
+  }
+
   evaluate(mutants: Mutant[]): Outcome[][] {
     const out: Outcome[][] = mutants.map(() => []);
-    const longest = Math.max(...this.traces.map((t) => ('seq' in t ? t.seq.length : Math.max(...t.assay.probes.map((p) => p.ids.length)))));
-    const size = this.batchSize ?? Math.max(1, Math.floor(this.rowsPerPass / longest));
+    const size = this.passSize();
     for (let i = 0; i < mutants.length; i += size) {
       const batch = mutants.slice(i, i + size);
       const patches = batch.map((m) => this.patch(m));
