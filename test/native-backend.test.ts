@@ -16,6 +16,7 @@ import { loadModel } from '../src/model/model.js';
 import { softmaxScaled } from '../src/model/sampler.js';
 import { compareTraces, precisionOf, TIE_EPSILON, tieEpsilon } from '../src/model/ties.js';
 import { writeSynthModel, type SynthSpec } from '../src/model/synth.js';
+import { matrix } from '../src/model/weights.js';
 import { matrixStats, mutate, restore } from '../src/screen/mutate.js';
 import { EXPECTED, expectCleanError, readJson, readJsonl, runCli, STORIES_BIN, STORIES_TOK, tempDir } from './helpers.js';
 
@@ -100,7 +101,7 @@ describe('native vs TypeScript on random models of odd shapes', () => {
       const f = loadHfFolder(join(dir.path, String(i)));
       const precision = precisionOf(f.weights);
       // fp32: BLAS order only; bf16: a last-bit difference can flip an activation's bf16 rounding (see ties.ts).
-      const tolerance = precision === 'f32' ? 1e-4 : 5e-2;
+      const tolerance = TIE_EPSILON[precision].logit;
       const backends: Backend[] = [native, ts];
       const [a, b] = backends.map((be) => new Transformer(f.config, f.weights, be));
       const prompt = Array.from({ length: 9 }, (_, k) => 1 + ((k * 131) % (f.config.vocabSize - 1)));
@@ -135,6 +136,39 @@ describe('native vs TypeScript on random models of odd shapes', () => {
       }
     }),
   );
+});
+
+describe('row-exact bf16 products (what lets the fast path skip tie re-checks)', () => {
+  const rand = (n: number, seed: number): Float32Array => {
+    const x = new Float32Array(n);
+    let s = seed;
+    for (let i = 0; i < n; i++) {
+      s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+      x[i] = s / 2 ** 32 - 0.5;
+    }
+    return x;
+  };
+  const bits = (x: Float32Array): Uint16Array => Uint16Array.from(new Uint32Array(x.buffer), (u) => (u + 0x7fff + ((u >>> 16) & 1)) >>> 16);
+
+  it('a row gives the same bits alone, anywhere in a batch, and through a patch of replaced rows', { skip: !native.rowExact('bf16') && 'this CPU lacks AVX-512 BF16' }, () => {
+    // odd sizes: inputs not a multiple of 32 (the masked tail), outputs not a multiple of the tile
+    for (const [rows, m, n] of [[37, 101, 77], [9, 250, 1100], [130, 7, 2050]]) {
+      const w = matrix('w', m, n, bits(rand(m * n, m)));
+      const x = rand(rows * n, n);
+      const batch = new Float32Array(rows * m);
+      native.matmul(batch, x, rows, w);
+      for (const r of [0, Math.floor(rows / 2), rows - 1]) {
+        const alone = new Float32Array(m);
+        native.matmul(alone, x.subarray(r * n, (r + 1) * n), 1, w);
+        assert.deepEqual(alone, batch.subarray(r * m, (r + 1) * m), `row ${r} of ${rows}, ${m}×${n}`);
+      }
+      // rows 3…5 of W replaced: recomputed into a copy of the output, they equal the batch's own rows 3…5
+      const patch = matrix('rows', 3, n, (w.data as Uint16Array).slice(3 * n, 6 * n));
+      const out = new Float32Array(rows * m);
+      native.matmulInto(out.subarray(3), m, x, rows, patch);
+      for (let r = 0; r < rows; r++) assert.deepEqual(out.subarray(r * m + 3, r * m + 6), batch.subarray(r * m + 3, r * m + 6));
+    }
+  });
 });
 
 describe('choosing the backend', () => {

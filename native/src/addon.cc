@@ -12,6 +12,7 @@
 #include <string>
 #include <tuple>
 #include <vector>
+#include "bf16exact.h"
 #include "mmap.h"
 #include "ops.h"
 #include "peak.h"
@@ -133,6 +134,29 @@ Napi::Value Bf16gemm(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// bf16exact(out, ldo, x, rows, W, out_features, in_features): the row-exact bf16 product (bf16exact.cc); out rows
+// are ldo apart, so a patch's few output features can be written into the full output in place.
+Napi::Value Bf16exact(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto out = info[0].As<Napi::Float32Array>();
+  const long ldo = info[1].As<Napi::Number>().Int64Value();
+  auto x = info[2].As<Napi::Float32Array>();
+  const long rows = info[3].As<Napi::Number>().Int64Value();
+  auto w = info[4].As<Napi::Uint16Array>();
+  const long m = info[5].As<Napi::Number>().Int64Value(), n = info[6].As<Napi::Number>().Int64Value();
+  check(bf16exact_supported(), env, "bf16exact: this CPU lacks AVX-512 BF16");
+  check(rows >= 0 && m > 0 && n > 0 && ldo >= m, env, "bf16exact: bad sizes");
+  check((long)x.ElementLength() >= rows * n, env, "bf16exact: x is shorter than rows x in");
+  check((long)w.ElementLength() >= m * n, env, "bf16exact: W is shorter than out x in");
+  check(rows == 0 || (long)out.ElementLength() >= (rows - 1) * ldo + m, env, "bf16exact: out is too short");
+  if (rows == 0) return env.Undefined();
+  Dnnl& d = dnnl_state();
+  if ((long)d.xbf.size() < rows * n) d.xbf.resize(rows * n);
+  for (long i = 0; i < rows * n; i++) d.xbf[i] = to_bf16(x.Data()[i]);
+  bf16exact_gemm(out.Data(), ldo, d.xbf.data(), rows, w.Data(), m, n, threads_for(rows, m, n));
+  return env.Undefined();
+}
+
 // fp32 through oneDNN's own JIT kernels (used where they beat OpenBLAS; see bench:gemm).
 Napi::Value DnnlSgemm(const Napi::CallbackInfo& info) {
   auto a = gemm_args<Napi::Float32Array, float>(info, "dnnlSgemm");
@@ -188,6 +212,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sgemm", Napi::Function::New(env, Sgemm));
   exports.Set("bf16gemm", Napi::Function::New(env, Bf16gemm));
   exports.Set("dnnlSgemm", Napi::Function::New(env, DnnlSgemm));
+  exports.Set("bf16exact", Napi::Function::New(env, Bf16exact));
+  exports.Set("bf16exactSupported", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return Napi::Boolean::New(i.Env(), bf16exact_supported()); }));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads));
   exports.Set("peak", Napi::Function::New(env, Peak));

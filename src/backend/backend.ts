@@ -1,4 +1,4 @@
-import type { Matrix } from '../model/weights.js';
+import type { DType, Matrix } from '../model/weights.js';
 import type { AttentionShape } from './ts-ops.js';
 
 export type { AttentionShape };
@@ -10,12 +10,16 @@ export type { AttentionShape };
 export interface Backend {
   readonly name: 'ts' | 'native';
   /**
-   * True when every matrix product is a float32 dot product summed in index order with each step rounded,
-   * as llama2.c's run.c does; then results do not depend on how rows are batched.
+   * True when a row's products with matrices of this dtype come out bit for bit the same whatever other rows
+   * share the call, and `matmulInto` on a few replacement rows gives what the whole mutated matrix would: the
+   * fast path then equals the plain path without tie re-checks. (The TypeScript twin sums in index order, as
+   * run.c does; the native backend's bf16 kernel fixes its order per output, see native/src/bf16exact.cc.)
    */
-  readonly sequentialSums: boolean;
+  rowExact(dtype: DType): boolean;
   /** out[r·W.rows + o] = Σ_j x[r·W.cols + j] · W[o, j], for r < rows; W is [out × in] as stored. */
   matmul(out: Float32Array, x: Float32Array, rows: number, w: Matrix): void;
+  /** The same product written `ldo` apart: out[r·ldo + o]. Used for a mutant's few replaced rows of a matrix. */
+  matmulInto(out: Float32Array, ldo: number, x: Float32Array, rows: number, w: Matrix): void;
   rmsnorm(out: Float32Array, x: Float32Array, weight: Float32Array, rows: number, n: number, eps: number): void;
   rope(vec: Float32Array, rows: number, heads: number, headDim: number, pos: Int32Array, cos: Float32Array, sin: Float32Array, interleaved: boolean): void;
   attention(out: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, offset: Float64Array, pos: Int32Array, rows: number, shape: AttentionShape): void;

@@ -3,13 +3,17 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Matrix } from '../model/weights.js';
+import type { DType, Matrix } from '../model/weights.js';
+import { matmulF32, scatterRows } from './ts-backend.js';
 import type { AttentionShape, Backend } from './backend.js';
 
 /** The addon's functions (native/src/addon.cc). All arrays are used in place. */
 export interface NativeAddon {
   sgemm(out: Float32Array, x: Float32Array, rows: number, w: Float32Array, m: number, n: number): void;
   bf16gemm(out: Float32Array, x: Float32Array, rows: number, w: Uint16Array, m: number, n: number): void;
+  /** bf16 product with a fixed order of summation per output (native/src/bf16exact.cc); out rows ldo apart */
+  bf16exact(out: Float32Array, ldo: number, x: Float32Array, rows: number, w: Uint16Array, m: number, n: number): void;
+  bf16exactSupported(): boolean;
   dnnlSgemm(out: Float32Array, x: Float32Array, rows: number, w: Float32Array, m: number, n: number): void;
   setThreads(n: number): void;
   getThreads(): number;
@@ -58,15 +62,27 @@ export function defaultThreads(): number {
  */
 export class NativeBackend implements Backend {
   readonly name = 'native' as const;
-  readonly sequentialSums = false;
-  constructor(readonly addon: NativeAddon) {}
+  private readonly bf16Exact: boolean;
+  constructor(readonly addon: NativeAddon) {
+    this.bf16Exact = addon.bf16exactSupported() && process.env.MUTASCAN_BF16_KERNEL !== 'onednn';
+  }
+
+  rowExact(dtype: DType): boolean {
+    return dtype === 'bf16' && this.bf16Exact;
+  }
 
   matmul(out: Float32Array, x: Float32Array, rows: number, w: Matrix): void {
     if (w.dtype === 'f32') {
       if (rows === 1) this.addon.sgemm(out, x, rows, w.data as Float32Array, w.rows, w.cols);
       else this.addon.dnnlSgemm(out, x, rows, w.data as Float32Array, w.rows, w.cols);
-    }
-    else this.addon.bf16gemm(out, x, rows, w.data as Uint16Array, w.rows, w.cols);
+    } else this.matmulInto(out, w.rows, x, rows, w);
+  }
+
+  matmulInto(out: Float32Array, ldo: number, x: Float32Array, rows: number, w: Matrix): void {
+    if (w.dtype === 'bf16' && this.bf16Exact) this.addon.bf16exact(out, ldo, x, rows, w.data as Uint16Array, w.rows, w.cols);
+    else if (w.dtype === 'bf16' && ldo === w.rows) this.addon.bf16gemm(out, x, rows, w.data as Uint16Array, w.rows, w.cols);
+    // Strided fp32 (a patch's rows): summed in index order, as before the row-exact kernel existed.
+    else scatterRows(out, ldo, rows, w.rows, (tmp) => (w.dtype === 'f32' ? matmulF32(tmp, x, rows, w.data as Float32Array, w.rows, w.cols) : this.addon.bf16gemm(tmp, x, rows, w.data as Uint16Array, w.rows, w.cols)));
   }
 
   setThreads(n: number): void {

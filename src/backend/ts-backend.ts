@@ -12,13 +12,19 @@ const f = Math.fround;
  */
 export class TsBackend implements Backend {
   readonly name = 'ts' as const;
-  readonly sequentialSums = true;
+  rowExact(): boolean {
+    return true;
+  }
 
   matmul(out: Float32Array, x: Float32Array, rows: number, w: Matrix): void {
     const n = w.cols;
     const m = w.rows;
     if (w.dtype === 'f32') matmulF32(out, x, rows, w.data as Float32Array, m, n);
     else matmulBf16(out, x, rows, w.data as Uint16Array, m, n);
+  }
+
+  matmulInto(out: Float32Array, ldo: number, x: Float32Array, rows: number, w: Matrix): void {
+    scatterRows(out, ldo, rows, w.rows, (tmp) => this.matmul(tmp, x, rows, w));
   }
 
   rmsnorm = rmsnorm;
@@ -28,7 +34,14 @@ export class TsBackend implements Backend {
   add = add;
 }
 
-function matmulF32(out: Float32Array, x: Float32Array, rows: number, w: Float32Array, m: number, n: number): void {
+/** Runs `fill` into a compact [rows × m] buffer, then copies each row to out[r·ldo …]. */
+export function scatterRows(out: Float32Array, ldo: number, rows: number, m: number, fill: (tmp: Float32Array) => void): void {
+  const tmp = new Float32Array(rows * m);
+  fill(tmp);
+  for (let r = 0; r < rows; r++) out.set(tmp.subarray(r * m, (r + 1) * m), r * ldo);
+}
+
+export function matmulF32(out: Float32Array, x: Float32Array, rows: number, w: Float32Array, m: number, n: number): void {
   for (let r = 0; r < rows; r++) {
     const xo = r * n;
     const oo = r * m;

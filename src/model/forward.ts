@@ -9,7 +9,7 @@
  */
 import type { Backend } from '../backend/backend.js';
 import { fail } from '../errors.js';
-import { BF16_TO_F32, f32ToBf16 } from '../util/float.js';
+import { BF16_TO_F32 } from '../util/float.js';
 import type { ModelConfig } from './config.js';
 import type { Matrix, ModelWeights } from './weights.js';
 
@@ -54,16 +54,17 @@ export class KVCache {
 }
 
 /**
- * A mutation seen by one sequence only: the rows `row … row+rows−1` of `matrix` replaced by `values`
- * ([rows × matrix.cols], float32; for a bf16 matrix, bf16 values widened). The shared product is computed with
- * the original weights, then those output features are recomputed for this sequence's rows, summed in index order
- * like the sequential backend — so mutants of one matrix can share every product and still get exact results.
+ * A mutation seen by one sequence only: the rows `row … row+rows−1` of `matrix` replaced by `weights`
+ * ([rows × matrix.cols], the matrix's dtype). The shared product is computed with the original weights, then
+ * those output features are recomputed for this sequence's rows by the backend's `matmulInto` — which, on a
+ * row-exact backend, gives what the mutated matrix itself would: mutants of one matrix share every product and
+ * still get exact results.
  */
 export interface Patch {
   matrix: Matrix;
   row: number;
   rows: number;
-  values: Float32Array;
+  weights: Matrix;
 }
 
 /** New tokens for one sequence, placed at positions cache.length, cache.length + 1, … */
@@ -150,6 +151,12 @@ export class Transformer {
     return KVCache.for(this.config, capacity);
   }
 
+  /** Recomputes the patched output features of `n` rows from `start` (see Patch). */
+  private applyPatch(out: Float32Array, input: Float32Array, start: number, n: number, p: Patch): void {
+    const m = p.matrix;
+    if (n > 0) this.backend.matmulInto(out.subarray(start * m.rows + p.row), m.rows, input.subarray(start * m.cols, (start + n) * m.cols), n, p.weights);
+  }
+
   /** Runs the new tokens of every chunk through the model; returns logits [rows × vocab] for the rows asked. */
   forward(chunks: readonly Chunk[], logits: LogitRows = 'last', opts: ForwardOptions = {}): Float32Array {
     const c = this.config;
@@ -189,7 +196,7 @@ export class Transformer {
         for (const t of ch.tokens) {
           if (!(t >= 0 && t < c.vocabSize)) fail(`token id ${t} is outside the vocabulary (0…${c.vocabSize - 1})`);
           const p = ch.patch;
-          if (p && p.matrix === w.embed && t >= p.row && t < p.row + p.rows) x.set(p.values.subarray((t - p.row) * dim, (t - p.row + 1) * dim), r++ * dim);
+          if (p && p.matrix === w.embed && t >= p.row && t < p.row + p.rows) copyRow(x, r++ * dim, p.weights, t - p.row);
           else copyRow(x, r++ * dim, w.embed, t);
         }
     }
@@ -209,7 +216,7 @@ export class Transformer {
     const mm = (out: Float32Array, input: Float32Array, m: Matrix): void => {
       this.backend.matmul(out, input, R, m);
       const list = patches.get(m);
-      if (list) for (const [start, n, p] of list) applyPatch(out, input, start, n, p);
+      if (list) for (const [start, n, p] of list) this.applyPatch(out, input, start, n, p);
     };
 
     const be = this.backend;
@@ -298,29 +305,12 @@ export class Transformer {
         for (const ch of chunks) {
           const n = ch.tokens.length;
           const mine = logits === 'all' ? n : logits === 'last' ? 1 : logits === 'none' ? 0 : Math.max(0, n - logits.from);
-          if (ch.patch && ch.patch.matrix === w.lmHead) applyPatch(out, normed, k, mine, ch.patch);
+          if (ch.patch && ch.patch.matrix === w.lmHead) this.applyPatch(out, normed, k, mine, ch.patch);
           k += mine;
         }
       }
     }
     return out;
-  }
-}
-
-/** Recomputes the patched output features of `n` rows from `start`, summing in index order (see Patch). */
-function applyPatch(out: Float32Array, input: Float32Array, start: number, n: number, p: Patch): void {
-  const m = p.matrix;
-  const cols = m.cols;
-  const bf16 = m.dtype === 'bf16';
-  const xr = new Float32Array(cols);
-  for (let r = start; r < start + n; r++) {
-    for (let j = 0; j < cols; j++) xr[j] = bf16 ? BF16_TO_F32[f32ToBf16(input[r * cols + j])] : input[r * cols + j];
-    for (let i = 0; i < p.rows; i++) {
-      let a = 0;
-      const o = i * cols;
-      for (let j = 0; j < cols; j++) a = f(a + f(p.values[o + j] * xr[j]));
-      out[r * m.rows + p.row + i] = a;
-    }
   }
 }
 

@@ -19,6 +19,7 @@ import type { Assay } from '../assays/prepare.js';
 import { KVCache, type Patch, type Transformer } from '../model/forward.js';
 import { choose, coins } from '../model/sampler.js';
 import { precisionOf, tieEpsilon } from '../model/ties.js';
+import { allMatrices, matrix } from '../model/weights.js';
 import { BF16_TO_F32, f32ToBf16 } from '../util/float.js';
 import type { Evaluator, PlainEvaluator } from './evaluate.js';
 import { mutatedValue, type MatrixStats } from './mutate.js';
@@ -60,7 +61,7 @@ export class FastEvaluator implements Evaluator {
     readonly batchSize?: number,
     readonly rowsPerPass = 4096,
   ) {
-    this.exact = tf.backend.sequentialSums;
+    this.exact = [...allMatrices(tf.weights).values()].every((m) => tf.backend.rowExact(m.dtype));
     this.precision = precisionOf(tf.weights);
     this.traces = assays.map((a) => (a.type === 'generate' ? this.trace(a) : this.passTrace(a)));
   }
@@ -122,16 +123,15 @@ export class FastEvaluator implements Evaluator {
     const w = m.target.weights;
     const u = m.unit;
     const stats = this.stats(m);
-    const values = new Float32Array(u.rows * w.cols);
+    // The unit's rows as the mutated matrix holds them (mutate.ts writes the same values in place).
+    const data = w.data.slice(u.row * w.cols, (u.row + u.rows) * w.cols);
     for (let r = 0; r < u.rows; r++)
-      for (let j = 0; j < w.cols; j++) {
-        const at = (u.row + r) * w.cols + j;
-        const old = w.dtype === 'f32' ? w.data[at] : BF16_TO_F32[w.data[at]];
-        const inBlock = j >= u.col && j < u.col + u.cols;
-        const v = inBlock ? mutatedValue(m.kind, old, stats) : old;
-        values[r * w.cols + j] = w.dtype === 'f32' ? Math.fround(v) : BF16_TO_F32[f32ToBf16(v)];
+      for (let j = u.col; j < u.col + u.cols; j++) {
+        const at = r * w.cols + j;
+        if (w.dtype === 'f32') data[at] = Math.fround(mutatedValue(m.kind, data[at], stats));
+        else data[at] = f32ToBf16(mutatedValue(m.kind, BF16_TO_F32[data[at]], stats));
       }
-    return { matrix: w, row: u.row, rows: u.rows, values };
+    return { matrix: w, row: u.row, rows: u.rows, weights: matrix(`${w.name} (mutated rows)`, u.rows, w.cols, data) };
   }
 
   /** Mutants evaluated together in one pass. */
