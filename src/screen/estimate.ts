@@ -2,10 +2,10 @@
  * How long a screen will take, and how big its store will be, before committing a machine (or a hundred) to it.
  *
  * The estimate times the real thing on a sample: the model is loaded and the baselines computed exactly as a run
- * does (that time is measured, not modelled), then a few targets spread over the plan each get mutants spread
- * over their matrix, evaluated in the evaluator's own batches. A mutant's cost depends mostly on how many layers
- * lie above its matrix (the fast path starts at the mutated layer), so the seconds per mutant are fitted as
- * a + b × (layers from the target up), and summed over every target of the plan. Store writes and size are
+ * does (that time is measured, not modelled), then a few targets spread over the plan each get runs of
+ * consecutive mutants from places spread over their matrix, evaluated in the evaluator's own batches. A
+ * mutant's cost depends mostly on how many layers lie above its matrix (the fast path starts at the mutated
+ * layer), so the seconds per mutant are fitted as a + b × (layers from the target up), and summed over every target of the plan. Store writes and size are
  * measured on a scratch store holding the sampled outcomes.
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -64,15 +64,15 @@ function depthOf(t: Target | null, nLayers: number): number {
 }
 
 /**
- * `k` of the target's mutants spread over its range: round r takes every (count/k)th mutant from a different
- * offset (r × 0.618… of a stride), so rounds rarely repeat a mutant.
+ * `k` consecutive mutants of the target, as a run hands them to the evaluator (neighbours share rows of the
+ * matrix, which a pass exploits), starting at a different place each round (r × 0.618… of the range) so that
+ * the rounds together cover the matrix.
  */
-function spread(p: PreparedScreen, ti: number, k: number, round: number): Mutant[] {
+function slice(p: PreparedScreen, ti: number, k: number, round: number): Mutant[] {
   const { first, count } = p.plan.range(ti);
   const n = Math.max(0, Math.min(k, count));
-  const stride = count / Math.max(1, n);
-  const offset = ((round * 0.6180339887) % 1) * stride;
-  return Array.from({ length: n }, (_, i) => p.plan.mutant(first + Math.min(count - 1, Math.floor(offset + i * stride))));
+  const start = Math.floor(((round * 0.6180339887) % 1) * (count - n + 1));
+  return Array.from({ length: n }, (_, i) => p.plan.mutant(first + start + i));
 }
 
 /** Least squares of y = a + b·x (b = 0 when every x is the same). */
@@ -107,17 +107,25 @@ export async function estimateScreen(o: EstimateOptions): Promise<Estimate> {
     const picked = [...new Set(Array.from({ length: want }, (_, i) => (want === 1 ? 0 : Math.round((i * (targets.length - 1)) / (want - 1)))))];
     const pass = evaluator instanceof FastEvaluator ? evaluator.passSize() : 1;
     const budget = o.secondsPerTarget ?? 3;
-    // A cheap model is warmed up first (compiled code, the backend's kernels for each batch shape); on a big one
-    // a pass takes long enough that warming up is lost in it.
-    if (performance.now() - t0 < 60_000) evaluator.evaluate(spread(p, picked[0], pass, 1));
+    // A cheap model is warmed up first, for as long as a target is timed: V8 keeps optimising the hot loops for
+    // seconds, and timing a cold process overestimated the main job by a fifth. On a big model a pass takes long
+    // enough that warming up is lost in it.
+    if (performance.now() - t0 < 60_000) {
+      const w = performance.now();
+      for (let round = 0; (performance.now() - w) / 1000 < budget; round++) evaluator.evaluate(slice(p, picked[round % picked.length], pass, round + 100));
+    }
     const samples: TargetSample[] = [];
+    // Only a few outcomes per target are kept (to weigh the store): a run drops its outcomes once stored, and a
+    // heap holding them all made every later sample slower.
     const outcomes: Outcome[][] = [];
+    const keep = Math.ceil(2000 / picked.length);
     for (const ti of picked) {
       const t = performance.now();
       let n = 0;
       for (let round = 0; ; round++) {
-        const mutants = spread(p, ti, o.perTarget ? Math.min(pass, o.perTarget - n) : pass, round + 2);
-        outcomes.push(...evaluator.evaluate(mutants));
+        const mutants = slice(p, ti, o.perTarget ? Math.min(pass, o.perTarget - n) : pass, round + 2);
+        const got = evaluator.evaluate(mutants);
+        if (n < keep) outcomes.push(...got.slice(0, keep - n));
         n += mutants.length;
         const full = mutants.length === 0 || n >= p.plan.range(ti).count;
         if (full || (o.perTarget ? n >= o.perTarget : (performance.now() - t) / 1000 >= budget)) break;

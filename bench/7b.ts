@@ -1,0 +1,129 @@
+/**
+ * npm run bench:7b — the paper's model size on this machine, with a random Llama-2-7B-shaped checkpoint
+ * (32 layers, hidden 4096, bf16, 13.5 GB; written once into bench/.cache/llama-2-7b by the same code as
+ * `mutascan synth --like llama-2-7b --out DIR`, about 3 minutes). Prints, measured in this run:
+ *  - load time and resident memory after loading and after running (vs the weights' size);
+ *  - prefill and decode tokens/s;
+ *  - seconds per mutant on the plain and the fast path for block-64 mutants of 1.down with a 150-token assay
+ *    (the paper's length), and the peak resident memory while screening;
+ *  - `mutascan estimate` for the paper's full one-prompt screen (every matrix, block 64, max and min:
+ *    3.16 M mutants) on this machine and on 100 workers.
+ * BENCH_7B_ESTIMATE=0 skips the last part (about 10 minutes). Printed, not asserted.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bytes, duration } from '../src/cli/estimate.js';
+import { likeSpec } from '../src/model/like.js';
+import { loadModel } from '../src/model/model.js';
+import { allMatrices } from '../src/model/weights.js';
+import { writeSynthModel } from '../src/model/synth.js';
+import { estimateScreen } from '../src/screen/estimate.js';
+import { PlainEvaluator } from '../src/screen/evaluate.js';
+import { FastEvaluator } from '../src/screen/fast.js';
+import { prepareScreen } from '../src/screen/runner.js';
+import { Transformer } from '../src/model/forward.js';
+import { selectBackend } from '../src/backend/select.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const MODEL = join(ROOT, 'bench', '.cache', 'llama-2-7b');
+const TOKENIZER = join(ROOT, '..', 'shared', 'tokenizers', 'llama2', 'tokenizer.bin');
+const PROMPT = 'The life cycle of Drosophila:';
+
+const status = (key: string): number => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(readFileSync('/proc/self/status', 'utf8'))![1]) * 1024;
+const GiB = (n: number): string => `${(n / 2 ** 30).toFixed(2)} GiB`;
+
+// Each part runs in its own process, so that resident memory is that part's alone.
+const part = process.argv[2];
+ensureModel();
+if (!part) {
+  for (const x of ['run', 'screen', ...(process.env.BENCH_7B_ESTIMATE === '0' ? [] : ['estimate'])]) {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), x], { stdio: 'inherit' });
+    if (r.status !== 0) process.exit(r.status ?? 1);
+  }
+  process.exit(0);
+}
+
+function ensureModel(): void {
+  if (existsSync(join(MODEL, 'config.json'))) return;
+  const tmp = `${MODEL}.partial`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(dirname(MODEL), { recursive: true });
+  process.stderr.write(`bench: writing a Llama-2-7B-shaped model to ${MODEL} (once, 13.5 GB)…\n`);
+  writeSynthModel(tmp, likeSpec('llama-2-7b', { tokenizer: TOKENIZER }));
+  renameSync(tmp, MODEL);
+}
+
+let t = performance.now();
+if (part === 'run') {
+  // Load, then run: resident memory against the weights' size.
+  const rss0 = status('VmRSS');
+  t = performance.now();
+  const model = loadModel(MODEL);
+  const loadSeconds = (performance.now() - t) / 1000;
+  const rssLoaded = status('VmRSS') - rss0;
+  const weightBytes = [...allMatrices(model.weights).values()].reduce((a, m) => a + m.data.byteLength, 0);
+  console.log(`model: Llama-2-7B shape, ${model.config.nLayers} layers, ${GiB(weightBytes)} of bf16 matrices, memory-mapped: ${model.source.mapped}`);
+  console.log(`load: ${loadSeconds.toFixed(2)} s; resident memory after loading +${GiB(rssLoaded)} (${(rssLoaded / weightBytes).toFixed(3)} × the weights)`);
+
+  const backend = await selectBackend();
+  const tf = new Transformer(model.config, model.weights, backend);
+  const prompt = Array.from({ length: 128 }, (_, i) => (i === 0 ? 1 : 100 + ((i * 7919) % 30000)));
+  const cache = tf.newCache(256);
+  t = performance.now();
+  let logits = tf.forward([{ cache, tokens: prompt }], 'last');
+  const firstPrefill = (performance.now() - t) / 1000; // pages come in from the page cache or disk here
+  const cache2 = tf.newCache(256);
+  t = performance.now();
+  logits = tf.forward([{ cache: cache2, tokens: prompt }], 'last');
+  const prefill = prompt.length / ((performance.now() - t) / 1000);
+  const steps = 16;
+  t = performance.now();
+  for (let i = 0; i < steps; i++) {
+    let best = 0;
+    for (let j = 1; j < logits.length; j++) if (logits[j] > logits[best]) best = j;
+    logits = tf.forward([{ cache: cache2, tokens: [best] }], 'last');
+  }
+  const decode = steps / ((performance.now() - t) / 1000);
+  const rssRun = status('VmRSS') - rss0;
+  console.log(`first pass over the weights (page-in): ${firstPrefill.toFixed(1)} s; resident memory after running +${GiB(rssRun)} (${(rssRun / weightBytes).toFixed(3)} × the weights)`);
+  console.log(`prefill: ${prefill.toFixed(1)} tokens/s (128-token prompt); decode: ${decode.toFixed(2)} tokens/s (${backend.name} backend)`);
+}
+
+// Block-64 mutants of 1.down, 150-token greedy assay, plain and fast path; then the estimate.
+const tmp = mkdtempSync(join(tmpdir(), 'mutascan-bench7b-'));
+try {
+  if (part === 'screen') {
+    const spec = join(tmp, 'down.yaml');
+    writeFileSync(spec, `model: ${MODEL}\ntargets: ["1.down"]\nunit: { block: 64 }\nkinds: [max, min]\nassays:\n  - { name: story, type: generate, prompt: "${PROMPT}", max_length: 150, temperature: 0 }\n`);
+    t = performance.now();
+    const p = await prepareScreen(spec);
+    console.log(`screen setup (load; baseline of ${p.assays[0].baselineIds.length} tokens): ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    const plain = new PlainEvaluator(p.tf, p.assays, p.stats);
+    const fast = new FastEvaluator(p.tf, p.assays, p.stats, plain);
+    const { first } = p.plan.range(0);
+    t = performance.now();
+    plain.evaluate([p.plan.mutant(first)]);
+    const plainSeconds = (performance.now() - t) / 1000;
+    const n = fast.passSize();
+    const mutants = Array.from({ length: n }, (_, i) => p.plan.mutant(first + 1 + i));
+    t = performance.now();
+    const out = fast.evaluate(mutants);
+    const fastSeconds = (performance.now() - t) / 1000 / n;
+    console.log(`1.down block-64, 150-token assay: plain ${plainSeconds.toFixed(1)} s/mutant; fast ${fastSeconds.toFixed(2)} s/mutant (one pass of ${n}, ${out.filter((o) => !o[0].silent).length} NSMs, ${fast.rechecks} tie re-checks) = ${(plainSeconds / fastSeconds).toFixed(1)}×`);
+    console.log(`peak resident memory while screening: ${GiB(status('VmHWM'))} (machine: 24 GiB)`);
+  }
+  if (part === 'estimate') {
+    const full = join(tmp, 'paper.yaml');
+    writeFileSync(full, `model: ${MODEL}\ntargets: all\nunit: { block: 64 }\nkinds: [max, min]\nassays:\n  - { name: drosophila, type: generate, preset: drosophila }\n`);
+    const e = await estimateScreen({ specFile: full, workers: 100, sampleTargets: 3, secondsPerTarget: 1 });
+    console.log(`estimate, the paper's one-prompt screen (${e.mutants.toLocaleString('en-US')} mutants, preset drosophila: 150 tokens sampled):`);
+    for (const s of e.samples) console.log(`  ${s.target.padEnd(8)} ${s.depth} layers up: ${s.secondsPerMutant.toFixed(2)} s/mutant (${s.mutants} timed)`);
+    console.log(`  one machine like this: ${duration(e.seconds)}; 100 machines: ${duration(e.workersSeconds)}; store about ${bytes(e.storeBytes)}`);
+    console.log(`  (estimate's own setup: ${duration(e.setupSeconds)}; peak resident memory ${GiB(status('VmHWM'))})`);
+  }
+} finally {
+  rmSync(tmp, { recursive: true, force: true });
+}
