@@ -5,8 +5,8 @@
  * does (that time is measured, not modelled), then a few targets spread over the plan each get runs of
  * consecutive mutants from places spread over their matrix, evaluated in the evaluator's own batches. A
  * mutant's cost depends mostly on how many layers lie above its matrix (the fast path starts at the mutated
- * layer), so the seconds per mutant are fitted as a + b × (layers from the target up), and summed over every target of the plan. Store writes and size are
- * measured on a scratch store holding the sampled outcomes.
+ * layer), so the seconds per mutant are fitted as a + b × (layers from the target up), and summed over every
+ * target of the plan. Store writes and size are measured on a scratch store holding some sampled outcomes.
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -64,9 +64,9 @@ function depthOf(t: Target | null, nLayers: number): number {
 }
 
 /**
- * `k` consecutive mutants of the target, as a run hands them to the evaluator (neighbours share rows of the
- * matrix, which a pass exploits), starting at a different place each round (r × 0.618… of the range) so that
- * the rounds together cover the matrix.
+ * `k` consecutive mutants of the target, as a run hands them to the evaluator (so a pass holds what a run's
+ * passes hold: neighbouring mutants of the plan), starting at a different place each round (r × 0.618… of
+ * the range) so that the rounds together cover the matrix.
  */
 function slice(p: PreparedScreen, ti: number, k: number, round: number): Mutant[] {
   const { first, count } = p.plan.range(ti);
@@ -108,15 +108,15 @@ export async function estimateScreen(o: EstimateOptions): Promise<Estimate> {
     const pass = evaluator instanceof FastEvaluator ? evaluator.passSize() : 1;
     const budget = o.secondsPerTarget ?? 3;
     // A cheap model is warmed up first, for as long as a target is timed: V8 keeps optimising the hot loops for
-    // seconds, and timing a cold process overestimated the main job by a fifth. On a big model a pass takes long
-    // enough that warming up is lost in it.
+    // seconds, and a cold process's first samples would be slower than a long run's. On a big model a pass takes
+    // long enough that warming up is lost in it.
     if (performance.now() - t0 < 60_000) {
       const w = performance.now();
       for (let round = 0; (performance.now() - w) / 1000 < budget; round++) evaluator.evaluate(slice(p, picked[round % picked.length], pass, round + 100));
     }
     const samples: TargetSample[] = [];
-    // Only a few outcomes per target are kept (to weigh the store): a run drops its outcomes once stored, and a
-    // heap holding them all made every later sample slower.
+    // Only a few outcomes per target are kept (to weigh the store): a run drops its outcomes once stored, and
+    // a heap growing with every sample would tax later samples with garbage collection that a run never pays.
     const outcomes: Outcome[][] = [];
     const keep = Math.ceil(2000 / picked.length);
     for (const ti of picked) {
