@@ -157,6 +157,35 @@ Napi::Value Bf16exact(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// sgemmInto(out, ldo, x, rows, W, out_features, in_features): each output summed left to right without FMA
+// (built with -ffp-contract=off), the TypeScript twin's order, written ldo apart: a patch's few rows of an
+// fp32 matrix, recomputed in place for one mutant.
+Napi::Value SgemmInto(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto out = info[0].As<Napi::Float32Array>();
+  const long ldo = info[1].As<Napi::Number>().Int64Value();
+  auto x = info[2].As<Napi::Float32Array>();
+  const long rows = info[3].As<Napi::Number>().Int64Value();
+  auto w = info[4].As<Napi::Float32Array>();
+  const long m = info[5].As<Napi::Number>().Int64Value(), n = info[6].As<Napi::Number>().Int64Value();
+  check(rows >= 0 && m > 0 && n > 0 && ldo >= m, env, "sgemmInto: bad sizes");
+  check((long)x.ElementLength() >= rows * n, env, "sgemmInto: x is shorter than rows x in");
+  check((long)w.ElementLength() >= m * n, env, "sgemmInto: W is shorter than out x in");
+  check(rows == 0 || (long)out.ElementLength() >= (rows - 1) * ldo + m, env, "sgemmInto: out is too short");
+  const float* xd = x.Data();
+  const float* wd = w.Data();
+  float* od = out.Data();
+  for (long r = 0; r < rows; r++)
+    for (long i = 0; i < m; i++) {
+      const float* wr = wd + i * n;
+      const float* xr = xd + r * n;
+      float a = 0.0f;
+      for (long j = 0; j < n; j++) a = a + wr[j] * xr[j];
+      od[r * ldo + i] = a;
+    }
+  return env.Undefined();
+}
+
 // fp32 through oneDNN's own JIT kernels (used where they beat OpenBLAS; see bench:gemm).
 Napi::Value DnnlSgemm(const Napi::CallbackInfo& info) {
   auto a = gemm_args<Napi::Float32Array, float>(info, "dnnlSgemm");
@@ -213,6 +242,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("bf16gemm", Napi::Function::New(env, Bf16gemm));
   exports.Set("dnnlSgemm", Napi::Function::New(env, DnnlSgemm));
   exports.Set("bf16exact", Napi::Function::New(env, Bf16exact));
+  exports.Set("sgemmInto", Napi::Function::New(env, SgemmInto));
   exports.Set("bf16exactSupported", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return Napi::Boolean::New(i.Env(), bf16exact_supported()); }));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads));

@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DType, Matrix } from '../model/weights.js';
-import { matmulF32, scatterRows } from './ts-backend.js';
+import { scatterRows } from './ts-backend.js';
 import type { AttentionShape, Backend } from './backend.js';
 
 /** The addon's functions (native/src/addon.cc). All arrays are used in place. */
@@ -14,6 +14,8 @@ export interface NativeAddon {
   /** bf16 product with a fixed order of summation per output (native/src/bf16exact.cc); out rows ldo apart */
   bf16exact(out: Float32Array, ldo: number, x: Float32Array, rows: number, w: Uint16Array, m: number, n: number): void;
   bf16exactSupported(): boolean;
+  /** fp32 product summed left to right (the TypeScript twin's order); out rows ldo apart */
+  sgemmInto(out: Float32Array, ldo: number, x: Float32Array, rows: number, w: Float32Array, m: number, n: number): void;
   dnnlSgemm(out: Float32Array, x: Float32Array, rows: number, w: Float32Array, m: number, n: number): void;
   setThreads(n: number): void;
   getThreads(): number;
@@ -81,8 +83,9 @@ export class NativeBackend implements Backend {
   matmulInto(out: Float32Array, ldo: number, x: Float32Array, rows: number, w: Matrix): void {
     if (w.dtype === 'bf16' && this.bf16Exact) this.addon.bf16exact(out, ldo, x, rows, w.data as Uint16Array, w.rows, w.cols);
     else if (w.dtype === 'bf16' && ldo === w.rows) this.addon.bf16gemm(out, x, rows, w.data as Uint16Array, w.rows, w.cols);
-    // Strided fp32 (a patch's rows): summed in index order, as before the row-exact kernel existed.
-    else scatterRows(out, ldo, rows, w.rows, (tmp) => (w.dtype === 'f32' ? matmulF32(tmp, x, rows, w.data as Float32Array, w.rows, w.cols) : this.addon.bf16gemm(tmp, x, rows, w.data as Uint16Array, w.rows, w.cols)));
+    // Strided fp32 (a patch's rows): summed in index order, as the TypeScript twin does.
+    else if (w.dtype === 'f32') this.addon.sgemmInto(out, ldo, x, rows, w.data as Float32Array, w.rows, w.cols);
+    else scatterRows(out, ldo, rows, w.rows, (tmp) => this.addon.bf16gemm(tmp, x, rows, w.data as Uint16Array, w.rows, w.cols));
   }
 
   setThreads(n: number): void {

@@ -23,6 +23,7 @@ export function registerRun(program: Command): void {
     .option('--plain', 'force the plain path (one full generation per mutant)')
     .option('--backend <name>', 'auto | ts | native')
     .option('--threads <n>', 'threads for the native backend', int('--threads', 1))
+    .option('--jobs <n>', 'screening processes on this machine: a number, or auto (one per core when the model is small)', (v: string) => (v === 'auto' ? 'auto' : int('--jobs', 1)(v)), 'auto')
     .option('--limit <n>', 'stop after this many mutants (the rest can be resumed)', int('--limit', 1))
     .option('--queue <redis-url>', 'spread the screen over workers through Redis (redis://HOST:PORT); this process coordinates and stores')
     .option('--batch <n>', 'with --queue: mutants per job', int('--batch', 1))
@@ -52,6 +53,7 @@ export function registerRun(program: Command): void {
                 onNote: (line) => process.stderr.write(`\nmutascan: ${line}\n`),
               })
           : runScreen;
+        if (o.queue && o.jobs !== 'auto') throw new MutascanError('--jobs does not go with --queue', '--jobs', 'start more workers instead (mutascan worker --concurrency N)');
         if (o.queue && o.limit !== undefined) throw new MutascanError('--limit does not go with --queue', '--limit', 'drop one of them');
         const s = await run({
           specFile: screen,
@@ -60,6 +62,7 @@ export function registerRun(program: Command): void {
           threads: o.threads,
           plain: o.plain === true,
           limit: o.limit,
+          jobs: o.jobs,
           shouldStop: () => stop,
           onStart: ({ total, done, resumed, notes }) => {
             for (const n of notes) process.stderr.write(`mutascan: note: ${n}\n`);
@@ -82,7 +85,7 @@ export function registerRun(program: Command): void {
         process.stderr.write(
           s.stopped
             ? `mutascan: stopped with ${s.done} of ${s.total} mutants stored; run the same command to resume\n`
-            : `mutascan: screen complete: ${s.total} mutants (${s.ranNow} now, ${rate.toFixed(1)} mutants/s, ${s.seconds.toFixed(1)} s${s.rechecks ? `, ${s.rechecks} near-ties re-checked` : ''}) in ${o.store}\n`,
+            : `mutascan: screen complete: ${s.total} mutants (${s.ranNow} now, ${rate.toFixed(1)} mutants/s, ${s.seconds.toFixed(1)} s${s.jobs && s.jobs > 1 ? `, ${s.jobs} processes` : ''}${s.rechecks ? `, ${s.rechecks} near-ties re-checked` : ''}) in ${o.store}\n`,
         );
       } finally {
         bar.stop();

@@ -79,8 +79,24 @@ export interface ForwardOptions {
   fromLayer?: number;
   /** [rows × dim], rows in chunk order; required with fromLayer > 0. Used as workspace: it is overwritten. */
   input?: Float32Array;
+  /** with fromLayer: `input` is the residual stream after that layer's attention block, which is skipped */
+  fromStage?: 'attention' | 'ffn';
   /** filled with a copy of the residual stream entering each layer (index 0 = embeddings) */
   captureLayerInputs?: Float32Array[];
+  /** filled per layer with copies of what mutants of one matrix can start from (fast.ts) */
+  captureStages?: LayerStages[];
+  /** return the classifier's input (the final norm's output) for the rows asked instead of their logits */
+  classifierInput?: boolean;
+}
+
+/** Inside one layer, over the rows of a call: what its o and down products multiply, and the residual between. */
+export interface LayerStages {
+  /** attention output, the o product's input [rows × nHeads·headDim] */
+  attention: Float32Array;
+  /** residual stream after the attention block [rows × dim] */
+  mid: Float32Array;
+  /** SwiGLU output, the down product's input [rows × hiddenDim] */
+  hidden: Float32Array;
 }
 
 /** Which rows get logits: the last of each chunk, all of them, none, or each chunk's rows from index `from` on. */
@@ -185,7 +201,7 @@ export class Transformer {
 
     const fromLayer = opts.fromLayer ?? 0;
     let x: Float32Array;
-    if (fromLayer > 0) {
+    if (fromLayer > 0 || opts.fromStage === 'ffn') {
       if (!opts.input || opts.input.length !== R * dim) throw new Error(`forward from layer ${fromLayer} needs ${R} input rows`);
       x = opts.input;
     } else {
@@ -229,58 +245,88 @@ export class Transformer {
     const h1 = new Float32Array(R * c.hiddenDim);
     const h3 = new Float32Array(R * c.hiddenDim);
     const pos = Int32Array.from(rowPos);
-    const shape = { nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, window: c.slidingWindow ?? 0 };
-    const interleaved = c.ropeLayout === 'interleaved';
     // Rows whose caches share a buffer are attended in one call: groups of [buffer, rows…].
     const groups = attentionGroups(rowCache);
 
     for (let l = fromLayer; l < c.nLayers; l++) {
       const L = w.layers[l];
       if (opts.captureLayerInputs) opts.captureLayerInputs[l] = x.slice();
-      // Attention block.
-      be.rmsnorm(xb, x, L.attnNorm, R, dim, c.normEps);
-      mm(q, xb, L.q);
-      mm(k, xb, L.k);
-      mm(v, xb, L.v);
-      if (L.qBias) addBias(q, L.qBias, R);
-      if (L.kBias) addBias(k, L.kBias, R);
-      if (L.vBias) addBias(v, L.vBias, R);
-      be.rope(q, R, c.nHeads, c.headDim, pos, this.rope.cos, this.rope.sin, interleaved);
-      be.rope(k, R, c.nKvHeads, c.headDim, pos, this.rope.cos, this.rope.sin, interleaved);
-      // A chunk's rows are consecutive positions: its keys and values go into its cache in one copy.
-      for (let ci = 0, start = 0; ci < chunks.length; start += chunks[ci].tokens.length, ci++) {
-        const ch = chunks[ci];
-        const n = ch.tokens.length;
-        ch.cache.k[l].set(k.subarray(start * kvDim, (start + n) * kvDim), ch.cache.length * kvDim);
-        ch.cache.v[l].set(v.subarray(start * kvDim, (start + n) * kvDim), ch.cache.length * kvDim);
-      }
-      for (const g of groups) {
-        const kb = new Float32Array(rowCache[g.rows[0]].k[l].buffer);
-        const vb = new Float32Array(rowCache[g.rows[0]].v[l].buffer);
-        const offset = Float64Array.from(g.rows, (i) => rowCache[i].k[l].byteOffset / 4);
-        if (g.contiguous) be.attention(att.subarray(g.rows[0] * qDim), q.subarray(g.rows[0] * qDim), kb, vb, offset, pos.subarray(g.rows[0]), g.rows.length, shape);
-        else {
-          const qg = new Float32Array(g.rows.length * qDim);
-          g.rows.forEach((i, j) => qg.set(q.subarray(i * qDim, (i + 1) * qDim), j * qDim));
-          const ag = new Float32Array(g.rows.length * qDim);
-          be.attention(ag, qg, kb, vb, offset, Int32Array.from(g.rows, (i) => rowPos[i]), g.rows.length, shape);
-          g.rows.forEach((i, j) => att.set(ag.subarray(j * qDim, (j + 1) * qDim), i * qDim));
-        }
-      }
-      mm(xb2, att, L.o);
-      be.add(x, xb2);
+      if (!(l === fromLayer && opts.fromStage === 'ffn')) this.attentionBlock(l, x, R, chunks, rowCache, pos, groups, mm, { xb, xb2, q, k, v, att });
+      if (opts.captureStages) opts.captureStages[l] = { attention: att.slice(), mid: x.slice(), hidden: new Float32Array(0) };
 
       // Feed-forward block (SwiGLU).
       be.rmsnorm(xb, x, L.ffnNorm, R, dim, c.normEps);
       mm(h1, xb, L.gate);
       mm(h3, xb, L.up);
       be.swiglu(h1, h3);
+      if (opts.captureStages) opts.captureStages[l].hidden = h1.slice();
       mm(xb2, h1, L.down);
       be.add(x, xb2);
     }
     if (opts.captureLayerInputs) opts.captureLayerInputs[c.nLayers] = x.slice();
     for (const ch of chunks) ch.cache.length += ch.tokens.length;
+    return this.classify(x, chunks, logits, opts, patches);
+  }
 
+  /** Layer l's attention block over all rows, added into the residual stream x. */
+  private attentionBlock(
+    l: number,
+    x: Float32Array,
+    R: number,
+    chunks: readonly Chunk[],
+    rowCache: KVCache[],
+    pos: Int32Array,
+    groups: { rows: number[]; contiguous: boolean }[],
+    mm: (out: Float32Array, input: Float32Array, m: Matrix) => void,
+    buf: { xb: Float32Array; xb2: Float32Array; q: Float32Array; k: Float32Array; v: Float32Array; att: Float32Array },
+  ): void {
+    const c = this.config;
+    const be = this.backend;
+    const L = this.weights.layers[l];
+    const dim = c.dim;
+    const qDim = c.nHeads * c.headDim;
+    const kvDim = c.nKvHeads * c.headDim;
+    const { xb, xb2, q, k, v, att } = buf;
+    const shape = { nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, window: c.slidingWindow ?? 0 };
+    const interleaved = c.ropeLayout === 'interleaved';
+    be.rmsnorm(xb, x, L.attnNorm, R, dim, c.normEps);
+    mm(q, xb, L.q);
+    mm(k, xb, L.k);
+    mm(v, xb, L.v);
+    if (L.qBias) addBias(q, L.qBias, R);
+    if (L.kBias) addBias(k, L.kBias, R);
+    if (L.vBias) addBias(v, L.vBias, R);
+    be.rope(q, R, c.nHeads, c.headDim, pos, this.rope.cos, this.rope.sin, interleaved);
+    be.rope(k, R, c.nKvHeads, c.headDim, pos, this.rope.cos, this.rope.sin, interleaved);
+    // A chunk's rows are consecutive positions: its keys and values go into its cache in one copy.
+    for (let ci = 0, start = 0; ci < chunks.length; start += chunks[ci].tokens.length, ci++) {
+      const ch = chunks[ci];
+      const n = ch.tokens.length;
+      ch.cache.k[l].set(k.subarray(start * kvDim, (start + n) * kvDim), ch.cache.length * kvDim);
+      ch.cache.v[l].set(v.subarray(start * kvDim, (start + n) * kvDim), ch.cache.length * kvDim);
+    }
+    for (const g of groups) {
+      const kb = new Float32Array(rowCache[g.rows[0]].k[l].buffer);
+      const vb = new Float32Array(rowCache[g.rows[0]].v[l].buffer);
+      const offset = Float64Array.from(g.rows, (i) => rowCache[i].k[l].byteOffset / 4);
+      if (g.contiguous) be.attention(att.subarray(g.rows[0] * qDim), q.subarray(g.rows[0] * qDim), kb, vb, offset, pos.subarray(g.rows[0]), g.rows.length, shape);
+      else {
+        const qg = new Float32Array(g.rows.length * qDim);
+        g.rows.forEach((i, j) => qg.set(q.subarray(i * qDim, (i + 1) * qDim), j * qDim));
+        const ag = new Float32Array(g.rows.length * qDim);
+        be.attention(ag, qg, kb, vb, offset, Int32Array.from(g.rows, (i) => pos[i]), g.rows.length, shape);
+        g.rows.forEach((i, j) => att.set(ag.subarray(j * qDim, (j + 1) * qDim), i * qDim));
+      }
+    }
+    mm(xb2, att, L.o);
+    be.add(x, xb2);
+  }
+
+  /** Final norm and classifier for the rows asked (see LogitRows). */
+  private classify(x: Float32Array, chunks: readonly Chunk[], logits: LogitRows, opts: ForwardOptions, patches: Map<Matrix, [number, number, Patch][]>): Float32Array {
+    const c = this.config;
+    const w = this.weights;
+    const dim = c.dim;
     // Final norm and classifier, only for the rows whose logits are wanted.
     const rows: number[] = [];
     let start = 0;
@@ -295,6 +341,7 @@ export class Transformer {
     rows.forEach((row, i) => sel.set(x.subarray(row * dim, (row + 1) * dim), i * dim));
     const normed = new Float32Array(rows.length * dim);
     this.backend.rmsnorm(normed, sel, w.finalNorm, rows.length, dim, c.normEps);
+    if (opts.classifierInput) return normed;
     const out = new Float32Array(rows.length * c.vocabSize);
     if (rows.length) {
       this.backend.matmul(out, normed, rows.length, w.lmHead);

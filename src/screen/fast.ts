@@ -16,12 +16,13 @@
 import type { Outcome, PassAssay } from '../assays/assay.js';
 import type { GenerateAssay } from '../assays/generate.js';
 import type { Assay } from '../assays/prepare.js';
-import { KVCache, type Patch, type Transformer } from '../model/forward.js';
-import { choose, coins } from '../model/sampler.js';
+import { KVCache, type LayerStages, type Patch, type Transformer } from '../model/forward.js';
+import { choose, coins, type Choice } from '../model/sampler.js';
 import { precisionOf, tieEpsilon } from '../model/ties.js';
 import { allMatrices, matrix } from '../model/weights.js';
 import { BF16_TO_F32, f32ToBf16 } from '../util/float.js';
 import type { Evaluator, PlainEvaluator } from './evaluate.js';
+import { GreedyCheck } from './greedy-check.js';
 import { mutatedValue, type MatrixStats } from './mutate.js';
 import type { Mutant } from './plan.js';
 
@@ -37,7 +38,11 @@ interface Trace {
   sampled: boolean;
   /** residual stream entering each layer over seq, [seq × dim] */
   layerInputs: Float32Array[];
+  /** inside each layer: the o and down products' inputs and the residual between them */
+  stages: LayerStages[];
   cache: KVCache;
+  /** greedy assays: steps checked against the baseline's logits (greedy-check.ts) */
+  check?: GreedyCheck;
 }
 
 /** What the fast path keeps of a pass assay's baseline: the residual stream entering each layer, per probe. */
@@ -112,9 +117,19 @@ export class FastEvaluator implements Evaluator {
     const budget = a.budget;
     const cache = this.tf.newCache(a.promptIds.length + budget);
     const layerInputs: Float32Array[] = [];
-    this.tf.forward([{ cache, tokens: seq }], 'none', { captureLayerInputs: layerInputs });
+    const stages: LayerStages[] = [];
+    const from = a.promptIds.length - 1;
+    const input = this.tf.forward([{ cache, tokens: seq }], { from }, { captureLayerInputs: layerInputs, captureStages: stages, classifierInput: true });
     const sampled = a.settings.temperature > 0;
-    return { assay: a, seq, promptLength: a.promptIds.length, baseline, budget, coins: sampled ? coins(a.settings.seed, budget) : new Float64Array(budget), sampled, layerInputs, cache };
+    let check: GreedyCheck | undefined;
+    const steps = seq.length - from;
+    if (!sampled && baseline.length > 0) {
+      const head = this.tf.weights.lmHead;
+      const logits = new Float32Array(steps * head.rows);
+      this.tf.backend.matmul(logits, input, steps, head);
+      check = new GreedyCheck(this.tf.backend, head, input, logits, steps, 2 * tieEpsilon(this.precision, false));
+    }
+    return { assay: a, seq, promptLength: a.promptIds.length, baseline, budget, coins: sampled ? coins(a.settings.seed, budget) : new Float64Array(budget), sampled, layerInputs, stages, cache, check };
   }
 
   /** The mutated rows of the unit's block, as a patch. */
@@ -156,24 +171,53 @@ export class FastEvaluator implements Evaluator {
 
   private runBatch(t: Trace, batch: Mutant[], patches: (Patch | undefined)[]): Outcome[] {
     const tf = this.tf;
-    // Start at the lowest mutated layer of the batch (the null mutant and embeddings start at 0).
-    const fromLayer = Math.min(...batch.map((m) => (m.target?.layer ?? 0)));
     const n = t.seq.length;
     const dim = tf.config.dim;
+    // The batch starts where its earliest mutant does; mutants that start exactly there begin from the
+    // baseline's own stage with their few changed features recomputed.
+    const entries = batch.map((m) => entryOf(m));
+    const entry = Math.min(...entries);
+    const fromLayer = entry >> 1;
+    const fromStage = entry & 1 ? 'ffn' : 'attention';
     // One pool: the whole batch's attention is one backend call per layer.
     const caches = KVCache.pool(tf.config, t.cache.capacity, batch.length);
     let input: Float32Array | undefined;
-    if (fromLayer > 0) {
+    if (entry > 0) {
+      const base = fromStage === 'ffn' ? t.stages[fromLayer].mid : t.layerInputs[fromLayer];
       input = new Float32Array(batch.length * n * dim);
-      for (let b = 0; b < batch.length; b++) input.set(t.layerInputs[fromLayer], b * n * dim);
+      for (let b = 0; b < batch.length; b++) {
+        input.set(base, b * n * dim);
+        const p = patches[b];
+        if (!p || entries[b] !== entry) continue;
+        const m = batch[b].target!.matrix;
+        // o mutants start after their attention block, down mutants at the next layer: the product's changed
+        // output features are recomputed from the baseline's input to it and added as the layer adds them.
+        if (m === 'o') addPatched(tf, input, b * n, n, t.layerInputs[fromLayer], t.stages[fromLayer].attention, p);
+        else if (m === 'down') addPatched(tf, input, b * n, n, t.stages[fromLayer - 1].mid, t.stages[fromLayer - 1].hidden, p);
+      }
     }
+    // keys and values the mutants share with the baseline: layers below the entry, and the entry layer itself
+    // when its attention block is skipped
+    const sharedCacheLayers = fromLayer + (fromStage === 'ffn' ? 1 : 0);
     const vocab = tf.config.vocabSize;
     const from = t.promptLength - 1;
-    const logits = tf.forward(
+    // Greedy steps are checked from the classifier's input, unless the classifier itself is mutated.
+    const head = tf.weights.lmHead;
+    const check = t.check && !patches.some((p) => p?.matrix === head) ? t.check : undefined;
+    const out = tf.forward(
       batch.map((_, b) => ({ cache: caches[b], tokens: t.seq, patch: patches[b] })),
       { from },
-      { fromLayer, input },
+      { fromLayer, fromStage, input, classifierInput: check !== undefined },
     );
+    const rowLogits = new Float32Array(vocab);
+    const step = (b: number, s: number): Choice => {
+      const row = b * rowsPer + s;
+      if (!check) return choose(out, settings, t.coins[s], row * vocab, vocab);
+      const fast = check.check(out, row * dim, s, t.baseline[s]);
+      if (fast) return fast;
+      tf.backend.matmul(rowLogits, out.subarray(row * dim, (row + 1) * dim), 1, head);
+      return choose(rowLogits, settings, t.coins[s]);
+    };
     const rowsPer = n - from;
     const eps = tieEpsilon(this.precision, t.sampled);
     const settings = t.assay.settings;
@@ -186,7 +230,7 @@ export class FastEvaluator implements Evaluator {
       const margins: number[] = [];
       let minMargin = Infinity;
       for (let s = 0; s < t.baseline.length; s++) {
-        const c = choose(logits, settings, t.coins[s], (b * rowsPer + s) * vocab, vocab);
+        const c = step(b, s);
         ids.push(c.token);
         margins.push(c.margin);
         minMargin = Math.min(minMargin, c.margin);
@@ -202,7 +246,7 @@ export class FastEvaluator implements Evaluator {
     for (const l of active) {
       const cache = caches[l.b];
       const keep = t.promptLength + l.ids.length - 1; // positions whose keys/values are still the mutant's own
-      for (let layer = 0; layer < fromLayer; layer++) {
+      for (let layer = 0; layer < sharedCacheLayers; layer++) {
         cache.k[layer].set(t.cache.k[layer].subarray(0, keep * cache.kvDim));
         cache.v[layer].set(t.cache.v[layer].subarray(0, keep * cache.kvDim));
       }
@@ -231,4 +275,32 @@ export class FastEvaluator implements Evaluator {
       return t.assay.classify({ ids, margins: l.margins });
     });
   }
+}
+
+/**
+ * Where a mutant's pass can start, as layer·2 + stage (0 = the layer's attention block, 1 = its feed-forward
+ * block): q, k, v change the attention; o, gate, up leave the layer's attention as the baseline's; down leaves
+ * the whole layer but its own output features, so it starts at the next layer.
+ */
+function entryOf(m: Mutant): number {
+  const t = m.target;
+  if (!t || t.layer === null) return 0;
+  if (t.matrix === 'o' || t.matrix === 'gate' || t.matrix === 'up') return 2 * t.layer + 1;
+  if (t.matrix === 'down') return 2 * (t.layer + 1);
+  return 2 * t.layer;
+}
+
+/**
+ * residual[rows of one mutant] = before + patch·x on the patch's output features: what the layer computes for
+ * a mutant whose product differs from the baseline's only there (the other features are the baseline's).
+ */
+function addPatched(tf: Transformer, residual: Float32Array, firstRow: number, n: number, before: Float32Array, x: Float32Array, p: Patch): void {
+  const dim = tf.config.dim;
+  const out = new Float32Array(n * p.rows);
+  tf.backend.matmulInto(out, p.rows, x, n, p.weights);
+  for (let r = 0; r < n; r++)
+    for (let k = 0; k < p.rows; k++) {
+      const at = r * dim + p.row + k;
+      residual[(firstRow + r) * dim + p.row + k] = Math.fround(before[at] + out[r * p.rows + k]);
+    }
 }

@@ -11,7 +11,10 @@ import { modelFingerprint } from '../model/fingerprint.js';
 import { Transformer } from '../model/forward.js';
 import { loadModel, type Model } from '../model/model.js';
 import { Store, type MutantRow } from '../store/store.js';
+import type { Outcome } from '../assays/assay.js';
+import { defaultThreads } from '../backend/native-backend.js';
 import { PlainEvaluator, type Evaluator } from './evaluate.js';
+import { JobPool, resolveJobs } from './jobs.js';
 import { FastEvaluator } from './fast.js';
 import { matrixStats, mutatedValue, type MatrixStats } from './mutate.js';
 import { Plan, type Mutant } from './plan.js';
@@ -31,6 +34,8 @@ export interface RunOptions {
   shouldStop?(): boolean;
   /** only for tests: run at most this many mutants, then stop as if interrupted */
   limit?: number;
+  /** screening processes (jobs.ts); 'auto' picks one per core for small models; default 1 */
+  jobs?: number | 'auto';
 }
 
 export interface RunSummary {
@@ -40,6 +45,8 @@ export interface RunSummary {
   stopped: boolean;
   seconds: number;
   rechecks: number;
+  /** screening processes used */
+  jobs?: number;
 }
 
 export interface PreparedScreen {
@@ -159,32 +166,73 @@ export async function runScreen(o: RunOptions): Promise<RunSummary> {
     }
 
     const commitMs = (o.commitSeconds ?? 1) * 1000;
+    // Work is handed out in chunks of one target; a chunk fills whole passes of the fast path.
+    const chunkSize = evaluator instanceof FastEvaluator ? Math.ceil(256 / evaluator.passSize()) * evaluator.passSize() : 256;
     let i = 0;
-    while (i < pending.length) {
-      if (o.shouldStop?.() || (o.limit !== undefined && ranNow >= o.limit)) {
+    let handedOut = ranNow;
+    const nextChunk = (): number[] | undefined => {
+      if (i >= pending.length) return undefined;
+      if (o.shouldStop?.() || (o.limit !== undefined && handedOut >= o.limit)) {
         stopped = true;
-        break;
+        return undefined;
       }
-      // One batch: pending mutants of one target, until the commit interval is used up.
       const ti = p.plan.targetIndexOf(pending[i]);
-      const started = performance.now();
-      const batch: { ordinal: number; outcomes: ReturnType<Evaluator['evaluate']>[number] }[] = [];
-      while (i < pending.length && p.plan.targetIndexOf(pending[i]) === ti && performance.now() - started < commitMs) {
-        if (o.limit !== undefined && ranNow + batch.length >= o.limit) break;
-        const room = o.limit === undefined ? 256 : Math.min(256, o.limit - ranNow - batch.length);
-        const chunk = pending.slice(i, i + room).filter((x) => p.plan.targetIndexOf(x) === ti);
-        const mutants = chunk.map((x) => p.plan.mutant(x));
-        evaluator.evaluate(mutants).forEach((outcomes, k) => batch.push({ ordinal: chunk[k], outcomes }));
-        i += chunk.length;
-      }
+      const room = o.limit === undefined ? chunkSize : Math.min(chunkSize, o.limit - handedOut);
+      const chunk: number[] = [];
+      while (i < pending.length && chunk.length < room && p.plan.targetIndexOf(pending[i]) === ti) chunk.push(pending[i++]);
+      handedOut += chunk.length;
+      return chunk;
+    };
+    let batch: { ordinal: number; outcomes: Outcome[] }[] = [];
+    let lastCommit = performance.now();
+    let rechecks = 0;
+    const commit = (): void => {
+      if (!batch.length) return;
       store.save(batch);
       done += batch.length;
       ranNow += batch.length;
+      batch = [];
+      lastCommit = performance.now();
       o.onProgress?.(done, total);
-      // Let signal handlers (Ctrl-C) and timers run between batches.
-      await new Promise((resolve) => setImmediate(resolve));
+    };
+    const collect = (results: { ordinal: number; outcomes: Outcome[] }[]): void => {
+      batch.push(...results);
+      if (performance.now() - lastCommit >= commitMs) commit();
+    };
+
+    const jobs = resolveJobs(o.jobs, p, pending.length);
+    if (jobs <= 1) {
+      for (let chunk = nextChunk(); chunk; chunk = nextChunk()) {
+        const c = chunk;
+        collect(evaluator.evaluate(c.map((x) => p.plan.mutant(x))).map((outcomes, k) => ({ ordinal: c[k], outcomes })));
+        // Let signal handlers (Ctrl-C) and timers run between chunks.
+        if (batch.length === 0) await new Promise((resolve) => setImmediate(resolve));
+      }
+      commit();
+      rechecks = evaluator.rechecks;
+    } else {
+      const pool = await JobPool.start(
+        jobs,
+        { specFile: o.specFile, backend: o.backend, threads: o.threads ?? Math.max(1, Math.floor(defaultThreads() / jobs)), plain: o.plain === true, baselines: p.assays.map((a) => a.baselineIds) },
+        o.storePath,
+      );
+      try {
+        await Promise.all(
+          pool.procs.map(async (proc) => {
+            for (let chunk = nextChunk(); chunk; chunk = nextChunk()) {
+              const r = await proc.run(chunk);
+              rechecks += r.rechecks;
+              collect(r.results);
+            }
+          }),
+        );
+      } finally {
+        commit();
+        pool.close();
+      }
+      rechecks += evaluator.rechecks;
     }
-    return { total, done, ranNow, stopped: stopped || done < total, seconds: (performance.now() - t0) / 1000, rechecks: evaluator.rechecks };
+    return { total, done, ranNow, stopped: stopped || done < total, seconds: (performance.now() - t0) / 1000, rechecks, jobs };
   } finally {
     store.close();
   }

@@ -1,0 +1,119 @@
+/**
+ * Local screening processes (`mutascan run --jobs N`): a small model's products are too small to keep two
+ * cores busy from one process, so N processes each evaluate their own mutants while this one hands out work
+ * and is the store's only writer. A process that dies ends the run with a message; what was stored stays.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { availableParallelism, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import type { Outcome } from '../assays/assay.js';
+import { MutascanError } from '../errors.js';
+import { allMatrices } from '../model/weights.js';
+import type { PreparedScreen } from './runner.js';
+
+export type JobRequest =
+  | { type: 'init'; specFile: string; backend?: string; threads?: number; plain: boolean; baselines: number[][] }
+  | { type: 'run'; ordinals: number[] };
+
+export interface JobResult {
+  results: { ordinal: number; outcomes: Outcome[] }[];
+  rechecks: number;
+}
+
+export type JobReply = { type: 'ready' } | ({ type: 'done' } & JobResult) | { type: 'error'; what: string; where?: string; hint?: string };
+
+/**
+ * `auto`: one process per core when the model is small enough that copies of its working memory fit easily
+ * (a large model's products already use every core from one process) and the screen is long enough to pay for
+ * starting them.
+ */
+export function resolveJobs(jobs: number | 'auto' | undefined, p: PreparedScreen, pending: number): number {
+  if (typeof jobs === 'number') return jobs;
+  if (jobs === undefined || pending < 5000) return 1;
+  const cores = availableParallelism();
+  let bytes = 0;
+  for (const m of allMatrices(p.model.weights).values()) bytes += m.data.byteLength;
+  return bytes * cores * 4 < totalmem() ? cores : 1;
+}
+
+/** The child's module next to this one (job-process.js in dist/, job-process.ts when run from source by tsx). */
+function childModule(): string {
+  return fileURLToPath(import.meta.url).replace(/jobs\.(ts|js)$/, 'job-process.$1');
+}
+
+class JobProcess {
+  private waiting?: { resolve(r: JobResult): void; reject(e: Error): void };
+  private ready?: { resolve(): void; reject(e: Error): void };
+  private exitError?: Error;
+
+  constructor(
+    readonly child: ChildProcess,
+    where: string,
+  ) {
+    child.on('message', (m: JobReply) => {
+      if (m.type === 'ready') this.ready?.resolve();
+      else if (m.type === 'done') this.settle((w) => w.resolve({ results: m.results, rechecks: m.rechecks }));
+      else this.fail(new MutascanError(`a screening process failed: ${m.what}`, m.where ?? where, m.hint));
+    });
+    child.on('exit', (code, signal) => {
+      this.fail(
+        new MutascanError(
+          `screening process ${child.pid} stopped (${signal ? `killed by ${signal}` : `exit code ${code}`}) with mutants in hand`,
+          where,
+          'the results stored so far are kept; run the same command to resume (add --jobs 1 to run in one process)',
+        ),
+      );
+    });
+  }
+
+  private settle(fn: (w: NonNullable<JobProcess['waiting']>) => void): void {
+    const w = this.waiting;
+    this.waiting = undefined;
+    if (w) fn(w);
+  }
+
+  private fail(e: Error): void {
+    this.exitError ??= e;
+    this.ready?.reject(e);
+    this.settle((w) => w.reject(e));
+  }
+
+  whenReady(): Promise<void> {
+    if (this.exitError) return Promise.reject(this.exitError);
+    return new Promise((resolve, reject) => (this.ready = { resolve, reject }));
+  }
+
+  run(ordinals: number[]): Promise<JobResult> {
+    if (this.exitError) return Promise.reject(this.exitError);
+    return new Promise((resolve, reject) => {
+      this.waiting = { resolve, reject };
+      this.child.send({ type: 'run', ordinals } satisfies JobRequest);
+    });
+  }
+}
+
+export class JobPool {
+  private constructor(readonly procs: JobProcess[]) {}
+
+  /** Starts `n` processes and waits until each has loaded the screen and agrees on its baselines. */
+  static async start(n: number, init: Omit<Extract<JobRequest, { type: 'init' }>, 'type'>, where: string): Promise<JobPool> {
+    const procs = Array.from({ length: n }, () => {
+      const child = fork(childModule(), [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      const proc = new JobProcess(child, where);
+      child.send({ type: 'init', ...init } satisfies JobRequest);
+      return proc;
+    });
+    const pool = new JobPool(procs);
+    try {
+      await Promise.all(procs.map((p) => p.whenReady()));
+    } catch (e) {
+      pool.close();
+      throw e;
+    }
+    return pool;
+  }
+
+  close(): void {
+    for (const p of this.procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill();
+  }
+}
