@@ -163,6 +163,18 @@ export class Transformer {
     this.rope = new RopeTable(config);
   }
 
+  /**
+   * Workspace of one forward call, kept between calls: screens make millions of calls of the same size, and
+   * fresh arrays each time cost more in allocation and garbage collection than small models' arithmetic.
+   * Every element is written before it is read.
+   */
+  private readonly work = new Map<string, Float32Array>();
+  private scratch(name: string, size: number): Float32Array {
+    let b = this.work.get(name);
+    if (!b || b.length < size) this.work.set(name, (b = new Float32Array(size)));
+    return b.subarray(0, size);
+  }
+
   newCache(capacity = this.config.maxSeqLen): KVCache {
     return KVCache.for(this.config, capacity);
   }
@@ -236,14 +248,14 @@ export class Transformer {
     };
 
     const be = this.backend;
-    const xb = new Float32Array(R * dim);
-    const xb2 = new Float32Array(R * dim);
-    const q = new Float32Array(R * qDim);
-    const k = new Float32Array(R * kvDim);
-    const v = new Float32Array(R * kvDim);
-    const att = new Float32Array(R * qDim);
-    const h1 = new Float32Array(R * c.hiddenDim);
-    const h3 = new Float32Array(R * c.hiddenDim);
+    const xb = this.scratch('xb', R * dim);
+    const xb2 = this.scratch('xb2', R * dim);
+    const q = this.scratch('q', R * qDim);
+    const k = this.scratch('k', R * kvDim);
+    const v = this.scratch('v', R * kvDim);
+    const att = this.scratch('att', R * qDim);
+    const h1 = this.scratch('h1', R * c.hiddenDim);
+    const h3 = this.scratch('h3', R * c.hiddenDim);
     const pos = Int32Array.from(rowPos);
     // Rows whose caches share a buffer are attended in one call: groups of [buffer, rows…].
     const groups = attentionGroups(rowCache);

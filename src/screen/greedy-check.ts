@@ -110,13 +110,17 @@ export class GreedyCheck {
    */
   check(y: Float32Array, at: number, s: number, token: number): GreedyStep | null {
     const yb = this.base[s];
-    const ym = this.asMultiplied(y, at, this.ym);
+    // bf16 weights multiply the bf16-rounded input; fp32 weights the input itself
+    const ym = this.head.dtype === 'f32' ? undefined : this.asMultiplied(y, at, this.ym);
     let d2 = 0;
+    let n2 = 0;
     for (let i = 0; i < this.dim; i++) {
-      const d = ym[i] - yb[i];
+      const v = ym ? ym[i] : y[at + i];
+      const d = v - yb[i];
       d2 += d * d;
+      n2 += v * v;
     }
-    const reach = Math.sqrt(d2) * (1 + 1e-12) + this.gamma * Math.max(this.baseNorm[s], norm(ym));
+    const reach = Math.sqrt(d2) * (1 + 1e-12) + this.gamma * Math.max(this.baseNorm[s], Math.sqrt(n2));
     const own = this.logit(y, at, token);
     const floor = own - this.guard;
     const z = this.baseLogits;
