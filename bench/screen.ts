@@ -3,7 +3,8 @@
  *  1. plain path vs fast path, mutants/s and their ratio, on a fixed subset of the stories260K element screen
  *     and of a random model of SmolLM-135M's shape (both paths evaluate the same mutants; the fast path also a
  *     larger run of them, for a stable rate);
- *  2. the main job: the full element screen of stories260K (453,120 mutants), wall time and mutants/s
+ *  2. the main job: the full element screen of stories260K (453,120 mutants), wall time and mutants/s, with
+ *     the processes `mutascan run` would use (--jobs auto)
  *     (BENCH_MAIN=0 skips it).
  * Printed, not asserted.
  */
@@ -66,7 +67,7 @@ await compare('SmolLM-135M shape (random bf16 weights; Llama 2 tokens padded to 
 
 if (process.env.BENCH_MAIN !== '0') {
   const store = join(tmp, 'main.sqlite');
-  const s = await runScreen({ specFile: MAIN, storePath: store });
-  console.log(`main job: ${s.ranNow} mutants in ${s.seconds.toFixed(1)} s wall = ${(s.ranNow / s.seconds).toFixed(0)} mutants/s (near-ties re-checked: ${s.rechecks})`);
+  const s = await runScreen({ specFile: MAIN, storePath: store, jobs: 'auto' });
+  console.log(`main job: ${s.ranNow} mutants in ${s.seconds.toFixed(1)} s wall = ${(s.ranNow / s.seconds).toFixed(0)} mutants/s, ${s.jobs} processes (near-ties re-checked: ${s.rechecks})`);
 }
 rmSync(tmp, { recursive: true, force: true });
