@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 #include "bf16exact.h"
+#include "bf16amx.h"
 
 namespace {
 
@@ -93,6 +94,7 @@ bool bf16exact_supported() {
 
 // out[rows x m] (row stride ldo) = x[rows x n] . W[m x n]^T, x and W bf16.
 void bf16exact_gemm(float* out, long ldo, const uint16_t* x, long rows, const uint16_t* w, long m, long n, int threads) {
+  if (bf16amx_supported()) return bf16amx_gemm(out, ldo, x, rows, w, m, n, threads);
   // Threads split the weight rows (outputs); each output is still computed whole by one thread.
   constexpr long NR = 6, chunk = 16 * NR;
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)

@@ -5,6 +5,7 @@
 // sum is fixed. Threads are used only for calls big enough to pay for them.
 #include <napi.h>
 #include <immintrin.h>
+#include <algorithm>
 #include <cmath>
 #include <vector>
 #include "ops.h"
@@ -90,6 +91,61 @@ __attribute__((target("avx2,fma"))) void attend_row_avx2(float* out, const float
   }
 }
 
+// Small heads (8 or 16): scores of 8 keys at once from keys laid out [kv head][component][position] (kt,
+// `stride` positions apart), so no horizontal sums; the weighted sum of values runs on four accumulators. The
+// transposed keys are built once per sequence and call (attention_small_heads below) and serve every row of it.
+template <long hd>
+__attribute__((target("avx2,fma"))) void attend_row_small(float* out, const float* q, const float* kt, long stride, const float* vc, long p, long t0, long nh, long kvDim, long group, float* sc) {
+  const __m256 inv = _mm256_set1_ps(1.0f / std::sqrt((float)hd));
+  const long n = p - t0 + 1, n8 = (n + 7) & ~7L;
+  for (long h = 0; h < nh; h++) {
+    const float* qh = q + h * hd;
+    const long kvh = h / group;
+    const float* kh = kt + kvh * hd * stride + t0;
+    __m256 qb[hd];
+    for (long i = 0; i < hd; i++) qb[i] = _mm256_set1_ps(qh[i]);
+    __m256 mx8 = _mm256_set1_ps(-INFINITY);
+    for (long b = 0; b < n8; b += 8) {
+      __m256 sv = _mm256_mul_ps(qb[0], _mm256_loadu_ps(kh + b));
+      for (long i = 1; i < hd; i++) sv = _mm256_fmadd_ps(qb[i], _mm256_loadu_ps(kh + i * stride + b), sv);
+      sv = _mm256_mul_ps(sv, inv);
+      if (b + 8 > n) {
+        alignas(32) float tmp[8];
+        _mm256_store_ps(tmp, sv);
+        for (long j = n - b; j < 8; j++) tmp[j] = -INFINITY;
+        sv = _mm256_load_ps(tmp);
+      }
+      _mm256_storeu_ps(sc + b, sv);
+      mx8 = _mm256_max_ps(mx8, sv);
+    }
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx8), _mm256_extractf128_ps(mx8, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const __m256 mv = _mm256_set1_ps(_mm_cvtss_f32(m4));
+    __m256 sum8 = _mm256_setzero_ps();
+    for (long b = 0; b < n8; b += 8) {
+      const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(sc + b), mv));
+      _mm256_storeu_ps(sc + b, e);
+      sum8 = _mm256_add_ps(sum8, e);
+    }
+    const __m256 r = _mm256_set1_ps(1.0f / hsum8(sum8));
+    const float* vh = vc + t0 * kvDim + kvh * hd;
+    for (long i = 0; i < hd; i += 8) {
+      __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+      long t = 0;
+      for (; t + 4 <= n; t += 4) {
+        a0 = _mm256_fmadd_ps(_mm256_set1_ps(sc[t]), _mm256_loadu_ps(vh + t * kvDim + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_set1_ps(sc[t + 1]), _mm256_loadu_ps(vh + (t + 1) * kvDim + i), a1);
+        a2 = _mm256_fmadd_ps(_mm256_set1_ps(sc[t + 2]), _mm256_loadu_ps(vh + (t + 2) * kvDim + i), a2);
+        a3 = _mm256_fmadd_ps(_mm256_set1_ps(sc[t + 3]), _mm256_loadu_ps(vh + (t + 3) * kvDim + i), a3);
+      }
+      for (; t < n; t++) a0 = _mm256_fmadd_ps(_mm256_set1_ps(sc[t]), _mm256_loadu_ps(vh + t * kvDim + i), a0);
+      const __m256 total = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+      _mm256_storeu_ps(out + h * hd + i, _mm256_mul_ps(total, r));
+    }
+  }
+}
+
 // The scalar version: the TypeScript twin's order of operations.
 void attend_row_scalar(float* out, const float* q, const float* kc, const float* vc, long p, long t0, long nh, long hd, long kvDim, long group, float* sc) {
   const float scale = std::sqrt((float)hd);
@@ -152,15 +208,27 @@ Napi::Value Rmsnorm(const Napi::CallbackInfo& info) {
   const long rows = num(info[3]), n = num(info[4]);
   const float eps = (float)info[5].As<Napi::Number>().DoubleValue();
   if (len(info[0]) < rows * n || len(info[1]) < rows * n || len(info[2]) < n) throw Napi::RangeError::New(info.Env(), "rmsnorm: arrays too short");
+  // Eight rows side by side: each row's sum of squares is still the sequential one (the twin's bits), but eight
+  // independent sums hide the latency of a chain of dependent adds.
+  const long blocks = (rows + 7) / 8;
 #pragma omp parallel for schedule(static) num_threads(configured_threads()) if (rows * n * 4 > kParallelWork)
-  for (long r = 0; r < rows; r++) {
-    const float* xr = x + r * n;
-    float ss = 0.0f;
-    for (long j = 0; j < n; j++) ss = ss + xr[j] * xr[j];
-    ss = ss / (float)n;
-    ss = ss + eps;
-    ss = 1.0f / std::sqrt(ss);
-    for (long j = 0; j < n; j++) out[r * n + j] = w[j] * (ss * xr[j]);
+  for (long b = 0; b < blocks; b++) {
+    const long r0 = b * 8, nr = std::min(8L, rows - r0);
+    float ss[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    if (nr == 8)
+      for (long j = 0; j < n; j++)
+        for (long i = 0; i < 8; i++) ss[i] = ss[i] + x[(r0 + i) * n + j] * x[(r0 + i) * n + j];
+    else
+      for (long i = 0; i < nr; i++)
+        for (long j = 0; j < n; j++) ss[i] = ss[i] + x[(r0 + i) * n + j] * x[(r0 + i) * n + j];
+    for (long i = 0; i < nr; i++) {
+      float s2 = ss[i] / (float)n;
+      s2 = s2 + eps;
+      s2 = 1.0f / std::sqrt(s2);
+      const float* xr = x + (r0 + i) * n;
+      float* o = out + (r0 + i) * n;
+      for (long j = 0; j < n; j++) o[j] = w[j] * (s2 * xr[j]);
+    }
   }
   return info.Env().Undefined();
 }
@@ -213,11 +281,21 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   for (long r = 0; r < rows; r++)
     if ((long)off[r] + ((long)pos[r] + 1) * kvDim > std::min(kl, vl)) throw Napi::RangeError::New(info.Env(), "attention: cache offset past the buffer");
   const bool vec = has_avx2() && hd % 8 == 0;
-  long work = 0;
-  for (long r = 0; r < rows; r++) work += ((long)pos[r] + 1) * nh * hd * 4;
+  // The kernel depends on the head size only, never on how rows are grouped: a row's bits are the same in a
+  // batch and alone.
+  const bool small = vec && (hd == 8 || hd == 16);
+  long work = 0, maxPos = 0;
+  for (long r = 0; r < rows; r++) {
+    work += ((long)pos[r] + 1) * nh * hd * 4;
+    maxPos = std::max(maxPos, (long)pos[r]);
+  }
+  const long stride = maxPos + 16;
 #pragma omp parallel num_threads(configured_threads()) if (work > kParallelWork)
   {
-    std::vector<float> sc;
+    std::vector<float> sc, kt;
+    const float* seq = nullptr;  // the cache whose keys kt holds, positions [0, filled)
+    long filled = 0;
+    if (small) kt.resize(nkv * hd * stride);
 #pragma omp for schedule(static)
     for (long r = 0; r < rows; r++) {
       const long p = pos[r];
@@ -225,7 +303,13 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
       if ((long)sc.size() < p + 9) sc.resize(p + 9);
       const float* kc = kb + (long)off[r];
       const float* vc = vb + (long)off[r];
-      if (vec) attend_row_avx2(out + r * qDim, q + r * qDim, kc, vc, p, t0, nh, hd, kvDim, group, sc.data());
+      if (small) {
+        if (kc != seq) seq = kc, filled = 0;
+        for (; filled <= p; filled++)
+          for (long c = 0; c < kvDim; c++) kt[c * stride + filled] = kc[filled * kvDim + c];
+        if (hd == 8) attend_row_small<8>(out + r * qDim, q + r * qDim, kt.data(), stride, vc, p, t0, nh, kvDim, group, sc.data());
+        else attend_row_small<16>(out + r * qDim, q + r * qDim, kt.data(), stride, vc, p, t0, nh, kvDim, group, sc.data());
+      } else if (vec) attend_row_avx2(out + r * qDim, q + r * qDim, kc, vc, p, t0, nh, hd, kvDim, group, sc.data());
       else attend_row_scalar(out + r * qDim, q + r * qDim, kc, vc, p, t0, nh, hd, kvDim, group, sc.data());
     }
   }

@@ -39,13 +39,22 @@ export class KVCache {
     return new KVCache(config.nKvHeads * config.headDim, config.nLayers, Math.min(capacity, config.maxSeqLen));
   }
 
-  /** `count` caches of a model whose layers live side by side in one buffer per layer. */
-  static pool(config: ModelConfig, capacity: number, count: number): KVCache[] {
+  /**
+   * `count` caches of a model whose layers live side by side in one buffer per layer. `reuse` keeps the buffers
+   * of earlier pools of the same size (the fast path makes one per pass); a fresh cache never reads a position
+   * before writing it, so what earlier pools left there does not matter.
+   */
+  static pool(config: ModelConfig, capacity: number, count: number, reuse?: Map<string, { k: Float32Array[]; v: Float32Array[] }>): KVCache[] {
     const kvDim = config.nKvHeads * config.headDim;
     const nLayers = config.nLayers;
     const size = capacity * kvDim;
-    const kb = Array.from({ length: nLayers }, () => new Float32Array(count * size));
-    const vb = Array.from({ length: nLayers }, () => new Float32Array(count * size));
+    const key = `${capacity}x${count}`;
+    let bufs = reuse?.get(key);
+    if (!bufs) {
+      bufs = { k: Array.from({ length: nLayers }, () => new Float32Array(count * size)), v: Array.from({ length: nLayers }, () => new Float32Array(count * size)) };
+      reuse?.set(key, bufs);
+    }
+    const { k: kb, v: vb } = bufs;
     return Array.from({ length: count }, (_, i) => new KVCache(kvDim, nLayers, capacity, {
       k: kb.map((b) => b.subarray(i * size, (i + 1) * size)),
       v: vb.map((b) => b.subarray(i * size, (i + 1) * size)),

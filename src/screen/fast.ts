@@ -56,6 +56,8 @@ export class FastEvaluator implements Evaluator {
   private readonly traces: (Trace | PassTrace)[];
   private readonly exact: boolean;
   private readonly precision;
+  /** key/value buffers of the passes, kept between them (KVCache.pool) */
+  private readonly pools = new Map<string, { k: Float32Array[]; v: Float32Array[] }>();
 
   constructor(
     readonly tf: Transformer,
@@ -91,7 +93,7 @@ export class FastEvaluator implements Evaluator {
     const states = batch.map(() => t.assay.begin());
     t.assay.probes.forEach((p, pi) => {
       const n = p.ids.length;
-      const caches = KVCache.pool(tf.config, n, batch.length);
+      const caches = KVCache.pool(tf.config, n, batch.length, this.pools);
       let input: Float32Array | undefined;
       if (fromLayer > 0) {
         input = new Float32Array(batch.length * n * dim);
@@ -180,7 +182,7 @@ export class FastEvaluator implements Evaluator {
     const fromLayer = entry >> 1;
     const fromStage = entry & 1 ? 'ffn' : 'attention';
     // One pool: the whole batch's attention is one backend call per layer.
-    const caches = KVCache.pool(tf.config, t.cache.capacity, batch.length);
+    const caches = KVCache.pool(tf.config, t.cache.capacity, batch.length, this.pools);
     let input: Float32Array | undefined;
     if (entry > 0) {
       const base = fromStage === 'ffn' ? t.stages[fromLayer].mid : t.layerInputs[fromLayer];
