@@ -211,8 +211,10 @@ describe('a screen with generate, choice and likelihood assays', () => {
         }
       });
       const mean = kls.reduce((s, x) => s + x, 0) / kls.length;
-      assert.ok(Math.abs(p.kl_mean - mean) < 1e-6, `${mu.key}: stored KL mean ${p.kl_mean}, direct ${mean}`);
-      assert.ok(Math.abs(p.kl_max - Math.max(...kls)) < 1e-6, `${mu.key}: stored KL max ${p.kl_max}, direct ${Math.max(...kls)}`);
+      // The store's values come from the fast path's batched products, these from unbatched ones: native fp32
+      // logits differ in the last bits (up to 4e-5, see ties.ts), enough to move a KL near 0.05 by about 1e-6.
+      assert.ok(Math.abs(p.kl_mean - mean) < 1e-5, `${mu.key}: stored KL mean ${p.kl_mean}, direct ${mean}`);
+      assert.ok(Math.abs(p.kl_max - Math.max(...kls)) < 1e-5, `${mu.key}: stored KL max ${p.kl_max}, direct ${Math.max(...kls)}`);
       assert.ok(Math.abs(p.loglik_change - dll) < 1e-4, `${mu.key}: stored Δ log-likelihood ${p.loglik_change}, direct ${dll}`);
       assert.equal(p.argmax_changes, changes, mu.key);
     }

@@ -138,6 +138,37 @@ describe('native vs TypeScript on random models of odd shapes', () => {
   );
 });
 
+describe('native rmsnorm and RoPE give the TypeScript twin\'s bits', () => {
+  let seed = 11;
+  const rnd = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32) - 0.5;
+  it('rmsnorm: 8 rows side by side and the rows left over, widths 64, 77, 576', () => {
+    for (const [rows, n] of [[37, 64], [8, 77], [3, 576], [1, 64]]) {
+      const x = Float32Array.from({ length: rows * n }, () => rnd() * 5);
+      const w = Float32Array.from({ length: n }, () => rnd() + 1);
+      const a = new Float32Array(rows * n);
+      const b = new Float32Array(rows * n);
+      native.rmsnorm(a, x, w, rows, n, 1e-5);
+      ts.rmsnorm(b, x, w, rows, n, 1e-5);
+      assert.deepEqual(a, b, `rows ${rows}, width ${n}`);
+    }
+  });
+  it('RoPE: interleaved (llama2.c) and half-split (Hugging Face) layouts, vectorised and scalar head sizes', () => {
+    for (const [heads, hd, interleaved] of [[8, 8, true], [8, 8, false], [4, 16, false], [9, 64, false], [3, 14, true], [2, 12, false]] as const) {
+      const rows = 50;
+      const half = hd / 2;
+      const v = Float32Array.from({ length: rows * heads * hd }, () => rnd() * 3);
+      const cos = Float32Array.from({ length: 64 * half }, () => rnd());
+      const sin = Float32Array.from({ length: 64 * half }, () => rnd());
+      const pos = Int32Array.from({ length: rows }, (_, i) => i);
+      const a = v.slice();
+      const b = v.slice();
+      native.rope(a, rows, heads, hd, pos, cos, sin, interleaved);
+      ts.rope(b, rows, heads, hd, pos, cos, sin, interleaved);
+      assert.deepEqual(a, b, `heads ${heads}, head size ${hd}, interleaved ${interleaved}`);
+    }
+  });
+});
+
 describe('row-exact bf16 products (what lets the fast path skip tie re-checks)', () => {
   const rand = (n: number, seed: number): Float32Array => {
     const x = new Float32Array(n);

@@ -194,6 +194,36 @@ __attribute__((target("avx2,fma"))) void swiglu_avx2(float* h1, const float* h3,
   }
 }
 
+// One row of RoPE, 8 floats at a time, with the scalar loop's operations (a·cos − b·sin, a·sin + b·cos: products
+// rounded, then one add or subtract, no FMA), so the same bits.
+__attribute__((target("avx2,fma"))) void rope_row_avx2(float* row, long heads, long hd, const float* cs, const float* sn, bool interleaved) {
+  const long half = hd / 2;
+  if (interleaved) {
+    // pairs (a, b) side by side: [a0 b0 a1 b1 …] against [c0 c0 c1 c1 …] and [s0 s0 s1 s1 …]
+    const __m256i dup = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
+    for (long h = 0; h < heads; h++)
+      for (long i = 0; i < half; i += 4) {
+        float* at = row + h * hd + 2 * i;
+        const __m256 v = _mm256_loadu_ps(at);
+        const __m256 c = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(cs + i)), dup);
+        const __m256 sv = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(sn + i)), dup);
+        const __m256 swapped = _mm256_permute_ps(v, 0xB1);
+        // even lanes a·c − b·s, odd lanes b·c + a·s
+        _mm256_storeu_ps(at, _mm256_addsub_ps(_mm256_mul_ps(v, c), _mm256_mul_ps(swapped, sv)));
+      }
+  } else {
+    for (long h = 0; h < heads; h++)
+      for (long i = 0; i < half; i += 8) {
+        float* a = row + h * hd + i;
+        float* b = a + half;
+        const __m256 va = _mm256_loadu_ps(a), vb = _mm256_loadu_ps(b);
+        const __m256 c = _mm256_loadu_ps(cs + i), sv = _mm256_loadu_ps(sn + i);
+        _mm256_storeu_ps(a, _mm256_sub_ps(_mm256_mul_ps(va, c), _mm256_mul_ps(vb, sv)));
+        _mm256_storeu_ps(b, _mm256_add_ps(_mm256_mul_ps(va, sv), _mm256_mul_ps(vb, c)));
+      }
+  }
+}
+
 template <typename T>
 T* data(const Napi::Value& v) {
   return v.As<Napi::TypedArrayOf<T>>().Data();
@@ -243,11 +273,17 @@ Napi::Value Rope(const Napi::CallbackInfo& info) {
   const bool interleaved = info[7].As<Napi::Boolean>().Value();
   const long half = hd / 2, width = heads * hd;
   if (len(info[0]) < rows * width || len(info[4]) < rows) throw Napi::RangeError::New(info.Env(), "rope: arrays too short");
+  const long table = std::min(len(info[5]), len(info[6]));
   for (long r = 0; r < rows; r++)
-    if ((long)pos[r] * half + half > len(info[5])) throw Napi::RangeError::New(info.Env(), "rope: position past the table");
+    if ((long)pos[r] * half + half > table) throw Napi::RangeError::New(info.Env(), "rope: position past the table");
+  const bool simd = has_avx2() && (interleaved ? half % 4 == 0 : half % 8 == 0);
 #pragma omp parallel for schedule(static) num_threads(configured_threads()) if (rows * width * 6 > kParallelWork)
   for (long r = 0; r < rows; r++) {
     const long tab = (long)pos[r] * half;
+    if (simd) {
+      rope_row_avx2(vec + r * width, heads, hd, cs + tab, sn + tab, interleaved);
+      continue;
+    }
     for (long h = 0; h < heads; h++) {
       float* base = vec + r * width + h * hd;
       for (long i = 0; i < half; i++) {

@@ -297,7 +297,7 @@ export class Transformer {
     chunks: readonly Chunk[],
     rowCache: KVCache[],
     pos: Int32Array,
-    groups: { rows: number[]; contiguous: boolean }[],
+    groups: AttentionGroup[],
     mm: (out: Float32Array, input: Float32Array, m: Matrix) => void,
     buf: { xb: Float32Array; xb2: Float32Array; q: Float32Array; k: Float32Array; v: Float32Array; att: Float32Array },
   ): void {
@@ -329,7 +329,7 @@ export class Transformer {
     for (const g of groups) {
       const kb = new Float32Array(rowCache[g.rows[0]].k[l].buffer);
       const vb = new Float32Array(rowCache[g.rows[0]].v[l].buffer);
-      const offset = Float64Array.from(g.rows, (i) => rowCache[i].k[l].byteOffset / 4);
+      const offset = g.offset;
       if (g.contiguous) be.attention(att.subarray(g.rows[0] * qDim), q.subarray(g.rows[0] * qDim), kb, vb, offset, pos.subarray(g.rows[0]), g.rows.length, shape);
       else {
         const qg = new Float32Array(g.rows.length * qDim);
@@ -393,8 +393,16 @@ function addBias(x: Float32Array, b: Float32Array, rows: number): void {
   for (let r = 0; r < rows; r++) for (let j = 0; j < n; j++) x[r * n + j] = f(x[r * n + j] + b[j]);
 }
 
+interface AttentionGroup {
+  rows: number[];
+  contiguous: boolean;
+  /** where each row's cache starts in the group's buffer, in floats: the same in every layer, since a pool's
+   * caches take the same slice of each layer's buffer (and a lone cache starts each of its own at 0) */
+  offset: Float64Array;
+}
+
 /** Rows grouped by the buffer their caches live in (one attention call per group). */
-function attentionGroups(rowCache: KVCache[]): { rows: number[]; contiguous: boolean }[] {
+function attentionGroups(rowCache: KVCache[]): AttentionGroup[] {
   const byBuffer = new Map<ArrayBufferLike, number[]>();
   rowCache.forEach((cache, i) => {
     const b = cache.k[0]?.buffer;
@@ -402,5 +410,9 @@ function attentionGroups(rowCache: KVCache[]): { rows: number[]; contiguous: boo
     list.push(i);
     byBuffer.set(b, list);
   });
-  return [...byBuffer.values()].map((rows) => ({ rows, contiguous: rows.every((r, j) => r === rows[0] + j) }));
+  return [...byBuffer.values()].map((rows) => ({
+    rows,
+    contiguous: rows.every((r, j) => r === rows[0] + j),
+    offset: Float64Array.from(rows, (i) => (rowCache[i].k[0]?.byteOffset ?? 0) / 4),
+  }));
 }

@@ -158,20 +158,66 @@ export class FastEvaluator implements Evaluator {
   }
 
   evaluate(mutants: Mutant[]): Outcome[][] {
-    const out: Outcome[][] = mutants.map(() => []);
+    const out: Outcome[][] = mutants.map(() => new Array<Outcome>(this.traces.length));
     const size = this.passSize();
+    // NSMs of every pass decode together at the end: decoding is a step per token for few rows, whose cost is
+    // mostly per call, so the more NSMs share a step the better.
+    const deferred: Deferred[][] = this.traces.map(() => []);
     for (let i = 0; i < mutants.length; i += size) {
       const batch = mutants.slice(i, i + size);
       const patches = batch.map((m) => this.patch(m));
-      this.traces.forEach((t) => {
-        const results = 'seq' in t ? this.runBatch(t, batch, patches) : this.runPassBatch(t, batch, patches);
-        results.forEach((o, k) => out[i + k].push(o));
+      this.traces.forEach((t, ai) => {
+        const put = (k: number) => (o: Outcome) => (out[i + k][ai] = o);
+        if ('seq' in t) this.runBatch(t, batch, patches, put, deferred[ai]);
+        else this.runPassBatch(t, batch, patches).forEach((o, k) => put(k)(o));
       });
     }
+    this.traces.forEach((t, ai) => {
+      if ('seq' in t && deferred[ai].length) this.decode(t, deferred[ai]);
+    });
     return out;
   }
 
-  private runBatch(t: Trace, batch: Mutant[], patches: (Patch | undefined)[]): Outcome[] {
+  /** A generation's outcome once its ids are known (a near-tie goes to the plain path). */
+  private finish(t: Trace, m: Mutant, l: Live): Outcome {
+    const ids = l.diverged ? l.ids : t.baseline;
+    if (!this.exact && l.minMargin < tieEpsilon(this.precision, t.sampled)) {
+      this.rechecks++;
+      return this.plain.oneAssay(m, t.assay, true);
+    }
+    return t.assay.classify({ ids, margins: l.margins });
+  }
+
+  /** NSMs decode on from their divergence, all together, each with its own keys and values and patch. */
+  private decode(t: Trace, list: Deferred[]): void {
+    const tf = this.tf;
+    const vocab = tf.config.vocabSize;
+    const caches = KVCache.pool(tf.config, t.cache.capacity, list.length, this.pools);
+    list.forEach((d, i) => {
+      for (let layer = 0; layer < tf.config.nLayers; layer++) {
+        caches[i].k[layer].set(d.k[layer]);
+        caches[i].v[layer].set(d.v[layer]);
+      }
+      caches[i].length = d.length;
+    });
+    let live = list.map((d, i) => ({ d, cache: caches[i] }));
+    while (live.length) {
+      const lg = tf.forward(live.map(({ d, cache }) => ({ cache, tokens: [d.live.ids[d.live.ids.length - 1]], patch: d.patch })), 'last');
+      live.forEach(({ d }, k) => {
+        const l = d.live;
+        const c = choose(lg, t.assay.settings, t.coins[l.ids.length], k * vocab, vocab);
+        l.ids.push(c.token);
+        l.margins.push(c.margin);
+        l.minMargin = Math.min(l.minMargin, c.margin);
+        if (t.assay.stopIds.includes(c.token) || l.ids.length >= t.budget) l.done = true;
+      });
+      live = live.filter(({ d }) => !d.live.done);
+    }
+    for (const d of list) d.put(this.finish(t, d.mutant, d.live));
+  }
+
+  /** Teacher-forced pass of a batch: silent mutants and finished NSMs get their outcome, the rest are deferred. */
+  private runBatch(t: Trace, batch: Mutant[], patches: (Patch | undefined)[], put: (k: number) => (o: Outcome) => void, deferred: Deferred[]): void {
     const tf = this.tf;
     const n = t.seq.length;
     const dim = tf.config.dim;
@@ -226,7 +272,6 @@ export class FastEvaluator implements Evaluator {
     const stop = t.assay.stopIds;
 
     // Verify each step with the shared coins; record the first divergence.
-    interface Live { b: number; ids: number[]; margins: number[]; minMargin: number; diverged: boolean; done: boolean }
     const lives: Live[] = batch.map((_, b) => {
       const ids: number[] = [];
       const margins: number[] = [];
@@ -243,40 +288,48 @@ export class FastEvaluator implements Evaluator {
       return { b, ids, margins, minMargin, diverged, done: finished };
     });
 
-    // NSMs decode on from their divergence, all together, each with its own cache and patch.
-    const active = lives.filter((l) => !l.done);
-    for (const l of active) {
+    lives.forEach((l) => {
+      if (l.done) {
+        put(l.b)(this.finish(t, batch[l.b], l));
+        return;
+      }
+      // An NSM keeps its keys and values up to its divergence: the baseline's below the entry, its own above.
       const cache = caches[l.b];
-      const keep = t.promptLength + l.ids.length - 1; // positions whose keys/values are still the mutant's own
-      for (let layer = 0; layer < sharedCacheLayers; layer++) {
-        cache.k[layer].set(t.cache.k[layer].subarray(0, keep * cache.kvDim));
-        cache.v[layer].set(t.cache.v[layer].subarray(0, keep * cache.kvDim));
-      }
-      cache.length = keep;
-    }
-    let live = active;
-    while (live.length) {
-      const lg = tf.forward(live.map((l) => ({ cache: caches[l.b], tokens: [l.ids[l.ids.length - 1]], patch: patches[l.b] })), 'last');
-      live.forEach((l, k) => {
-        const c = choose(lg, settings, t.coins[l.ids.length], k * vocab, vocab);
-        l.ids.push(c.token);
-        l.margins.push(c.margin);
-        l.minMargin = Math.min(l.minMargin, c.margin);
-        if (stop.includes(c.token) || l.ids.length >= t.budget) l.done = true;
+      const keep = t.promptLength + l.ids.length - 1;
+      const kvDim = cache.kvDim;
+      const own = (layer: number, which: 'k' | 'v') => (layer < sharedCacheLayers ? t.cache : cache)[which][layer].slice(0, keep * kvDim);
+      deferred.push({
+        mutant: batch[l.b],
+        live: l,
+        patch: patches[l.b],
+        k: Array.from({ length: tf.config.nLayers }, (_, layer) => own(layer, 'k')),
+        v: Array.from({ length: tf.config.nLayers }, (_, layer) => own(layer, 'v')),
+        length: keep,
+        put: put(l.b),
       });
-      live = live.filter((l) => !l.done);
-    }
-
-    return lives.map((l) => {
-      const ids = l.diverged ? l.ids : t.baseline;
-      if (!this.exact && l.minMargin < eps) {
-        // A near-tie: the plain path decides.
-        this.rechecks++;
-        return this.plain.oneAssay(batch[l.b], t.assay, true);
-      }
-      return t.assay.classify({ ids, margins: l.margins });
     });
   }
+}
+
+/** A mutant's generation while it is checked and decoded. */
+interface Live {
+  b: number;
+  ids: number[];
+  margins: number[];
+  minMargin: number;
+  diverged: boolean;
+  done: boolean;
+}
+
+/** An NSM waiting to decode: its generation so far, keys and values up to its divergence, and where it goes. */
+interface Deferred {
+  mutant: Mutant;
+  live: Live;
+  patch?: Patch;
+  k: Float32Array[];
+  v: Float32Array[];
+  length: number;
+  put(o: Outcome): void;
 }
 
 /**

@@ -121,34 +121,49 @@ export class GreedyCheck {
       n2 += v * v;
     }
     const reach = Math.sqrt(d2) * (1 + 1e-12) + this.gamma * Math.max(this.baseNorm[s], Math.sqrt(n2));
+    const z = this.baseLogits;
+    const zo = s * this.vocab;
+    // First without a single dot product: the baseline token's logit is at least z − ‖w‖·reach, and when no other
+    // token's bound comes within the guard of that, the step is decided.
+    const low = z[zo + token] - this.wNorm[token] * reach;
+    const cheap = this.scan(s, token, reach, low - this.guard, undefined);
+    if (typeof cheap === 'number') return { token, margin: low - cheap };
     const own = this.logit(y, at, token);
-    const floor = own - this.guard;
+    const second = this.scan(s, token, reach, own - this.guard, { y, at, own });
+    return typeof second === 'number' ? { token, margin: own - second } : null;
+  }
+
+  /**
+   * The tokens other than `token`, in the baseline's order, against `floor`: the largest of their bounds (and,
+   * with `exact`, of the logits computed for those whose bound reaches the floor). Without `exact`, undefined as
+   * soon as one bound reaches the floor; with it, null when a token beats `exact.own` or too many need computing.
+   */
+  private scan(s: number, token: number, reach: number, floor: number, exact: { y: Float32Array; at: number; own: number } | undefined): number | null | undefined {
     const z = this.baseLogits;
     const zo = s * this.vocab;
     const order = this.order[s];
     const limit = Math.ceil(this.vocab * MAX_VISITED);
+    const far = this.wNormMax * reach;
     let second = -Infinity;
     for (let k = 0; k < this.vocab; k++) {
       const j = order[k];
       const zj = z[zo + j];
       // Every token from here on has z ≤ zj: none can come within the guard.
-      if (zj + this.wNormMax * reach < floor) {
-        second = Math.max(second, zj + this.wNormMax * reach);
-        break;
-      }
+      if (zj + far < floor) return Math.max(second, zj + far);
       if (j === token) continue;
       const bound = zj + this.wNorm[j] * reach;
       if (bound < floor) {
         second = Math.max(second, bound);
         continue;
       }
+      if (!exact) return undefined;
       if (k >= limit) return null;
-      const lj = this.logit(y, at, j);
+      const lj = this.logit(exact.y, exact.at, j);
       // argmax keeps the first of equal values
-      if (lj > own || (lj === own && j < token)) return null;
+      if (lj > exact.own || (lj === exact.own && j < token)) return null;
       second = Math.max(second, lj);
     }
-    return { token, margin: own - second };
+    return second;
   }
 }
 
