@@ -202,9 +202,8 @@ export class Transformer {
     const qDim = c.nHeads * c.headDim;
     const kvDim = c.nKvHeads * c.headDim;
 
-    // Row bookkeeping: which cache and position each row belongs to.
-    const rowCache: KVCache[] = [];
-    const rowPos: number[] = [];
+    // Row bookkeeping: each row's position (a chunk's rows are consecutive positions of its cache).
+    let R = 0;
     for (const ch of chunks) {
       if (ch.cache.length + ch.tokens.length > ch.cache.capacity)
         fail(
@@ -212,13 +211,16 @@ export class Transformer {
           undefined,
           `shorten the prompt or the generation (max_position_embeddings / seq_len is ${c.maxSeqLen})`,
         );
-      ch.tokens.forEach((_, i) => {
-        rowCache.push(ch.cache);
-        rowPos.push(ch.cache.length + i);
-      });
+      R += ch.tokens.length;
     }
-    const R = rowPos.length;
-    this.rope.ensure(rowPos.reduce((a, b) => Math.max(a, b), 0) + 1);
+    const pos = new Int32Array(R);
+    let maxPos = 0;
+    for (let ci = 0, r = 0; ci < chunks.length; ci++) {
+      const ch = chunks[ci];
+      for (let i = 0; i < ch.tokens.length; i++) pos[r++] = ch.cache.length + i;
+      maxPos = Math.max(maxPos, ch.cache.length + ch.tokens.length - 1);
+    }
+    this.rope.ensure(maxPos + 1);
 
     const fromLayer = opts.fromLayer ?? 0;
     let x: Float32Array;
@@ -265,14 +267,13 @@ export class Transformer {
     const att = this.scratch('att', R * qDim);
     const h1 = this.scratch('h1', R * c.hiddenDim);
     const h3 = this.scratch('h3', R * c.hiddenDim);
-    const pos = Int32Array.from(rowPos);
-    // Rows whose caches share a buffer are attended in one call: groups of [buffer, rows…].
-    const groups = attentionGroups(rowCache);
+    // Rows whose caches share a buffer are attended in one call.
+    const groups = attentionGroups(chunks);
 
     for (let l = fromLayer; l < c.nLayers; l++) {
       const L = w.layers[l];
       if (opts.captureLayerInputs) opts.captureLayerInputs[l] = x.slice();
-      if (!(l === fromLayer && opts.fromStage === 'ffn')) this.attentionBlock(l, x, R, chunks, rowCache, pos, groups, mm, { xb, xb2, q, k, v, att });
+      if (!(l === fromLayer && opts.fromStage === 'ffn')) this.attentionBlock(l, x, R, chunks, pos, groups, mm, { xb, xb2, q, k, v, att });
       if (opts.captureStages) opts.captureStages[l] = { attention: att.slice(), mid: x.slice(), hidden: new Float32Array(0) };
 
       // Feed-forward block (SwiGLU).
@@ -295,7 +296,6 @@ export class Transformer {
     x: Float32Array,
     R: number,
     chunks: readonly Chunk[],
-    rowCache: KVCache[],
     pos: Int32Array,
     groups: AttentionGroup[],
     mm: (out: Float32Array, input: Float32Array, m: Matrix) => void,
@@ -327,8 +327,8 @@ export class Transformer {
       ch.cache.v[l].set(v.subarray(start * kvDim, (start + n) * kvDim), ch.cache.length * kvDim);
     }
     for (const g of groups) {
-      const kb = new Float32Array(rowCache[g.rows[0]].k[l].buffer);
-      const vb = new Float32Array(rowCache[g.rows[0]].v[l].buffer);
+      const kb = new Float32Array(g.cache.k[l].buffer);
+      const vb = new Float32Array(g.cache.v[l].buffer);
       const offset = g.offset;
       if (g.contiguous) be.attention(att.subarray(g.rows[0] * qDim), q.subarray(g.rows[0] * qDim), kb, vb, offset, pos.subarray(g.rows[0]), g.rows.length, shape);
       else {
@@ -349,23 +349,29 @@ export class Transformer {
     const w = this.weights;
     const dim = c.dim;
     // Final norm and classifier, only for the rows whose logits are wanted.
-    const rows: number[] = [];
+    // Each chunk's wanted rows are consecutive: [first row, count] per chunk.
+    const ranges: [number, number][] = [];
+    let count = 0;
     let start = 0;
     for (const ch of chunks) {
       const n = ch.tokens.length;
-      if (logits === 'all') for (let i = 0; i < n; i++) rows.push(start + i);
-      else if (logits === 'last') rows.push(start + n - 1);
-      else if (logits !== 'none') for (let i = logits.from; i < n; i++) rows.push(start + i);
+      const first = logits === 'all' ? 0 : logits === 'last' ? n - 1 : logits === 'none' ? n : Math.min(n, logits.from);
+      ranges.push([start + first, n - first]);
+      count += n - first;
       start += n;
     }
-    const sel = new Float32Array(rows.length * dim);
-    rows.forEach((row, i) => sel.set(x.subarray(row * dim, (row + 1) * dim), i * dim));
-    const normed = new Float32Array(rows.length * dim);
-    this.backend.rmsnorm(normed, sel, w.finalNorm, rows.length, dim, c.normEps);
+    const sel = new Float32Array(count * dim);
+    let at = 0;
+    for (const [first, n] of ranges) {
+      sel.set(x.subarray(first * dim, (first + n) * dim), at * dim);
+      at += n;
+    }
+    const normed = new Float32Array(count * dim);
+    this.backend.rmsnorm(normed, sel, w.finalNorm, count, dim, c.normEps);
     if (opts.classifierInput) return normed;
-    const out = new Float32Array(rows.length * c.vocabSize);
-    if (rows.length) {
-      this.backend.matmul(out, normed, rows.length, w.lmHead);
+    const out = new Float32Array(count * c.vocabSize);
+    if (count) {
+      this.backend.matmul(out, normed, count, w.lmHead);
       // A patched classifier (lm_head / tied embedding mutants) needs its rows recomputed too.
       const list = patches.get(w.lmHead);
       if (list) {
@@ -394,7 +400,9 @@ function addBias(x: Float32Array, b: Float32Array, rows: number): void {
 }
 
 interface AttentionGroup {
-  rows: number[];
+  /** a cache of the group: the buffers are its layers' */
+  cache: KVCache;
+  rows: Int32Array;
   contiguous: boolean;
   /** where each row's cache starts in the group's buffer, in floats: the same in every layer, since a pool's
    * caches take the same slice of each layer's buffer (and a lone cache starts each of its own at 0) */
@@ -402,17 +410,29 @@ interface AttentionGroup {
 }
 
 /** Rows grouped by the buffer their caches live in (one attention call per group). */
-function attentionGroups(rowCache: KVCache[]): AttentionGroup[] {
-  const byBuffer = new Map<ArrayBufferLike, number[]>();
-  rowCache.forEach((cache, i) => {
-    const b = cache.k[0]?.buffer;
-    const list = byBuffer.get(b) ?? [];
-    list.push(i);
-    byBuffer.set(b, list);
+function attentionGroups(chunks: readonly Chunk[]): AttentionGroup[] {
+  const byBuffer = new Map<ArrayBufferLike, { cache: KVCache; parts: [number, number, number][] }>();
+  let start = 0;
+  for (const ch of chunks) {
+    const b = ch.cache.k[0]?.buffer;
+    let g = byBuffer.get(b);
+    if (!g) byBuffer.set(b, (g = { cache: ch.cache, parts: [] }));
+    g.parts.push([start, ch.tokens.length, (ch.cache.k[0]?.byteOffset ?? 0) / 4]);
+    start += ch.tokens.length;
+  }
+  return [...byBuffer.values()].map(({ cache, parts }) => {
+    const n = parts.reduce((a, p) => a + p[1], 0);
+    const rows = new Int32Array(n);
+    const offset = new Float64Array(n);
+    let k = 0;
+    let contiguous = true;
+    for (const [first, count, off] of parts) {
+      if (k > 0 && rows[k - 1] !== first - 1) contiguous = false;
+      for (let i = 0; i < count; i++, k++) {
+        rows[k] = first + i;
+        offset[k] = off;
+      }
+    }
+    return { cache, rows, contiguous, offset };
   });
-  return [...byBuffer.values()].map((rows) => ({
-    rows,
-    contiguous: rows.every((r, j) => r === rows[0] + j),
-    offset: Float64Array.from(rows, (i) => (rowCache[i].k[0]?.byteOffset ?? 0) / 4),
-  }));
 }
