@@ -12,7 +12,7 @@
 
 namespace {
 
-constexpr long kParallelWork = 1L << 22;  // below this many flops a call stays on one thread
+constexpr long kParallelWork = 1L << 19;  // below this many flops a call stays on one thread
 
 bool has_avx2() {
   static const bool ok = [] {
@@ -359,7 +359,10 @@ Napi::Value Swiglu(const Napi::CallbackInfo& info) {
   const long n = len(info[0]);
   if (len(info[1]) < n) throw Napi::RangeError::New(info.Env(), "swiglu: arrays too short");
   if (has_avx2()) {
-    swiglu_avx2(h1, h3, n);
+    // Elements are independent (a lane's result does not depend on its neighbours), so blocks can go to threads.
+    constexpr long kBlock = 4096;
+#pragma omp parallel for schedule(static) num_threads(configured_threads()) if (n * 30 > kParallelWork)
+    for (long b = 0; b < n; b += kBlock) swiglu_avx2(h1 + b, h3 + b, std::min(kBlock, n - b));
     return info.Env().Undefined();
   }
   for (long i = 0; i < n; i++) {
