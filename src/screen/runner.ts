@@ -20,6 +20,10 @@ import { matrixStats, mutatedValue, type MatrixStats } from './mutate.js';
 import { Plan, type Mutant } from './plan.js';
 import { loadScreenSpec, type ScreenSpec } from './spec.js';
 
+/** A chunk of work aims at this long, and holds at most MAX_CHUNK mutants. */
+const CHUNK_MS = 1000;
+const MAX_CHUNK = 8192;
+
 export interface RunOptions {
   specFile: string;
   storePath: string;
@@ -166,8 +170,15 @@ export async function runScreen(o: RunOptions): Promise<RunSummary> {
     }
 
     const commitMs = (o.commitSeconds ?? 1) * 1000;
-    // Work is handed out in chunks of one target; a chunk fills whole passes of the fast path.
-    const chunkSize = evaluator instanceof FastEvaluator ? Math.ceil(256 / evaluator.passSize()) * evaluator.passSize() : 256;
+    // Work is handed out in chunks of one target, whole passes of the fast path, sized to about a second of work:
+    // big enough that NSMs of many passes decode together and little time goes to handing out, small enough that
+    // Ctrl-C (which waits for the chunks in flight) is quick and a 7B model's chunk is one pass.
+    const pass = evaluator instanceof FastEvaluator ? evaluator.passSize() : 1;
+    let chunkSize = pass;
+    const measured = (n: number, ms: number): void => {
+      const fit = Math.round((n / Math.max(ms, 1)) * CHUNK_MS / pass) * pass;
+      chunkSize = Math.max(pass, Math.min(MAX_CHUNK, fit));
+    };
     let i = 0;
     let handedOut = ranNow;
     const nextChunk = (): number[] | undefined => {
@@ -204,7 +215,9 @@ export async function runScreen(o: RunOptions): Promise<RunSummary> {
     if (jobs <= 1) {
       for (let chunk = nextChunk(); chunk; chunk = nextChunk()) {
         const c = chunk;
+        const started = performance.now();
         collect(evaluator.evaluate(c.map((x) => p.plan.mutant(x))).map((outcomes, k) => ({ ordinal: c[k], outcomes })));
+        measured(c.length, performance.now() - started);
         // Let signal handlers (Ctrl-C) and timers run between chunks.
         if (batch.length === 0) await new Promise((resolve) => setImmediate(resolve));
       }
@@ -220,7 +233,9 @@ export async function runScreen(o: RunOptions): Promise<RunSummary> {
         await Promise.all(
           pool.procs.map(async (proc) => {
             for (let chunk = nextChunk(); chunk; chunk = nextChunk()) {
+              const started = performance.now();
               const r = await proc.run(chunk);
+              measured(chunk.length, performance.now() - started);
               rechecks += r.rechecks;
               collect(r.results);
             }
