@@ -105,6 +105,33 @@ GemmArgs<W> gemm_args(const Napi::CallbackInfo& info, const char* name) {
   return a;
 }
 
+// Arguments of a product written ldo apart: (out, ldo, x, rows, W, out_features, in_features), checked.
+template <typename W>
+struct StridedArgs {
+  float* out;
+  long ldo;
+  const float* x;
+  long rows;
+  const W* w;
+  long m, n;
+};
+
+template <typename WArray, typename W>
+StridedArgs<W> strided_args(const Napi::CallbackInfo& info, const char* name) {
+  Napi::Env env = info.Env();
+  auto out = info[0].As<Napi::Float32Array>();
+  auto x = info[2].As<Napi::Float32Array>();
+  auto w = info[4].As<WArray>();
+  StridedArgs<W> a{out.Data(), info[1].As<Napi::Number>().Int64Value(), x.Data(), info[3].As<Napi::Number>().Int64Value(), w.Data(),
+                   info[5].As<Napi::Number>().Int64Value(), info[6].As<Napi::Number>().Int64Value()};
+  const std::string n(name);
+  check(a.rows >= 0 && a.m > 0 && a.n > 0 && a.ldo >= a.m, env, (n + ": bad sizes").c_str());
+  check((long)x.ElementLength() >= a.rows * a.n, env, (n + ": x is shorter than rows x in").c_str());
+  check((long)w.ElementLength() >= a.m * a.n, env, (n + ": W is shorter than out x in").c_str());
+  check(a.rows == 0 || (long)out.ElementLength() >= (a.rows - 1) * a.ldo + a.m, env, (n + ": out is too short").c_str());
+  return a;
+}
+
 // out = src . W^T through oneDNN; src and W are bf16 or f32 together, out is f32.
 void dnnl_matmul(Napi::Env env, bool bf16, long rows, long n, long m, const void* src, const void* w, float* out) {
   Dnnl& d = dnnl_state();
@@ -138,22 +165,13 @@ Napi::Value Bf16gemm(const Napi::CallbackInfo& info) {
 // are ldo apart, so a patch's few output features can be written into the full output in place.
 Napi::Value Bf16exact(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto out = info[0].As<Napi::Float32Array>();
-  const long ldo = info[1].As<Napi::Number>().Int64Value();
-  auto x = info[2].As<Napi::Float32Array>();
-  const long rows = info[3].As<Napi::Number>().Int64Value();
-  auto w = info[4].As<Napi::Uint16Array>();
-  const long m = info[5].As<Napi::Number>().Int64Value(), n = info[6].As<Napi::Number>().Int64Value();
   check(bf16exact_supported(), env, "bf16exact: this CPU lacks AVX-512 BF16");
-  check(rows >= 0 && m > 0 && n > 0 && ldo >= m, env, "bf16exact: bad sizes");
-  check((long)x.ElementLength() >= rows * n, env, "bf16exact: x is shorter than rows x in");
-  check((long)w.ElementLength() >= m * n, env, "bf16exact: W is shorter than out x in");
-  check(rows == 0 || (long)out.ElementLength() >= (rows - 1) * ldo + m, env, "bf16exact: out is too short");
-  if (rows == 0) return env.Undefined();
+  auto a = strided_args<Napi::Uint16Array, uint16_t>(info, "bf16exact");
+  if (a.rows == 0) return env.Undefined();
   Dnnl& d = dnnl_state();
-  if ((long)d.xbf.size() < rows * n) d.xbf.resize(rows * n);
-  for (long i = 0; i < rows * n; i++) d.xbf[i] = to_bf16(x.Data()[i]);
-  bf16exact_gemm(out.Data(), ldo, d.xbf.data(), rows, w.Data(), m, n, threads_for(rows, m, n));
+  if ((long)d.xbf.size() < a.rows * a.n) d.xbf.resize(a.rows * a.n);
+  for (long i = 0; i < a.rows * a.n; i++) d.xbf[i] = to_bf16(a.x[i]);
+  bf16exact_gemm(a.out, a.ldo, d.xbf.data(), a.rows, a.w, a.m, a.n, threads_for(a.rows, a.m, a.n));
   return env.Undefined();
 }
 
@@ -161,29 +179,16 @@ Napi::Value Bf16exact(const Napi::CallbackInfo& info) {
 // (built with -ffp-contract=off), the TypeScript twin's order, written ldo apart: a patch's few rows of an
 // fp32 matrix, recomputed in place for one mutant.
 Napi::Value SgemmInto(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  auto out = info[0].As<Napi::Float32Array>();
-  const long ldo = info[1].As<Napi::Number>().Int64Value();
-  auto x = info[2].As<Napi::Float32Array>();
-  const long rows = info[3].As<Napi::Number>().Int64Value();
-  auto w = info[4].As<Napi::Float32Array>();
-  const long m = info[5].As<Napi::Number>().Int64Value(), n = info[6].As<Napi::Number>().Int64Value();
-  check(rows >= 0 && m > 0 && n > 0 && ldo >= m, env, "sgemmInto: bad sizes");
-  check((long)x.ElementLength() >= rows * n, env, "sgemmInto: x is shorter than rows x in");
-  check((long)w.ElementLength() >= m * n, env, "sgemmInto: W is shorter than out x in");
-  check(rows == 0 || (long)out.ElementLength() >= (rows - 1) * ldo + m, env, "sgemmInto: out is too short");
-  const float* xd = x.Data();
-  const float* wd = w.Data();
-  float* od = out.Data();
-  for (long r = 0; r < rows; r++)
-    for (long i = 0; i < m; i++) {
-      const float* wr = wd + i * n;
-      const float* xr = xd + r * n;
-      float a = 0.0f;
-      for (long j = 0; j < n; j++) a = a + wr[j] * xr[j];
-      od[r * ldo + i] = a;
+  auto a = strided_args<Napi::Float32Array, float>(info, "sgemmInto");
+  for (long r = 0; r < a.rows; r++)
+    for (long i = 0; i < a.m; i++) {
+      const float* wr = a.w + i * a.n;
+      const float* xr = a.x + r * a.n;
+      float acc = 0.0f;
+      for (long j = 0; j < a.n; j++) acc = acc + wr[j] * xr[j];
+      a.out[r * a.ldo + i] = acc;
     }
-  return env.Undefined();
+  return info.Env().Undefined();
 }
 
 // fp32 through oneDNN's own JIT kernels (used where they beat OpenBLAS; see bench:gemm).

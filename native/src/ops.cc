@@ -57,6 +57,18 @@ __attribute__((target("avx2,fma"))) inline float hsum8(__m256 v) {
   return _mm_cvtss_f32(a);
 }
 
+// A row of scores (padded with -inf to a multiple of 8) turned into exp(score - mx) in place; returns 1 / their sum.
+__attribute__((target("avx2,fma"))) inline float exp_in_place(float* sc, long n8, float mx) {
+  __m256 sum8 = _mm256_setzero_ps();
+  const __m256 m = _mm256_set1_ps(mx);
+  for (long t = 0; t < n8; t += 8) {
+    const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(sc + t), m));
+    _mm256_storeu_ps(sc + t, e);
+    sum8 = _mm256_add_ps(sum8, e);
+  }
+  return 1.0f / hsum8(sum8);
+}
+
 // One row's attention, vectorised; hd must be a multiple of 8.
 __attribute__((target("avx2,fma"))) void attend_row_avx2(float* out, const float* q, const float* kc, const float* vc, long p, long t0, long nh, long hd, long kvDim, long group, float* sc) {
   const float inv = 1.0f / std::sqrt((float)hd);
@@ -74,14 +86,7 @@ __attribute__((target("avx2,fma"))) void attend_row_avx2(float* out, const float
     }
     const long n = p - t0 + 1, n8 = (n + 7) & ~7L;
     for (long t = n; t < n8; t++) sc[t0 + t] = -INFINITY;
-    __m256 sum8 = _mm256_setzero_ps();
-    const __m256 m = _mm256_set1_ps(mx);
-    for (long t = 0; t < n8; t += 8) {
-      const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(sc + t0 + t), m));
-      _mm256_storeu_ps(sc + t0 + t, e);
-      sum8 = _mm256_add_ps(sum8, e);
-    }
-    const __m256 r = _mm256_set1_ps(1.0f / hsum8(sum8));
+    const __m256 r = _mm256_set1_ps(exp_in_place(sc + t0, n8, mx));
     float* o = out + h * hd;
     for (long i = 0; i < hd; i += 8) {
       __m256 acc = _mm256_setzero_ps();
@@ -93,7 +98,7 @@ __attribute__((target("avx2,fma"))) void attend_row_avx2(float* out, const float
 
 // Small heads (8 or 16): scores of 8 keys at once from keys laid out [kv head][component][position] (kt,
 // `stride` positions apart), so no horizontal sums; the weighted sum of values runs on four accumulators. The
-// transposed keys are built once per sequence and call (attention_small_heads below) and serve every row of it.
+// transposed keys are built once per sequence and call (in Attention below) and serve every row of it.
 template <long hd>
 __attribute__((target("avx2,fma"))) void attend_row_small(float* out, const float* q, const float* kt, long stride, const float* vc, long p, long t0, long nh, long kvDim, long group, float* sc) {
   const __m256 inv = _mm256_set1_ps(1.0f / std::sqrt((float)hd));
@@ -121,14 +126,7 @@ __attribute__((target("avx2,fma"))) void attend_row_small(float* out, const floa
     __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx8), _mm256_extractf128_ps(mx8, 1));
     m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
     m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-    const __m256 mv = _mm256_set1_ps(_mm_cvtss_f32(m4));
-    __m256 sum8 = _mm256_setzero_ps();
-    for (long b = 0; b < n8; b += 8) {
-      const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(sc + b), mv));
-      _mm256_storeu_ps(sc + b, e);
-      sum8 = _mm256_add_ps(sum8, e);
-    }
-    const __m256 r = _mm256_set1_ps(1.0f / hsum8(sum8));
+    const __m256 r = _mm256_set1_ps(exp_in_place(sc, n8, _mm_cvtss_f32(m4)));
     const float* vh = vc + t0 * kvDim + kvh * hd;
     for (long i = 0; i < hd; i += 8) {
       __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;

@@ -274,14 +274,15 @@ export class Transformer {
       const L = w.layers[l];
       if (opts.captureLayerInputs) opts.captureLayerInputs[l] = x.slice();
       if (!(l === fromLayer && opts.fromStage === 'ffn')) this.attentionBlock(l, x, R, chunks, pos, groups, mm, { xb, xb2, q, k, v, att });
-      if (opts.captureStages) opts.captureStages[l] = { attention: att.slice(), mid: x.slice(), hidden: new Float32Array(0) };
+      // the residual between the blocks, before the feed-forward block adds to it
+      const mid = opts.captureStages ? x.slice() : undefined;
 
       // Feed-forward block (SwiGLU).
       be.rmsnorm(xb, x, L.ffnNorm, R, dim, c.normEps);
       mm(h1, xb, L.gate);
       mm(h3, xb, L.up);
       be.swiglu(h1, h3);
-      if (opts.captureStages) opts.captureStages[l].hidden = h1.slice();
+      if (opts.captureStages) opts.captureStages[l] = { attention: att.slice(), mid: mid!, hidden: h1.slice() };
       mm(xb2, h1, L.down);
       be.add(x, xb2);
     }

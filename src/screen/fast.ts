@@ -267,7 +267,6 @@ export class FastEvaluator implements Evaluator {
       return choose(rowLogits, settings, t.coins[s]);
     };
     const rowsPer = n - from;
-    const eps = tieEpsilon(this.precision, t.sampled);
     const settings = t.assay.settings;
     const stop = t.assay.stopIds;
 

@@ -18,8 +18,6 @@ import type { Backend } from '../backend/backend.js';
 import type { Matrix } from '../model/weights.js';
 import { BF16_TO_F32, f32ToBf16 } from '../util/float.js';
 
-const f = Math.fround;
-
 export interface GreedyStep {
   token: number;
   margin: number;
@@ -87,20 +85,13 @@ export class GreedyCheck {
     return out;
   }
 
-  /** Token j's logit for the classifier input at y[at…], as the backend's product computes it. */
+  /**
+   * Token j's logit for the classifier input at y[at…], by the backend's product on that one weight row (for
+   * fp32 the twin's order, as its patch rows are; for bf16 the row-exact kernel).
+   */
   private logit(y: Float32Array, at: number, j: number): number {
-    const dim = this.dim;
-    const h = this.head;
-    if (h.dtype === 'f32') {
-      // the TypeScript twin's order (ts-backend.ts matmulF32)
-      const w = h.data as Float32Array;
-      const o = j * dim;
-      let a = 0;
-      for (let i = 0; i < dim; i++) a = f(a + f(w[o + i] * y[at + i]));
-      return a;
-    }
-    const row = y.subarray(at, at + dim);
-    this.backend.matmulInto(this.one, 1, row, 1, { name: h.name, rows: 1, cols: dim, dtype: h.dtype, data: h.data.subarray(j * dim, (j + 1) * dim) });
+    const { dim, head: h } = this;
+    this.backend.matmulInto(this.one, 1, y.subarray(at, at + dim), 1, { name: h.name, rows: 1, cols: dim, dtype: h.dtype, data: h.data.subarray(j * dim, (j + 1) * dim) });
     return this.one[0];
   }
 
