@@ -169,6 +169,44 @@ describe('native rmsnorm and RoPE give the TypeScript twin\'s bits', () => {
   });
 });
 
+describe('native attention: close to the twin, and a row\'s bits do not depend on the rest of the call', () => {
+  let seed = 5;
+  const rnd = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32) - 0.5;
+  // heads in lanes (8 and 16 heads of 8 or 16), small heads with transposed keys, the general vector kernel, the
+  // scalar one, and a sliding window
+  const shapes = [
+    { nHeads: 8, nKvHeads: 4, headDim: 8, window: 0 },
+    { nHeads: 16, nKvHeads: 16, headDim: 16, window: 0 },
+    { nHeads: 8, nKvHeads: 2, headDim: 8, window: 5 },
+    { nHeads: 6, nKvHeads: 3, headDim: 8, window: 0 },
+    { nHeads: 3, nKvHeads: 1, headDim: 64, window: 0 },
+    { nHeads: 2, nKvHeads: 2, headDim: 12, window: 7 },
+  ];
+  for (const s of shapes) {
+    it(`${s.nHeads} heads of ${s.headDim}, ${s.nKvHeads} key/value heads${s.window ? `, window ${s.window}` : ''}`, () => {
+      const seqs = 3, n = 21;
+      const qDim = s.nHeads * s.headDim, kvDim = s.nKvHeads * s.headDim;
+      const rows = seqs * n;
+      const q = Float32Array.from({ length: rows * qDim }, () => rnd() * 4);
+      const k = Float32Array.from({ length: rows * kvDim }, () => rnd() * 4);
+      const v = Float32Array.from({ length: rows * kvDim }, () => rnd() * 4);
+      const offset = Float64Array.from({ length: rows }, (_, r) => Math.floor(r / n) * n * kvDim);
+      const pos = Int32Array.from({ length: rows }, (_, r) => r % n);
+      const a = new Float32Array(rows * qDim);
+      const b = new Float32Array(rows * qDim);
+      native.attention(a, q, k, v, offset, pos, rows, s);
+      ts.attention(b, q, k, v, offset, pos, rows, s);
+      assert.ok(maxAbs(a, b) < 1e-5, `max |native − twin| = ${maxAbs(a, b)}`);
+      // each row alone, in reverse order (so no row finds its sequence's keys already laid out)
+      for (let r = rows - 1; r >= 0; r -= 4) {
+        const one = new Float32Array(qDim);
+        native.attention(one, q.subarray(r * qDim), k, v, offset.subarray(r), pos.subarray(r), 1, s);
+        assert.deepEqual(one, a.subarray(r * qDim, (r + 1) * qDim), `row ${r} alone`);
+      }
+    });
+  }
+});
+
 describe('row-exact bf16 products (what lets the fast path skip tie re-checks)', () => {
   const rand = (n: number, seed: number): Float32Array => {
     const x = new Float32Array(n);

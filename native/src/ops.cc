@@ -144,6 +144,95 @@ __attribute__((target("avx2,fma"))) void attend_row_small(float* out, const floa
   }
 }
 
+// In-register transpose of an 8x8 block of floats (rows in, rows out).
+__attribute__((target("avx2,fma"))) inline void transpose8(__m256* r) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int i = 0; i < 4; i++) {
+    r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+    r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+  }
+}
+
+// Position t of a cache into the heads-in-lanes layout of attend_row_lanes: component i of head 8g+l at
+// [((g·stride + t)·hd + i)·8 + l]; kvOf[h] is where head h's key/value head starts in a cache row.
+__attribute__((target("avx2,fma"))) void lanes_fill(float* k8, float* v8, const float* kc, const float* vc, const int32_t* kvOf, long t, long stride, long nh, long hd, long kvDim) {
+  for (long g = 0; g < nh / 8; g++) {
+    const __m256i idx = _mm256_loadu_si256((const __m256i*)(kvOf + g * 8));
+    float* kd = k8 + (g * stride + t) * hd * 8;
+    float* vd = v8 + (g * stride + t) * hd * 8;
+    for (long i = 0; i < hd; i++) {
+      _mm256_storeu_ps(kd + i * 8, _mm256_i32gather_ps(kc + t * kvDim + i, idx, 4));
+      _mm256_storeu_ps(vd + i * 8, _mm256_i32gather_ps(vc + t * kvDim + i, idx, 4));
+    }
+  }
+}
+
+// Heads in lanes (eight heads of one row side by side, a head per lane): scores, their maximum, exp and the
+// weighted sums of values run across heads, so there are no horizontal sums, no padding of the last block of
+// keys and no per-head loop overhead; for small heads that overhead was most of the cost. Keys and values are
+// laid out [lane group][position][component][8 heads] (k8, v8; built once per sequence and call in Attention
+// below); sc holds a row's scores, 8 per position.
+template <long HD>
+__attribute__((target("avx2,fma"))) void attend_row_lanes(float* out, const float* q, const float* k8, const float* v8, long stride, long p, long t0, long nh, float* sc) {
+  const __m256 inv = _mm256_set1_ps(1.0f / std::sqrt((float)HD));
+  const long n = p - t0 + 1;
+  for (long g = 0; g < nh / 8; g++) {
+    const float* kg = k8 + (g * stride + t0) * HD * 8;
+    const float* vg = v8 + (g * stride + t0) * HD * 8;
+    alignas(32) float qt[HD * 8];
+    const __m256i heads = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(HD));
+    for (long i = 0; i < HD; i++) _mm256_store_ps(qt + i * 8, _mm256_i32gather_ps(q + g * 8 * HD + i, heads, 4));
+    __m256 mx = _mm256_set1_ps(-INFINITY);
+    for (long t = 0; t < n; t++) {
+      const float* kt = kg + t * HD * 8;
+      __m256 s = _mm256_mul_ps(_mm256_load_ps(qt), _mm256_loadu_ps(kt));
+      for (long i = 1; i < HD; i++) s = _mm256_fmadd_ps(_mm256_load_ps(qt + i * 8), _mm256_loadu_ps(kt + i * 8), s);
+      s = _mm256_mul_ps(s, inv);
+      _mm256_storeu_ps(sc + t * 8, s);
+      mx = _mm256_max_ps(mx, s);
+    }
+    __m256 sum = _mm256_setzero_ps();
+    for (long b = 0; b < HD; b += 8) {
+      __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+      for (long t = 0; t < n; t++) {
+        __m256 e;
+        if (b == 0) {
+          e = exp8(_mm256_sub_ps(_mm256_loadu_ps(sc + t * 8), mx));
+          sum = _mm256_add_ps(sum, e);
+          if (HD > 8) _mm256_storeu_ps(sc + t * 8, e);
+        } else {
+          e = _mm256_loadu_ps(sc + t * 8);
+        }
+        const float* vt = vg + t * HD * 8 + b * 8;
+        a0 = _mm256_fmadd_ps(e, _mm256_loadu_ps(vt), a0);
+        a1 = _mm256_fmadd_ps(e, _mm256_loadu_ps(vt + 8), a1);
+        a2 = _mm256_fmadd_ps(e, _mm256_loadu_ps(vt + 16), a2);
+        a3 = _mm256_fmadd_ps(e, _mm256_loadu_ps(vt + 24), a3);
+        a4 = _mm256_fmadd_ps(e, _mm256_loadu_ps(vt + 32), a4);
+        a5 = _mm256_fmadd_ps(e, _mm256_loadu_ps(vt + 40), a5);
+        a6 = _mm256_fmadd_ps(e, _mm256_loadu_ps(vt + 48), a6);
+        a7 = _mm256_fmadd_ps(e, _mm256_loadu_ps(vt + 56), a7);
+      }
+      const __m256 r = _mm256_div_ps(_mm256_set1_ps(1.0f), sum);
+      // a_j holds component b+j of the 8 heads; transposed, row l is head 8g+l's components b…b+7
+      __m256 c[8] = {_mm256_mul_ps(a0, r), _mm256_mul_ps(a1, r), _mm256_mul_ps(a2, r), _mm256_mul_ps(a3, r),
+                     _mm256_mul_ps(a4, r), _mm256_mul_ps(a5, r), _mm256_mul_ps(a6, r), _mm256_mul_ps(a7, r)};
+      transpose8(c);
+      for (long l = 0; l < 8; l++) _mm256_storeu_ps(out + (g * 8 + l) * HD + b, c[l]);
+    }
+  }
+}
+
 // The scalar version: the TypeScript twin's order of operations.
 void attend_row_scalar(float* out, const float* q, const float* kc, const float* vc, long p, long t0, long nh, long hd, long kvDim, long group, float* sc) {
   const float scale = std::sqrt((float)hd);
@@ -315,21 +404,28 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   for (long r = 0; r < rows; r++)
     if ((long)off[r] + ((long)pos[r] + 1) * kvDim > std::min(kl, vl)) throw Napi::RangeError::New(info.Env(), "attention: cache offset past the buffer");
   const bool vec = has_avx2() && hd % 8 == 0;
-  // The kernel depends on the head size only, never on how rows are grouped: a row's bits are the same in a
+  // The kernel depends on the heads' shape only, never on how rows are grouped: a row's bits are the same in a
   // batch and alone.
-  const bool small = vec && (hd == 8 || hd == 16);
+  const bool lanes = vec && nh % 8 == 0 && (hd == 8 || hd == 16);
+  const bool small = vec && !lanes && (hd == 8 || hd == 16);
   long work = 0, maxPos = 0;
   for (long r = 0; r < rows; r++) {
     work += ((long)pos[r] + 1) * nh * hd * 4;
     maxPos = std::max(maxPos, (long)pos[r]);
   }
   const long stride = maxPos + 16;
+  // lanes: where in a cache row each head (lane) finds its key/value head
+  std::vector<int32_t> kvOf(nh);
+  for (long h = 0; h < nh; h++) kvOf[h] = (int32_t)((h / group) * hd);
 #pragma omp parallel num_threads(configured_threads()) if (work > kParallelWork)
   {
     std::vector<float> sc, kt;
     const float* seq = nullptr;  // the cache whose keys kt holds, positions [0, filled)
     long filled = 0;
     if (small) kt.resize(nkv * hd * stride);
+    if (lanes) kt.resize(2 * nh * hd * stride), sc.resize(8 * stride);
+    float* const k8 = kt.data();
+    float* const v8 = k8 + nh * hd * stride;
 #pragma omp for schedule(static)
     for (long r = 0; r < rows; r++) {
       const long p = pos[r];
@@ -337,7 +433,12 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
       if ((long)sc.size() < p + 9) sc.resize(p + 9);
       const float* kc = kb + (long)off[r];
       const float* vc = vb + (long)off[r];
-      if (small) {
+      if (lanes) {
+        if (kc != seq) seq = kc, filled = 0;
+        for (; filled <= p; filled++) lanes_fill(k8, v8, kc, vc, kvOf.data(), filled, stride, nh, hd, kvDim);
+        if (hd == 8) attend_row_lanes<8>(out + r * qDim, q + r * qDim, k8, v8, stride, p, t0, nh, sc.data());
+        else attend_row_lanes<16>(out + r * qDim, q + r * qDim, k8, v8, stride, p, t0, nh, sc.data());
+      } else if (small) {
         if (kc != seq) seq = kc, filled = 0;
         for (; filled <= p; filled++)
           for (long c = 0; c < kvDim; c++) kt[c * stride + filled] = kc[filled * kvDim + c];
