@@ -96,6 +96,19 @@ export interface ForwardOptions {
   captureStages?: LayerStages[];
   /** return the classifier's input (the final norm's output) for the rows asked instead of their logits */
   classifierInput?: boolean;
+  /**
+   * with fromStage 'ffn': every chunk's residual is the same sequence's, and its feed-forward block's input and
+   * gate and up products are these (one sequence's rows, [n × dim] and [n × hiddenDim]); only patched gate/up
+   * features are recomputed (gate and up mutants, whose products differ from the baseline's only there)
+   */
+  ffnProducts?: FfnProducts;
+}
+
+/** A feed-forward block's normed input and its gate and up products over one sequence's rows. */
+export interface FfnProducts {
+  input: Float32Array;
+  gate: Float32Array;
+  up: Float32Array;
 }
 
 /** Inside one layer, over the rows of a call: what its o and down products multiply, and the residual between. */
@@ -278,9 +291,12 @@ export class Transformer {
       const mid = opts.captureStages ? x.slice() : undefined;
 
       // Feed-forward block (SwiGLU).
-      be.rmsnorm(xb, x, L.ffnNorm, R, dim, c.normEps);
-      mm(h1, xb, L.gate);
-      mm(h3, xb, L.up);
+      if (l === fromLayer && opts.fromStage === 'ffn' && opts.ffnProducts) this.sharedFfnProducts(opts.ffnProducts, chunks, h1, h3, patches, L.gate, L.up);
+      else {
+        be.rmsnorm(xb, x, L.ffnNorm, R, dim, c.normEps);
+        mm(h1, xb, L.gate);
+        mm(h3, xb, L.up);
+      }
       be.swiglu(h1, h3);
       if (opts.captureStages) opts.captureStages[l] = { attention: att.slice(), mid: mid!, hidden: h1.slice() };
       mm(xb2, h1, L.down);
@@ -289,6 +305,21 @@ export class Transformer {
     if (opts.captureLayerInputs) opts.captureLayerInputs[c.nLayers] = x.slice();
     for (const ch of chunks) ch.cache.length += ch.tokens.length;
     return this.classify(x, chunks, logits, opts, patches);
+  }
+
+  /** Gate and up products of every chunk from one sequence's (ForwardOptions.ffnProducts), patched features recomputed. */
+  private sharedFfnProducts(s: FfnProducts, chunks: readonly Chunk[], h1: Float32Array, h3: Float32Array, patches: Map<Matrix, [number, number, Patch][]>, gate: Matrix, up: Matrix): void {
+    const hidden = this.config.hiddenDim;
+    const n = s.gate.length / hidden;
+    let start = 0;
+    for (const ch of chunks) {
+      if (ch.tokens.length !== n) throw new Error(`ffnProducts hold ${n} rows, a chunk has ${ch.tokens.length}`);
+      h1.set(s.gate, start * hidden);
+      h3.set(s.up, start * hidden);
+      start += n;
+    }
+    for (const [m, out] of [[gate, h1], [up, h3]] as const)
+      for (const [first, rows, p] of patches.get(m) ?? []) this.backend.matmulInto(out.subarray(first * hidden + p.row), hidden, s.input, rows, p.weights);
   }
 
   /** Layer l's attention block over all rows, added into the residual stream x. */

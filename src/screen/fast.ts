@@ -16,7 +16,7 @@
 import type { Outcome, PassAssay } from '../assays/assay.js';
 import type { GenerateAssay } from '../assays/generate.js';
 import type { Assay } from '../assays/prepare.js';
-import { KVCache, type LayerStages, type Patch, type Transformer } from '../model/forward.js';
+import { KVCache, type FfnProducts, type LayerStages, type Patch, type Transformer } from '../model/forward.js';
 import { choose, coins, type Choice } from '../model/sampler.js';
 import { precisionOf, tieEpsilon } from '../model/ties.js';
 import { allMatrices, matrix } from '../model/weights.js';
@@ -43,6 +43,8 @@ interface Trace {
   cache: KVCache;
   /** greedy assays: steps checked against the baseline's logits (greedy-check.ts) */
   check?: GreedyCheck;
+  /** the feed-forward products of the layer whose gate and up mutants were evaluated last */
+  ffn?: { layer: number; products: FfnProducts };
 }
 
 /** What the fast path keeps of a pass assay's baseline: the residual stream entering each layer, per probe. */
@@ -132,6 +134,23 @@ export class FastEvaluator implements Evaluator {
       check = new GreedyCheck(this.tf.backend, head, input, logits, steps, 2 * tieEpsilon(this.precision, false));
     }
     return { assay: a, seq, promptLength: a.promptIds.length, baseline, budget, coins: sampled ? coins(a.settings.seed, budget) : new Float64Array(budget), sampled, layerInputs, stages, cache, check };
+  }
+
+  /** The baseline's feed-forward input and gate and up products at one layer (the last layer asked is kept). */
+  private ffnProducts(t: Trace, layer: number): FfnProducts {
+    if (t.ffn?.layer === layer) return t.ffn.products;
+    const tf = this.tf;
+    const c = tf.config;
+    const L = tf.weights.layers[layer];
+    const n = t.seq.length;
+    const input = new Float32Array(n * c.dim);
+    tf.backend.rmsnorm(input, t.stages[layer].mid, L.ffnNorm, n, c.dim, c.normEps);
+    const gate = new Float32Array(n * c.hiddenDim);
+    const up = new Float32Array(n * c.hiddenDim);
+    tf.backend.matmul(gate, input, n, L.gate);
+    tf.backend.matmul(up, input, n, L.up);
+    t.ffn = { layer, products: { input, gate, up } };
+    return t.ffn.products;
   }
 
   /** The mutated rows of the unit's block, as a patch. */
@@ -252,10 +271,13 @@ export class FastEvaluator implements Evaluator {
     // Greedy steps are checked from the classifier's input, unless the classifier itself is mutated.
     const head = tf.weights.lmHead;
     const check = t.check && !patches.some((p) => p?.matrix === head) ? t.check : undefined;
+    // A batch of gate and up mutants of one layer shares that layer's feed-forward input with the baseline:
+    // its gate and up products are the baseline's but for each mutant's own features.
+    const gateUp = fromStage === 'ffn' && batch.every((m, b) => entries[b] === entry && (m.target?.matrix === 'gate' || m.target?.matrix === 'up'));
     const out = tf.forward(
       batch.map((_, b) => ({ cache: caches[b], tokens: t.seq, patch: patches[b] })),
       { from },
-      { fromLayer, fromStage, input, classifierInput: check !== undefined },
+      { fromLayer, fromStage, input, classifierInput: check !== undefined, ffnProducts: gateUp ? this.ffnProducts(t, fromLayer) : undefined },
     );
     const rowLogits = new Float32Array(vocab);
     const step = (b: number, s: number): Choice => {
