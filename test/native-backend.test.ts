@@ -4,6 +4,8 @@
  * any other difference fails. The test suite requires the addon (scripts/install.sh builds it).
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Backend } from '../src/backend/backend.js';
@@ -18,7 +20,7 @@ import { compareTraces, precisionOf, TIE_EPSILON, tieEpsilon } from '../src/mode
 import { writeSynthModel, type SynthSpec } from '../src/model/synth.js';
 import { matrix } from '../src/model/weights.js';
 import { matrixStats, mutate, restore } from '../src/screen/mutate.js';
-import { EXPECTED, expectCleanError, readJson, readJsonl, runCli, STORIES_BIN, STORIES_TOK, tempDir } from './helpers.js';
+import { EXPECTED, expectCleanError, readJson, readJsonl, ROOT, runCli, STORIES_BIN, STORIES_TOK, tempDir } from './helpers.js';
 
 interface GenCase { prompt: string; prompt_ids: number[]; steps: number; temperature: number; topp: number; seed: number; ids: number[]; text: string }
 const cases = readJsonl<GenCase>(`${EXPECTED}/generate.jsonl`);
@@ -28,6 +30,10 @@ const ties: string[] = [];
 const gaps: string[] = [];
 after(() => console.log(`# native vs TS, max |Δlogit|:\n#   ${gaps.join('\n#   ')}`));
 after(() => console.log(`# native/TS ties (decision margin below ${JSON.stringify(TIE_EPSILON)}): ${ties.length}${ties.length ? `\n#   ${ties.join('\n#   ')}` : ''}`));
+
+function cpuHas(flag: string): boolean {
+  return new RegExp(`\\b${flag}\\b`).test(readFileSync('/proc/cpuinfo', 'utf8'));
+}
 
 function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let d = 0;
@@ -166,6 +172,30 @@ describe('native rmsnorm and RoPE give the TypeScript twin\'s bits', () => {
       ts.rope(b, rows, heads, hd, pos, cos, sin, interleaved);
       assert.deepEqual(a, b, `heads ${heads}, head size ${hd}, interleaved ${interleaved}`);
     }
+  });
+});
+
+describe('AVX-512 kernels give their AVX2 twins\' bits', { skip: !cpuHas('avx512f') && 'this CPU lacks AVX-512' }, () => {
+  it('SwiGLU (exp, sigmoid and products on 16 lanes instead of 8), arguments from -400 to 400 and a ragged tail', () => {
+    // The same computation in this process (AVX-512) and in one told to keep to AVX2; outputs compared bit for bit.
+    const script = `
+      import { loadNativeBackend } from './src/backend/native-backend.ts';
+      let seed = 3;
+      const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32) - 0.5;
+      const n = 100003;
+      const h1 = Float32Array.from({ length: n }, (_, i) => rnd() * (i % 9 === 0 ? 800 : 24));
+      const h3 = Float32Array.from({ length: n }, () => rnd() * 4);
+      loadNativeBackend().swiglu(h1, h3);
+      process.stdout.write(Buffer.from(h1.buffer).toString('base64'));`;
+    const run = (env: Record<string, string>) => {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 1 << 26 });
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout;
+    };
+    const wide = run({ MUTASCAN_NO_AVX512: '0' });
+    const narrow = run({ MUTASCAN_NO_AVX512: '1' });
+    assert.ok(wide.length > 100000);
+    assert.equal(wide, narrow);
   });
 });
 

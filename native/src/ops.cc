@@ -7,6 +7,8 @@
 #include <immintrin.h>
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <string>
 #include <vector>
 #include "ops.h"
 
@@ -18,6 +20,17 @@ bool has_avx2() {
   static const bool ok = [] {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
+  return ok;
+}
+
+// AVX-512 kernels here repeat their AVX2 twins' operations on 16 lanes: the same bits, faster.
+// MUTASCAN_NO_AVX512=1 keeps the AVX2 ones (the test that compares them uses it).
+bool has_avx512() {
+  static const bool ok = [] {
+    __builtin_cpu_init();
+    const char* off = std::getenv("MUTASCAN_NO_AVX512");
+    return __builtin_cpu_supports("avx512f") && !(off && *off && std::string(off) != "0");
   }();
   return ok;
 }
@@ -265,8 +278,43 @@ void attend_row_scalar(float* out, const float* q, const float* kc, const float*
   }
 }
 
-__attribute__((target("avx2,fma"))) void swiglu_avx2(float* h1, const float* h3, long n) {
+// exp8's operations on 16 lanes (same constants, same order, so the same bits lane for lane).
+__attribute__((target("avx512f"))) inline __m512 exp16(__m512 x) {
+  const __m512 hi = _mm512_set1_ps(88.3762626647949f), lo = _mm512_set1_ps(-87.0f);
+  const __mmask16 under = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
+  x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  const __m512i ni = _mm512_cvtps_epi32(n);
+  const __m512i half = _mm512_srai_epi32(ni, 1);
+  const __m512 s1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(half, _mm512_set1_epi32(127)), 23));
+  const __m512 s2 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_sub_epi32(ni, half), _mm512_set1_epi32(127)), 23));
+  const __m512 y = _mm512_mul_ps(_mm512_mul_ps(p, s1), s2);
+  return _mm512_mask_blend_ps(under, y, _mm512_setzero_ps());
+}
+
+// swiglu_avx2's operations 16 lanes at a time; the tail goes to swiglu_avx2.
+__attribute__((target("avx512f"))) long swiglu_avx512(float* h1, const float* h3, long n) {
   long i = 0;
+  const __m512 one = _mm512_set1_ps(1.0f);
+  for (; i + 16 <= n; i += 16) {
+    const __m512 v = _mm512_loadu_ps(h1 + i);
+    const __m512 s = _mm512_div_ps(one, _mm512_add_ps(one, exp16(_mm512_sub_ps(_mm512_setzero_ps(), v))));
+    _mm512_storeu_ps(h1 + i, _mm512_mul_ps(_mm512_mul_ps(v, s), _mm512_loadu_ps(h3 + i)));
+  }
+  return i;
+}
+
+__attribute__((target("avx2,fma"))) void swiglu_avx2(float* h1, const float* h3, long n) {
+  long i = has_avx512() ? swiglu_avx512(h1, h3, n) : 0;
   const __m256 one = _mm256_set1_ps(1.0f);
   for (; i + 8 <= n; i += 8) {
     const __m256 v = _mm256_loadu_ps(h1 + i);
