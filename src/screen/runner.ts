@@ -151,7 +151,32 @@ export function runNullMutant(p: PreparedScreen, evaluator: Evaluator, store: St
 export async function runScreen(o: RunOptions): Promise<RunSummary> {
   const t0 = performance.now();
   const p = await prepareScreen(o.specFile, o.backend, o.threads);
-  const { store, resumed } = openScreenStore(p, o.storePath);
+  // Screening processes load the screen while this one opens the store (creating a large one takes seconds);
+  // the plan's size bounds the pending count, and a pool that turns out not to be needed is closed.
+  const jobsAtMost = resolveJobs(o.jobs, p, p.plan.total);
+  const starting =
+    jobsAtMost > 1
+      ? JobPool.start(
+          jobsAtMost,
+          { specFile: o.specFile, backend: o.backend, threads: o.threads ?? Math.max(1, Math.floor(defaultThreads() / jobsAtMost)), plain: o.plain === true, baselines: p.assays.map((a) => a.baselineIds) },
+          o.storePath,
+        )
+      : undefined;
+  // A failure to start is reported where the pool is awaited, not as an unhandled rejection meanwhile.
+  starting?.catch(() => undefined);
+  let dropped = false;
+  const dropPool = (): void => {
+    if (!dropped) starting?.then((pool) => pool.close(), () => undefined);
+    dropped = true;
+  };
+  let opened: ReturnType<typeof openScreenStore>;
+  try {
+    opened = openScreenStore(p, o.storePath);
+  } catch (e) {
+    dropPool();
+    throw e;
+  }
+  const { store, resumed } = opened;
   try {
     if (resumed) checkBaselines(p, store);
     const evaluator = evaluatorFor(p, o.plain === true);
@@ -211,8 +236,9 @@ export async function runScreen(o: RunOptions): Promise<RunSummary> {
       if (performance.now() - lastCommit >= commitMs) commit();
     };
 
-    const jobs = resolveJobs(o.jobs, p, pending.length);
+    const jobs = starting && resolveJobs(o.jobs, p, pending.length) > 1 ? jobsAtMost : 1;
     if (jobs <= 1) {
+      dropPool();
       for (let chunk = nextChunk(); chunk; chunk = nextChunk()) {
         const c = chunk;
         const started = performance.now();
@@ -224,11 +250,7 @@ export async function runScreen(o: RunOptions): Promise<RunSummary> {
       commit();
       rechecks = evaluator.rechecks;
     } else {
-      const pool = await JobPool.start(
-        jobs,
-        { specFile: o.specFile, backend: o.backend, threads: o.threads ?? Math.max(1, Math.floor(defaultThreads() / jobs)), plain: o.plain === true, baselines: p.assays.map((a) => a.baselineIds) },
-        o.storePath,
-      );
+      const pool = await starting!;
       try {
         await Promise.all(
           pool.procs.map(async (proc) => {
@@ -243,12 +265,12 @@ export async function runScreen(o: RunOptions): Promise<RunSummary> {
         );
       } finally {
         commit();
-        pool.close();
       }
       rechecks += evaluator.rechecks;
     }
     return { total, done, ranNow, stopped: stopped || done < total, seconds: (performance.now() - t0) / 1000, rechecks, jobs };
   } finally {
     store.close();
+    dropPool();
   }
 }
