@@ -176,26 +176,50 @@ describe('native rmsnorm and RoPE give the TypeScript twin\'s bits', () => {
 });
 
 describe('AVX-512 kernels give their AVX2 twins\' bits', { skip: !cpuHas('avx512f') && 'this CPU lacks AVX-512' }, () => {
-  it('SwiGLU (exp, sigmoid and products on 16 lanes instead of 8), arguments from -400 to 400 and a ragged tail', () => {
-    // The same computation in this process (AVX-512) and in one told to keep to AVX2; outputs compared bit for bit.
-    const script = `
+  // The same computations in a process using AVX-512 and in one told to keep to AVX2, compared bit for bit.
+  const run = (script: string, env: Record<string, string>): string => {
+    const prelude = `
       import { loadNativeBackend } from './src/backend/native-backend.ts';
+      const be = loadNativeBackend();
       let seed = 3;
       const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32) - 0.5;
+      const emit = (a) => process.stdout.write(Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64') + '\\n');`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', prelude + script], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 1 << 26 });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout;
+  };
+  const same = (script: string): void => {
+    const wide = run(script, { MUTASCAN_NO_AVX512: '0' });
+    const narrow = run(script, { MUTASCAN_NO_AVX512: '1' });
+    assert.ok(wide.length > 10000);
+    assert.equal(wide, narrow);
+  };
+
+  it('SwiGLU (exp, sigmoid and products on 16 lanes instead of 8), arguments from -400 to 400 and a ragged tail', () => {
+    same(`
       const n = 100003;
       const h1 = Float32Array.from({ length: n }, (_, i) => rnd() * (i % 9 === 0 ? 800 : 24));
       const h3 = Float32Array.from({ length: n }, () => rnd() * 4);
-      loadNativeBackend().swiglu(h1, h3);
-      process.stdout.write(Buffer.from(h1.buffer).toString('base64'));`;
-    const run = (env: Record<string, string>) => {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 1 << 26 });
-      assert.equal(r.status, 0, r.stderr);
-      return r.stdout;
-    };
-    const wide = run({ MUTASCAN_NO_AVX512: '0' });
-    const narrow = run({ MUTASCAN_NO_AVX512: '1' });
-    assert.ok(wide.length > 100000);
-    assert.equal(wide, narrow);
+      be.swiglu(h1, h3);
+      emit(h1);`);
+  });
+
+  it('attention, two positions of a sequence at once: sequences of 1 to 40 rows, 8 and 16 heads, sliding windows', () => {
+    same(`
+      for (const s of [{ nHeads: 8, nKvHeads: 4, headDim: 8, window: 0 }, { nHeads: 16, nKvHeads: 8, headDim: 16, window: 0 }, { nHeads: 8, nKvHeads: 8, headDim: 8, window: 6 }, { nHeads: 16, nKvHeads: 2, headDim: 8, window: 1 }]) {
+        const qDim = s.nHeads * s.headDim, kvDim = s.nKvHeads * s.headDim;
+        const lengths = [1, 2, 3, 7, 40, 13];
+        const rows = lengths.reduce((a, b) => a + b, 0);
+        const q = Float32Array.from({ length: rows * qDim }, () => rnd() * 6);
+        const k = Float32Array.from({ length: rows * kvDim }, () => rnd() * 6);
+        const v = Float32Array.from({ length: rows * kvDim }, () => rnd() * 6);
+        const offset = new Float64Array(rows), pos = new Int32Array(rows);
+        let r = 0, start = 0;
+        for (const n of lengths) { for (let i = 0; i < n; i++, r++) { offset[r] = start * kvDim; pos[r] = i; } start += n; }
+        const out = new Float32Array(rows * qDim);
+        be.attention(out, q, k, v, offset, pos, rows, s);
+        emit(out);
+      }`);
   });
 });
 

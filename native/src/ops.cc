@@ -30,7 +30,7 @@ bool has_avx512() {
   static const bool ok = [] {
     __builtin_cpu_init();
     const char* off = std::getenv("MUTASCAN_NO_AVX512");
-    return __builtin_cpu_supports("avx512f") && !(off && *off && std::string(off) != "0");
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && !(off && *off && std::string(off) != "0");
   }();
   return ok;
 }
@@ -60,6 +60,29 @@ __attribute__((target("avx2,fma"))) inline __m256 exp8(__m256 x) {
   const __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, half), _mm256_set1_epi32(127)), 23));
   const __m256 y = _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
   return _mm256_blendv_ps(y, _mm256_setzero_ps(), under);
+}
+
+// exp8's operations on 16 lanes (same constants, same order, so the same bits lane for lane).
+__attribute__((target("avx512f"))) inline __m512 exp16(__m512 x) {
+  const __m512 hi = _mm512_set1_ps(88.3762626647949f), lo = _mm512_set1_ps(-87.0f);
+  const __mmask16 under = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
+  x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  const __m512i ni = _mm512_cvtps_epi32(n);
+  const __m512i half = _mm512_srai_epi32(ni, 1);
+  const __m512 s1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(half, _mm512_set1_epi32(127)), 23));
+  const __m512 s2 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_sub_epi32(ni, half), _mm512_set1_epi32(127)), 23));
+  const __m512 y = _mm512_mul_ps(_mm512_mul_ps(p, s1), s2);
+  return _mm512_mask_blend_ps(under, y, _mm512_setzero_ps());
 }
 
 // Horizontal sum of 8 lanes in a fixed order.
@@ -246,6 +269,65 @@ __attribute__((target("avx2,fma"))) void attend_row_lanes(float* out, const floa
   }
 }
 
+// Two rows of attend_row_lanes at once on AVX-512: consecutive positions p (lanes 0-7) and p+1 (lanes 8-15) of
+// one sequence, whose windows start at t0a and t0b. Each key is read once for both rows (broadcast to both
+// halves), and every lane does exactly what attend_row_lanes does for its row and head, in the same order:
+// keys a row does not attend (p+1 for the first, those before t0b for the second) are masked out of the
+// maximum, the sum and the weighted values, so they change no bit.
+template <long HD>
+__attribute__((target("avx512f,avx512dq,avx2,fma"))) void attend_pair_lanes(float* out, const float* q, const float* k8, const float* v8, long stride, long p, long t0a, long t0b, long nh, float* sc) {
+  const long qDim = nh * HD;
+  const __m512 inv = _mm512_set1_ps(1.0f / std::sqrt((float)HD));
+  const long n = p + 2 - t0a;
+  for (long g = 0; g < nh / 8; g++) {
+    const float* kg = k8 + (g * stride + t0a) * HD * 8;
+    const float* vg = v8 + (g * stride + t0a) * HD * 8;
+    alignas(64) float qt[HD * 16];
+    const __m512i heads = _mm512_add_epi32(_mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7), _mm512_set1_epi32(HD)),
+                                           _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, qDim, qDim, qDim, qDim, qDim, qDim, qDim, qDim));
+    for (long i = 0; i < HD; i++) _mm512_store_ps(qt + i * 16, _mm512_i32gather_ps(heads, q + g * 8 * HD + i, 4));
+    // which halves attend key t0a + t
+    const auto live = [&](long t) -> __mmask16 { return (t0a + t <= p ? 0x00FF : 0) | (t0a + t >= t0b ? 0xFF00 : 0); };
+    __m512 mx = _mm512_set1_ps(-INFINITY);
+    for (long t = 0; t < n; t++) {
+      const float* kt = kg + t * HD * 8;
+      __m512 s = _mm512_mul_ps(_mm512_load_ps(qt), _mm512_broadcast_f32x8(_mm256_loadu_ps(kt)));
+      for (long i = 1; i < HD; i++) s = _mm512_fmadd_ps(_mm512_load_ps(qt + i * 16), _mm512_broadcast_f32x8(_mm256_loadu_ps(kt + i * 8)), s);
+      s = _mm512_mul_ps(s, inv);
+      _mm512_storeu_ps(sc + t * 16, s);
+      mx = _mm512_mask_max_ps(mx, live(t), mx, s);
+    }
+    // exp first, for all keys (independent of each other), then the weighted values: a loop that did both waited
+    // on each exp's latency
+    __m512 sum = _mm512_setzero_ps();
+    for (long t = 0; t < n; t++) {
+      const __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(sc + t * 16), mx));
+      sum = _mm512_mask_add_ps(sum, live(t), sum, e);
+      _mm512_storeu_ps(sc + t * 16, e);
+    }
+    for (long b = 0; b < HD; b += 8) {
+      __m512 a[8];
+      for (int j = 0; j < 8; j++) a[j] = _mm512_setzero_ps();
+      for (long t = 0; t < n; t++) {
+        const __mmask16 m = live(t);
+        const __m512 e = _mm512_loadu_ps(sc + t * 16);
+        const float* vt = vg + t * HD * 8 + b * 8;
+        for (int j = 0; j < 8; j++) a[j] = _mm512_mask3_fmadd_ps(e, _mm512_broadcast_f32x8(_mm256_loadu_ps(vt + j * 8)), a[j], m);
+      }
+      const __m512 r = _mm512_div_ps(_mm512_set1_ps(1.0f), sum);
+      for (int half = 0; half < 2; half++) {
+        __m256 c[8];
+        for (int j = 0; j < 8; j++) {
+          const __m512 v = _mm512_mul_ps(a[j], r);
+          c[j] = half ? _mm512_extractf32x8_ps(v, 1) : _mm512_castps512_ps256(v);
+        }
+        transpose8(c);
+        for (long l = 0; l < 8; l++) _mm256_storeu_ps(out + half * qDim + (g * 8 + l) * HD + b, c[l]);
+      }
+    }
+  }
+}
+
 // The scalar version: the TypeScript twin's order of operations.
 void attend_row_scalar(float* out, const float* q, const float* kc, const float* vc, long p, long t0, long nh, long hd, long kvDim, long group, float* sc) {
   const float scale = std::sqrt((float)hd);
@@ -276,29 +358,6 @@ void attend_row_scalar(float* out, const float* q, const float* kc, const float*
       for (long i = 0; i < hd; i++) o[i] = o[i] + a * vt[i];
     }
   }
-}
-
-// exp8's operations on 16 lanes (same constants, same order, so the same bits lane for lane).
-__attribute__((target("avx512f"))) inline __m512 exp16(__m512 x) {
-  const __m512 hi = _mm512_set1_ps(88.3762626647949f), lo = _mm512_set1_ps(-87.0f);
-  const __mmask16 under = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
-  x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-  const __m512i ni = _mm512_cvtps_epi32(n);
-  const __m512i half = _mm512_srai_epi32(ni, 1);
-  const __m512 s1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(half, _mm512_set1_epi32(127)), 23));
-  const __m512 s2 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_sub_epi32(ni, half), _mm512_set1_epi32(127)), 23));
-  const __m512 y = _mm512_mul_ps(_mm512_mul_ps(p, s1), s2);
-  return _mm512_mask_blend_ps(under, y, _mm512_setzero_ps());
 }
 
 // swiglu_avx2's operations 16 lanes at a time; the tail goes to swiglu_avx2.
@@ -465,17 +524,24 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   // lanes: where in a cache row each head (lane) finds its key/value head
   std::vector<int32_t> kvOf(nh);
   for (long h = 0; h < nh; h++) kvOf[h] = (int32_t)((h / group) * hd);
+  // Units of work: a row, or with AVX-512 two consecutive positions of one sequence (attend_pair_lanes).
+  const bool pairs = lanes && has_avx512();
+  const auto paired = [&](long r) { return pairs && r + 1 < rows && off[r + 1] == off[r] && pos[r + 1] == pos[r] + 1; };
+  std::vector<long> units;
+  units.reserve(rows);
+  for (long r = 0; r < rows; r += paired(r) ? 2 : 1) units.push_back(r);
 #pragma omp parallel num_threads(configured_threads()) if (work > kParallelWork)
   {
     std::vector<float> sc, kt;
     const float* seq = nullptr;  // the cache whose keys kt holds, positions [0, filled)
     long filled = 0;
     if (small) kt.resize(nkv * hd * stride);
-    if (lanes) kt.resize(2 * nh * hd * stride), sc.resize(8 * stride);
+    if (lanes) kt.resize(2 * nh * hd * stride), sc.resize(16 * stride);
     float* const k8 = kt.data();
     float* const v8 = k8 + nh * hd * stride;
 #pragma omp for schedule(static)
-    for (long r = 0; r < rows; r++) {
+    for (long u = 0; u < (long)units.size(); u++) {
+      const long r = units[u];
       const long p = pos[r];
       const long t0 = window > 0 ? std::max(0L, p - window + 1) : 0;
       if ((long)sc.size() < p + 9) sc.resize(p + 9);
@@ -483,8 +549,13 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
       const float* vc = vb + (long)off[r];
       if (lanes) {
         if (kc != seq) seq = kc, filled = 0;
-        for (; filled <= p; filled++) lanes_fill(k8, v8, kc, vc, kvOf.data(), filled, stride, nh, hd, kvDim);
-        if (hd == 8) attend_row_lanes<8>(out + r * qDim, q + r * qDim, k8, v8, stride, p, t0, nh, sc.data());
+        const bool pair = paired(r);
+        for (; filled <= p + pair; filled++) lanes_fill(k8, v8, kc, vc, kvOf.data(), filled, stride, nh, hd, kvDim);
+        if (pair) {
+          const long t0b = window > 0 ? std::max(0L, p + 1 - window + 1) : 0;
+          if (hd == 8) attend_pair_lanes<8>(out + r * qDim, q + r * qDim, k8, v8, stride, p, t0, t0b, nh, sc.data());
+          else attend_pair_lanes<16>(out + r * qDim, q + r * qDim, k8, v8, stride, p, t0, t0b, nh, sc.data());
+        } else if (hd == 8) attend_row_lanes<8>(out + r * qDim, q + r * qDim, k8, v8, stride, p, t0, nh, sc.data());
         else attend_row_lanes<16>(out + r * qDim, q + r * qDim, k8, v8, stride, p, t0, nh, sc.data());
       } else if (small) {
         if (kc != seq) seq = kc, filled = 0;
