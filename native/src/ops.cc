@@ -39,10 +39,15 @@ bool has_avx512() {
 // Results below e^-87 (1.6e-38, near the smallest normal float) are returned as 0: computing denormals costs a
 // microcode assist per lane (softmax pads its last block with -inf, so nearly every call had one), and a
 // softmax term or a sigmoid's exp(-v) that small is lost in the sums it goes into anyway.
+//
+// kNonPositive: the caller promises x <= 0 (softmax terms): no upper clamp, and 2^n in one step (n >= -126 is a
+// normal float; scaling by a power of two is exact, so the result has the same bits as the general form's).
+template <bool kNonPositive = false>
 __attribute__((target("avx2,fma"))) inline __m256 exp8(__m256 x) {
   const __m256 hi = _mm256_set1_ps(88.3762626647949f), lo = _mm256_set1_ps(-87.0f);
   const __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
-  x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+  x = _mm256_max_ps(x, lo);
+  if (!kNonPositive) x = _mm256_min_ps(x, hi);
   const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
   r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
@@ -53,8 +58,12 @@ __attribute__((target("avx2,fma"))) inline __m256 exp8(__m256 x) {
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
   p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-  // 2^n in two steps (n reaches -126 at the clamp)
   const __m256i ni = _mm256_cvtps_epi32(n);
+  if (kNonPositive) {
+    const __m256 y = _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(ni, _mm256_set1_epi32(127)), 23)));
+    return _mm256_blendv_ps(y, _mm256_setzero_ps(), under);
+  }
+  // 2^n in two steps (n reaches 128 at the upper clamp)
   const __m256i half = _mm256_srai_epi32(ni, 1);
   const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(half, _mm256_set1_epi32(127)), 23));
   const __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, half), _mm256_set1_epi32(127)), 23));
@@ -63,10 +72,12 @@ __attribute__((target("avx2,fma"))) inline __m256 exp8(__m256 x) {
 }
 
 // exp8's operations on 16 lanes (same constants, same order, so the same bits lane for lane).
+template <bool kNonPositive = false>
 __attribute__((target("avx512f"))) inline __m512 exp16(__m512 x) {
   const __m512 hi = _mm512_set1_ps(88.3762626647949f), lo = _mm512_set1_ps(-87.0f);
   const __mmask16 under = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
-  x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
+  x = _mm512_max_ps(x, lo);
+  if (!kNonPositive) x = _mm512_min_ps(x, hi);
   const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
   r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
@@ -78,6 +89,10 @@ __attribute__((target("avx512f"))) inline __m512 exp16(__m512 x) {
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
   p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
   const __m512i ni = _mm512_cvtps_epi32(n);
+  if (kNonPositive) {
+    const __m512 y = _mm512_mul_ps(p, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(ni, _mm512_set1_epi32(127)), 23)));
+    return _mm512_mask_blend_ps(under, y, _mm512_setzero_ps());
+  }
   const __m512i half = _mm512_srai_epi32(ni, 1);
   const __m512 s1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(half, _mm512_set1_epi32(127)), 23));
   const __m512 s2 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_sub_epi32(ni, half), _mm512_set1_epi32(127)), 23));
@@ -98,7 +113,7 @@ __attribute__((target("avx2,fma"))) inline float exp_in_place(float* sc, long n8
   __m256 sum8 = _mm256_setzero_ps();
   const __m256 m = _mm256_set1_ps(mx);
   for (long t = 0; t < n8; t += 8) {
-    const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(sc + t), m));
+    const __m256 e = exp8<true>(_mm256_sub_ps(_mm256_loadu_ps(sc + t), m));
     _mm256_storeu_ps(sc + t, e);
     sum8 = _mm256_add_ps(sum8, e);
   }
@@ -243,7 +258,7 @@ __attribute__((target("avx2,fma"))) void attend_row_lanes(float* out, const floa
       for (long t = 0; t < n; t++) {
         __m256 e;
         if (b == 0) {
-          e = exp8(_mm256_sub_ps(_mm256_loadu_ps(sc + t * 8), mx));
+          e = exp8<true>(_mm256_sub_ps(_mm256_loadu_ps(sc + t * 8), mx));
           sum = _mm256_add_ps(sum, e);
           if (HD > 8) _mm256_storeu_ps(sc + t * 8, e);
         } else {
@@ -301,7 +316,7 @@ __attribute__((target("avx512f,avx512dq,avx2,fma"))) void attend_pair_lanes(floa
     // on each exp's latency
     __m512 sum = _mm512_setzero_ps();
     for (long t = 0; t < n; t++) {
-      const __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(sc + t * 16), mx));
+      const __m512 e = exp16<true>(_mm512_sub_ps(_mm512_loadu_ps(sc + t * 16), mx));
       sum = _mm512_mask_add_ps(sum, live(t), sum, e);
       _mm512_storeu_ps(sc + t * 16, e);
     }
