@@ -94,7 +94,10 @@ export interface ForwardOptions {
   captureLayerInputs?: Float32Array[];
   /** filled per layer with copies of what mutants of one matrix can start from (fast.ts) */
   captureStages?: LayerStages[];
-  /** return the classifier's input (the final norm's output) for the rows asked instead of their logits */
+  /**
+   * return the classifier's input (the final norm's output) for the rows asked instead of their logits; the
+   * array returned is this transformer's workspace, valid until its next forward call
+   */
   classifierInput?: boolean;
   /**
    * with fromStage 'ffn': every chunk's residual is the same sequence's, and its feed-forward block's input and
@@ -392,13 +395,13 @@ export class Transformer {
       count += n - first;
       start += n;
     }
-    const sel = new Float32Array(count * dim);
+    const sel = this.scratch('sel', count * dim);
     let at = 0;
     for (const [first, n] of ranges) {
       sel.set(x.subarray(first * dim, (first + n) * dim), at * dim);
       at += n;
     }
-    const normed = new Float32Array(count * dim);
+    const normed = this.scratch('normed', count * dim);
     this.backend.rmsnorm(normed, sel, w.finalNorm, count, dim, c.normEps);
     if (opts.classifierInput) return normed;
     const out = new Float32Array(count * c.vocabSize);

@@ -58,6 +58,8 @@ export class FastEvaluator implements Evaluator {
   private readonly traces: (Trace | PassTrace)[];
   private readonly exact: boolean;
   private readonly precision;
+  /** the residual streams a pass starts from, kept between passes (forward overwrites them) */
+  private inputs = new Float32Array(0);
   /** key/value buffers of the passes, kept between them (KVCache.pool) */
   private readonly pools = new Map<string, { k: Float32Array[]; v: Float32Array[] }>();
 
@@ -123,7 +125,8 @@ export class FastEvaluator implements Evaluator {
     const layerInputs: Float32Array[] = [];
     const stages: LayerStages[] = [];
     const from = a.promptIds.length - 1;
-    const input = this.tf.forward([{ cache, tokens: seq }], { from }, { captureLayerInputs: layerInputs, captureStages: stages, classifierInput: true });
+    // a copy: the classifier's input comes back in the transformer's workspace
+    const input = this.tf.forward([{ cache, tokens: seq }], { from }, { captureLayerInputs: layerInputs, captureStages: stages, classifierInput: true }).slice();
     const sampled = a.settings.temperature > 0;
     let check: GreedyCheck | undefined;
     const steps = seq.length - from;
@@ -251,7 +254,8 @@ export class FastEvaluator implements Evaluator {
     let input: Float32Array | undefined;
     if (entry > 0) {
       const base = fromStage === 'ffn' ? t.stages[fromLayer].mid : t.layerInputs[fromLayer];
-      input = new Float32Array(batch.length * n * dim);
+      if (this.inputs.length < batch.length * n * dim) this.inputs = new Float32Array(batch.length * n * dim);
+      input = this.inputs.subarray(0, batch.length * n * dim);
       for (let b = 0; b < batch.length; b++) {
         input.set(base, b * n * dim);
         const p = patches[b];
