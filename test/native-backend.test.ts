@@ -148,7 +148,7 @@ describe('native rmsnorm and RoPE give the TypeScript twin\'s bits', () => {
   let seed = 11;
   const rnd = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32) - 0.5;
   it('rmsnorm: 8 rows side by side and the rows left over, widths 64, 77, 576', () => {
-    for (const [rows, n] of [[37, 64], [8, 77], [3, 576], [1, 64]]) {
+    for (const [rows, n] of [[37, 64], [8, 77], [3, 576], [1, 64], [53, 77], [16, 576], [200, 64], [33, 5]]) {
       const x = Float32Array.from({ length: rows * n }, () => rnd() * 5);
       const w = Float32Array.from({ length: n }, () => rnd() + 1);
       const a = new Float32Array(rows * n);

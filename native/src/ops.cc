@@ -433,6 +433,69 @@ __attribute__((target("avx2,fma"))) void rope_row_avx2(float* row, long heads, l
   }
 }
 
+// In-register transpose of a 16x16 block of floats (rows in, rows out): pairs of rows interleaved, quads
+// within 128-bit lanes, then the lanes themselves.
+__attribute__((target("avx512f"))) inline void transpose16(__m512* r) {
+  __m512 t[16], u[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    u[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+    u[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+    u[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    u[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  // u[4q + m], 128-bit lane k: rows 4q…4q+3 of column 4k + m
+  for (int m = 0; m < 4; m++) {
+    const __m512 a = _mm512_shuffle_f32x4(u[m], u[4 + m], 0x88), b = _mm512_shuffle_f32x4(u[m], u[4 + m], 0xDD);
+    const __m512 c = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0x88), d = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0xDD);
+    r[m] = _mm512_shuffle_f32x4(a, c, 0x88);
+    r[8 + m] = _mm512_shuffle_f32x4(a, c, 0xDD);
+    r[4 + m] = _mm512_shuffle_f32x4(b, d, 0x88);
+    r[12 + m] = _mm512_shuffle_f32x4(b, d, 0xDD);
+  }
+}
+
+// 16·K rows of rmsnorm with the twin's operations per row — ss = ss + x·x column by column (each product
+// rounded, then the add), ss / n + eps, 1 / sqrt, then w · (s · x) — with the rows in the lanes of a vector:
+// squares of a 16x16 block are transposed so that column after column adds into all sixteen sums at once.
+// Columns past the end are loaded as zeros, whose squares add nothing (ss + 0 = ss). K blocks side by side
+// hide the latency of the adds.
+template <int K>
+__attribute__((target("avx512f"))) void rmsnorm_rows16(float* out, const float* x, const float* w, long n, float eps) {
+  __m512 ss[K];
+  for (int k = 0; k < K; k++) ss[k] = _mm512_setzero_ps();
+  for (long j0 = 0; j0 < n; j0 += 16) {
+    const __mmask16 m = n - j0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j0)) - 1);
+    for (int k = 0; k < K; k++) {
+      __m512 r[16];
+      for (int i = 0; i < 16; i++) {
+        const __m512 v = _mm512_maskz_loadu_ps(m, x + (k * 16 + i) * n + j0);
+        r[i] = _mm512_mul_ps(v, v);
+      }
+      transpose16(r);
+      for (int j = 0; j < 16; j++) ss[k] = _mm512_add_ps(ss[k], r[j]);
+    }
+  }
+  for (int k = 0; k < K; k++) {
+    __m512 s = _mm512_add_ps(_mm512_div_ps(ss[k], _mm512_set1_ps((float)n)), _mm512_set1_ps(eps));
+    s = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_sqrt_ps(s));
+    alignas(64) float sv[16];
+    _mm512_store_ps(sv, s);
+    for (long i = 0; i < 16; i++) {
+      const __m512 si = _mm512_set1_ps(sv[i]);
+      const float* xr = x + (k * 16 + i) * n;
+      float* o = out + (k * 16 + i) * n;
+      for (long j = 0; j < n; j += 16) {
+        const __mmask16 m = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1);
+        _mm512_mask_storeu_ps(o + j, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, w + j), _mm512_mul_ps(si, _mm512_maskz_loadu_ps(m, xr + j))));
+      }
+    }
+  }
+}
+
 template <typename T>
 T* data(const Napi::Value& v) {
   return v.As<Napi::TypedArrayOf<T>>().Data();
@@ -447,12 +510,24 @@ Napi::Value Rmsnorm(const Napi::CallbackInfo& info) {
   const long rows = num(info[3]), n = num(info[4]);
   const float eps = (float)info[5].As<Napi::Number>().DoubleValue();
   if (len(info[0]) < rows * n || len(info[1]) < rows * n || len(info[2]) < n) throw Napi::RangeError::New(info.Env(), "rmsnorm: arrays too short");
-  // Eight rows side by side: each row's sum of squares is still the sequential one (the twin's bits), but eight
-  // independent sums hide the latency of a chain of dependent adds.
-  const long blocks = (rows + 7) / 8;
+  // With AVX-512, blocks of 32 and 16 rows in vector lanes (rmsnorm_rows16); the rows left over (and every row
+  // without AVX-512) eight side by side: each row's sum of squares is still the sequential one (the twin's bits),
+  // but eight independent sums hide the latency of a chain of dependent adds.
+  long done = 0;
+  if (has_avx512()) {
+    const long pairs = rows / 32;
+#pragma omp parallel for schedule(static) num_threads(configured_threads()) if (rows * n * 4 > kParallelWork)
+    for (long b = 0; b < pairs; b++) rmsnorm_rows16<2>(out + b * 32 * n, x + b * 32 * n, w, n, eps);
+    done = pairs * 32;
+    if (rows - done >= 16) rmsnorm_rows16<1>(out + done * n, x + done * n, w, n, eps), done += 16;
+  }
+  x += done * n;
+  out += done * n;
+  const long left = rows - done;
+  const long blocks = (left + 7) / 8;
 #pragma omp parallel for schedule(static) num_threads(configured_threads()) if (rows * n * 4 > kParallelWork)
   for (long b = 0; b < blocks; b++) {
-    const long r0 = b * 8, nr = std::min(8L, rows - r0);
+    const long r0 = b * 8, nr = std::min(8L, left - r0);
     float ss[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     if (nr == 8)
       for (long j = 0; j < n; j++)
