@@ -215,15 +215,25 @@ __attribute__((target("avx2,fma"))) inline void transpose8(__m256* r) {
 }
 
 // Position t of a cache into the heads-in-lanes layout of attend_row_lanes: component i of head 8g+l at
-// [((g·stride + t)·hd + i)·8 + l]; kvOf[h] is where head h's key/value head starts in a cache row.
+// [((g·stride + t)·hd + i)·8 + l]; kvOf[h] is where head h's key/value head starts in a cache row. Eight heads'
+// 8-component slices are loaded and transposed in registers (a key/value head shared by several heads is loaded
+// once per head).
 __attribute__((target("avx2,fma"))) void lanes_fill(float* k8, float* v8, const float* kc, const float* vc, const int32_t* kvOf, long t, long stride, long nh, long hd, long kvDim) {
   for (long g = 0; g < nh / 8; g++) {
-    const __m256i idx = _mm256_loadu_si256((const __m256i*)(kvOf + g * 8));
     float* kd = k8 + (g * stride + t) * hd * 8;
     float* vd = v8 + (g * stride + t) * hd * 8;
-    for (long i = 0; i < hd; i++) {
-      _mm256_storeu_ps(kd + i * 8, _mm256_i32gather_ps(kc + t * kvDim + i, idx, 4));
-      _mm256_storeu_ps(vd + i * 8, _mm256_i32gather_ps(vc + t * kvDim + i, idx, 4));
+    for (long b = 0; b < hd; b += 8) {
+      __m256 rk[8], rv[8];
+      for (long l = 0; l < 8; l++) {
+        rk[l] = _mm256_loadu_ps(kc + t * kvDim + kvOf[g * 8 + l] + b);
+        rv[l] = _mm256_loadu_ps(vc + t * kvDim + kvOf[g * 8 + l] + b);
+      }
+      transpose8(rk);
+      transpose8(rv);
+      for (long i = 0; i < 8; i++) {
+        _mm256_storeu_ps(kd + (b + i) * 8, rk[i]);
+        _mm256_storeu_ps(vd + (b + i) * 8, rv[i]);
+      }
     }
   }
 }
