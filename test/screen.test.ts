@@ -173,7 +173,25 @@ describe('kill -9 at random moments, resume each time', () => {
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
-    setTimeout(() => child.kill('SIGINT'), 2500);
+    // Ctrl-C as soon as the run has begun storing (the null mutant comes first): a fixed delay raced the screen's
+    // end once screens got faster, and the first chunks are small, so the one in flight is not the last.
+    const stored = (): number => {
+      try {
+        const db = new Database(interrupted, { readonly: true, fileMustExist: true });
+        try {
+          return db.prepare('SELECT count(*) FROM mutants WHERE done = 1').pluck().get() as number;
+        } finally {
+          db.close();
+        }
+      } catch {
+        return 0; // not created yet
+      }
+    };
+    for (let waited = 0; stored() < 1; waited += 25) {
+      assert.ok(waited < 60000 && child.exitCode === null, `the run stored no chunk of results: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    child.kill('SIGINT');
     assert.equal(await exited, 130, stderr);
     assert.match(stderr, /stopping after the batch in flight[\s\S]*stopped with \d+ of \d+ mutants stored; run the same command to resume/);
     assert.equal(runCli(['run', spec, '--store', interrupted]).status, 0);

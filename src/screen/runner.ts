@@ -244,8 +244,8 @@ export async function runScreen(o: RunOptions): Promise<RunSummary> {
         const started = performance.now();
         collect(evaluator.evaluate(c.map((x) => p.plan.mutant(x))).map((outcomes, k) => ({ ordinal: c[k], outcomes })));
         measured(c.length, performance.now() - started);
-        // Let signal handlers (Ctrl-C) and timers run between chunks.
-        if (batch.length === 0) await new Promise((resolve) => setImmediate(resolve));
+        // Let signal handlers (Ctrl-C) and timers run between chunks (a chunk is about a second of work).
+        await new Promise((resolve) => setImmediate(resolve));
       }
       commit();
       rechecks = evaluator.rechecks;

@@ -193,13 +193,13 @@ export class Store {
   /** Writes a batch of mutants' results; each mutant is stored exactly once (a re-delivered one is skipped). */
   save(batch: MutantResult[]): void {
     const db = this.db;
-    const isDone = db.prepare('SELECT done FROM mutants WHERE id = ?').pluck();
     const insP = db.prepare('INSERT INTO phenotypes (assay_id, hash, ids_json, text, diverge_at, diverge_end, baseline_end) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (assay_id, hash) DO UPDATE SET hash = excluded.hash RETURNING id').pluck();
     const insR = db.prepare('INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
-    const done = db.prepare('UPDATE mutants SET done = 1 WHERE id = ?');
+    // marks the mutant done unless it already was (then its results are stored and this copy is skipped)
+    const markDone = db.prepare('UPDATE mutants SET done = 1 WHERE id = ? AND done = 0');
     db.transaction(() => {
       for (const m of batch) {
-        if (isDone.get(m.ordinal) === 1) continue;
+        if (markDone.run(m.ordinal).changes === 0) continue;
         m.outcomes.forEach((o, i) => {
           const assayId = this.assayIds[i];
           let pid: number | null = null;
@@ -215,7 +215,6 @@ export class Store {
           insR.run(m.ordinal, assayId, o.silent ? 1 : 0, pid, o.firstDivergence, o.similarity, o.destructive ? 1 : 0, o.nTokens, o.tie ? 1 : 0,
             x.accuracy ?? null, x.accuracyChange ?? null, x.klMean ?? null, x.klMax ?? null, x.loglikChange ?? null, x.argmaxChanges ?? null);
         });
-        done.run(m.ordinal);
       }
     })();
   }
