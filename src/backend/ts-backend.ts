@@ -41,6 +41,13 @@ export function scatterRows(out: Float32Array, ldo: number, rows: number, m: num
   for (let r = 0; r < rows; r++) out.set(tmp.subarray(r * m, (r + 1) * m), r * ldo);
 }
 
+/** w[wo…wo+n) · x[xo…xo+n) in float32, summed left to right (run.c's order, the twin's for every fp32 output). */
+export function dotF32(w: ArrayLike<number>, wo: number, x: ArrayLike<number>, xo: number, n: number): number {
+  let a = 0;
+  for (let j = 0; j < n; j++) a = f(a + f(w[wo + j] * x[xo + j]));
+  return a;
+}
+
 export function matmulF32(out: Float32Array, x: Float32Array, rows: number, w: Float32Array, m: number, n: number): void {
   for (let r = 0; r < rows; r++) {
     const xo = r * n;
@@ -61,12 +68,7 @@ export function matmulF32(out: Float32Array, x: Float32Array, rows: number, w: F
       out[oo + i + 2] = a2;
       out[oo + i + 3] = a3;
     }
-    for (; i < m; i++) {
-      const w0 = i * n;
-      let a = 0;
-      for (let j = 0; j < n; j++) a = f(a + f(w[w0 + j] * x[xo + j]));
-      out[oo + i] = a;
-    }
+    for (; i < m; i++) out[oo + i] = dotF32(w, i * n, x, xo, n);
   }
 }
 

@@ -92,17 +92,12 @@ export class FastEvaluator implements Evaluator {
   private runPassBatch(t: PassTrace, batch: Mutant[], patches: (Patch | undefined)[]): Outcome[] {
     const tf = this.tf;
     const fromLayer = Math.min(...batch.map((m) => m.target?.layer ?? 0));
-    const dim = tf.config.dim;
     const vocab = tf.config.vocabSize;
     const states = batch.map(() => t.assay.begin());
     t.assay.probes.forEach((p, pi) => {
       const n = p.ids.length;
       const caches = KVCache.pool(tf.config, n, batch.length, this.pools);
-      let input: Float32Array | undefined;
-      if (fromLayer > 0) {
-        input = new Float32Array(batch.length * n * dim);
-        for (let b = 0; b < batch.length; b++) input.set(t.layerInputs[pi][fromLayer], b * n * dim);
-      }
+      const input = fromLayer > 0 ? this.startingRows(t.layerInputs[pi][fromLayer], batch.length) : undefined;
       const logits = tf.forward(batch.map((_, b) => ({ cache: caches[b], tokens: p.ids, patch: patches[b] })), { from: p.from }, { fromLayer, input });
       const rows = n - p.from;
       states.forEach((s, b) => s.accept(pi, logits, b * rows * vocab));
@@ -154,6 +149,15 @@ export class FastEvaluator implements Evaluator {
     tf.backend.matmul(up, input, n, L.up);
     t.ffn = { layer, products: { input, gate, up } };
     return t.ffn.products;
+  }
+
+  /** `count` copies of the baseline's residual stream `base`, one per mutant, in the reused `inputs` buffer. */
+  private startingRows(base: Float32Array, count: number): Float32Array {
+    const size = count * base.length;
+    if (this.inputs.length < size) this.inputs = new Float32Array(size);
+    const rows = this.inputs.subarray(0, size);
+    for (let b = 0; b < count; b++) rows.set(base, b * base.length);
+    return rows;
   }
 
   /** The mutated rows of the unit's block, as a patch. */
@@ -253,11 +257,8 @@ export class FastEvaluator implements Evaluator {
     const caches = KVCache.pool(tf.config, t.cache.capacity, batch.length, this.pools);
     let input: Float32Array | undefined;
     if (entry > 0) {
-      const base = fromStage === 'ffn' ? t.stages[fromLayer].mid : t.layerInputs[fromLayer];
-      if (this.inputs.length < batch.length * n * dim) this.inputs = new Float32Array(batch.length * n * dim);
-      input = this.inputs.subarray(0, batch.length * n * dim);
+      input = this.startingRows(fromStage === 'ffn' ? t.stages[fromLayer].mid : t.layerInputs[fromLayer], batch.length);
       for (let b = 0; b < batch.length; b++) {
-        input.set(base, b * n * dim);
         const p = patches[b];
         if (!p || entries[b] !== entry) continue;
         const m = batch[b].target!.matrix;

@@ -15,6 +15,7 @@
  * When the baseline token loses, or too many tokens come near, the caller computes the whole row.
  */
 import type { Backend } from '../backend/backend.js';
+import { dotF32 } from '../backend/ts-backend.js';
 import type { Matrix } from '../model/weights.js';
 import { BF16_TO_F32, f32ToBf16 } from '../util/float.js';
 
@@ -91,14 +92,9 @@ export class GreedyCheck {
    */
   private logit(y: Float32Array, at: number, j: number): number {
     const { dim, head: h } = this;
-    if (h.dtype === 'f32') {
-      // fp32 rows are summed in index order by both backends' matmulInto (the twin's loop): the same here, without
-      // a call into the backend per token (a step can need a dozen of them)
-      const w = h.data as Float32Array;
-      let acc = 0;
-      for (let i = 0, o = j * dim; i < dim; i++) acc = Math.fround(acc + Math.fround(w[o + i] * y[at + i]));
-      return acc;
-    }
+    // fp32 rows are summed in index order by both backends' matmulInto: the twin's dot product here, without a
+    // call into the backend per token (a step can need a dozen of them)
+    if (h.dtype === 'f32') return dotF32(h.data, j * dim, y, at, dim);
     this.backend.matmulInto(this.one, 1, y.subarray(at, at + dim), 1, { name: h.name, rows: 1, cols: dim, dtype: h.dtype, data: h.data.subarray(j * dim, (j + 1) * dim) });
     return this.one[0];
   }
