@@ -77,66 +77,106 @@ export function argmax(logits: Float32Array, at = 0, n = logits.length - at): Ch
 
 /** run.c softmax in float32, written into a new array. */
 export function softmaxScaled(logits: Float32Array, at: number, n: number, temperature: number): Float32Array {
+  return softmaxInto(new Float32Array(n), logits, at, n, temperature);
+}
+
+/** run.c softmax in float32 into `p` (its first n elements). */
+function softmaxInto(p: Float32Array, logits: Float32Array, at: number, n: number, temperature: number): Float32Array {
   const t = f(temperature);
-  const p = new Float32Array(n);
   let max = -Infinity;
   for (let i = 0; i < n; i++) {
-    p[i] = f(logits[at + i] / t);
-    if (p[i] > max) max = p[i];
+    const x = f(logits[at + i] / t);
+    p[i] = x;
+    if (x > max) max = x;
   }
   let sum = 0;
   for (let i = 0; i < n; i++) {
-    p[i] = f(Math.exp(f(p[i] - max)));
-    sum = f(sum + p[i]);
+    const e = f(Math.exp(f(p[i] - max)));
+    p[i] = e;
+    sum = f(sum + e);
   }
   for (let i = 0; i < n; i++) p[i] = f(p[i] / sum);
   return p;
 }
 
+/**
+ * Scratch of `choose`: screens choose millions of tokens, and a fresh vocabulary-sized array per choice cost more
+ * in allocation and garbage collection than the choice itself. `choose` is synchronous and never re-entered.
+ */
+let probs = new Float32Array(0);
+let heap = new Int32Array(0);
+
 /** Chooses the token for one row of logits, given that step's coin (ignored when greedy). */
 export function choose(logits: Float32Array, s: Sampling, coin: number, at = 0, n = logits.length - at): Choice {
   if (s.temperature === 0) return argmax(logits, at, n);
-  const probs = softmaxScaled(logits, at, n, s.temperature);
+  if (probs.length < n) probs = new Float32Array(n);
+  const p = softmaxInto(probs, logits, at, n, s.temperature);
   const topP = f(s.topP);
   const nucleus = topP > 0 && topP < 1;
-  if (!nucleus && !(s.topK > 0 && s.topK < n)) return sampleMult(probs, coin);
-  return sampleSorted(probs, coin, nucleus ? topP : 0, s.topK);
+  if (!nucleus && !(s.topK > 0 && s.topK < n)) return sampleMult(p, n, coin);
+  return sampleSorted(p, n, coin, nucleus ? topP : 0, s.topK);
 }
 
 /** run.c sample_mult: first index whose cumulative probability exceeds the coin. */
-function sampleMult(p: Float32Array, coin: number): Choice {
+function sampleMult(p: Float32Array, n: number, coin: number): Choice {
   let cdf = 0;
-  for (let i = 0; i < p.length; i++) {
+  for (let i = 0; i < n; i++) {
     const before = cdf;
     cdf = f(cdf + p[i]);
     if (coin < cdf) return { token: i, margin: Math.min(coin - before, cdf - coin) };
   }
-  return { token: p.length - 1, margin: coin - cdf };
+  return { token: n - 1, margin: coin - cdf };
 }
 
-/** run.c sample_topp (cutoff, stable sort by probability, cut after mass exceeds top-p), plus our top-k. */
-function sampleSorted(p: Float32Array, coin: number, topP: number, topK: number): Choice {
-  const n = p.length;
+/**
+ * run.c sample_topp (cutoff, stable sort by probability, cut after mass exceeds top-p), plus our top-k.
+ *
+ * Only the head of the sorted order is ever read (until the mass exceeds top-p, or k tokens), so the tokens past
+ * the cutoff go into a binary heap ordered as the stable sort orders them (higher probability first, then lower
+ * index: what glibc's merge-sort qsort gives equal probabilities) and are taken from it one at a time: the same
+ * sequence as sorting them all, for a few pops instead of a sort of hundreds.
+ */
+function sampleSorted(p: Float32Array, n: number, coin: number, topP: number, topK: number): Choice {
   const cutoff = topP > 0 ? f(f(1 - topP) / (n - 1)) : 0;
-  let idx: number[] = [];
-  for (let i = 0; i < n; i++) if (p[i] >= cutoff) idx.push(i);
-  idx.sort((a, b) => p[b] - p[a]); // stable, like glibc's merge-sort qsort: equal probabilities keep index order
-  if (topK > 0 && topK < idx.length) idx = idx.slice(0, topK);
-  let cum = 0;
-  let last = idx.length - 1;
-  for (let i = 0; i < idx.length; i++) {
-    cum = f(cum + p[idx[i]]);
-    if (topP > 0 && cum > topP) {
-      last = i;
-      break;
+  if (heap.length < n) heap = new Int32Array(n);
+  const h = heap;
+  let size = 0;
+  for (let i = 0; i < n; i++) if (p[i] >= cutoff) h[size++] = i;
+  // a before b in the sorted order
+  const before = (a: number, b: number): boolean => p[a] > p[b] || (p[a] === p[b] && a < b);
+  const down = (at: number): void => {
+    const x = h[at];
+    for (;;) {
+      let c = 2 * at + 1;
+      if (c >= size) break;
+      if (c + 1 < size && before(h[c + 1], h[c])) c++;
+      if (!before(h[c], x)) break;
+      h[at] = h[c];
+      at = c;
     }
+    h[at] = x;
+  };
+  for (let i = (size >> 1) - 1; i >= 0; i--) down(i);
+  const limit = topK > 0 && topK < size ? topK : size;
+  // The sorted head, taken from the heap's root; written to the array's end, which the heap no longer uses.
+  let taken = 0;
+  let cum = 0;
+  const sorted = (k: number): number => h[n - 1 - k];
+  while (taken < limit) {
+    const top = h[0];
+    h[0] = h[--size];
+    if (size > 0) down(0);
+    h[n - 1 - taken++] = top;
+    cum = f(cum + p[top]);
+    if (topP > 0 && cum > topP) break;
   }
+  const last = taken - 1;
   const r = f(coin * cum);
   let cdf = 0;
   for (let i = 0; i <= last; i++) {
     const before = cdf;
-    cdf = f(cdf + p[idx[i]]);
-    if (r < cdf) return { token: idx[i], margin: Math.min(r - before, cdf - r) };
+    cdf = f(cdf + p[sorted(i)]);
+    if (r < cdf) return { token: sorted(i), margin: Math.min(r - before, cdf - r) };
   }
-  return { token: idx[last], margin: r - cdf };
+  return { token: sorted(last), margin: r - cdf };
 }
