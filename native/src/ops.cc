@@ -294,6 +294,69 @@ __attribute__((target("avx2,fma"))) void attend_row_lanes(float* out, const floa
   }
 }
 
+// attend_row_lanes for a row that is its sequence's only row in the call (a decoding step): the heads-in-lanes
+// layout of each position is made in registers (8 heads' slices loaded and transposed) and used at once, instead
+// of laying out the whole cache for one row. The lanes then hold exactly what attend_row_lanes reads from k8/v8,
+// and every operation is the same in the same order: the same bits.
+template <long HD>
+__attribute__((target("avx2,fma"))) void attend_row_direct(float* out, const float* q, const float* kc, const float* vc, const int32_t* kvOf, long kvDim, long p, long t0, long nh, float* sc) {
+  const __m256 inv = _mm256_set1_ps(1.0f / std::sqrt((float)HD));
+  const long n = p - t0 + 1;
+  for (long g = 0; g < nh / 8; g++) {
+    const int32_t* ko = kvOf + g * 8;
+    alignas(32) float qt[HD * 8];
+    const __m256i heads = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(HD));
+    for (long i = 0; i < HD; i++) _mm256_store_ps(qt + i * 8, _mm256_i32gather_ps(q + g * 8 * HD + i, heads, 4));
+    __m256 mx = _mm256_set1_ps(-INFINITY);
+    for (long t = 0; t < n; t++) {
+      const float* row = kc + (t0 + t) * kvDim;
+      __m256 s = _mm256_setzero_ps();
+      for (long b = 0; b < HD; b += 8) {
+        __m256 r[8];
+        for (long l = 0; l < 8; l++) r[l] = _mm256_loadu_ps(row + ko[l] + b);
+        transpose8(r);
+        long i0 = 0;
+        if (b == 0) s = _mm256_mul_ps(_mm256_load_ps(qt), r[0]), i0 = 1;
+        for (long i = i0; i < 8; i++) s = _mm256_fmadd_ps(_mm256_load_ps(qt + (b + i) * 8), r[i], s);
+      }
+      s = _mm256_mul_ps(s, inv);
+      _mm256_storeu_ps(sc + t * 8, s);
+      mx = _mm256_max_ps(mx, s);
+    }
+    __m256 sum = _mm256_setzero_ps();
+    for (long b = 0; b < HD; b += 8) {
+      __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+      for (long t = 0; t < n; t++) {
+        __m256 e;
+        if (b == 0) {
+          e = exp8<true>(_mm256_sub_ps(_mm256_loadu_ps(sc + t * 8), mx));
+          sum = _mm256_add_ps(sum, e);
+          if (HD > 8) _mm256_storeu_ps(sc + t * 8, e);
+        } else {
+          e = _mm256_loadu_ps(sc + t * 8);
+        }
+        const float* row = vc + (t0 + t) * kvDim;
+        __m256 r[8];
+        for (long l = 0; l < 8; l++) r[l] = _mm256_loadu_ps(row + ko[l] + b);
+        transpose8(r);
+        a0 = _mm256_fmadd_ps(e, r[0], a0);
+        a1 = _mm256_fmadd_ps(e, r[1], a1);
+        a2 = _mm256_fmadd_ps(e, r[2], a2);
+        a3 = _mm256_fmadd_ps(e, r[3], a3);
+        a4 = _mm256_fmadd_ps(e, r[4], a4);
+        a5 = _mm256_fmadd_ps(e, r[5], a5);
+        a6 = _mm256_fmadd_ps(e, r[6], a6);
+        a7 = _mm256_fmadd_ps(e, r[7], a7);
+      }
+      const __m256 r = _mm256_div_ps(_mm256_set1_ps(1.0f), sum);
+      __m256 c[8] = {_mm256_mul_ps(a0, r), _mm256_mul_ps(a1, r), _mm256_mul_ps(a2, r), _mm256_mul_ps(a3, r),
+                     _mm256_mul_ps(a4, r), _mm256_mul_ps(a5, r), _mm256_mul_ps(a6, r), _mm256_mul_ps(a7, r)};
+      transpose8(c);
+      for (long l = 0; l < 8; l++) _mm256_storeu_ps(out + (g * 8 + l) * HD + b, c[l]);
+    }
+  }
+}
+
 // Two rows of attend_row_lanes at once on AVX-512: consecutive positions p (lanes 0-7) and p+1 (lanes 8-15) of
 // one sequence, whose windows start at t0a and t0b. Each key is read once for both rows (broadcast to both
 // halves), and every lane does exactly what attend_row_lanes does for its row and head, in the same order:
@@ -627,6 +690,10 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   // Units of work: a row, or with AVX-512 two consecutive positions of one sequence (attend_pair_lanes).
   const bool pairs = lanes && has_avx512();
   const auto paired = [&](long r) { return pairs && r + 1 < rows && off[r + 1] == off[r] && pos[r + 1] == pos[r] + 1; };
+  // a row whose sequence has no other row in the call (decoding) skips the layout of its whole cache
+  const auto alone = [&](long r) { return (r == 0 || off[r - 1] != off[r]) && (r + 1 == rows || off[r + 1] != off[r]); };
+  bool any_shared = false;
+  for (long r = 0; r < rows && !any_shared; r++) any_shared = !alone(r);
   std::vector<long> units;
   units.reserve(rows);
   for (long r = 0; r < rows; r += paired(r) ? 2 : 1) units.push_back(r);
@@ -636,7 +703,9 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
     const float* seq = nullptr;  // the cache whose keys kt holds, positions [0, filled)
     long filled = 0;
     if (small) kt.resize(nkv * hd * stride);
-    if (lanes) kt.resize(2 * nh * hd * stride), sc.resize(16 * stride);
+    if (lanes) sc.resize(16 * stride);
+    // the heads-in-lanes layout, made only when some sequence has several rows in the call
+    if (lanes && any_shared) kt.resize(2 * nh * hd * stride);
     float* const k8 = kt.data();
     float* const v8 = k8 + nh * hd * stride;
 #pragma omp for schedule(static)
@@ -647,7 +716,10 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
       if ((long)sc.size() < p + 9) sc.resize(p + 9);
       const float* kc = kb + (long)off[r];
       const float* vc = vb + (long)off[r];
-      if (lanes) {
+      if (lanes && alone(r)) {
+        if (hd == 8) attend_row_direct<8>(out + r * qDim, q + r * qDim, kc, vc, kvOf.data(), kvDim, p, t0, nh, sc.data());
+        else attend_row_direct<16>(out + r * qDim, q + r * qDim, kc, vc, kvOf.data(), kvDim, p, t0, nh, sc.data());
+      } else if (lanes) {
         if (kc != seq) seq = kc, filled = 0;
         const bool pair = paired(r);
         for (; filled <= p + pair; filled++) lanes_fill(k8, v8, kc, vc, kvOf.data(), filled, stride, nh, hd, kvDim);
