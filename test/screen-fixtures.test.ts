@@ -1,8 +1,9 @@
 /**
  * Screens against llama2.c's run.c (../shared/models/stories260K/expected): every mutant of the three fixture
- * screens through the fast path, and 2,000 of them, drawn reproducibly, through the plain path. A mutant whose
- * generation departs from run.c's at a step whose decision margin is below 1e-5 (a float32 near-tie: glibc's
- * expf/cosf and BLAS round differently from each other) is counted and listed as a tie; any other difference fails.
+ * screens through the fast path, and 2,000 of them, drawn reproducibly, through the plain path: the silent/NSM
+ * call and every NSM's whole output (ids). A mutant whose generation departs from run.c's must be flagged `tie`
+ * in the store (some decision's margin below the tie epsilon: glibc's expf/cosf and BLAS round differently from
+ * each other), and is listed with its margin; any other difference fails.
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -63,6 +64,7 @@ for (const fxDef of FIXTURES)
       for (const key of cmp.different) {
         const f = fx.mutants.find((x) => fixtureKey(x) === key)!;
         const d = departure(plain.trace(all.get(key)!, p.assays[0]), f, fx.baseline.ids);
+        assert.ok(stored.get(key)!.tie, `${key}: departs from run.c at step ${d?.step} with margin ${d?.margin}, and the store does not flag it as a near-tie`);
         assert.ok(d && d.margin < RUNC_TIE, `${key}: departs from run.c at step ${d?.step} with margin ${d?.margin}`);
         ties.push(`${key}: step ${d.step}, margin ${d.margin.toExponential(2)}`);
       }
@@ -84,11 +86,14 @@ for (const fxDef of FIXTURES)
           assert.ok(d.margin < RUNC_TIE, `${m.key}: plain path departs from run.c at step ${d.step} with margin ${d.margin}`);
           ties.push(`${m.key} (plain): step ${d.step}, margin ${d.margin.toExponential(2)}`);
         }
-        // The fast path stored exactly what the plain path gives.
+        // The fast path stored exactly what the plain path gives, and flags the same near-ties (a re-checked
+        // mutant is flagged by the fast path whatever the plain path's margins).
         const o = plain.oneAssay(m, p.assays[0]);
         const s = stored.get(m.key)!;
+        if (d) assert.ok(o.tie, `${m.key}: the plain path departs from run.c without flagging a near-tie`);
         assert.equal(s.silent, o.silent, m.key);
         if (!o.silent) assert.deepEqual(s.ids, o.phenotype!.ids, m.key);
+        if (o.tie) assert.ok(s.tie, `${m.key}: flagged by the plain path, not in the store`);
       }
     });
   });

@@ -22,7 +22,10 @@ export interface Outcome {
   similarity: number | null;
   destructive: boolean;
   nTokens: number;
-  /** the decision at the first difference was a float32 near-tie (re-checked on the plain path) */
+  /**
+   * some decision had a margin below the tie epsilon (ties.ts): the output is float-fragile. On backends that are
+   * not row-exact the fast path re-checks such a mutant on the plain path, whose result is the one stored.
+   */
   tie: boolean;
   metrics?: Metrics;
 }
@@ -53,7 +56,7 @@ export interface PreparedAssay {
   readonly baselineText: string;
   /** The plain path: one full evaluation of the (possibly mutated) model. */
   run(tf: Transformer): GenerateRun;
-  classify(r: GenerateRun, tie?: boolean): Outcome;
+  classify(r: GenerateRun, recheck?: boolean): Outcome;
 }
 
 /** One sequence a pass assay runs, and the first position whose next-token logits it reads. */

@@ -2,6 +2,7 @@ import type { Transformer } from '../model/forward.js';
 import { generateIds, promptIds, sampleBudget, type GenerateSettings } from '../model/generate.js';
 import type { Model } from '../model/model.js';
 import { fail } from '../errors.js';
+import { precisionOf, tieEpsilon } from '../model/ties.js';
 import { firstDivergence, idsHash, isDestructive, similarity } from '../screen/classify.js';
 import type { GenerateAssaySpec } from '../screen/spec.js';
 import type { GenerateRun, Outcome, PreparedAssay } from './assay.js';
@@ -15,6 +16,8 @@ export class GenerateAssay implements PreparedAssay {
   readonly stopIds: number[];
   baseline!: GenerateRun;
   baselineText = '';
+  /** a decision whose margin is below this could go the other way under another summation order */
+  readonly tieEpsilon: number;
 
   constructor(
     readonly spec: GenerateAssaySpec,
@@ -30,6 +33,7 @@ export class GenerateAssay implements PreparedAssay {
       fail(`assay "${spec.name}": ${(e as Error).message}`, where);
     }
     this.stopIds = model.config.stopIds;
+    this.tieEpsilon = tieEpsilon(precisionOf(model.weights), this.settings.temperature > 0);
   }
 
   get settingsJson(): string {
@@ -59,7 +63,13 @@ export class GenerateAssay implements PreparedAssay {
     return this.model.tokenizer.decodeContinuation(this.promptIds, ids);
   }
 
-  classify(r: GenerateRun, tie = false): Outcome {
+  /**
+   * `tie` is set when the caller re-checked a near-tie, and whenever any decision of the output, before or after
+   * its divergence, has a margin below the tie epsilon: such an output is float-fragile (another summation order,
+   * run.c's libm, another backend may give other ids from that step on).
+   */
+  classify(r: GenerateRun, recheck = false): Outcome {
+    const tie = recheck || r.margins.some((m) => m < this.tieEpsilon);
     const base = this.baseline.ids;
     const d = firstDivergence(r.ids, base);
     if (d === -1) return { silent: true, firstDivergence: null, similarity: 1, destructive: false, nTokens: r.ids.length, tie };

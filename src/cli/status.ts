@@ -19,7 +19,7 @@ export function registerStatus(program: Command): void {
         const pct = s.total ? ((100 * s.done) / s.total).toFixed(1) : '0';
         const out = [`${path}: ${s.done} of ${s.total} mutants done (${pct} %)`];
         for (const a of s.assays) {
-          out.push(`assay ${a.assay} (${a.type}): ${a.nsm} NSMs of ${a.done} (${a.done ? ((100 * a.nsm) / a.done).toFixed(1) : 0} %), ${a.phenotypes} distinct phenotypes, ${a.destructive} destructive, ${a.ties} near-ties re-checked`);
+          out.push(`assay ${a.assay} (${a.type}): ${a.nsm} NSMs of ${a.done} (${a.done ? ((100 * a.nsm) / a.done).toFixed(1) : 0} %), ${a.phenotypes} distinct phenotypes, ${a.destructive} destructive, ${a.ties} with a near-tie (float-fragile outputs)`);
           if (a.accuracy) out.push(`  accuracy: baseline ${(100 * a.accuracy.baseline).toFixed(1)} %, mutants ${(100 * a.accuracy.mean).toFixed(1)} % on average, lowest ${(100 * a.accuracy.min).toFixed(1)} %`);
           if (a.kl) out.push(`  KL(baseline ‖ mutant): ${a.kl.mean.toExponential(2)} nats per position on average, largest ${a.kl.max.toExponential(2)}`);
           out.push('  matrix      done      NSMs  phenotypes');

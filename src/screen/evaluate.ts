@@ -6,6 +6,7 @@ import { runPass, type GenerateRun, type Outcome } from '../assays/assay.js';
 import type { GenerateAssay } from '../assays/generate.js';
 import type { Assay } from '../assays/prepare.js';
 import type { Transformer } from '../model/forward.js';
+import { precisionOf, tieEpsilon, type Precision } from '../model/ties.js';
 import { mutate, restore, type MatrixStats } from './mutate.js';
 import type { Mutant } from './plan.js';
 
@@ -18,11 +19,14 @@ export interface Evaluator {
 
 export class PlainEvaluator implements Evaluator {
   readonly rechecks = 0;
+  private readonly precision: Precision;
   constructor(
     readonly tf: Transformer,
     readonly assays: Assay[],
     readonly stats: (m: Mutant) => MatrixStats,
-  ) {}
+  ) {
+    this.precision = precisionOf(tf.weights);
+  }
 
   /** Runs `fn` with the mutant's weights in place, and puts them back bit for bit whatever happens. */
   private withMutation<T>(m: Mutant, fn: () => T): T {
@@ -35,7 +39,9 @@ export class PlainEvaluator implements Evaluator {
   }
 
   private run(a: Assay, tie: boolean): Outcome {
-    return a.type === 'generate' ? a.classify(a.run(this.tf), tie) : runPass(this.tf, a).outcome(tie);
+    if (a.type === 'generate') return a.classify(a.run(this.tf), tie);
+    const s = runPass(this.tf, a);
+    return s.outcome(tie || s.margin() < tieEpsilon(this.precision, a.sampled));
   }
 
   /** One mutant, all assays, on the plain path. */

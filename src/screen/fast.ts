@@ -104,11 +104,12 @@ export class FastEvaluator implements Evaluator {
     });
     const eps = tieEpsilon(this.precision, t.assay.sampled);
     return states.map((s, b) => {
-      if (!this.exact && s.margin() < eps) {
+      const near = s.margin() < eps;
+      if (near && !this.exact) {
         this.rechecks++;
         return this.plain.oneAssay(batch[b], t.assay, true);
       }
-      return s.outcome(false);
+      return s.outcome(near);
     });
   }
 
@@ -289,11 +290,13 @@ export class FastEvaluator implements Evaluator {
       const row = b * rowsPer + s;
       if (!check) return choose(out, settings, t.coins[s], row * vocab, vocab);
       const fast = check.check(out, row * dim, s, t.baseline[s]);
-      if (fast) return fast;
+      // the check's margin is a lower bound: near the tie epsilon the stored tie flag needs the exact one
+      if (fast && fast.margin >= eps) return fast;
       tf.backend.matmul(rowLogits, out.subarray(row * dim, (row + 1) * dim), 1, head);
       return choose(rowLogits, settings, t.coins[s]);
     };
     const rowsPer = n - from;
+    const eps = t.assay.tieEpsilon;
     const settings = t.assay.settings;
     const stop = t.assay.stopIds;
 

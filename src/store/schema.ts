@@ -73,7 +73,7 @@ CREATE TABLE IF NOT EXISTS results (
   similarity REAL,                  -- 1 - token Levenshtein distance / longer length
   destructive INTEGER NOT NULL,     -- empty, looping, or mostly non-text output
   n_tokens INTEGER NOT NULL,
-  tie INTEGER NOT NULL DEFAULT 0,   -- a float32 near-tie was re-checked on the plain path
+  tie INTEGER NOT NULL DEFAULT 0,   -- some decision of the output was within the tie epsilon (float-fragile; re-checked on the plain path where the backend is not row-exact)
   -- measured values, NULL where the assay does not measure them:
   accuracy REAL,                    -- choice: share of questions answered right
   accuracy_change REAL,             -- choice: accuracy minus the baseline's
