@@ -15,7 +15,7 @@ import { Transformer } from '../src/model/forward.js';
 import { generate, generateIds } from '../src/model/generate.js';
 import { loadHfFolder } from '../src/model/load-hf.js';
 import { loadModel } from '../src/model/model.js';
-import { softmaxScaled } from '../src/model/sampler.js';
+import { choose, softmaxScaled, type Sampling } from '../src/model/sampler.js';
 import { compareTraces, precisionOf, TIE_EPSILON, tieEpsilon } from '../src/model/ties.js';
 import { writeSynthModel, type SynthSpec } from '../src/model/synth.js';
 import { matrix } from '../src/model/weights.js';
@@ -291,6 +291,57 @@ describe('row-exact bf16 products (what lets the fast path skip tie re-checks)',
       native.matmulInto(out.subarray(3), m, x, rows, patch);
       for (let r = 0; r < rows; r++) assert.deepEqual(out.subarray(r * m + 3, r * m + 6), batch.subarray(r * m + 3, r * m + 6));
     }
+  });
+});
+
+describe('native sampling gives the TypeScript sampler\'s tokens and margins', () => {
+  it('fdlibm exp: exp(p − max) as float equals Math.fround(Math.exp(…)) on 2 million arguments and the range edges', () => {
+    const edges = [0, -0, -1e-9, -3.7e-9, -0.34657359, -0.3465736, -1.0397207, -1.03972077, -1.5, -87.3, -103.27, -103.28, -103.9, -104, -104.1, -745.2, -Infinity, NaN];
+    let seed = 99;
+    const rnd = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const n = 2_000_000;
+    const p = new Float32Array(n + edges.length);
+    for (let i = 0; i < n; i++) p[i] = -rnd() * [0.4, 2, 20, 120][i % 4];
+    p.set(edges, n);
+    const out = new Float32Array(p.length);
+    native.addon.expTerms(out, p, 0);
+    let bad = 0;
+    for (let i = 0; i < p.length; i++) if (!Object.is(out[i], Math.fround(Math.exp(Math.fround(p[i] - 0))))) bad++;
+    assert.equal(bad, 0);
+  });
+
+  it('sampleRows = choose row by row: vocabularies 2 to 32,000, flat and peaked rows, equal probabilities, top-p, top-k, both', () => {
+    let seed = 7;
+    const rnd = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const settings: Sampling[] = [
+      { temperature: 0.7, topP: 0.9, topK: 0, seed: 0 },
+      { temperature: 0.7, topP: 0, topK: 50, seed: 0 },
+      { temperature: 1, topP: 0.5, topK: 3, seed: 0 },
+      { temperature: 1.3, topP: 0.99, topK: 0, seed: 0 },
+      { temperature: 0.7, topP: 1, topK: 0, seed: 0 },
+      { temperature: 0, topP: 0, topK: 0, seed: 0 },
+    ];
+    let rowsCompared = 0;
+    for (const V of [2, 5, 32, 512, 1000, 32000])
+      for (let trial = 0; trial < (V > 5000 ? 20 : 150); trial++) {
+        const rows = 5;
+        const lg = new Float32Array(rows * V);
+        const scale = [0.5, 3, 10, 30, 200][trial % 5];
+        for (let i = 0; i < lg.length; i++) lg[i] = Math.fround((rnd() - 0.5) * scale * (trial % 7 === 0 ? Math.round(rnd() * 3) : 1));
+        if (trial % 11 === 0) lg.fill(1.5, 0, V);
+        for (const s of settings) {
+          const coins = Float64Array.from({ length: rows }, () => Math.floor(rnd() * 2 ** 24) / 2 ** 24);
+          const tokens = new Int32Array(rows);
+          const margins = new Float64Array(rows);
+          native.sampleRows(tokens, margins, lg, rows, V, s, coins);
+          for (let r = 0; r < rows; r++, rowsCompared++) {
+            const c = choose(lg, s, coins[r], r * V, V);
+            assert.equal(tokens[r], c.token, `vocab ${V}, ${JSON.stringify(s)}, row ${r}`);
+            assert.ok(Object.is(margins[r], c.margin), `vocab ${V}, ${JSON.stringify(s)}, row ${r}: margin ${margins[r]} vs ${c.margin}`);
+          }
+        }
+      }
+    assert.ok(rowsCompared > 20000);
   });
 });
 

@@ -15,6 +15,7 @@
 #include "bf16exact.h"
 #include "mmap.h"
 #include "ops.h"
+#include "sample.h"
 #include "peak.h"
 
 namespace {
@@ -254,6 +255,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("peak", Napi::Function::New(env, Peak));
   exports.Set("info", Napi::Function::New(env, Info));
   register_ops(env, exports);
+  register_sample(env, exports);
   register_mmap(env, exports);
   return exports;
 }

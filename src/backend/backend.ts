@@ -1,3 +1,4 @@
+import type { Sampling } from '../model/sampler.js';
 import type { DType, Matrix } from '../model/weights.js';
 import type { AttentionShape } from './ts-ops.js';
 
@@ -25,4 +26,9 @@ export interface Backend {
   attention(out: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, offset: Float64Array, pos: Int32Array, rows: number, shape: AttentionShape): void;
   swiglu(h1: Float32Array, h3: Float32Array): void;
   add(x: Float32Array, y: Float32Array): void;
+  /**
+   * A token for each of `rows` rows of logits ([rows × vocab], row r with coins[r]): exactly what sampler.ts's
+   * `choose` gives each row (the same tokens and margins), written to tokens[r] and margins[r].
+   */
+  sampleRows(tokens: Int32Array, margins: Float64Array, logits: Float32Array, rows: number, vocab: number, s: Sampling, coins: Float64Array): void;
 }

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { chooseRows, type Sampling } from '../model/sampler.js';
 import type { DType, Matrix } from '../model/weights.js';
 import { scatterRows } from './ts-backend.js';
 import type { AttentionShape, Backend } from './backend.js';
@@ -27,6 +28,10 @@ export interface NativeAddon {
   attention(out: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, offset: Float64Array, pos: Int32Array, rows: number, nHeads: number, nKvHeads: number, headDim: number, window: number): void;
   swiglu(h1: Float32Array, h3: Float32Array): void;
   add(x: Float32Array, y: Float32Array): void;
+  /** sampled choices of many rows with sampler.ts's arithmetic (native/src/sample.cc); temperature > 0 */
+  sampleRows(tokens: Int32Array, margins: Float64Array, logits: Float32Array, rows: number, vocab: number, temperature: number, topP: number, topK: number, coins: Float64Array): void;
+  /** the softmax's terms exp(p[i] − max) as float, as sample.cc computes them (the test compares them with Math.exp) */
+  expTerms(out: Float32Array, p: Float32Array, max: number): void;
   /** private, writable mappings of byte ranges of a file (src/model/mapped.ts) */
   mapTensors(path: string, starts: Float64Array, lengths: Float64Array): ArrayBuffer[];
 }
@@ -110,6 +115,12 @@ export class NativeBackend implements Backend {
 
   add(x: Float32Array, y: Float32Array): void {
     this.addon.add(x, y);
+  }
+
+  sampleRows(tokens: Int32Array, margins: Float64Array, logits: Float32Array, rows: number, vocab: number, s: Sampling, coins: Float64Array): void {
+    // argmax is a single pass over the row: no call needed
+    if (s.temperature === 0) chooseRows(tokens, margins, logits, rows, vocab, s, coins);
+    else this.addon.sampleRows(tokens, margins, logits, rows, vocab, s.temperature, s.topP, s.topK, coins);
   }
 }
 

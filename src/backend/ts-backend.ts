@@ -2,6 +2,7 @@ import { BF16_TO_F32, f32ToBf16 } from '../util/float.js';
 import type { Matrix } from '../model/weights.js';
 import type { Backend } from './backend.js';
 import { add, attention, rmsnorm, rope, swiglu } from './ts-ops.js';
+import { chooseRows } from '../model/sampler.js';
 
 const f = Math.fround;
 
@@ -32,6 +33,7 @@ export class TsBackend implements Backend {
   attention = attention;
   swiglu = swiglu;
   add = add;
+  sampleRows = chooseRows;
 }
 
 /** Runs `fill` into a compact [rows × m] buffer, then copies each row to out[r·ldo …]. */

@@ -1,7 +1,7 @@
 import { fail } from '../errors.js';
 import type { Transformer } from './forward.js';
 import type { Model } from './model.js';
-import { choose, Rng, type Sampling } from './sampler.js';
+import { Rng, type Sampling } from './sampler.js';
 
 export interface GenerateSettings extends Sampling {
   /**
@@ -42,13 +42,17 @@ export function generateIds(tf: Transformer, promptIds: readonly number[], s: Ge
   const cache = tf.newCache(promptIds.length + n - 1);
   let logits = tf.forward([{ cache, tokens: promptIds }], 'last');
   const rng = new Rng(s.seed);
+  // the backend's sampler: the same choice as sampler.ts's `choose`, in native code where there is one
+  const token = new Int32Array(1);
+  const margin = new Float64Array(1);
+  const coin = new Float64Array(1);
   for (let step = 0; step < n; step++) {
-    const coin = s.temperature === 0 ? 0 : rng.nextF32();
-    const c = choose(logits, s, coin);
-    ids.push(c.token);
-    margins.push(c.margin);
-    if (stopIds.includes(c.token) || step === n - 1) break;
-    logits = tf.forward([{ cache, tokens: [c.token] }], 'last');
+    coin[0] = s.temperature === 0 ? 0 : rng.nextF32();
+    tf.backend.sampleRows(token, margin, logits, 1, tf.config.vocabSize, s, coin);
+    ids.push(token[0]);
+    margins.push(margin[0]);
+    if (stopIds.includes(token[0]) || step === n - 1) break;
+    logits = tf.forward([{ cache, tokens: [token[0]] }], 'last');
   }
   return { ids, margins };
 }

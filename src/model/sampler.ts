@@ -117,6 +117,15 @@ export function choose(logits: Float32Array, s: Sampling, coin: number, at = 0, 
   return sampleSorted(p, n, coin, nucleus ? topP : 0, s.topK);
 }
 
+/** `choose` for each of `rows` rows of logits, row r with coins[r] (the TypeScript backend's sampleRows). */
+export function chooseRows(tokens: Int32Array, margins: Float64Array, logits: Float32Array, rows: number, vocab: number, s: Sampling, coinList: Float64Array): void {
+  for (let r = 0; r < rows; r++) {
+    const c = choose(logits, s, coinList[r], r * vocab, vocab);
+    tokens[r] = c.token;
+    margins[r] = c.margin;
+  }
+}
+
 /** run.c sample_mult: first index whose cumulative probability exceeds the coin. */
 function sampleMult(p: Float32Array, n: number, coin: number): Choice {
   let cdf = 0;
@@ -170,6 +179,8 @@ function sampleSorted(p: Float32Array, n: number, coin: number, topP: number, to
     cum = f(cum + p[top]);
     if (topP > 0 && cum > topP) break;
   }
+  // nothing past the cutoff (NaN probabilities): the last token, with a zero margin so the output is flagged
+  if (taken === 0) return { token: n - 1, margin: 0 };
   const last = taken - 1;
   const r = f(coin * cum);
   let cdf = 0;
