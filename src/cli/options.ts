@@ -17,3 +17,10 @@ export function real(name: string, min = -Infinity, max = Infinity) {
     return n;
   };
 }
+
+/** --kv-memory GiB: the budget of keys and values of a screening process (fast.ts, defaultKvBudget), as its variable. */
+export function kvMemory(v: string): number {
+  const gib = real('--kv-memory', 0.001)(v);
+  process.env.MUTASCAN_KV_MEMORY = String(gib);
+  return gib;
+}

@@ -18,8 +18,10 @@ import type { GenerateAssay } from '../assays/generate.js';
 import type { Assay } from '../assays/prepare.js';
 import { KVCache, type FfnProducts, type LayerStages, type Patch, type Transformer } from '../model/forward.js';
 import { choose, coins, type Choice } from '../model/sampler.js';
+import { decodeSlots, Decoder, kvBytesPerSequence, type Live } from './decode.js';
 import { precisionOf, tieEpsilon } from '../model/ties.js';
 import { allMatrices, matrix } from '../model/weights.js';
+import { totalmem } from 'node:os';
 import { BF16_TO_F32, f32ToBf16 } from '../util/float.js';
 import type { Evaluator, PlainEvaluator } from './evaluate.js';
 import { GreedyCheck } from './greedy-check.js';
@@ -45,6 +47,8 @@ interface Trace {
   check?: GreedyCheck;
   /** the feed-forward products of the layer whose gate and up mutants were evaluated last */
   ffn?: { layer: number; products: FfnProducts };
+  /** where this assay's NSMs decode together */
+  decoder: Decoder;
 }
 
 /** What the fast path keeps of a pass assay's baseline: the residual stream entering each layer, per probe. */
@@ -55,6 +59,8 @@ interface PassTrace {
 
 export class FastEvaluator implements Evaluator {
   rechecks = 0;
+  /** positions run in teacher-forced passes (mutants × positions), for the benchmark's accounting */
+  passRows = 0;
   private readonly traces: (Trace | PassTrace)[];
   private readonly exact: boolean;
   private readonly precision;
@@ -71,6 +77,8 @@ export class FastEvaluator implements Evaluator {
     /** mutants per pass; by default as many as make about `rowsPerPass` rows */
     readonly batchSize?: number,
     readonly rowsPerPass = 4096,
+    /** bytes the keys and values of passes and decoding sequences may take (see defaultKvBudget) */
+    readonly kvBudget = defaultKvBudget(tf, 1),
   ) {
     this.exact = [...allMatrices(tf.weights).values()].every((m) => tf.backend.rowExact(m.dtype));
     this.precision = precisionOf(tf.weights);
@@ -132,7 +140,26 @@ export class FastEvaluator implements Evaluator {
       this.tf.backend.matmul(logits, input, steps, head);
       check = new GreedyCheck(this.tf.backend, head, input, logits, steps, 2 * tieEpsilon(this.precision, false));
     }
-    return { assay: a, seq, promptLength: a.promptIds.length, baseline, budget, coins: sampled ? coins(a.settings.seed, budget) : new Float64Array(budget), sampled, layerInputs, stages, cache, check };
+    const coinList = sampled ? coins(a.settings.seed, budget) : new Float64Array(budget);
+    const decoder = new Decoder(this.tf, { settings: a.settings, coins: coinList, stopIds: a.stopIds, budget, capacity: cache.capacity }, this.decodeSlotsFor(cache.capacity, seq.length));
+    return { assay: a, seq, promptLength: a.promptIds.length, baseline, budget, coins: coinList, sampled, layerInputs, stages, cache, check, decoder };
+  }
+
+  /** Sequences that decode together: the KV budget less what one pass's caches take, per sequence. */
+  private decodeSlotsFor(capacity: number, seqLength: number): number {
+    const perSeq = kvBytesPerSequence(this.tf, capacity);
+    const pass = (this.batchSize ?? Math.max(1, Math.floor(this.rowsPerPass / seqLength))) * perSeq;
+    return decodeSlots(this.tf, capacity, Math.max(perSeq, this.kvBudget - pass));
+  }
+
+  /** positions decoded one token at a time by NSMs, over all assays */
+  decodedRows(): number {
+    return this.traces.reduce((a, t) => a + ('seq' in t ? t.decoder.rows : 0), 0);
+  }
+
+  /** How each generate assay's NSMs decode: sequences together, bytes of keys and values each. */
+  decoding(): { assay: string; slots: number; bytesPerSequence: number }[] {
+    return this.traces.flatMap((t) => ('seq' in t ? [{ assay: t.assay.name, slots: t.decoder.maxSlots, bytesPerSequence: kvBytesPerSequence(this.tf, t.cache.capacity) }] : []));
   }
 
   /** The baseline's feed-forward input and gate and up products at one layer (the last layer asked is kept). */
@@ -187,21 +214,19 @@ export class FastEvaluator implements Evaluator {
   evaluate(mutants: Mutant[]): Outcome[][] {
     const out: Outcome[][] = mutants.map(() => new Array<Outcome>(this.traces.length));
     const size = this.passSize();
-    // NSMs of every pass decode together at the end: decoding is a step per token for few rows, whose cost is
-    // mostly per call, so the more NSMs share a step the better.
-    const deferred: Deferred[][] = this.traces.map(() => []);
+    // NSMs join their assay's decoder as passes find them and decode together (decode.ts); a decoding step
+    // costs mostly per call, not per row, so the more NSMs share a step the better.
+    for (const t of this.traces) if ('seq' in t) t.decoder.reserve(mutants.length);
     for (let i = 0; i < mutants.length; i += size) {
       const batch = mutants.slice(i, i + size);
       const patches = batch.map((m) => this.patch(m));
       this.traces.forEach((t, ai) => {
         const put = (k: number) => (o: Outcome) => (out[i + k][ai] = o);
-        if ('seq' in t) this.runBatch(t, batch, patches, put, deferred[ai]);
+        if ('seq' in t) this.runBatch(t, batch, patches, put);
         else this.runPassBatch(t, batch, patches).forEach((o, k) => put(k)(o));
       });
     }
-    this.traces.forEach((t, ai) => {
-      if ('seq' in t && deferred[ai].length) this.decode(t, deferred[ai]);
-    });
+    for (const t of this.traces) if ('seq' in t) t.decoder.drain();
     return out;
   }
 
@@ -215,36 +240,8 @@ export class FastEvaluator implements Evaluator {
     return t.assay.classify({ ids, margins: l.margins });
   }
 
-  /** NSMs decode on from their divergence, all together, each with its own keys and values and patch. */
-  private decode(t: Trace, list: Deferred[]): void {
-    const tf = this.tf;
-    const vocab = tf.config.vocabSize;
-    const caches = KVCache.pool(tf.config, t.cache.capacity, list.length, this.pools);
-    list.forEach((d, i) => {
-      for (let layer = 0; layer < tf.config.nLayers; layer++) {
-        caches[i].k[layer].set(d.k[layer]);
-        caches[i].v[layer].set(d.v[layer]);
-      }
-      caches[i].length = d.length;
-    });
-    let live = list.map((d, i) => ({ d, cache: caches[i] }));
-    while (live.length) {
-      const lg = tf.forward(live.map(({ d, cache }) => ({ cache, tokens: [d.live.ids[d.live.ids.length - 1]], patch: d.patch })), 'last');
-      live.forEach(({ d }, k) => {
-        const l = d.live;
-        const c = choose(lg, t.assay.settings, t.coins[l.ids.length], k * vocab, vocab);
-        l.ids.push(c.token);
-        l.margins.push(c.margin);
-        l.minMargin = Math.min(l.minMargin, c.margin);
-        if (t.assay.stopIds.includes(c.token) || l.ids.length >= t.budget) l.done = true;
-      });
-      live = live.filter(({ d }) => !d.live.done);
-    }
-    for (const d of list) d.put(this.finish(t, d.mutant, d.live));
-  }
-
-  /** Teacher-forced pass of a batch: silent mutants and finished NSMs get their outcome, the rest are deferred. */
-  private runBatch(t: Trace, batch: Mutant[], patches: (Patch | undefined)[], put: (k: number) => (o: Outcome) => void, deferred: Deferred[]): void {
+  /** Teacher-forced pass of a batch: silent mutants and finished NSMs get their outcome, the rest join the decoder. */
+  private runBatch(t: Trace, batch: Mutant[], patches: (Patch | undefined)[], put: (k: number) => (o: Outcome) => void): void {
     const tf = this.tf;
     const n = t.seq.length;
     const dim = tf.config.dim;
@@ -280,15 +277,27 @@ export class FastEvaluator implements Evaluator {
     // A batch of gate and up mutants of one layer shares that layer's feed-forward input with the baseline:
     // its gate and up products are the baseline's but for each mutant's own features.
     const gateUp = fromStage === 'ffn' && batch.every((m, b) => entries[b] === entry && (m.target?.matrix === 'gate' || m.target?.matrix === 'up'));
+    this.passRows += batch.length * n;
     const out = tf.forward(
       batch.map((_, b) => ({ cache: caches[b], tokens: t.seq, patch: patches[b] })),
       { from },
       { fromLayer, fromStage, input, classifierInput: check !== undefined, ffnProducts: gateUp ? this.ffnProducts(t, fromLayer) : undefined },
     );
     const rowLogits = new Float32Array(vocab);
+    // Without the greedy check, steps are chosen a block at a time in one backend call (most of a block's steps
+    // are needed: a mutant's steps are checked in order until it diverges).
+    const block = { b: -1, start: 0, tokens: new Int32Array(STEP_BLOCK), margins: new Float64Array(STEP_BLOCK) };
     const step = (b: number, s: number): Choice => {
       const row = b * rowsPer + s;
-      if (!check) return choose(out, settings, t.coins[s], row * vocab, vocab);
+      if (!check) {
+        if (block.b !== b || s < block.start || s >= block.start + STEP_BLOCK) {
+          const count = Math.min(STEP_BLOCK, rowsPer - s);
+          tf.backend.sampleRows(block.tokens, block.margins, out.subarray(row * vocab, (row + count) * vocab), count, vocab, settings, t.coins.subarray(s, s + count));
+          block.b = b;
+          block.start = s;
+        }
+        return { token: block.tokens[s - block.start], margin: block.margins[s - block.start] };
+      }
       const fast = check.check(out, row * dim, s, t.baseline[s]);
       // the check's margin is a lower bound: near the tie epsilon the stored tie flag needs the exact one
       if (fast && fast.margin >= eps) return fast;
@@ -301,7 +310,7 @@ export class FastEvaluator implements Evaluator {
     const stop = t.assay.stopIds;
 
     // Verify each step with the shared coins; record the first divergence.
-    const lives: Live[] = batch.map((_, b) => {
+    const lives: (Live & { b: number })[] = batch.map((_, b) => {
       const ids: number[] = [];
       const margins: number[] = [];
       let minMargin = Infinity;
@@ -318,48 +327,21 @@ export class FastEvaluator implements Evaluator {
     });
 
     lives.forEach((l) => {
-      if (l.done) {
-        put(l.b)(this.finish(t, batch[l.b], l));
-        return;
-      }
-      // An NSM keeps its keys and values up to its divergence: the baseline's below the entry, its own above.
-      const cache = caches[l.b];
-      const keep = t.promptLength + l.ids.length - 1;
-      const kvDim = cache.kvDim;
-      const own = (layer: number, which: 'k' | 'v') => (layer < sharedCacheLayers ? t.cache : cache)[which][layer].slice(0, keep * kvDim);
-      deferred.push({
-        mutant: batch[l.b],
-        live: l,
-        patch: patches[l.b],
-        k: Array.from({ length: tf.config.nLayers }, (_, layer) => own(layer, 'k')),
-        v: Array.from({ length: tf.config.nLayers }, (_, layer) => own(layer, 'v')),
-        length: keep,
-        put: put(l.b),
-      });
+      if (l.done) put(l.b)(this.finish(t, batch[l.b], l));
     });
+    // NSMs join the decoder with their keys and values up to their divergence: the baseline's below the entry,
+    // their own above. Joining may decode (when every slot is taken), which reuses the transformer's workspace:
+    // so only once every step of the pass has been checked.
+    for (const l of lives) {
+      if (l.done) continue;
+      const own = caches[l.b];
+      t.decoder.admit(l, patches[l.b], t.promptLength + l.ids.length - 1, (layer, which) => (layer < sharedCacheLayers ? t.cache : own)[which][layer], () => put(l.b)(this.finish(t, batch[l.b], l)));
+    }
   }
 }
 
-/** A mutant's generation while it is checked and decoded. */
-interface Live {
-  b: number;
-  ids: number[];
-  margins: number[];
-  minMargin: number;
-  diverged: boolean;
-  done: boolean;
-}
-
-/** An NSM waiting to decode: its generation so far, keys and values up to its divergence, and where it goes. */
-interface Deferred {
-  mutant: Mutant;
-  live: Live;
-  patch?: Patch;
-  k: Float32Array[];
-  v: Float32Array[];
-  length: number;
-  put(o: Outcome): void;
-}
+/** Teacher-forced steps chosen per backend call when they are sampled. */
+const STEP_BLOCK = 8;
 
 /**
  * Where a mutant's pass can start, as layer·2 + stage (0 = the layer's attention block, 1 = its feed-forward
@@ -387,4 +369,16 @@ function addPatched(tf: Transformer, residual: Float32Array, firstRow: number, n
       const at = r * dim + p.row + k;
       residual[(firstRow + r) * dim + p.row + k] = Math.fround(before[at] + out[r * p.rows + k]);
     }
+}
+
+/**
+ * The default budget for keys and values of one screening process: 40 % of the memory the weights leave, shared
+ * by the processes of a run (MUTASCAN_KV_MEMORY, in GiB, sets it instead).
+ */
+export function defaultKvBudget(tf: Transformer, processes: number): number {
+  const set = Number(process.env.MUTASCAN_KV_MEMORY);
+  if (set > 0) return set * 2 ** 30;
+  let weights = 0;
+  for (const m of allMatrices(tf.weights).values()) weights += m.data.byteLength;
+  return Math.max(2 ** 28, (0.4 * (totalmem() - weights)) / Math.max(1, processes));
 }

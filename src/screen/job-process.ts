@@ -24,7 +24,7 @@ try {
   const baselines = p.assays.map((a) => a.baselineIds);
   if (JSON.stringify(baselines) !== JSON.stringify(init.baselines))
     throw new MutascanError('a screening process computed other baselines than the main process', init.specFile, 'this is a bug; run with --jobs 1 and please report it');
-  const evaluator = evaluatorFor(p, init.plain);
+  const evaluator = evaluatorFor(p, init.plain, init.processes);
   let rechecks = 0;
   const run = (m: JobRequest): void => {
     if (m.type !== 'run') return;

@@ -12,7 +12,7 @@ import { allMatrices } from '../model/weights.js';
 import type { PreparedScreen } from './runner.js';
 
 export type JobRequest =
-  | { type: 'init'; specFile: string; backend?: string; threads?: number; plain: boolean; baselines: number[][] }
+  | { type: 'init'; specFile: string; backend?: string; threads?: number; plain: boolean; baselines: number[][]; processes: number }
   | { type: 'run'; ordinals: number[] };
 
 export interface JobResult {

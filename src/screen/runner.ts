@@ -15,7 +15,7 @@ import type { Outcome } from '../assays/assay.js';
 import { defaultThreads } from '../backend/native-backend.js';
 import { PlainEvaluator, type Evaluator } from './evaluate.js';
 import { JobPool, resolveJobs } from './jobs.js';
-import { FastEvaluator } from './fast.js';
+import { defaultKvBudget, FastEvaluator } from './fast.js';
 import { matrixStats, mutatedValue, type MatrixStats } from './mutate.js';
 import { Plan, type Mutant } from './plan.js';
 import { loadScreenSpec, type ScreenSpec } from './spec.js';
@@ -134,9 +134,20 @@ export function checkBaselines(p: PreparedScreen, store: Store): void {
   });
 }
 
-export function evaluatorFor(p: PreparedScreen, plain: boolean): Evaluator {
+/** `processes`: screening processes on this machine, which share the default KV budget (defaultKvBudget). */
+export function evaluatorFor(p: PreparedScreen, plain: boolean, processes = 1): Evaluator {
   const plainEval = new PlainEvaluator(p.tf, p.assays, p.stats);
-  return plain ? plainEval : new FastEvaluator(p.tf, p.assays, p.stats, plainEval);
+  return plain ? plainEval : new FastEvaluator(p.tf, p.assays, p.stats, plainEval, undefined, undefined, defaultKvBudget(p.tf, processes));
+}
+
+/** One line per generate assay: how many NSMs decode together, and what bounds it. */
+export function decodingNotes(e: Evaluator): string[] {
+  if (!(e instanceof FastEvaluator)) return [];
+  const gib = (b: number): string => (b / 2 ** 30).toFixed(b < 2 ** 30 ? 2 : 1);
+  return e.decoding().map(
+    (d) =>
+      `assay "${d.assay}": NSMs decode up to ${d.slots.toLocaleString('en-US')} at a time (keys and values: ${(d.bytesPerSequence / 2 ** 20).toFixed(2)} MiB per sequence, budget ${gib(e.kvBudget)} GiB per screening process; MUTASCAN_KV_MEMORY=<GiB> or --kv-memory changes it)`,
+  );
 }
 
 /** The null mutant (weights unchanged) must come out silent, or nothing else is worth running. */
@@ -158,7 +169,7 @@ export async function runScreen(o: RunOptions): Promise<RunSummary> {
     jobsAtMost > 1
       ? JobPool.start(
           jobsAtMost,
-          { specFile: o.specFile, backend: o.backend, threads: o.threads ?? Math.max(1, Math.floor(defaultThreads() / jobsAtMost)), plain: o.plain === true, baselines: p.assays.map((a) => a.baselineIds) },
+          { specFile: o.specFile, backend: o.backend, threads: o.threads ?? Math.max(1, Math.floor(defaultThreads() / jobsAtMost)), plain: o.plain === true, baselines: p.assays.map((a) => a.baselineIds), processes: jobsAtMost },
           o.storePath,
         )
       : undefined;
@@ -179,11 +190,11 @@ export async function runScreen(o: RunOptions): Promise<RunSummary> {
   const { store, resumed } = opened;
   try {
     if (resumed) checkBaselines(p, store);
-    const evaluator = evaluatorFor(p, o.plain === true);
+    const evaluator = evaluatorFor(p, o.plain === true, jobsAtMost);
     const pending = store.pending();
     const total = p.plan.total;
     let done = total - pending.length;
-    o.onStart?.({ total, done, resumed, notes: p.notes });
+    o.onStart?.({ total, done, resumed, notes: [...p.notes, ...decodingNotes(evaluator)] });
     let ranNow = 0;
     let stopped = false;
 
