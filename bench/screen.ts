@@ -3,7 +3,13 @@
  *  1. plain path vs fast path, mutants/s and their ratio, on a fixed subset of the stories260K element screen
  *     and of a random model of SmolLM-135M's shape (both paths evaluate the same mutants; the fast path also a
  *     larger run of them, for a stable rate);
- *  2. the main job: the full element screen of stories260K (453,120 mutants), wall time and mutants/s, with
+ *  2. the paper's setting, where nearly every mutant is an NSM (BENCH_SAMPLED=0 skips it): the element screen of
+ *     stories260K's 1.k (4,096 mutants; "Once upon a time", temperature 0.7, top-p 0.9, seed 42, max_length 150)
+ *     and a block-8 screen of 0.q, 2.up and 4.down under the same sampling, fast and plain path on one thread
+ *     (mutants/s per core, to set beside run.c's one-generation-per-mutant rate), their ratio, the share of NSMs,
+ *     where the fast path's rows go (teacher-forced pass vs NSM decoding), then the whole 1.k screen through
+ *     `mutascan run` (--jobs auto);
+ *  3. the main job: the full element screen of stories260K (453,120 mutants), wall time and mutants/s, with
  *     the processes `mutascan run` would use (--jobs auto)
  *     (BENCH_MAIN=0 skips it).
  * Printed, not asserted.
@@ -20,6 +26,7 @@ import { cachedSynth, SMOLLM_135M_SHAPE } from './synth-cache.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const MAIN = join(ROOT, 'examples', 'stories260K-element.yaml');
+const STORIES = join(ROOT, '..', 'shared', 'models', 'stories260K');
 const tmp = mkdtempSync(join(tmpdir(), 'mutascan-bench-'));
 
 /** `per` consecutive mutants from the start of each listed target, in plan order. */
@@ -64,6 +71,56 @@ writeFileSync(
   `model: ${smol}\ntargets: ["0.k", "14.gate", "29.down"]\nunit: { block: 64 }\nkinds: [max, min]\nassays:\n  - name: story\n    type: generate\n    prompt: "Once upon a time"\n    max_new_tokens: 24\n    temperature: 0\n`,
 );
 await compare('SmolLM-135M shape (random bf16 weights; Llama 2 tokens padded to 49,152), block 64, greedy, 24 new tokens', smolSpec, ['0.k', '14.gate', '29.down'], 4, 40);
+
+/**
+ * The paper's setting on one thread: `plainN` mutants on the plain path, `fastN` on the fast path (each taken as
+ * runs of consecutive mutants from spread places of every target, as a screen evaluates them).
+ */
+async function sampled(name: string, spec: string, plainN: number, fastN: number): Promise<void> {
+  const p = await prepareScreen(spec, undefined, 1);
+  const plain = new PlainEvaluator(p.tf, p.assays, p.stats);
+  const fast = new FastEvaluator(p.tf, p.assays, p.stats, plain);
+  const spread = (n: number, runs: number): Mutant[][] => {
+    const out: Mutant[][] = [];
+    const per = Math.ceil(n / (runs * p.plan.targets.length));
+    p.plan.targets.forEach((_, ti) => {
+      const { first, count } = p.plan.range(ti);
+      for (let r = 0; r < runs; r++) {
+        const start = first + Math.floor(((count - per) * r) / Math.max(1, runs - 1));
+        out.push(Array.from({ length: Math.min(per, count) }, (_, i) => p.plan.mutant(start + i)));
+      }
+    });
+    return out;
+  };
+  const small = spread(plainN, 4);
+  const large = spread(fastN, 2);
+  const count = (g: Mutant[][]): number => g.reduce((a, x) => a + x.length, 0);
+  let nsm = 0;
+  const plainRate = rate(() => small.forEach((g) => plain.evaluate(g)), count(small));
+  const decoded0 = fast.decodedRows();
+  const passRows0 = fast.passRows;
+  const fastRate = rate(() => large.forEach((g) => fast.evaluate(g).forEach((o) => (nsm += o[0].silent ? 0 : 1))), count(large));
+  const decoded = fast.decodedRows() - decoded0;
+  const passRows = fast.passRows - passRows0;
+  console.log(`${name}: backend ${p.backend.name}, one thread`);
+  console.log(`  plain  ${plainRate.toFixed(1).padStart(9)} mutants/s per core  (${count(small)} mutants)`);
+  console.log(`  fast   ${fastRate.toFixed(1).padStart(9)} mutants/s per core  (${count(large)} mutants, ${((100 * nsm) / count(large)).toFixed(1)} % NSMs; rows per mutant: ${(passRows / count(large)).toFixed(0)} in teacher-forced passes, ${(decoded / count(large)).toFixed(0)} decoded)`);
+  console.log(`  ratio  ${(fastRate / plainRate).toFixed(1)}× fast/plain  (near-ties re-checked on the plain path: ${fast.rechecks})`);
+}
+
+if (process.env.BENCH_SAMPLED !== '0') {
+  const paper = (targets: string, unit: string): string =>
+    `model: ${join(STORIES, 'stories260K.bin')}\ntokenizer: ${join(STORIES, 'tok512.bin')}\ntargets: ${targets}\nunit: ${unit}\nkinds: [max, min]\nassays:\n  - name: once\n    type: generate\n    prompt: "Once upon a time"\n    max_length: 150\n    temperature: 0.7\n    top_p: 0.9\n    seed: 42\n`;
+  const k1 = join(tmp, 'sampled-1k.yaml');
+  writeFileSync(k1, paper('["1.k"]', 'element'));
+  const b8 = join(tmp, 'sampled-b8.yaml');
+  writeFileSync(b8, paper('["0.q", "2.up", "4.down"]', '{ block: 8 }'));
+  await sampled('paper\'s setting: element screen of 1.k (T=0.7, top-p 0.9, seed 42, max_length 150)', k1, 48, 1200);
+  await sampled('paper\'s setting: block-8 screen of 0.q, 2.up, 4.down (same sampling)', b8, 48, 600);
+  const store = join(tmp, 'sampled-1k.sqlite');
+  const s = await runScreen({ specFile: k1, storePath: store, jobs: 'auto' });
+  console.log(`  the whole 1.k screen through mutascan run: ${s.ranNow} mutants in ${s.seconds.toFixed(1)} s wall = ${(s.ranNow / s.seconds).toFixed(0)} mutants/s, ${s.jobs} processes (near-ties re-checked: ${s.rechecks})`);
+}
 
 if (process.env.BENCH_MAIN !== '0') {
   const store = join(tmp, 'main.sqlite');
