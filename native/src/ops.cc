@@ -742,6 +742,28 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// Each row's key and value into its cache at off[r] + pos[r]·kvDim: one call per layer instead of two copies
+// per sequence (decoding steps have thousands of sequences of one row).
+Napi::Value StoreKv(const Napi::CallbackInfo& info) {
+  float* kc = data<float>(info[0]);
+  float* vc = data<float>(info[1]);
+  const float* k = data<float>(info[2]);
+  const float* v = data<float>(info[3]);
+  const double* off = data<double>(info[4]);
+  const int32_t* pos = data<int32_t>(info[5]);
+  const long rows = num(info[6]), kvDim = num(info[7]);
+  const long kl = std::min(len(info[0]), len(info[1]));
+  if (len(info[2]) < rows * kvDim || len(info[3]) < rows * kvDim || len(info[4]) < rows || len(info[5]) < rows)
+    throw Napi::RangeError::New(info.Env(), "storeKv: arrays too short");
+  for (long r = 0; r < rows; r++) {
+    const long at = (long)off[r] + (long)pos[r] * kvDim;
+    if (at < 0 || at + kvDim > kl) throw Napi::RangeError::New(info.Env(), "storeKv: cache offset past the buffer");
+    std::copy(k + r * kvDim, k + (r + 1) * kvDim, kc + at);
+    std::copy(v + r * kvDim, v + (r + 1) * kvDim, vc + at);
+  }
+  return info.Env().Undefined();
+}
+
 // h1 <- silu(h1) * h3, as run.c: val * (1 / (1 + exp(-val))) * h3
 Napi::Value Swiglu(const Napi::CallbackInfo& info) {
   float* h1 = data<float>(info[0]);
@@ -780,6 +802,7 @@ Napi::Value Add(const Napi::CallbackInfo& info) {
 void register_ops(Napi::Env env, Napi::Object exports) {
   exports.Set("rmsnorm", Napi::Function::New(env, Rmsnorm));
   exports.Set("rope", Napi::Function::New(env, Rope));
+  exports.Set("storeKv", Napi::Function::New(env, StoreKv));
   exports.Set("attention", Napi::Function::New(env, Attention));
   exports.Set("swiglu", Napi::Function::New(env, Swiglu));
   exports.Set("add", Napi::Function::New(env, Add));

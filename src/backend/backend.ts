@@ -23,6 +23,11 @@ export interface Backend {
   matmulInto(out: Float32Array, ldo: number, x: Float32Array, rows: number, w: Matrix): void;
   rmsnorm(out: Float32Array, x: Float32Array, weight: Float32Array, rows: number, n: number, eps: number): void;
   rope(vec: Float32Array, rows: number, heads: number, headDim: number, pos: Int32Array, cos: Float32Array, sin: Float32Array, interleaved: boolean): void;
+  /**
+   * Writes each row's key and value into its cache: rows [rows × kvDim] of k and v go to kc/vc at
+   * offset[r] + pos[r]·kvDim (the layout `attention` reads).
+   */
+  storeKv(kc: Float32Array, vc: Float32Array, k: Float32Array, v: Float32Array, offset: Float64Array, pos: Int32Array, rows: number, kvDim: number): void;
   attention(out: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, offset: Float64Array, pos: Int32Array, rows: number, shape: AttentionShape): void;
   swiglu(h1: Float32Array, h3: Float32Array): void;
   add(x: Float32Array, y: Float32Array): void;

@@ -1,7 +1,7 @@
 import { BF16_TO_F32, f32ToBf16 } from '../util/float.js';
 import type { Matrix } from '../model/weights.js';
 import type { Backend } from './backend.js';
-import { add, attention, rmsnorm, rope, swiglu } from './ts-ops.js';
+import { add, attention, rmsnorm, rope, storeKv, swiglu } from './ts-ops.js';
 import { chooseRows } from '../model/sampler.js';
 
 const f = Math.fround;
@@ -30,6 +30,7 @@ export class TsBackend implements Backend {
 
   rmsnorm = rmsnorm;
   rope = rope;
+  storeKv = storeKv;
   attention = attention;
   swiglu = swiglu;
   add = add;

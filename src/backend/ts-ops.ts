@@ -52,6 +52,14 @@ export interface AttentionShape {
  * Causal grouped-query attention: each row attends over its own cache, which starts at element offset[r] of
  * kc/vc ([positions × kvDim]), up to its position pos[r].
  */
+export function storeKv(kc: Float32Array, vc: Float32Array, k: Float32Array, v: Float32Array, offset: Float64Array, pos: Int32Array, rows: number, kvDim: number): void {
+  for (let r = 0; r < rows; r++) {
+    const at = offset[r] + pos[r] * kvDim;
+    kc.set(k.subarray(r * kvDim, (r + 1) * kvDim), at);
+    vc.set(v.subarray(r * kvDim, (r + 1) * kvDim), at);
+  }
+}
+
 export function attention(out: Float32Array, q: Float32Array, kc: Float32Array, vc: Float32Array, offset: Float64Array, pos: Int32Array, rows: number, s: AttentionShape): void {
   const hd = s.headDim;
   const kvDim = s.nKvHeads * hd;

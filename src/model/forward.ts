@@ -354,17 +354,18 @@ export class Transformer {
     if (L.vBias) addBias(v, L.vBias, R);
     be.rope(q, R, c.nHeads, c.headDim, pos, this.rope.cos, this.rope.sin, interleaved);
     be.rope(k, R, c.nKvHeads, c.headDim, pos, this.rope.cos, this.rope.sin, interleaved);
-    // A chunk's rows are consecutive positions: its keys and values go into its cache in one copy.
-    for (let ci = 0, start = 0; ci < chunks.length; start += chunks[ci].tokens.length, ci++) {
-      const ch = chunks[ci];
-      const n = ch.tokens.length;
-      ch.cache.k[l].set(k.subarray(start * kvDim, (start + n) * kvDim), ch.cache.length * kvDim);
-      ch.cache.v[l].set(v.subarray(start * kvDim, (start + n) * kvDim), ch.cache.length * kvDim);
-    }
     for (const g of groups) {
       const kb = new Float32Array(g.cache.k[l].buffer);
       const vb = new Float32Array(g.cache.v[l].buffer);
       const offset = g.offset;
+      // every row's key and value into its cache, one call for the group
+      if (g.contiguous) be.storeKv(kb, vb, k.subarray(g.rows[0] * kvDim), v.subarray(g.rows[0] * kvDim), offset, pos.subarray(g.rows[0]), g.rows.length, kvDim);
+      else
+        g.rows.forEach((i, j) => {
+          const at = offset[j] + pos[i] * kvDim;
+          kb.set(k.subarray(i * kvDim, (i + 1) * kvDim), at);
+          vb.set(v.subarray(i * kvDim, (i + 1) * kvDim), at);
+        });
       if (g.contiguous) be.attention(att.subarray(g.rows[0] * qDim), q.subarray(g.rows[0] * qDim), kb, vb, offset, pos.subarray(g.rows[0]), g.rows.length, shape);
       else {
         const qg = new Float32Array(g.rows.length * qDim);
