@@ -12,7 +12,7 @@
  *  3. the main job: the full element screen of stories260K (453,120 mutants), wall time and mutants/s, with
  *     the processes `mutascan run` would use (--jobs auto)
  *     (BENCH_MAIN=0 skips it).
- * Printed, not asserted.
+ * BENCH_GREEDY=0 skips part 1. Printed, not asserted.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -62,15 +62,17 @@ async function compare(name: string, specFile: string, targets: string[], plainP
   console.log(`  ratio  ${(fastRate / plainRate).toFixed(1)}× fast/plain  (near-ties re-checked on the plain path: ${fast.rechecks})`);
 }
 
-await compare('stories260K element screen (prompt "Once upon a time", greedy, max_length 48)', MAIN, ['0.q', '1.v', '2.o', '3.gate', '4.up', '4.down'], 40, 1000);
+if (process.env.BENCH_GREEDY !== '0') await compare('stories260K element screen (prompt "Once upon a time", greedy, max_length 48)', MAIN, ['0.q', '1.v', '2.o', '3.gate', '4.up', '4.down'], 40, 1000);
 
-const smol = cachedSynth('smollm-135m-shape-tok', { ...SMOLLM_135M_SHAPE, tokenizer: join(ROOT, '..', 'shared', 'tokenizers', 'llama2', 'tokenizer.bin') });
-const smolSpec = join(tmp, 'smollm.yaml');
-writeFileSync(
-  smolSpec,
-  `model: ${smol}\ntargets: ["0.k", "14.gate", "29.down"]\nunit: { block: 64 }\nkinds: [max, min]\nassays:\n  - name: story\n    type: generate\n    prompt: "Once upon a time"\n    max_new_tokens: 24\n    temperature: 0\n`,
-);
-await compare('SmolLM-135M shape (random bf16 weights; Llama 2 tokens padded to 49,152), block 64, greedy, 24 new tokens', smolSpec, ['0.k', '14.gate', '29.down'], 4, 40);
+if (process.env.BENCH_GREEDY !== '0') {
+  const smol = cachedSynth('smollm-135m-shape-tok', { ...SMOLLM_135M_SHAPE, tokenizer: join(ROOT, '..', 'shared', 'tokenizers', 'llama2', 'tokenizer.bin') });
+  const smolSpec = join(tmp, 'smollm.yaml');
+  writeFileSync(
+    smolSpec,
+    `model: ${smol}\ntargets: ["0.k", "14.gate", "29.down"]\nunit: { block: 64 }\nkinds: [max, min]\nassays:\n  - name: story\n    type: generate\n    prompt: "Once upon a time"\n    max_new_tokens: 24\n    temperature: 0\n`,
+  );
+  await compare('SmolLM-135M shape (random bf16 weights; Llama 2 tokens padded to 49,152), block 64, greedy, 24 new tokens', smolSpec, ['0.k', '14.gate', '29.down'], 4, 40);
+}
 
 /**
  * The paper's setting on one thread: `plainN` mutants on the plain path, `fastN` on the fast path (each taken as

@@ -49,6 +49,9 @@ interface Trace {
   ffn?: { layer: number; products: FfnProducts };
   /** where this assay's NSMs decode together */
   decoder: Decoder;
+  /** mutants verified so far, and how many of them were NSMs (passes run in stages when most are) */
+  seen: number;
+  nsm: number;
 }
 
 /** What the fast path keeps of a pass assay's baseline: the residual stream entering each layer, per probe. */
@@ -142,7 +145,7 @@ export class FastEvaluator implements Evaluator {
     }
     const coinList = sampled ? coins(a.settings.seed, budget) : new Float64Array(budget);
     const decoder = new Decoder(this.tf, { settings: a.settings, coins: coinList, stopIds: a.stopIds, budget, capacity: cache.capacity }, this.decodeSlotsFor(cache.capacity, seq.length));
-    return { assay: a, seq, promptLength: a.promptIds.length, baseline, budget, coins: coinList, sampled, layerInputs, stages, cache, check, decoder };
+    return { assay: a, seq, promptLength: a.promptIds.length, baseline, budget, coins: coinList, sampled, layerInputs, stages, cache, check, decoder, seen: 0, nsm: 0 };
   }
 
   /** Sequences that decode together: the KV budget less what one pass's caches take, per sequence. */
@@ -240,7 +243,14 @@ export class FastEvaluator implements Evaluator {
     return t.assay.classify({ ids, margins: l.margins });
   }
 
-  /** Teacher-forced pass of a batch: silent mutants and finished NSMs get their outcome, the rest join the decoder. */
+  /**
+   * Teacher-forced pass of a batch: silent mutants and finished NSMs get their outcome, the rest join the decoder.
+   *
+   * Where most mutants diverge early (sampled assays: half of them within the first 40 of 150 steps), running
+   * every mutant over all positions wastes most of the pass. Such assays run in stages of 16, 32, 64, … steps:
+   * each stage continues, on their own keys and values, only the mutants still on the baseline's path. Every
+   * position is computed as in one pass (same rows, same order), so nothing changes but the work.
+   */
   private runBatch(t: Trace, batch: Mutant[], patches: (Patch | undefined)[], put: (k: number) => (o: Outcome) => void): void {
     const tf = this.tf;
     const n = t.seq.length;
@@ -253,19 +263,6 @@ export class FastEvaluator implements Evaluator {
     const fromStage = entry & 1 ? 'ffn' : 'attention';
     // One pool: the whole batch's attention is one backend call per layer.
     const caches = KVCache.pool(tf.config, t.cache.capacity, batch.length, this.pools);
-    let input: Float32Array | undefined;
-    if (entry > 0) {
-      input = this.startingRows(fromStage === 'ffn' ? t.stages[fromLayer].mid : t.layerInputs[fromLayer], batch.length);
-      for (let b = 0; b < batch.length; b++) {
-        const p = patches[b];
-        if (!p || entries[b] !== entry) continue;
-        const m = batch[b].target!.matrix;
-        // o mutants start after their attention block, down mutants at the next layer: the product's changed
-        // output features are recomputed from the baseline's input to it and added as the layer adds them.
-        if (m === 'o') addPatched(tf, input, b * n, n, t.layerInputs[fromLayer], t.stages[fromLayer].attention, p);
-        else if (m === 'down') addPatched(tf, input, b * n, n, t.stages[fromLayer - 1].mid, t.stages[fromLayer - 1].hidden, p);
-      }
-    }
     // keys and values the mutants share with the baseline: layers below the entry, and the entry layer itself
     // when its attention block is skipped
     const sharedCacheLayers = fromLayer + (fromStage === 'ffn' ? 1 : 0);
@@ -277,71 +274,118 @@ export class FastEvaluator implements Evaluator {
     // A batch of gate and up mutants of one layer shares that layer's feed-forward input with the baseline:
     // its gate and up products are the baseline's but for each mutant's own features.
     const gateUp = fromStage === 'ffn' && batch.every((m, b) => entries[b] === entry && (m.target?.matrix === 'gate' || m.target?.matrix === 'up'));
-    this.passRows += batch.length * n;
-    const out = tf.forward(
-      batch.map((_, b) => ({ cache: caches[b], tokens: t.seq, patch: patches[b] })),
-      { from },
-      { fromLayer, fromStage, input, classifierInput: check !== undefined, ffnProducts: gateUp ? this.ffnProducts(t, fromLayer) : undefined },
-    );
-    const rowLogits = new Float32Array(vocab);
-    // Without the greedy check, steps are chosen a block at a time in one backend call (most of a block's steps
-    // are needed: a mutant's steps are checked in order until it diverges).
-    const block = { b: -1, start: 0, tokens: new Int32Array(STEP_BLOCK), margins: new Float64Array(STEP_BLOCK) };
-    const step = (b: number, s: number): Choice => {
-      const row = b * rowsPer + s;
-      if (!check) {
-        if (block.b !== b || s < block.start || s >= block.start + STEP_BLOCK) {
-          const count = Math.min(STEP_BLOCK, rowsPer - s);
-          tf.backend.sampleRows(block.tokens, block.margins, out.subarray(row * vocab, (row + count) * vocab), count, vocab, settings, t.coins.subarray(s, s + count));
-          block.b = b;
-          block.start = s;
-        }
-        return { token: block.tokens[s - block.start], margin: block.margins[s - block.start] };
-      }
-      const fast = check.check(out, row * dim, s, t.baseline[s]);
-      // the check's margin is a lower bound: near the tie epsilon the stored tie flag needs the exact one
-      if (fast && fast.margin >= eps) return fast;
-      tf.backend.matmul(rowLogits, out.subarray(row * dim, (row + 1) * dim), 1, head);
-      return choose(rowLogits, settings, t.coins[s]);
-    };
-    const rowsPer = n - from;
+    const products = gateUp ? this.ffnProducts(t, fromLayer) : undefined;
     const eps = t.assay.tieEpsilon;
     const settings = t.assay.settings;
     const stop = t.assay.stopIds;
+    const steps = t.baseline.length;
+    const rowLogits = new Float32Array(vocab);
+    const block = { b: -1, start: 0, tokens: new Int32Array(STEP_BLOCK), margins: new Float64Array(STEP_BLOCK) };
 
-    // Verify each step with the shared coins; record the first divergence.
-    const lives: (Live & { b: number })[] = batch.map((_, b) => {
-      const ids: number[] = [];
-      const margins: number[] = [];
-      let minMargin = Infinity;
-      for (let s = 0; s < t.baseline.length; s++) {
-        const c = step(b, s);
-        ids.push(c.token);
-        margins.push(c.margin);
-        minMargin = Math.min(minMargin, c.margin);
-        if (c.token !== t.baseline[s]) break;
+    const lives: (Live & { b: number })[] = batch.map((_, b) => ({ b, ids: [], margins: [], minMargin: Infinity, diverged: false, done: false }));
+    let active = lives.map((_, b) => b);
+    // stage boundaries in positions: [start, end) of the sequence, the first ending `from` + its steps
+    const staged = t.nsm > t.seen / 2 && t.seen > 0 && steps > 2 * FIRST_STAGE_STEPS;
+    for (let start = 0, length = FIRST_STAGE_STEPS; start < n && active.length; ) {
+      const end = staged ? Math.min(n, (start === 0 ? from : start) + length) : n;
+      const rows = end - start;
+      const firstStep = Math.max(0, start - from);
+      let input: Float32Array | undefined;
+      if (entry > 0) {
+        const base = fromStage === 'ffn' ? t.stages[fromLayer].mid : t.layerInputs[fromLayer];
+        input = this.startingRows(base.subarray(start * dim, end * dim), active.length);
+        active.forEach((b, k) => {
+          const p = patches[b];
+          if (!p || entries[b] !== entry) return;
+          const m = batch[b].target!.matrix;
+          // o mutants start after their attention block, down mutants at the next layer: the product's changed
+          // output features are recomputed from the baseline's input to it and added as the layer adds them.
+          const cols = p.weights.cols;
+          if (m === 'o') addPatched(tf, input!, k * rows, rows, t.layerInputs[fromLayer].subarray(start * dim), t.stages[fromLayer].attention.subarray(start * cols), p);
+          else if (m === 'down') addPatched(tf, input!, k * rows, rows, t.stages[fromLayer - 1].mid.subarray(start * dim), t.stages[fromLayer - 1].hidden.subarray(start * cols), p);
+        });
       }
-      const diverged = ids.length > 0 && ids[ids.length - 1] !== t.baseline[ids.length - 1];
-      const finished = !diverged || stop.includes(ids[ids.length - 1]) || ids.length >= t.budget;
-      return { b, ids, margins, minMargin, diverged, done: finished };
-    });
-
-    lives.forEach((l) => {
-      if (l.done) put(l.b)(this.finish(t, batch[l.b], l));
-    });
-    // NSMs join the decoder with their keys and values up to their divergence: the baseline's below the entry,
-    // their own above. Joining may decode (when every slot is taken), which reuses the transformer's workspace:
-    // so only once every step of the pass has been checked.
-    for (const l of lives) {
-      if (l.done) continue;
-      const own = caches[l.b];
-      t.decoder.admit(l, patches[l.b], t.promptLength + l.ids.length - 1, (layer, which) => (layer < sharedCacheLayers ? t.cache : own)[which][layer], () => put(l.b)(this.finish(t, batch[l.b], l)));
+      this.passRows += active.length * rows;
+      const hidden = tf.config.hiddenDim;
+      const out = tf.forward(
+        active.map((b) => ({ cache: caches[b], tokens: t.seq.slice(start, end), patch: patches[b] })),
+        start === 0 ? { from } : 'all',
+        {
+          fromLayer,
+          fromStage,
+          input,
+          classifierInput: check !== undefined,
+          ffnProducts: products && { input: products.input.subarray(start * dim, end * dim), gate: products.gate.subarray(start * hidden, end * hidden), up: products.up.subarray(start * hidden, end * hidden) },
+        },
+      );
+      // rows of this stage's output per mutant: its steps firstStep … lastStep − 1
+      const lastStep = Math.min(steps, end - from);
+      const rowsPer = end - Math.max(start, from);
+      const step = (k: number, b: number, s: number): Choice => {
+        const row = k * rowsPer + (s - firstStep);
+        if (!check) {
+          // Without the greedy check, steps are chosen a block at a time in one backend call (most of a block's
+          // steps are needed: a mutant's steps are checked in order until it diverges).
+          if (block.b !== b || s < block.start || s >= block.start + STEP_BLOCK) {
+            const count = Math.min(STEP_BLOCK, lastStep - s);
+            tf.backend.sampleRows(block.tokens, block.margins, out.subarray(row * vocab, (row + count) * vocab), count, vocab, settings, t.coins.subarray(s, s + count));
+            block.b = b;
+            block.start = s;
+          }
+          return { token: block.tokens[s - block.start], margin: block.margins[s - block.start] };
+        }
+        const fast = check.check(out, row * dim, s, t.baseline[s]);
+        // the check's margin is a lower bound: near the tie epsilon the stored tie flag needs the exact one
+        if (fast && fast.margin >= eps) return fast;
+        tf.backend.matmul(rowLogits, out.subarray(row * dim, (row + 1) * dim), 1, head);
+        return choose(rowLogits, settings, t.coins[s]);
+      };
+      // Verify this stage's steps with the shared coins; a mutant leaves at its first divergence.
+      block.b = -1;
+      const still: number[] = [];
+      active.forEach((b, k) => {
+        const l = lives[b];
+        for (let s = firstStep; s < lastStep; s++) {
+          const c = step(k, b, s);
+          l.ids.push(c.token);
+          l.margins.push(c.margin);
+          if (c.margin < l.minMargin) l.minMargin = c.margin;
+          if (c.token !== t.baseline[s]) {
+            l.diverged = true;
+            break;
+          }
+        }
+        if (!l.diverged && lastStep < steps) still.push(b);
+      });
+      // Mutants that left: silent ones (at the end) and NSMs that stopped are done; other NSMs join the decoder
+      // with their keys and values up to their divergence, the baseline's below the entry, their own above.
+      // Joining may decode (when every slot is taken), which reuses the transformer's workspace: so only once
+      // every step of the stage has been checked.
+      for (const b of active) {
+        const l = lives[b];
+        if (!l.diverged && lastStep < steps) continue;
+        t.seen++;
+        if (l.diverged) t.nsm++;
+        l.done = !l.diverged || stop.includes(l.ids[l.ids.length - 1]) || l.ids.length >= t.budget;
+        if (l.done) {
+          put(b)(this.finish(t, batch[b], l));
+          continue;
+        }
+        const own = caches[b];
+        t.decoder.admit(l, patches[b], t.promptLength + l.ids.length - 1, (layer, which) => (layer < sharedCacheLayers ? t.cache : own)[which][layer], () => put(b)(this.finish(t, batch[b], l)));
+      }
+      active = still;
+      start = end;
+      length *= 2;
     }
   }
 }
 
 /** Teacher-forced steps chosen per backend call when they are sampled. */
 const STEP_BLOCK = 8;
+
+/** Steps of the first stage of a staged pass (runBatch); each later stage is twice as long. */
+const FIRST_STAGE_STEPS = 16;
 
 /**
  * Where a mutant's pass can start, as layer·2 + stage (0 = the layer's attention block, 1 = its feed-forward

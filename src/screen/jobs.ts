@@ -22,6 +22,9 @@ export interface JobResult {
 
 export type JobReply = { type: 'ready' } | ({ type: 'done' } & JobResult) | { type: 'error'; what: string; where?: string; hint?: string };
 
+/** `auto` starts processes for at least this much work: 5,000 mutants of the main job (48 tokens each). */
+const MIN_AUTO_WORK = 5000 * 48;
+
 /**
  * `auto`: one process per core when the model is small enough that copies of its working memory fit easily
  * (a large model's products already use every core from one process) and the screen is long enough to pay for
@@ -29,7 +32,9 @@ export type JobReply = { type: 'ready' } | ({ type: 'done' } & JobResult) | { ty
  */
 export function resolveJobs(jobs: number | 'auto' | undefined, p: PreparedScreen, pending: number): number {
   if (typeof jobs === 'number') return jobs;
-  if (jobs === undefined || pending < 5000) return 1;
+  // the work a mutant may cost: tokens its generate assays sample, probes its pass assays run
+  const perMutant = p.assays.reduce((a, x) => a + (x.type === 'generate' ? x.budget : x.probes.length), 0);
+  if (jobs === undefined || pending * Math.max(1, perMutant) < MIN_AUTO_WORK) return 1;
   const cores = availableParallelism();
   let bytes = 0;
   for (const m of allMatrices(p.model.weights).values()) bytes += m.data.byteLength;
