@@ -55,8 +55,11 @@ export function decodeSlots(tf: Transformer, capacity: number, budgetBytes: numb
 }
 
 export class Decoder {
-  private readonly caches: KVCache[] = [];
-  private readonly free: number[] = [];
+  /** slots' caches, made when a slot is first used (a chunk may reserve thousands and use a few) */
+  private caches: (KVCache | undefined)[] = [];
+  /** slots given back, and the next slot never used yet */
+  private free: number[] = [];
+  private fresh = 0;
   private live: Slot[] = [];
   /** key/value buffers of the slots, one per layer, kept between calls (only grown) */
   private bufs?: { k: Float32Array[]; v: Float32Array[]; count: number };
@@ -74,26 +77,30 @@ export class Decoder {
     readonly maxSlots: number,
   ) {}
 
-  /** Makes room for `n` sequences (at most maxSlots): slots are buffers of one pool, so attention is one call. */
+  /** Makes room for `n` sequences (at most maxSlots): slots are parts of one pool, so attention is one call. */
   reserve(n: number): void {
     const want = Math.min(this.maxSlots, Math.max(1, n));
-    if (this.caches.length >= want || this.live.length) return;
+    if ((this.bufs?.count ?? 0) >= want || this.live.length) return;
     const c = this.tf.config;
-    const kvDim = c.nKvHeads * c.headDim;
-    const size = this.d.capacity * kvDim;
+    const size = this.d.capacity * c.nKvHeads * c.headDim;
     // grow in powers of two so that chunks of varying size reuse the buffers
-    let count = this.bufs?.count ?? 0;
-    if (count < want) {
-      count = Math.min(this.maxSlots, 2 ** Math.ceil(Math.log2(want)));
-      this.bufs = { count, k: Array.from({ length: c.nLayers }, () => new Float32Array(count * size)), v: Array.from({ length: c.nLayers }, () => new Float32Array(count * size)) };
+    const count = Math.min(this.maxSlots, 2 ** Math.ceil(Math.log2(want)));
+    this.bufs = { count, k: Array.from({ length: c.nLayers }, () => new Float32Array(count * size)), v: Array.from({ length: c.nLayers }, () => new Float32Array(count * size)) };
+    this.caches = [];
+    this.free = [];
+    this.fresh = 0;
+  }
+
+  private slot(i: number): KVCache {
+    let cache = this.caches[i];
+    if (!cache) {
+      const c = this.tf.config;
+      const kvDim = c.nKvHeads * c.headDim;
+      const size = this.d.capacity * kvDim;
+      const { k, v } = this.bufs!;
+      cache = this.caches[i] = new KVCache(kvDim, c.nLayers, this.d.capacity, { k: k.map((b) => b.subarray(i * size, (i + 1) * size)), v: v.map((b) => b.subarray(i * size, (i + 1) * size)) });
     }
-    const { k, v } = this.bufs!;
-    this.caches.length = 0;
-    this.free.length = 0;
-    for (let i = 0; i < want; i++) {
-      this.caches.push(new KVCache(kvDim, c.nLayers, this.d.capacity, { k: k.map((b) => b.subarray(i * size, (i + 1) * size)), v: v.map((b) => b.subarray(i * size, (i + 1) * size)) }));
-      this.free.push(want - 1 - i);
-    }
+    return cache;
   }
 
   /**
@@ -101,10 +108,10 @@ export class Decoder {
    * of each layer (`kv`). When no slot is free, the live sequences decode until one stops.
    */
   admit(live: Live, patch: Patch | undefined, length: number, kv: (layer: number, which: 'k' | 'v') => Float32Array, done: () => void): void {
-    if (!this.caches.length) this.reserve(1);
-    while (!this.free.length) this.step();
-    const index = this.free.pop()!;
-    const cache = this.caches[index];
+    if (!this.bufs) this.reserve(1);
+    while (!this.free.length && this.fresh >= this.bufs!.count) this.step();
+    const index = this.free.length ? this.free.pop()! : this.fresh++;
+    const cache = this.slot(index);
     const kvDim = cache.kvDim;
     for (let layer = 0; layer < this.tf.config.nLayers; layer++) {
       cache.k[layer].set(kv(layer, 'k').subarray(0, length * kvDim));
