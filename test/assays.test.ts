@@ -16,7 +16,7 @@ import { Transformer } from '../src/model/forward.js';
 import { loadModel } from '../src/model/model.js';
 import { matrixStats, mutate, restore } from '../src/screen/mutate.js';
 import { Plan } from '../src/screen/plan.js';
-import { loadScreenSpec, type ChoiceAssaySpec } from '../src/screen/spec.js';
+import { loadScreenSpec, type ChoiceAssaySpec } from '../src/spec/spec.js';
 import { CLI, EXPECTED, expectCleanError, readJson, runCli, SHARED, STORIES_BIN, STORIES_TOK, tempDir } from './helpers.js';
 
 const dir = tempDir('assays');

@@ -8,8 +8,8 @@ import { fail } from '../errors.js';
 import type { Transformer } from '../model/forward.js';
 import type { Model } from '../model/model.js';
 import { choose, coins, Rng, type Sampling } from '../model/sampler.js';
-import { idsHash } from '../screen/classify.js';
-import type { ChoiceAssaySpec } from '../screen/spec.js';
+import { idsHash } from './classify.js';
+import type { ChoiceAssaySpec } from '../spec/spec.js';
 import { type Outcome, type PassAssay, type PassState, type Probe } from './assay.js';
 import { choicePrompt, LETTERS, loadQuestionSet, type Question } from './mmlu.js';
 

@@ -3,8 +3,8 @@ import { generateIds, promptIds, sampleBudget, type GenerateSettings } from '../
 import type { Model } from '../model/model.js';
 import { fail } from '../errors.js';
 import { precisionOf, tieEpsilon } from '../model/ties.js';
-import { firstDivergence, idsHash, isDestructive, similarity } from '../screen/classify.js';
-import type { GenerateAssaySpec } from '../screen/spec.js';
+import { firstDivergence, idsHash, isDestructive, similarity } from './classify.js';
+import type { GenerateAssaySpec } from '../spec/spec.js';
 import type { GenerateRun, Outcome, PreparedAssay } from './assay.js';
 
 /** A generate assay: prompt, optional chat template, sampling settings and seed, a length budget. */

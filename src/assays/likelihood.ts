@@ -6,8 +6,8 @@
  */
 import type { Transformer } from '../model/forward.js';
 import type { Model } from '../model/model.js';
-import { idsHash } from '../screen/classify.js';
-import type { LikelihoodAssaySpec } from '../screen/spec.js';
+import { idsHash } from './classify.js';
+import type { LikelihoodAssaySpec } from '../spec/spec.js';
 import type { Outcome, PassAssay, PassState, Probe } from './assay.js';
 
 /** Natural-log softmax of one row, in float64. */

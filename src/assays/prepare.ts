@@ -5,7 +5,7 @@
 import { fail } from '../errors.js';
 import type { Transformer } from '../model/forward.js';
 import type { Model } from '../model/model.js';
-import type { ScreenSpec } from '../screen/spec.js';
+import type { ScreenSpec } from '../spec/spec.js';
 import type { PassAssay } from './assay.js';
 import { ChoiceAssay } from './choice.js';
 import { GenerateAssay } from './generate.js';

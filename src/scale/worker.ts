@@ -8,7 +8,7 @@
  * the job (BullMQ's stalled-job handling).
  */
 import { Worker } from 'bullmq';
-import { parseScreenSpec } from '../screen/spec.js';
+import { parseScreenSpec } from '../spec/spec.js';
 import { evaluatorFor, prepareFromSpec, type PreparedScreen } from '../screen/runner.js';
 import type { Evaluator } from '../screen/evaluate.js';
 import { modelFingerprint } from '../model/fingerprint.js';

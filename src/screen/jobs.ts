@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import type { Outcome } from '../assays/assay.js';
 import { MutascanError } from '../errors.js';
 import { allMatrices } from '../model/weights.js';
-import type { PreparedScreen } from './runner.js';
+import type { Assay } from '../assays/prepare.js';
+import type { ModelWeights } from '../model/weights.js';
 
 export type JobRequest =
   | { type: 'init'; specFile: string; backend?: string; threads?: number; plain: boolean; baselines: number[][]; processes: number }
@@ -30,7 +31,7 @@ const MIN_AUTO_WORK = 5000 * 48;
  * (a large model's products already use every core from one process) and the screen is long enough to pay for
  * starting them.
  */
-export function resolveJobs(jobs: number | 'auto' | undefined, p: PreparedScreen, pending: number): number {
+export function resolveJobs(jobs: number | 'auto' | undefined, p: { model: { weights: ModelWeights }; assays: readonly Assay[] }, pending: number): number {
   if (typeof jobs === 'number') return jobs;
   // the work a mutant may cost: tokens its generate assays sample, probes its pass assays run
   const perMutant = p.assays.reduce((a, x) => a + (x.type === 'generate' ? x.budget : x.probes.length), 0);

@@ -7,14 +7,9 @@
  */
 import { BF16_TO_F32, f32ToBf16 } from '../util/float.js';
 import type { Matrix } from '../model/weights.js';
+import type { Kind } from '../spec/spec.js';
 
-export type Kind =
-  | { type: 'max' }
-  | { type: 'min' }
-  | { type: 'zero' }
-  | { type: 'value'; value: number }
-  | { type: 'scale'; factor: number }
-  | { type: 'negate' };
+export type { Kind };
 
 /** A rectangle of a matrix as stored ([out_features, in_features]): first row/col and its extent. */
 export interface Unit {

@@ -8,7 +8,7 @@ import { fail } from '../errors.js';
 import type { Model } from '../model/model.js';
 import { LAYER_MATRICES, type LayerMatrix, type Matrix } from '../model/weights.js';
 import type { Kind, Unit } from './mutate.js';
-import { targetLine, type ScreenSpec, type UnitSpec } from './spec.js';
+import { targetLine, type ScreenSpec, type UnitSpec } from '../spec/spec.js';
 
 export type MatrixKind = LayerMatrix | 'embed' | 'lm_head';
 

@@ -18,7 +18,7 @@ import { JobPool, resolveJobs } from './jobs.js';
 import { defaultKvBudget, FastEvaluator } from './fast.js';
 import { matrixStats, mutatedValue, type MatrixStats } from './mutate.js';
 import { Plan, type Mutant } from './plan.js';
-import { loadScreenSpec, type ScreenSpec } from './spec.js';
+import { loadScreenSpec, type ScreenSpec } from '../spec/spec.js';
 
 /** A chunk of work aims at this long, and holds at most MAX_CHUNK mutants. */
 const CHUNK_MS = 1000;

@@ -7,7 +7,15 @@ import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, type Node } from 'yaml';
 import { z } from 'zod';
 import { fail } from '../errors.js';
-import type { Kind } from './mutate.js';
+
+/** What a unit is set to (screen/mutate.ts writes it): the kinds of a screen file's `kinds`. */
+export type Kind =
+  | { type: 'max' }
+  | { type: 'min' }
+  | { type: 'zero' }
+  | { type: 'value'; value: number }
+  | { type: 'scale'; factor: number }
+  | { type: 'negate' };
 
 export type UnitSpec = { type: 'block'; size: number } | { type: 'element' } | { type: 'row' } | { type: 'col' };
 
