@@ -22,8 +22,8 @@ import { loadModel } from '../src/model/model.js';
 import { allMatrices } from '../src/model/weights.js';
 import { estimateScreen } from '../src/screen/estimate.js';
 import { PlainEvaluator } from '../src/screen/evaluate.js';
-import { FastEvaluator } from '../src/screen/fast.js';
-import { prepareScreen } from '../src/screen/runner.js';
+import { defaultKvBudget, FastEvaluator } from '../src/screen/fast.js';
+import { decodingNotes, prepareScreen } from '../src/screen/runner.js';
 import { Transformer } from '../src/model/forward.js';
 import { selectBackend } from '../src/backend/select.js';
 import { cachedSynth } from './synth-cache.js';
@@ -92,7 +92,7 @@ try {
     const p = await prepareScreen(spec);
     console.log(`screen setup (load; baseline of ${p.assays[0].baselineIds.length} tokens): ${((performance.now() - t) / 1000).toFixed(1)} s`);
     const plain = new PlainEvaluator(p.tf, p.assays, p.stats);
-    const fast = new FastEvaluator(p.tf, p.assays, p.stats, plain);
+    const fast = new FastEvaluator(p.tf, p.assays, p.stats, plain, undefined, undefined, defaultKvBudget(p.tf, 1));
     const { first } = p.plan.range(0);
     t = performance.now();
     plain.evaluate([p.plan.mutant(first)]);
@@ -103,7 +103,9 @@ try {
     const out = fast.evaluate(mutants);
     const fastSeconds = (performance.now() - t) / 1000 / n;
     console.log(`1.down block-64, 150-token assay: plain ${plainSeconds.toFixed(1)} s/mutant; fast ${fastSeconds.toFixed(2)} s/mutant (one pass of ${n}, ${out.filter((o) => !o[0].silent).length} NSMs, ${fast.rechecks} tie re-checks) = ${(plainSeconds / fastSeconds).toFixed(1)}×`);
-    console.log(`peak resident memory while screening: ${GiB(status('VmHWM'))} (machine: 24 GiB)`);
+    for (const line of decodingNotes(fast)) console.log(`decoding: ${line}`);
+    const weightBytes = [...allMatrices(p.model.weights).values()].reduce((a, m) => a + m.data.byteLength, 0);
+    console.log(`peak resident memory while screening: ${GiB(status('VmHWM'))} (machine: 24 GiB; 1.2 × the weights + the KV budget: ${GiB(1.2 * weightBytes + fast.kvBudget)})`);
   }
   if (part === 'estimate') {
     const full = join(tmp, 'paper.yaml');

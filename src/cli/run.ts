@@ -27,7 +27,7 @@ export function registerRun(program: Command): void {
     .option('--limit <n>', 'stop after this many mutants (the rest can be resumed)', int('--limit', 1))
     .option('--queue <redis-url>', 'spread the screen over workers through Redis (redis://HOST:PORT); this process coordinates and stores')
     .option('--batch <n>', 'with --queue: mutants per job', int('--batch', 1))
-    .option('--kv-memory <GiB>', 'keys and values of passes and decoding NSMs per screening process (default: 40 % of the memory the weights leave, shared by the processes)', kvMemory)
+    .option('--kv-memory <GiB>', 'keys and values of passes and decoding NSMs per screening process (default: 60 % of the memory the weights leave, shared by the processes)', kvMemory)
     .action(async (screen: string, o) => {
       let stop = false;
       const onSigint = (): void => {

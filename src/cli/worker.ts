@@ -11,7 +11,7 @@ export function registerWorker(program: Command): void {
     .option('--model <path>', "this machine's copy of the screen's model (default: the path in the screen file)")
     .option('--tokenizer <path>', "this machine's copy of the tokenizer, for llama2.c models")
     .option('--threads <n>', 'threads for the native backend', int('--threads', 1))
-    .option('--kv-memory <GiB>', 'keys and values of passes and decoding NSMs (default: 40 % of the memory the weights leave)', kvMemory)
+    .option('--kv-memory <GiB>', 'keys and values of passes and decoding NSMs (default: 60 % of the memory the weights leave)', kvMemory)
     .option('--lock-seconds <s>', 'how long a batch stays with this worker without a sign of life before another worker takes it', real('--lock-seconds', 0.5))
     .option('--exit-when-idle <s>', 'stop after this many seconds without a screen to work on (default: keep waiting)', real('--exit-when-idle', 0))
     .action(async (o: { queue: string; concurrency?: number; model?: string; tokenizer?: string; threads?: number; lockSeconds?: number; exitWhenIdle?: number }) => {

@@ -73,8 +73,8 @@ export class Decoder {
   constructor(
     private readonly tf: Transformer,
     private readonly d: DecodeSettings,
-    /** most sequences at once (the memory bound) */
-    readonly maxSlots: number,
+    /** most sequences at once (the memory bound; FastEvaluator sets it from the KV budget) */
+    public maxSlots: number,
   ) {}
 
   /** Makes room for `n` sequences (at most maxSlots): slots are parts of one pool, so attention is one call. */

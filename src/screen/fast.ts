@@ -69,6 +69,8 @@ export class FastEvaluator implements Evaluator {
   private readonly precision;
   /** the residual streams a pass starts from, kept between passes (forward overwrites them) */
   private inputs = new Float32Array(0);
+  /** mutants per pass (sizeToBudget) */
+  private passMutants = 1;
   /** key/value buffers of the passes, kept between them (KVCache.pool) */
   private readonly pools = new Map<string, { k: Float32Array[]; v: Float32Array[] }>();
 
@@ -86,6 +88,7 @@ export class FastEvaluator implements Evaluator {
     this.exact = [...allMatrices(tf.weights).values()].every((m) => tf.backend.rowExact(m.dtype));
     this.precision = precisionOf(tf.weights);
     this.traces = assays.map((a) => (a.type === 'generate' ? this.trace(a) : this.passTrace(a)));
+    this.sizeToBudget();
   }
 
   private passTrace(a: PassAssay): PassTrace {
@@ -144,15 +147,24 @@ export class FastEvaluator implements Evaluator {
       check = new GreedyCheck(this.tf.backend, head, input, logits, steps, 2 * tieEpsilon(this.precision, false));
     }
     const coinList = sampled ? coins(a.settings.seed, budget) : new Float64Array(budget);
-    const decoder = new Decoder(this.tf, { settings: a.settings, coins: coinList, stopIds: a.stopIds, budget, capacity: cache.capacity }, this.decodeSlotsFor(cache.capacity, seq.length));
+    // how many sequences decode together is set once every assay's pass is known (constructor)
+    const decoder = new Decoder(this.tf, { settings: a.settings, coins: coinList, stopIds: a.stopIds, budget, capacity: cache.capacity }, 1);
     return { assay: a, seq, promptLength: a.promptIds.length, baseline, budget, coins: coinList, sampled, layerInputs, stages, cache, check, decoder, seen: 0, nsm: 0 };
   }
 
-  /** Sequences that decode together: the KV budget less what one pass's caches take, per sequence. */
-  private decodeSlotsFor(capacity: number, seqLength: number): number {
-    const perSeq = kvBytesPerSequence(this.tf, capacity);
-    const pass = (this.batchSize ?? Math.max(1, Math.floor(this.rowsPerPass / seqLength))) * perSeq;
-    return decodeSlots(this.tf, capacity, Math.max(perSeq, this.kvBudget - pass));
+  /**
+   * Mutants per pass and sequences decoding together share the KV budget: a pass takes at most half of it (and
+   * about `rowsPerPass` rows), decoding what the pass leaves — on a 7B model both are tens of sequences.
+   */
+  private sizeToBudget(): void {
+    const caps = this.traces.filter((t): t is Trace => 'seq' in t).map((t) => kvBytesPerSequence(this.tf, t.cache.capacity));
+    const perMutant = caps.reduce((a, b) => a + b, 0);
+    const longest = Math.max(...this.traces.map((t) => ('seq' in t ? t.seq.length : Math.max(...t.assay.probes.map((p) => p.ids.length)))));
+    const byRows = Math.max(1, Math.floor(this.rowsPerPass / longest));
+    this.passMutants = this.batchSize ?? (perMutant > 0 ? Math.max(1, Math.min(byRows, Math.floor(this.kvBudget / 2 / perMutant))) : byRows);
+    const left = Math.max(0, this.kvBudget - this.passMutants * perMutant);
+    for (const t of this.traces)
+      if ('seq' in t) t.decoder.maxSlots = decodeSlots(this.tf, t.cache.capacity, (left * kvBytesPerSequence(this.tf, t.cache.capacity)) / perMutant);
   }
 
   /** positions decoded one token at a time by NSMs, over all assays */
@@ -210,8 +222,7 @@ export class FastEvaluator implements Evaluator {
 
   /** Mutants evaluated together in one pass. */
   passSize(): number {
-    const longest = Math.max(...this.traces.map((t) => ('seq' in t ? t.seq.length : Math.max(...t.assay.probes.map((p) => p.ids.length)))));
-    return this.batchSize ?? Math.max(1, Math.floor(this.rowsPerPass / longest));
+    return this.passMutants;
   }
 
   evaluate(mutants: Mutant[]): Outcome[][] {
@@ -416,13 +427,14 @@ function addPatched(tf: Transformer, residual: Float32Array, firstRow: number, n
 }
 
 /**
- * The default budget for keys and values of one screening process: 40 % of the memory the weights leave, shared
- * by the processes of a run (MUTASCAN_KV_MEMORY, in GiB, sets it instead).
+ * The default budget for keys and values of one screening process: 60 % of the memory the weights leave, shared
+ * by the processes of a run (MUTASCAN_KV_MEMORY, in GiB, sets it instead). The rest is for the forward pass's
+ * activations, the baselines' traces and the page cache.
  */
 export function defaultKvBudget(tf: Transformer, processes: number): number {
   const set = Number(process.env.MUTASCAN_KV_MEMORY);
   if (set > 0) return set * 2 ** 30;
   let weights = 0;
   for (const m of allMatrices(tf.weights).values()) weights += m.data.byteLength;
-  return Math.max(2 ** 28, (0.4 * (totalmem() - weights)) / Math.max(1, processes));
+  return Math.max(2 ** 28, (0.6 * (totalmem() - weights)) / Math.max(1, processes));
 }
