@@ -10,19 +10,24 @@
  *    mutated layer.
  * 3. Batching. Mutants of one matrix differ only in one block: a batch runs as one pass over all their rows,
  *    sharing every matrix product; each mutant's block rows are recomputed exactly (forward.ts, Patch).
- * 4. Ties. With a backend that sums in index order the pass is bit-identical to the plain path. Otherwise a
- *    decision whose margin is below the tie epsilon is re-run on the plain path, and counted.
+ * 4. NSMs decode together: each joins its assay's Decoder (decode.ts) when its pass finds it, and every step
+ *    runs all live sequences in one forward call, in as many slots as the keys-and-values budget allows.
+ * 5. Staged passes: where most mutants have been NSMs, passes run in stages of growing length, each continuing
+ *    only the mutants still on the baseline's path (runBatch).
+ * 6. Ties. With a backend that sums in index order the pass is bit-identical to the plain path. Otherwise a
+ *    decision whose margin is below the tie epsilon is re-run on the plain path, and counted. Either way every
+ *    output with such a decision is flagged (Outcome.tie).
  */
+import { totalmem } from 'node:os';
 import type { Outcome, PassAssay } from '../assays/assay.js';
 import type { GenerateAssay } from '../assays/generate.js';
 import type { Assay } from '../assays/prepare.js';
 import { KVCache, type FfnProducts, type LayerStages, type Patch, type Transformer } from '../model/forward.js';
 import { choose, coins, type Choice } from '../model/sampler.js';
-import { decodeSlots, Decoder, kvBytesPerSequence, type Live } from './decode.js';
 import { precisionOf, tieEpsilon } from '../model/ties.js';
 import { allMatrices, matrix } from '../model/weights.js';
-import { totalmem } from 'node:os';
 import { BF16_TO_F32, f32ToBf16 } from '../util/float.js';
+import { decodeSlots, Decoder, kvBytesPerSequence, type Live } from './decode.js';
 import type { Evaluator, PlainEvaluator } from './evaluate.js';
 import { GreedyCheck } from './greedy-check.js';
 import { mutatedValue, type MatrixStats } from './mutate.js';
