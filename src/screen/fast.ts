@@ -323,8 +323,9 @@ export class FastEvaluator implements Evaluator {
       }
       this.passRows += active.length * rows;
       const hidden = tf.config.hiddenDim;
+      const tokens = t.seq.slice(start, end);
       const out = tf.forward(
-        active.map((b) => ({ cache: caches[b], tokens: t.seq.slice(start, end), patch: patches[b] })),
+        active.map((b) => ({ cache: caches[b], tokens, patch: patches[b] })),
         start === 0 ? { from } : 'all',
         {
           fromLayer,
