@@ -20,7 +20,6 @@ import type { Sampling } from '../model/sampler.js';
 export interface Live {
   ids: number[];
   margins: number[];
-  minMargin: number;
   diverged: boolean;
   done: boolean;
 }
@@ -148,11 +147,10 @@ export class Decoder {
     const finished: Slot[] = [];
     for (let k = 0; k < n; k++) {
       const l = live[k].live;
-      const c = { token: this.tokens[k], margin: this.margins[k] };
-      l.ids.push(c.token);
-      l.margins.push(c.margin);
-      if (c.margin < l.minMargin) l.minMargin = c.margin;
-      if (stopIds.includes(c.token) || l.ids.length >= budget) {
+      const token = this.tokens[k];
+      l.ids.push(token);
+      l.margins.push(this.margins[k]);
+      if (stopIds.includes(token) || l.ids.length >= budget) {
         l.done = true;
         finished.push(live[k]);
       }

@@ -252,7 +252,7 @@ export class FastEvaluator implements Evaluator {
   /** A generation's outcome once its ids are known (a near-tie goes to the plain path). */
   private finish(t: Trace, m: Mutant, l: Live): Outcome {
     const ids = l.diverged ? l.ids : t.baseline;
-    if (!this.exact && l.minMargin < tieEpsilon(this.precision, t.sampled)) {
+    if (!this.exact && l.margins.some((x) => x < t.assay.tieEpsilon)) {
       this.rechecks++;
       return this.plain.oneAssay(m, t.assay, true);
     }
@@ -298,7 +298,7 @@ export class FastEvaluator implements Evaluator {
     const rowLogits = new Float32Array(vocab);
     const block = { b: -1, start: 0, tokens: new Int32Array(STEP_BLOCK), margins: new Float64Array(STEP_BLOCK) };
 
-    const lives: (Live & { b: number })[] = batch.map((_, b) => ({ b, ids: [], margins: [], minMargin: Infinity, diverged: false, done: false }));
+    const lives: Live[] = batch.map(() => ({ ids: [], margins: [], diverged: false, done: false }));
     let active = lives.map((_, b) => b);
     // stage boundaries in positions: [start, end) of the sequence, the first ending `from` + its steps
     const staged = t.nsm > t.seen / 2 && t.seen > 0 && steps > 2 * FIRST_STAGE_STEPS;
@@ -360,27 +360,26 @@ export class FastEvaluator implements Evaluator {
       // Verify this stage's steps with the shared coins; a mutant leaves at its first divergence.
       block.b = -1;
       const still: number[] = [];
+      const left: number[] = [];
       active.forEach((b, k) => {
         const l = lives[b];
         for (let s = firstStep; s < lastStep; s++) {
           const c = step(k, b, s);
           l.ids.push(c.token);
           l.margins.push(c.margin);
-          if (c.margin < l.minMargin) l.minMargin = c.margin;
           if (c.token !== t.baseline[s]) {
             l.diverged = true;
             break;
           }
         }
-        if (!l.diverged && lastStep < steps) still.push(b);
+        (!l.diverged && lastStep < steps ? still : left).push(b);
       });
       // Mutants that left: silent ones (at the end) and NSMs that stopped are done; other NSMs join the decoder
       // with their keys and values up to their divergence, the baseline's below the entry, their own above.
       // Joining may decode (when every slot is taken), which reuses the transformer's workspace: so only once
       // every step of the stage has been checked.
-      for (const b of active) {
+      for (const b of left) {
         const l = lives[b];
-        if (!l.diverged && lastStep < steps) continue;
         t.seen++;
         if (l.diverged) t.nsm++;
         l.done = !l.diverged || stop.includes(l.ids[l.ids.length - 1]) || l.ids.length >= t.budget;
