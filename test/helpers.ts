@@ -63,6 +63,20 @@ export function expectCleanError(r: CliResult, pattern: RegExp): void {
   if (/\n\s+at .+:\d+:\d+/.test(r.stderr)) throw new Error(`stderr shows a stack trace:\n${r.stderr}`);
 }
 
+/** Mutants marked done in a store another process may be writing; 0 while it does not exist yet. */
+export function storedCount(path: string): number {
+  try {
+    const db = new Database(path, { readonly: true, fileMustExist: true, timeout: 5000 });
+    try {
+      return db.prepare('SELECT count(*) FROM mutants WHERE done = 1').pluck().get() as number;
+    } finally {
+      db.close();
+    }
+  } catch {
+    return 0; // not created yet
+  }
+}
+
 /** Every result of a store as comparable rows (key, assay, outcome, phenotype ids and text), in plan order. */
 export function storeRows(path: string): string[] {
   const db = new Database(path, { readonly: true });

@@ -234,7 +234,7 @@ describe('a screen in progress, and bad input', () => {
     expectCleanError(runCli(['report', join(tmp.path, 'nope.sqlite'), '--out', join(tmp.path, 'x')]), /no such store.*nope\.sqlite/);
     const notStore = join(tmp.path, 'not-a-store.sqlite');
     writeFileSync(notStore, 'hello');
-    expectCleanError(runCli(['report', notStore, '--out', join(tmp.path, 'x')]), /not an SQLite store|not a mutascan store/);
+    expectCleanError(runCli(['report', notStore, '--out', join(tmp.path, 'x')]), /not an SQLite database|not a mutascan store/);
     expectCleanError(runCli(['report', store, '--out', '/proc/mutascan-report']), /cannot create the report folder.*\/proc\/mutascan-report/);
     expectCleanError(runCli(['report', store]), /--out/);
   });

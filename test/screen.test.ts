@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { parquetReadObjects } from 'hyparquet';
-import { CLI, expectCleanError, runCli, storeRows, STORIES_BIN, STORIES_TOK, tempDir } from './helpers.js';
+import { CLI, expectCleanError, runCli, storedCount, storeRows, STORIES_BIN, STORIES_TOK, tempDir } from './helpers.js';
 
 const dir = tempDir('screen');
 after(() => dir.remove());
@@ -89,7 +89,7 @@ describe('a screen, resumed, exported', () => {
     const notDb = join(dir.path, 'notes.sqlite');
     writeFileSync(notDb, 'these are my notes, not a database\n'.repeat(100));
     const before = readFileSync(notDb);
-    expectCleanError(runCli(['run', good, '--store', notDb]), /this file is not an SQLite store \(file is not a database\).*give --store a new file name/);
+    expectCleanError(runCli(['run', good, '--store', notDb]), /this file is not an SQLite database \(file is not a database\).*give --store a new file name/);
     assert.deepEqual(readFileSync(notDb), before);
     expectCleanError(runCli(['run', good, '--store', '/proc/mutascan-test/s.sqlite']), /cannot create the store: the folder \/proc\/mutascan-test does not exist/);
     expectCleanError(runCli(['run', good, '--store', '/proc/s.sqlite']), /cannot create the store: .* — choose a --store path in a folder you can write to/);
@@ -175,18 +175,7 @@ describe('kill -9 at random moments, resume each time', () => {
     const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
     // Ctrl-C as soon as the run has begun storing (the null mutant comes first): a fixed delay raced the screen's
     // end once screens got faster, and the first chunks are small, so the one in flight is not the last.
-    const stored = (): number => {
-      try {
-        const db = new Database(interrupted, { readonly: true, fileMustExist: true });
-        try {
-          return db.prepare('SELECT count(*) FROM mutants WHERE done = 1').pluck().get() as number;
-        } finally {
-          db.close();
-        }
-      } catch {
-        return 0; // not created yet
-      }
-    };
+    const stored = (): number => storedCount(interrupted);
     for (let waited = 0; stored() < 1; waited += 25) {
       assert.ok(waited < 60000 && child.exitCode === null, `the run stored no chunk of results: ${stderr}`);
       await new Promise((r) => setTimeout(r, 25));

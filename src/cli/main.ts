@@ -1,9 +1,12 @@
 import { Command, CommanderError } from 'commander';
 import { MutascanError } from '../errors.js';
+import { isDamage } from '../store/health.js';
+import { Store } from '../store/store.js';
 import { registerConvert } from './convert.js';
 import { registerEstimate } from './estimate.js';
 import { registerExport } from './export.js';
 import { registerGenerate } from './generate.js';
+import { registerRepair } from './repair.js';
 import { registerReport } from './report.js';
 import { registerRun } from './run.js';
 import { registerStatus } from './status.js';
@@ -24,11 +27,17 @@ export async function main(argv: string[]): Promise<number> {
   registerWorker(program);
   registerSynth(program);
   registerEstimate(program);
+  registerRepair(program);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode; // commander already printed its message
+    if (isDamage(e)) {
+      const path = Store.lastOpened ?? 'the store';
+      process.stderr.write(`mutascan: error: ${path} is damaged (${(e as Error).message}) — \`mutascan status ${path}\` says what can still be read; \`mutascan repair ${path} --out fixed.sqlite\` keeps every readable result\n`);
+      return 1;
+    }
     if (e instanceof MutascanError) {
       process.stderr.write(`mutascan: error: ${e.message}\n`);
       return 1;

@@ -25,7 +25,8 @@ export function registerRun(program: Command): void {
     .option('--threads <n>', 'threads for the native backend', int('--threads', 1))
     .option('--jobs <n>', 'screening processes on this machine: a number, or auto (one per core when the model is small)', (v: string) => (v === 'auto' ? 'auto' : int('--jobs', 1)(v)), 'auto')
     .option('--limit <n>', 'stop after this many mutants (the rest can be resumed)', int('--limit', 1))
-    .option('--queue <redis-url>', 'spread the screen over workers through Redis (redis://HOST:PORT); this process coordinates and stores')
+    .option('--queue <redis-url>', 'spread the screen over workers through Redis (redis://[user:password@]HOST:PORT, rediss://… for TLS); this process coordinates and stores')
+    .option('--redis-ca <file>', 'with a rediss:// --queue: PEM file of the CA that signed the server\'s certificate')
     .option('--batch <n>', 'with --queue: mutants per job', int('--batch', 1))
     .option('--kv-memory <GiB>', 'keys and values of passes and decoding NSMs per screening process (default: 60 % of the memory the weights leave, shared by the processes)', kvMemory)
     .action(async (screen: string, o) => {
@@ -49,12 +50,13 @@ export function registerRun(program: Command): void {
               runDistributed({
                 ...x,
                 queue: o.queue,
+                redisCa: o.redisCa,
                 batchSize: o.batch,
                 onWorkers: (n) => (workers = n),
-                onNote: (line) => process.stderr.write(`\nmutascan: ${line}\n`),
               })
           : runScreen;
         if (o.queue && o.jobs !== 'auto') throw new MutascanError('--jobs does not go with --queue', '--jobs', 'start more workers instead (mutascan worker --concurrency N)');
+        if (o.redisCa && !o.queue) throw new MutascanError('--redis-ca goes with --queue', '--redis-ca', 'drop it, or add --queue rediss://HOST:PORT');
         if (o.queue && o.limit !== undefined) throw new MutascanError('--limit does not go with --queue', '--limit', 'drop one of them');
         const s = await run({
           specFile: screen,
@@ -72,6 +74,7 @@ export function registerRun(program: Command): void {
             startDone = done;
             bar.start(total, done, { rate: '-', workers: 0 });
           },
+          onNote: (line) => process.stderr.write(`\nmutascan: ${line}\n`),
           onProgress: (done) => bar.update(done, { rate: ((done - startDone) / Math.max(1e-3, (performance.now() - started) / 1000)).toFixed(1), workers }),
         });
         bar.stop();
@@ -81,6 +84,11 @@ export function registerRun(program: Command): void {
         if (parked && !stop) {
           process.exitCode = 1;
           process.stderr.write(`mutascan: ${s.done} of ${s.total} mutants stored; ${parked} batches failed repeatedly and are parked (their errors: mutascan status ${o.store}); run the same command to try them again\n`);
+          return;
+        }
+        if (s.others && !stop && s.done < s.total) {
+          const held = s.others.map((x) => `${x.mutants} with the run of ${x.run}`).join('; ');
+          process.stderr.write(`mutascan: this run's share is done (${s.ranNow} mutants evaluated here, ${s.done} of ${s.total} stored); the rest are being evaluated by the runs sharing the store (${held}); the store is complete when they finish, and if one dies, running the same command takes its mutants over\n`);
           return;
         }
         process.stderr.write(

@@ -1,6 +1,10 @@
 import type { Command } from 'commander';
 import { Store } from '../store/store.js';
 import { summarize } from '../store/summary.js';
+import { isDamage, StoreDamaged } from '../store/health.js';
+import { survey } from '../store/repair.js';
+import { describeRun, isAlive, openRuns } from '../store/runs.js';
+import { describeSalvage } from './repair.js';
 
 export function registerStatus(program: Command): void {
   program
@@ -9,9 +13,23 @@ export function registerStatus(program: Command): void {
     .argument('<store>', 'SQLite store')
     .option('--json', 'print the counts as JSON')
     .action((path: string, o) => {
-      const store = Store.open(path);
+      let store: Store | undefined;
+      let s: ReturnType<typeof summarize>;
       try {
-        const s = summarize(store);
+        store = Store.open(path);
+        s = summarize(store);
+      } catch (e) {
+        store?.close();
+        if (!(e instanceof StoreDamaged) && !isDamage(e)) throw e;
+        const lines = [`${path}: the store is damaged (${e instanceof StoreDamaged ? e.what.replace(/^the store is damaged \((.*)\)$/, '$1') : (e as Error).message})`];
+        const v = survey(path);
+        if (v.problems.length && v.problems[0] !== 'ok') lines.push(`SQLite's quick check: ${v.problems.slice(0, 3).join('; ')}${v.problems.length > 3 ? '; …' : ''}`);
+        lines.push(...describeSalvage(v), `keep them with: mutascan repair ${path} --out fixed.sqlite`);
+        process.stdout.write(lines.join('\n') + '\n');
+        process.exitCode = 1;
+        return;
+      }
+      try {
         if (o.json) {
           process.stdout.write(JSON.stringify(s) + '\n');
           return;
@@ -25,6 +43,8 @@ export function registerStatus(program: Command): void {
           out.push('  matrix      done      NSMs  phenotypes');
           for (const m of a.byMatrix) out.push(`  ${m.matrix.padEnd(8)}${String(m.done).padStart(8)}${String(m.nsm).padStart(10)}${String(m.phenotypes).padStart(12)}`);
         }
+        for (const r of openRuns(store))
+          out.push(isAlive(r) ? `being filled by the run of ${describeRun(r)}` : `a run that is gone left mutants claimed (${describeRun(r)}): the next run takes them over`);
         for (const b of s.parked) out.push(`parked batch ${b.batch} (mutants ${b.first}–${b.first + b.count - 1}) after ${b.attempts} failed attempts: ${b.error}`);
         process.stdout.write(out.join('\n') + '\n');
       } finally {

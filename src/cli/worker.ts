@@ -6,7 +6,8 @@ export function registerWorker(program: Command): void {
   program
     .command('worker')
     .description('run batches of the screens published on a Redis server (started with `mutascan run … --queue`)')
-    .requiredOption('--queue <redis-url>', 'the Redis server the coordinator uses (redis://HOST:PORT)')
+    .requiredOption('--queue <redis-url>', 'the Redis server the coordinator uses (redis://[user:password@]HOST:PORT, rediss://… for TLS)')
+    .option('--redis-ca <file>', 'with a rediss:// --queue: PEM file of the CA that signed the server\'s certificate')
     .option('--concurrency <n>', 'batches at a time in this process', int('--concurrency', 1))
     .option('--model <path>', "this machine's copy of the screen's model (default: the path in the screen file)")
     .option('--tokenizer <path>', "this machine's copy of the tokenizer, for llama2.c models")
@@ -14,7 +15,7 @@ export function registerWorker(program: Command): void {
     .option('--kv-memory <GiB>', 'keys and values of passes and decoding NSMs (default: 60 % of the memory the weights leave)', kvMemory)
     .option('--lock-seconds <s>', 'how long a batch stays with this worker without a sign of life before another worker takes it', real('--lock-seconds', 0.5))
     .option('--exit-when-idle <s>', 'stop after this many seconds without a screen to work on (default: keep waiting)', real('--exit-when-idle', 0))
-    .action(async (o: { queue: string; concurrency?: number; model?: string; tokenizer?: string; threads?: number; lockSeconds?: number; exitWhenIdle?: number }) => {
+    .action(async (o: { queue: string; redisCa?: string; concurrency?: number; model?: string; tokenizer?: string; threads?: number; lockSeconds?: number; exitWhenIdle?: number }) => {
       let stop = false;
       const onSignal = (): void => {
         if (stop) process.exit(130);
@@ -26,6 +27,7 @@ export function registerWorker(program: Command): void {
       try {
         const r = await runWorker({
           queue: o.queue,
+          redisCa: o.redisCa,
           concurrency: o.concurrency,
           model: o.model,
           tokenizer: o.tokenizer,

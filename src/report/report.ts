@@ -1,10 +1,9 @@
 /**
  * `mutascan report`: a store turned into figures (SVG + PNG), tables (CSV) and one page (index.html).
  */
-import { writeFileSync } from 'node:fs';
+import { outputFailure, writeWhole } from '../util/output.js';
 import { makeDirs } from '../util/dirs.js';
 import { join } from 'node:path';
-import { fail } from '../errors.js';
 import { csvCell } from '../store/export.js';
 import type { Store } from '../store/store.js';
 import { analyse, sortedOrder, unitHits, type Analyses } from './analyses.js';
@@ -66,7 +65,7 @@ export async function writeReport(store: Store, dir: string, log: (line: string)
     makeDirs(join(dir, 'figures'));
     makeDirs(join(dir, 'tables'));
   } catch (e) {
-    fail(`cannot create the report folder: ${(e as Error).message}`, dir, 'choose an --out folder you can write to');
+    outputFailure(e, dir, 'report folder', 'choose an --out folder you can write to', 'create');
   }
   const data = loadReportData(store);
   log(`read ${data.done.toLocaleString('en')} of ${data.total.toLocaleString('en')} mutants, ${data.phenotypes.size} phenotypes`);
@@ -76,7 +75,9 @@ export async function writeReport(store: Store, dir: string, log: (line: string)
     ['summary', an.summary], ['layers', an.layers], ['overlap', an.overlap], ['complementarity', an.complementarity],
     ['enrichment', an.enrichment], ['words', an.words], ['word-mutants', an.wordMutants],
   ];
-  for (const [name, rows] of tables) writeFileSync(join(dir, 'tables', `${name}.csv`), csv(rows));
+  const again = 'run `mutascan report` again (the store is not touched)';
+  const write = (path: string, data: string | Uint8Array): void => writeWhole(path, data, 'report', again);
+  for (const [name, rows] of tables) write(join(dir, 'tables', `${name}.csv`), csv(rows));
 
   const general: Figure[] = [];
   const sorted: Figure[] = [];
@@ -111,9 +112,9 @@ export async function writeReport(store: Store, dir: string, log: (line: string)
     log(`assay ${a.name}: ${data.targets.length} maps drawn`);
   }
   for (const f of [...general, ...maps, ...sorted]) {
-    writeFileSync(join(dir, 'figures', `${f.name}.svg`), f.svg);
-    writeFileSync(join(dir, 'figures', `${f.name}.png`), f.png);
+    write(join(dir, 'figures', `${f.name}.svg`), f.svg);
+    write(join(dir, 'figures', `${f.name}.png`), f.png);
   }
-  writeFileSync(join(dir, 'index.html'), pageHtml(data, an, { general, sorted }));
+  write(join(dir, 'index.html'), pageHtml(data, an, { general, sorted }));
   return { dir, figures: general.length + maps.length + sorted.length, tables: tables.length, data, analyses: an };
 }

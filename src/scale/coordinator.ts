@@ -12,10 +12,12 @@ import { Queue } from 'bullmq';
 import { createHash } from 'node:crypto';
 import type { Outcome } from '../assays/assay.js';
 import { modelFingerprint } from '../model/fingerprint.js';
-import { checkBaselines, evaluatorFor, openScreenStore, prepareScreen, runNullMutant, type RunOptions, type RunSummary } from '../screen/runner.js';
+import { checkBaselines, evaluatorFor, openScreenStore, prepareScreen, registerRun, runNullMutant, type RunOptions, type RunSummary } from '../screen/runner.js';
 import type { Plan } from '../screen/plan.js';
 import type { Store } from '../store/store.js';
-import { connect, connectionOptions, parseRedisUrl, publishScreen, withdrawScreen } from './redis.js';
+import { connect, connectionOptions, parseRedisUrl, publishScreen, refusals, withdrawScreen } from './redis.js';
+import { VERSION } from '../version.js';
+import { SCHEMA_VERSION } from '../store/schema.js';
 
 export interface Batch {
   id: string;
@@ -43,6 +45,8 @@ export function planBatches(plan: Plan, size: number): Batch[] {
 
 export interface DistributedOptions extends RunOptions {
   queue: string;
+  /** PEM file of the CA of a rediss:// server */
+  redisCa?: string;
   /** mutants per job */
   batchSize?: number;
   /** failed attempts before a batch is parked */
@@ -63,10 +67,18 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runDistributed(o: DistributedOptions): Promise<RunSummary & { parked: number }> {
   const t0 = performance.now();
-  const address = parseRedisUrl(o.queue);
-  const redis = await connect(o.queue);
+  const address = parseRedisUrl(o.queue, { ca: o.redisCa });
+  const redis = await connect(o.queue, { ca: o.redisCa });
   const p = await prepareScreen(o.specFile, o.backend, o.threads);
-  const { store, resumed } = openScreenStore(p, o.storePath);
+  const { store, resumed, migratedFrom } = openScreenStore(p, o.storePath);
+  let shared: ReturnType<typeof registerRun>;
+  try {
+    shared = registerRun(store, 'coordinator', migratedFrom);
+  } catch (e) {
+    store.close();
+    redis.disconnect();
+    throw e;
+  }
   const fingerprint = modelFingerprint(p.model.source.files);
   const id = createHash('sha256').update(`${p.specHash}\0${fingerprint}\0${p.backend.name}`).digest('hex').slice(0, 16);
   const queueName = `mutascan-${id}`;
@@ -76,7 +88,7 @@ export async function runDistributed(o: DistributedOptions): Promise<RunSummary 
     if (resumed) checkBaselines(p, store);
     const total = p.plan.total;
     let done = store.countDone();
-    o.onStart?.({ total, done, resumed, notes: p.notes });
+    o.onStart?.({ total, done, resumed, notes: [...shared.notes, ...p.notes] });
     const startDone = done;
     if (store.pending()[0] === 0) {
       runNullMutant(p, evaluatorFor(p, o.plain === true), store);
@@ -84,7 +96,7 @@ export async function runDistributed(o: DistributedOptions): Promise<RunSummary 
     }
     const published = {
       id, queue: queueName, specYaml: p.spec.source, specFile: p.spec.file, modelFingerprint: fingerprint, backend: p.backend.name, plain: o.plain === true,
-      baselines: p.assays.map((a) => a.baselineIds),
+      baselines: p.assays.map((a) => a.baselineIds), mutascanVersion: VERSION, schemaVersion: SCHEMA_VERSION,
     };
     await publishScreen(redis, published);
     const batches = planBatches(p.plan, o.batchSize ?? 64);
@@ -107,6 +119,7 @@ export async function runDistributed(o: DistributedOptions): Promise<RunSummary 
     if (unparked) o.onNote?.(`${unparked} parked batches from an earlier run are tried again`);
     await enqueue();
     const save = store.db.prepare('INSERT OR REPLACE INTO parked VALUES (?, ?, ?, ?, ?, ?)');
+    const refusedBy = new Set<string>();
     let lastReconcile = performance.now();
     let stopped = false;
     let redisDown = false;
@@ -135,6 +148,11 @@ export async function runDistributed(o: DistributedOptions): Promise<RunSummary 
         done = store.countDone();
         o.onProgress?.(done, total);
         o.onWorkers?.((await queue.getWorkers()).length);
+        for (const [who, why] of Object.entries(await refusals(redis, id)))
+          if (!refusedBy.has(who)) {
+            refusedBy.add(who);
+            o.onNote?.(`worker ${who} refused the screen: ${why}`);
+          }
         if (redisDown) o.onNote?.('Redis is back');
         redisDown = false;
         const parkedMutants = [...parkedIds].reduce((s, b) => s + byId.get(b)!.count, 0);
@@ -162,6 +180,11 @@ export async function runDistributed(o: DistributedOptions): Promise<RunSummary 
     }
     return { total, done, ranNow: done - startDone, stopped: stopped || done < total, seconds: (performance.now() - t0) / 1000, rechecks: 0, parked };
   } finally {
+    try {
+      shared.reg.end();
+    } catch {
+      // the next run finds this process gone
+    }
     await queue.close().catch(() => {});
     redis.disconnect();
     store.close();

@@ -14,10 +14,15 @@ import type { Evaluator } from '../screen/evaluate.js';
 import { modelFingerprint } from '../model/fingerprint.js';
 import { MutascanError } from '../errors.js';
 import type { BatchResult } from './coordinator.js';
-import { connect, connectionOptions, parseRedisUrl, publishedScreens, type PublishedScreen } from './redis.js';
+import { connect, connectionOptions, parseRedisUrl, publishedScreens, reportRefusal, type PublishedScreen } from './redis.js';
+import { hostname } from 'node:os';
+import { VERSION } from '../version.js';
+import { SCHEMA_VERSION } from '../store/schema.js';
 
 export interface WorkerOptions {
   queue: string;
+  /** PEM file of the CA of a rediss:// server */
+  redisCa?: string;
   concurrency?: number;
   /** the model on this machine (default: the path in the screen file) */
   model?: string;
@@ -38,7 +43,18 @@ interface Running {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Before anything is loaded: the same mutascan, so that every result comes from the same code and store schema. */
+function checkVersion(s: PublishedScreen): void {
+  if (s.mutascanVersion !== VERSION || s.schemaVersion !== SCHEMA_VERSION)
+    throw new MutascanError(
+      `the coordinator runs mutascan ${s.mutascanVersion ?? '(older than 0.2.0)'} (store schema ${s.schemaVersion ?? '2 or older'}); this worker is mutascan ${VERSION} (store schema ${SCHEMA_VERSION})`,
+      `screen ${s.id}`,
+      `install mutascan ${s.mutascanVersion ?? 'of the coordinator'} on this machine (every result of a screen must come from the same code)`,
+    );
+}
+
 async function load(s: PublishedScreen, o: WorkerOptions): Promise<{ p: PreparedScreen; evaluator: Evaluator }> {
+  checkVersion(s);
   const spec = parseScreenSpec(s.specYaml, s.specFile);
   if (o.model) spec.model = o.model;
   if (o.tokenizer) spec.tokenizer = o.tokenizer;
@@ -55,8 +71,8 @@ async function load(s: PublishedScreen, o: WorkerOptions): Promise<{ p: Prepared
 }
 
 export async function runWorker(o: WorkerOptions): Promise<{ batches: number; refused: number }> {
-  const address = parseRedisUrl(o.queue);
-  const redis = await connect(o.queue);
+  const address = parseRedisUrl(o.queue, { ca: o.redisCa });
+  const redis = await connect(o.queue, { ca: o.redisCa });
   const running = new Map<string, Running>();
   const refused = new Set<string>();
   // Models stay loaded when a screen is withdrawn for a while (Redis restarted without persistence, and
@@ -88,7 +104,9 @@ export async function runWorker(o: WorkerOptions): Promise<{ batches: number; re
           loadedScreens.set(s.id, loaded);
         } catch (e) {
           refused.add(s.id);
-          o.log(`refusing screen ${s.id}: ${e instanceof MutascanError ? e.message : (e as Error).stack}`);
+          const why = e instanceof MutascanError ? e.message : (e as Error).stack ?? String(e);
+          o.log(`refusing screen ${s.id}: ${why}`);
+          await reportRefusal(redis, s.id, `${hostname()} pid ${process.pid}`, why).catch(() => {});
           continue;
         }
         const { p, evaluator } = loaded;

@@ -11,6 +11,8 @@ import { modelFingerprint } from '../model/fingerprint.js';
 import { Transformer } from '../model/forward.js';
 import { loadModel, type Model } from '../model/model.js';
 import { Store, type MutantRow } from '../store/store.js';
+import { describeRun, RunRegistration, type RunKind } from '../store/runs.js';
+import { SCHEMA_VERSION } from '../store/schema.js';
 import type { Outcome } from '../assays/assay.js';
 import { defaultThreads } from '../backend/native-backend.js';
 import { PlainEvaluator, type Evaluator } from './evaluate.js';
@@ -35,6 +37,8 @@ export interface RunOptions {
   commitSeconds?: number;
   onStart?(info: { total: number; done: number; resumed: boolean; notes: string[] }): void;
   onProgress?(done: number, total: number): void;
+  /** something to tell the person running the screen while it runs */
+  onNote?(line: string): void;
   shouldStop?(): boolean;
   /** only for tests: run at most this many mutants, then stop as if interrupted */
   limit?: number;
@@ -51,6 +55,8 @@ export interface RunSummary {
   rechecks: number;
   /** screening processes used */
   jobs?: number;
+  /** runs sharing the store that still hold mutants when this one had nothing left to claim */
+  others?: { run: string; mutants: number }[];
 }
 
 export interface PreparedScreen {
@@ -110,7 +116,7 @@ function mutantRows(p: PreparedScreen): Iterable<MutantRow> {
 }
 
 /** Creates the store of a prepared screen, or opens it to resume (another screen's store is refused). */
-export function openScreenStore(p: PreparedScreen, storePath: string): { store: Store; resumed: boolean } {
+export function openScreenStore(p: PreparedScreen, storePath: string): { store: Store; resumed: boolean; migratedFrom?: number } {
   return Store.forRun(
     storePath,
     { specYaml: p.spec.source, specHash: p.specHash, modelPath: p.spec.model, modelFingerprint: modelFingerprint(p.model.source.files), backend: p.backend.name, totalMutants: p.plan.total },
@@ -123,6 +129,27 @@ export function openScreenStore(p: PreparedScreen, storePath: string): { store: 
       mutants: mutantRows(p),
     }),
   );
+}
+
+/**
+ * Registers this process with the store (store/runs.ts): a local run joins other local runs, a coordinator
+ * shares with nobody. Returns what the person running it should be told.
+ */
+export function registerRun(store: Store, kind: RunKind, migratedFrom?: number): { reg: RunRegistration; notes: string[] } {
+  const { run: reg, others, freed, dead } = RunRegistration.begin(store, kind);
+  const coordinator = others.find((r) => r.kind === 'coordinator');
+  if (others.length && (kind === 'coordinator' || coordinator)) {
+    reg.end();
+    const first = coordinator ?? others[0];
+    if (first.kind === 'coordinator')
+      fail(`a distributed run is filling this store (its coordinator: ${describeRun(first)})`, store.path, 'add machines to it with `mutascan worker --queue <its Redis address>` instead of a second run, or stop it (Ctrl-C) and start again');
+    fail(`another run is filling this store (${describeRun(first)})`, store.path, 'a distributed run needs the store to itself: stop that run (Ctrl-C) or let it finish, then start this one');
+  }
+  const notes: string[] = [];
+  if (migratedFrom !== undefined) notes.push(`the store was written with schema ${migratedFrom}; migrated to schema ${SCHEMA_VERSION} (every result kept)`);
+  for (const r of others) notes.push(`another run is filling this store (${describeRun(r)}): this run joins it, and each evaluates only mutants the other has not claimed`);
+  if (freed) notes.push(`${freed} mutants claimed by a run that is gone (${dead.map(describeRun).join('; ')}) are taken over`);
+  return { reg, notes };
 }
 
 /** A resumed store must hold the baselines this model computes now. */
@@ -181,27 +208,35 @@ export async function runScreen(o: RunOptions): Promise<RunSummary> {
     dropped = true;
   };
   let opened: ReturnType<typeof openScreenStore>;
+  let shared: ReturnType<typeof registerRun>;
   try {
     opened = openScreenStore(p, o.storePath);
+    try {
+      shared = registerRun(opened.store, 'local', opened.migratedFrom);
+    } catch (e) {
+      opened.store.close();
+      throw e;
+    }
   } catch (e) {
     dropPool();
     throw e;
   }
   const { store, resumed } = opened;
+  const { reg } = shared;
   try {
     if (resumed) checkBaselines(p, store);
     const evaluator = evaluatorFor(p, o.plain === true, jobsAtMost);
-    const pending = store.pending();
+    let pending = store.pending();
     const total = p.plan.total;
-    let done = total - pending.length;
-    o.onStart?.({ total, done, resumed, notes: [...p.notes, ...decodingNotes(evaluator)] });
+    let done = store.countDone();
+    o.onStart?.({ total, done, resumed, notes: [...shared.notes, ...p.notes, ...decodingNotes(evaluator)] });
     let ranNow = 0;
     let stopped = false;
 
-    if (pending[0] === 0) {
+    if (pending[0] === 0 && reg.claim([0]).length) {
       runNullMutant(p, evaluator, store);
       pending.shift();
-      done++;
+      done = store.countDone();
       ranNow++;
     }
 
@@ -217,28 +252,48 @@ export async function runScreen(o: RunOptions): Promise<RunSummary> {
     };
     let i = 0;
     let handedOut = ranNow;
+    let others: RunSummary['others'];
+    // Mutants are claimed in the store as they are handed out, so runs sharing the store never evaluate one twice;
+    // once this run's list is used up it takes over what runs that died had claimed.
     const nextChunk = (): number[] | undefined => {
-      if (i >= pending.length) return undefined;
-      if (o.shouldStop?.() || (o.limit !== undefined && handedOut >= o.limit)) {
-        stopped = true;
-        return undefined;
+      for (;;) {
+        if (i >= pending.length) {
+          const left = reg.leftovers();
+          if (left.freed) o.onNote?.(`${left.freed} mutants claimed by a run that is gone are taken over`);
+          others = left.holders.map((h) => ({ run: describeRun(h.run), mutants: h.mutants }));
+          if (!left.free.length) return undefined;
+          pending = left.free;
+          i = 0;
+        }
+        if (o.shouldStop?.() || (o.limit !== undefined && handedOut >= o.limit)) {
+          stopped = true;
+          return undefined;
+        }
+        const ti = p.plan.targetIndexOf(pending[i]);
+        const room = o.limit === undefined ? chunkSize : Math.min(chunkSize, o.limit - handedOut);
+        const candidates: number[] = [];
+        while (i < pending.length && candidates.length < room && p.plan.targetIndexOf(pending[i]) === ti) candidates.push(pending[i++]);
+        const chunk = reg.claim(candidates);
+        if (!chunk.length) continue;
+        handedOut += chunk.length;
+        return chunk;
       }
-      const ti = p.plan.targetIndexOf(pending[i]);
-      const room = o.limit === undefined ? chunkSize : Math.min(chunkSize, o.limit - handedOut);
-      const chunk: number[] = [];
-      while (i < pending.length && chunk.length < room && p.plan.targetIndexOf(pending[i]) === ti) chunk.push(pending[i++]);
-      handedOut += chunk.length;
-      return chunk;
     };
     let batch: { ordinal: number; outcomes: Outcome[] }[] = [];
     let lastCommit = performance.now();
     let rechecks = 0;
+    // other runs sharing the store add to it too: counted again now and then, not at every commit
+    let lastCount = performance.now();
     const commit = (): void => {
       if (!batch.length) return;
-      store.save(batch);
-      done += batch.length;
+      done += store.save(batch);
       ranNow += batch.length;
       batch = [];
+      if (performance.now() - lastCount > 10_000) {
+        done = store.countDone();
+        lastCount = performance.now();
+      }
+      reg.heartbeat();
       lastCommit = performance.now();
       o.onProgress?.(done, total);
     };
@@ -279,8 +334,14 @@ export async function runScreen(o: RunOptions): Promise<RunSummary> {
       }
       rechecks += evaluator.rechecks;
     }
-    return { total, done, ranNow, stopped: stopped || done < total, seconds: (performance.now() - t0) / 1000, rechecks, jobs };
+    done = store.countDone();
+    return { total, done, ranNow, stopped: stopped || done < total, seconds: (performance.now() - t0) / 1000, rechecks, jobs, others: others?.length ? others : undefined };
   } finally {
+    try {
+      reg.end();
+    } catch {
+      // a full disk or a lost file: the claims stay, and the next run finds this process gone and takes them over
+    }
     store.close();
     dropPool();
   }

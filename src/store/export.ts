@@ -5,9 +5,10 @@
  * argmax_changes. `text` is the phenotype's output (empty when silent); the last six are empty where the assay
  * does not measure them (choice assays: accuracy; likelihood assays: the rest).
  */
-import { writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
+import { outputFailure, writeWhole } from '../util/output.js';
 import { parquetWriteFile } from 'hyparquet-writer';
-import { fail } from '../errors.js';
+import { fail, MutascanError } from '../errors.js';
 import type { Store } from './store.js';
 
 export interface ExportRow {
@@ -67,7 +68,8 @@ export function writeExport(store: Store, format: string, out: string): number {
     if (format === 'csv') {
       const lines = [EXPORT_COLUMNS.join(',')];
       for (const r of rows) lines.push(EXPORT_COLUMNS.map((c) => csvCell(r[c])).join(','));
-      writeFileSync(out, lines.join('\n') + '\n');
+      writeWhole(out, lines.join('\n') + '\n', 'export', 'run the export again');
+      return rows.length;
     } else {
       const col = <K extends keyof ExportRow>(name: K, type: 'INT32' | 'DOUBLE' | 'STRING' | 'BOOLEAN') => ({ name, data: rows.map((r) => r[name]), type });
       parquetWriteFile({
@@ -82,7 +84,9 @@ export function writeExport(store: Store, format: string, out: string): number {
       });
     }
   } catch (e) {
-    fail(`cannot write the export: ${(e as Error).message}`, out);
+    if (e instanceof MutascanError) throw e;
+    rmSync(out, { force: true });
+    outputFailure(e, out, 'export', 'run the export again');
   }
   return rows.length;
 }

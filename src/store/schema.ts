@@ -2,7 +2,25 @@
  * The store: one SQLite file per screen (WAL). Documented in the README; every table is plain SQL that any
  * SQLite tool can read.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
+
+/** The runs table (schema 3): the processes that fill a store, so that a second run joins the first. */
+const RUNS = `
+CREATE TABLE IF NOT EXISTS runs (   -- processes filling the store: a second run joins (local) or is refused (coordinator)
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL,               -- local | coordinator
+  host TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  process_key TEXT NOT NULL,        -- boot id and start time of the process (Linux), so a reused pid is not taken for it
+  mutascan_version TEXT NOT NULL,
+  started_at TEXT NOT NULL,
+  heartbeat_ms INTEGER NOT NULL,    -- last sign of life (Unix ms): how a run on another host is known to be alive
+  ended_at TEXT                     -- NULL while it runs (or until it is found dead)
+);
+`;
+
+/** How an older store becomes this schema: ALTERs that keep every row, run in one transaction by `run`. */
+export const MIGRATIONS: { from: number; sql: string }[] = [{ from: 2, sql: `ALTER TABLE mutants ADD COLUMN claim INTEGER;\n${RUNS}\nUPDATE screen SET schema_version = 3;` }];
 
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS screen (
@@ -47,7 +65,8 @@ CREATE TABLE IF NOT EXISTS mutants (
   row INTEGER, col INTEGER, rows INTEGER, cols INTEGER,
   kind TEXT NOT NULL,               -- max min zero negate value:x scale:k, or null
   value REAL,                       -- the value written (max/min/zero/value), NULL for scale/negate/null
-  done INTEGER NOT NULL DEFAULT 0   -- set in the same transaction as the mutant's results
+  done INTEGER NOT NULL DEFAULT 0,  -- set in the same transaction as the mutant's results
+  claim INTEGER                     -- the run (runs.id) evaluating it now; NULL when free (schema 3)
 );
 CREATE INDEX IF NOT EXISTS mutants_pending ON mutants(done, id);
 CREATE TABLE IF NOT EXISTS phenotypes (
@@ -90,4 +109,4 @@ CREATE TABLE IF NOT EXISTS parked (  -- batches a distributed run (run --queue) 
   error TEXT NOT NULL,
   parked_at TEXT NOT NULL
 );
-`;
+${RUNS}`;

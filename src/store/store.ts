@@ -1,9 +1,11 @@
 import Database from 'better-sqlite3';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fail } from '../errors.js';
+import { canMigrate, damaged, guardDamage, migrate, refuseOrphanLog, refuseVersion, writeError } from './health.js';
 import type { Outcome } from '../assays/assay.js';
 import { SCHEMA, SCHEMA_VERSION } from './schema.js';
+import { VERSION } from '../version.js';
 
 type DB = Database.Database;
 
@@ -54,13 +56,6 @@ export interface MutantResult {
   outcomes: Outcome[];
 }
 
-const VERSION = (() => {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-})();
 
 function openDb(path: string, readonly: boolean): DB {
   let db: DB;
@@ -77,33 +72,40 @@ function openDb(path: string, readonly: boolean): DB {
     db.prepare('SELECT count(*) FROM sqlite_master').get();
   } catch (e) {
     db.close();
-    fail(`this file is not an SQLite store (${(e as Error).message})`, path, 'give --store a new file name, or the store of this screen');
+    fail(`this file is not an SQLite database (${(e as Error).message}): it is not a store, or its first page is damaged beyond repair`, path, 'give --store a new file name, or the store of this screen');
   }
   return db;
 }
 
 /** One screen's results; a mutant's results and its done mark are written in one transaction. */
 export class Store {
+  /** the last store opened by this process, named by the CLI when SQLite reports damage mid-command */
+  static lastOpened?: string;
   private readonly phenotypeIds = new Map<string, number>();
   private assayIds: number[] = [];
 
   private constructor(
     readonly db: DB,
     readonly path: string,
-  ) {}
+  ) {
+    Store.lastOpened = path;
+  }
 
-  /** Opens an existing store read-only (status, export, report). */
+  /** Opens an existing store read-only (status, export, report); an older schema is read as it is. */
   static open(path: string): Store {
+    refuseOrphanLog(path);
     if (!existsSync(path)) fail('no such store', path, 'run `mutascan run screen.yaml --store FILE` first');
     const db = openDb(path, true);
     const s = new Store(db, path);
-    if (!s.hasScreen()) fail('this SQLite file is not a mutascan store (it has no screen table)', path);
-    const version = db.prepare('SELECT schema_version FROM screen WHERE id = 1').pluck().get() as number;
-    if (version !== SCHEMA_VERSION) {
-      db.close();
-      fail(`the store has schema version ${version}; this mutascan reads version ${SCHEMA_VERSION}`, path, 'run the screen again into a new store with this mutascan');
-    }
-    s.assayIds = s.assays().map((a) => a.id);
+    guardDamage(path, () => {
+      if (!s.hasScreen()) fail('this SQLite file is not a mutascan store (it has no screen table)', path);
+      const version = db.prepare('SELECT schema_version FROM screen WHERE id = 1').pluck().get() as number;
+      if (version > SCHEMA_VERSION || version < 2) {
+        db.close();
+        refuseVersion(path, version);
+      }
+      s.assayIds = s.assays().map((a) => a.id);
+    });
     return s;
   }
 
@@ -111,23 +113,44 @@ export class Store {
    * Opens the store for running `identity`: creates it, or resumes it when it holds the same screen.
    * A store of another screen file or model is refused, and nothing in it is changed.
    */
-  static forRun(path: string, identity: ScreenIdentity, init: () => { assays: AssayRow[]; targets: TargetRow[]; mutants: Iterable<MutantRow> }): { store: Store; resumed: boolean } {
+  static forRun(path: string, identity: ScreenIdentity, init: () => { assays: AssayRow[]; targets: TargetRow[]; mutants: Iterable<MutantRow> }): { store: Store; resumed: boolean; migratedFrom?: number } {
+    refuseOrphanLog(path);
     const existed = existsSync(path);
     const db = openDb(path, false);
     const s = new Store(db, path);
-    if (existed && s.hasScreen()) {
+    if (existed && guardDamage(path, () => s.hasScreen())) {
       const row = db.prepare('SELECT spec_hash, model_fingerprint, backend, schema_version FROM screen WHERE id = 1').get() as { spec_hash: string; model_fingerprint: string; backend: string; schema_version: number };
       const refuse = (what: string, hint: string): never => {
         db.close();
         fail(what, path, hint);
       };
-      if (row.schema_version !== SCHEMA_VERSION) refuse(`the store has schema version ${row.schema_version}, this mutascan writes ${SCHEMA_VERSION}`, 'use a new --store file');
+      if (row.schema_version !== SCHEMA_VERSION && !canMigrate(row.schema_version)) {
+        db.close();
+        refuseVersion(path, row.schema_version);
+      }
       if (row.spec_hash !== identity.specHash) refuse('the store was made from another screen file (its targets, unit, kinds or assays differ)', 'use a new --store file for this screen, or run the screen file that made this store');
       if (row.model_fingerprint !== identity.modelFingerprint) refuse(`the store was made with another model (fingerprint ${row.model_fingerprint}, this one is ${identity.modelFingerprint})`, 'point the screen at the model the store was made with, or use a new --store file');
       if (row.backend !== identity.backend) refuse(`the store's results were computed with the ${row.backend} backend, not ${identity.backend}`, `resume with --backend ${row.backend} so every result comes from the same arithmetic`);
-      s.assayIds = s.assays().map((a) => a.id);
+      // A damaged page must stop the run here, before anything is written next to it.
+      const check = guardDamage(path, () => db.pragma('quick_check(5)', { simple: false }) as { quick_check: string }[]);
+      if (check.length !== 1 || check[0].quick_check !== 'ok') {
+        db.close();
+        damaged(path, check.map((c) => c.quick_check).join('; '));
+      }
       db.pragma('journal_mode = WAL');
-      return { store: s, resumed: true };
+      const migratedFrom = row.schema_version !== SCHEMA_VERSION ? row.schema_version : undefined;
+      if (migratedFrom !== undefined) migrate(db, migratedFrom);
+      // `mutascan repair` leaves out mutant rows it could not read: the plan makes them again, pending
+      if ((db.prepare('SELECT count(*) FROM mutants').pluck().get() as number) < identity.totalMutants) {
+        const { mutants } = init();
+        const tid = new Map((db.prepare('SELECT short, id FROM targets').all() as { short: string; id: number }[]).map((t) => [t.short, t.id]));
+        const im = db.prepare('INSERT OR IGNORE INTO mutants (id, key, target_id, row, col, rows, cols, kind, value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+        db.transaction(() => {
+          for (const m of mutants) im.run(m.id, m.key, m.target ? tid.get(m.target) : null, m.row, m.col, m.rows, m.cols, m.kind, m.value);
+        })();
+      }
+      s.assayIds = s.assays().map((a) => a.id);
+      return { store: s, resumed: true, migratedFrom };
     }
     if (existed) {
       const tables = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number };
@@ -190,16 +213,19 @@ export class Store {
     return this.db.prepare('SELECT count(*) FROM mutants WHERE done = 1').pluck().get() as number;
   }
 
-  /** Writes a batch of mutants' results; each mutant is stored exactly once (a re-delivered one is skipped). */
-  save(batch: MutantResult[]): void {
+  /** Writes a batch of mutants' results; each mutant is stored exactly once (a re-delivered one is skipped). Returns how many it stored. */
+  save(batch: MutantResult[]): number {
     const db = this.db;
     const insP = db.prepare('INSERT INTO phenotypes (assay_id, hash, ids_json, text, diverge_at, diverge_end, baseline_end) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (assay_id, hash) DO UPDATE SET hash = excluded.hash RETURNING id').pluck();
     const insR = db.prepare('INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
     // marks the mutant done unless it already was (then its results are stored and this copy is skipped)
     const markDone = db.prepare('UPDATE mutants SET done = 1 WHERE id = ? AND done = 0');
-    db.transaction(() => {
+    const fresh: string[] = [];
+    let stored = 0;
+    const tx = db.transaction(() => {
       for (const m of batch) {
         if (markDone.run(m.ordinal).changes === 0) continue;
+        stored++;
         m.outcomes.forEach((o, i) => {
           const assayId = this.assayIds[i];
           let pid: number | null = null;
@@ -209,6 +235,7 @@ export class Store {
             if (pid === null) {
               pid = insP.get(assayId, o.phenotype.key, JSON.stringify(o.phenotype.ids), o.phenotype.text, o.phenotype.divergeAt, o.phenotype.divergeEnd, o.phenotype.baselineEnd) as number;
               this.phenotypeIds.set(k, pid);
+              fresh.push(k);
             }
           }
           const x = o.metrics ?? {};
@@ -216,7 +243,24 @@ export class Store {
             x.accuracy ?? null, x.accuracyChange ?? null, x.klMean ?? null, x.klMax ?? null, x.loglikChange ?? null, x.argmaxChanges ?? null);
         });
       }
-    })();
+    });
+    try {
+      tx();
+      return stored;
+    } catch (e) {
+      // rolled back: the phenotype rows it inserted are gone, so are their cached ids
+      for (const k of fresh) this.phenotypeIds.delete(k);
+      throw writeError(this.path, e, () => this.bytesStillNeeded());
+    }
+  }
+
+  /** The rest of the screen's results at the size per mutant so far. */
+  bytesStillNeeded(): number {
+    // what results take: their tables and the phenotype index (dbstat), not the plan's mutants table
+    const size = this.db.prepare("SELECT sum(pgsize) FROM dbstat WHERE name IN ('results', 'phenotypes', 'sqlite_autoindex_phenotypes_1')").pluck().get() as number;
+    const done = Math.max(1, this.countDone());
+    const pending = this.db.prepare('SELECT count(*) FROM mutants WHERE done = 0').pluck().get() as number;
+    return (size / done) * pending;
   }
 
   close(): void {

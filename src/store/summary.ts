@@ -26,7 +26,8 @@ export interface ParkedBatch {
 
 export function summarize(store: Store): { total: number; done: number; assays: AssaySummary[]; parked: ParkedBatch[] } {
   const db = store.db;
-  const total = (db.prepare('SELECT count(*) FROM mutants WHERE id > 0').pluck().get() as number) ?? 0;
+  // from the screen, not the mutants table: a repaired store may lack rows that the next run re-creates
+  const total = (db.prepare('SELECT total_mutants - 1 FROM screen WHERE id = 1').pluck().get() as number) ?? 0;
   const done = (db.prepare('SELECT count(*) FROM mutants WHERE id > 0 AND done = 1').pluck().get() as number) ?? 0;
   const assays = store.assays().map((a) => {
     const s = db
