@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { decode } from 'fast-png';
+import { parse } from 'csv-parse/sync';
 import type { Browser } from 'playwright-core';
 import { loadReportData } from '../src/report/data.js';
 import { mapPixels } from '../src/report/figures.js';
@@ -160,6 +161,99 @@ describe("report of run.c's element screen (453,120 mutants)", () => {
   });
 });
 
+describe("phenotypes of run.c's element screen", () => {
+  const store = join(tmp.path, 's1.sqlite');
+  const out = join(tmp.path, 's1-report');
+
+  it('every family and its coordinates agree with a direct count from the store; the clusters and layout are the same on every run', () => {
+    const a = runCli(['phenotypes', store, '--format', 'json']);
+    assert.equal(a.status, 0, a.stderr);
+    const b = runCli(['phenotypes', store, '--format', 'json']);
+    assert.equal(b.stdout, a.stdout, 'the same clusters and layout on a second run');
+    const [once] = JSON.parse(a.stdout) as { assay: string; clusters: number; families: { id: number; mutants: number; cluster: number; x: number; y: number; similarity: number; targets: { target: string; mutants: number }[] }[] }[];
+    const db = new Database(store, { readonly: true });
+    try {
+      const counts = new Map((db.prepare('SELECT phenotype_id AS id, count(*) AS n FROM results WHERE phenotype_id IS NOT NULL GROUP BY phenotype_id').all() as { id: number; n: number }[]).map((r) => [r.id, r.n]));
+      assert.equal(once.families.length, counts.size);
+      for (const f of once.families) assert.equal(f.mutants, counts.get(f.id), `phenotype ${f.id}`);
+      const sizes = once.families.map((f) => f.mutants);
+      assert.deepEqual(sizes, [...sizes].sort((x, y) => y - x), 'largest families first');
+      const where = db.prepare('SELECT t.short AS target, count(*) AS n FROM results r JOIN mutants m ON m.id = r.mutant_id JOIN targets t ON t.id = m.target_id WHERE r.phenotype_id = ? GROUP BY t.id ORDER BY n DESC, t.id');
+      for (const f of once.families.slice(0, 25)) assert.deepEqual(f.targets.map((t) => [t.target, t.mutants]), (where.all(f.id) as { target: string; n: number }[]).map((r) => [r.target, r.n]));
+      assert.ok(once.clusters >= 2);
+      for (const f of once.families) assert.ok(Number.isInteger(f.cluster) && Number.isFinite(f.x) && Number.isFinite(f.y) && f.similarity > 0 && f.similarity <= 1 + 1e-6, JSON.stringify(f));
+      // the report's families.csv: every mutant of the 20 largest families, with its coordinates, in plan order
+      const rows = parse(readFileSync(join(out, 'tables', 'families.csv')), { columns: true }) as Record<string, string>[];
+      const top = once.families.slice(0, 20).map((f) => f.id);
+      const direct = db.prepare('SELECT m.row, m.col, m.kind, t.short AS target FROM results r JOIN mutants m ON m.id = r.mutant_id JOIN targets t ON t.id = m.target_id WHERE r.phenotype_id = ? ORDER BY m.id');
+      for (const id of top)
+        assert.deepEqual(
+          rows.filter((r) => Number(r.phenotype) === id).map((r) => [r.target, Number(r.row), Number(r.col), r.kind]),
+          (direct.all(id) as { row: number; col: number; kind: string; target: string }[]).map((r) => [r.target, r.row, r.col, r.kind]),
+          `family of phenotype ${id}`,
+        );
+      assert.deepEqual([...new Set(rows.map((r) => Number(r.phenotype)))], top);
+    } finally {
+      db.close();
+    }
+    for (const f of ['phenotypes-once']) {
+      assert.match(readFileSync(join(out, 'figures', `${f}.svg`), 'utf8'), /^<svg/, f);
+      assert.ok(decode(readFileSync(join(out, 'figures', `${f}.png`))).width > 100, f);
+    }
+    for (const t of ['phenotypes', 'style-enrichment', 'families']) assert.ok(existsSync(join(out, 'tables', `${t}.csv`)), t);
+  });
+
+  it('the Phenotypes section in Chromium: hover shows the text, colour by style, maps by style; no console error, no request', async () => {
+    const w = await openWatched(browser, pathToFileURL(join(out, 'index.html')).href);
+    const { page } = w;
+    const circles = page.locator('#p-layout circle');
+    assert.ok((await circles.count()) > 100);
+    // the last circle drawn is on top of any other, so the mouse reaches it
+    const id = Number(await circles.last().getAttribute('data-phenotype'));
+    const db = new Database(store, { readonly: true });
+    const largest = { id, n: db.prepare('SELECT count(*) FROM results WHERE phenotype_id = ?').pluck().get(id) as number };
+    const text = db.prepare('SELECT text FROM phenotypes WHERE id = ?').pluck().get(id) as string;
+    db.close();
+    const dot = page.locator(`#p-layout circle[data-phenotype="${id}"]`);
+    await dot.scrollIntoViewIfNeeded();
+    const before = await dot.getAttribute('fill');
+    const b = (await dot.boundingBox())!;
+    await page.mouse.move(b.x + b.width / 2, b.y + b.height / 2);
+    const tip = (await page.locator('#tooltip').textContent())!;
+    assert.ok(tip.startsWith(`phenotype ${largest.id} · ${largest.n} mutants · cluster `), tip);
+    assert.ok(tip.includes(text.slice(0, 200)), tip);
+    // greedy stories keep the baseline's plain prose: no phenotype of this screen is "repetitive", so all turn grey
+    await page.selectOption('#p-colour', 'repetitive');
+    assert.notEqual(before, '#c7c7c7');
+    assert.equal(await dot.getAttribute('fill'), '#c7c7c7');
+    assert.equal(await page.locator('#p-legend').textContent(), 'repetitivenot repetitive');
+    await page.selectOption('#p-colour', 'cluster');
+    assert.equal(await dot.getAttribute('fill'), before);
+    // maps by style: with a style no output has, every NSM unit is dimmed, silent ones stay white
+    const canvas = page.locator('canvas[data-target="2.gate"]');
+    const lit = () => canvas.evaluate((c: HTMLCanvasElement) => { const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data; let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] !== 255 || d[i + 1] !== 255 || d[i + 2] !== 255) if (!(d[i] === 222 && d[i + 1] === 222 && d[i + 2] === 236)) n++; return n; });
+    assert.ok((await lit()) > 0);
+    await page.selectOption('#f-style', 'repetitive');
+    assert.equal(await lit(), 0);
+    assert.equal(await page.locator('#style-key').isVisible(), true);
+    assert.deepEqual(w.consoleErrors, []);
+    assert.deepEqual(w.pageErrors, []);
+    assert.deepEqual(w.network, []);
+    await page.close();
+  });
+
+  it('bad input to phenotypes: an unknown assay, a bad format; without the model, styles only and a note', () => {
+    expectCleanError(runCli(['phenotypes', store, '--assay', 'nope']), /no generate assay "nope" in the store .*its generate assays: once/);
+    expectCleanError(runCli(['phenotypes', store, '--format', 'xml']), /unknown format "xml"/);
+    const r = runCli(['phenotypes', store, '--model', join(tmp.path, 'missing.bin')]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /note: assay "once": the screen's model could not be loaded .*pass --model/);
+    const [head, first] = r.stdout.split('\n');
+    assert.equal(head, 'assay,phenotype,mutants,styles,like_baseline,cluster,similarity,x,y,divergent_word,baseline_word,targets,layers,n_tokens,excerpt');
+    assert.match(first, /^once,\d+,\d+,,true,,,,,/);
+  });
+});
+
 describe('model text never becomes markup', () => {
   const spec = join(tmp.path, 'b16.yaml');
   const store = join(tmp.path, 'b16.sqlite');
@@ -196,6 +290,15 @@ describe('model text never becomes markup', () => {
     assert.equal(await page.locator('textarea').count(), 0);
     // The phenotype-groups table holds first words of these texts: escaped there too.
     assert.equal(await page.locator('script').count(), 2);
+    // and the phenotypes' layout shows them through textContent
+    const dot = page.locator('#p-layout circle').first();
+    await dot.scrollIntoViewIfNeeded();
+    const d = (await dot.boundingBox())!;
+    await page.mouse.move(d.x + d.width / 2, d.y + d.height / 2);
+    const tip = (await page.locator('#tooltip').textContent())!;
+    assert.ok(payloads.some((p) => tip.includes(p)), tip);
+    assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: string }).__pwned), undefined);
+    assert.equal(await page.locator('b').count(), 0);
     assert.deepEqual(w.pageErrors, []);
     assert.deepEqual(w.network, []);
     await page.close();

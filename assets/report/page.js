@@ -1,6 +1,6 @@
 // The report page's script: canvas maps, filters, hover and click. Runs from file:// with no network.
 // Model text only ever reaches the page through textContent, never as markup.
-/* global unitColour, COLOURS */
+/* global unitColour, COLOURS, DIM */
 (function () {
   'use strict';
   const data = JSON.parse(document.getElementById('report-data').textContent);
@@ -14,7 +14,8 @@
   }
   const outcome = data.outcome.map((perKind) => perKind.map((perTarget) => perTarget.map(decode)));
 
-  const state = { assay: 0, kind: 'all', layer: 'all', pinned: null };
+  const state = { assay: 0, kind: 'all', layer: 'all', style: 'all', pinned: null };
+  const hasStyle = (o, style) => o > 0 && data.phenotypes[o] && data.phenotypes[o].styles.indexOf(style) >= 0;
   const shownKinds = () => (state.kind === 'all' ? data.kinds.map((k, i) => i) : [data.kinds.indexOf(state.kind)]);
 
   function option(select, value, label) {
@@ -28,6 +29,8 @@
   data.kinds.forEach((k) => option($('f-kind'), k, k));
   option($('f-layer'), 'all', 'all layers');
   [...new Set(data.targets.map((t) => (t.layer === null ? t.matrix : String(t.layer))))].forEach((l) => option($('f-layer'), l, /^\d+$/.test(l) ? 'layer ' + l : l));
+  option($('f-style'), 'all', 'any output');
+  data.styles.forEach((st) => option($('f-style'), st, st));
 
   const maps = $('maps');
   const canvases = data.targets.map((t, ti) => {
@@ -63,8 +66,17 @@
       const per = kinds.map((k) => outcome[state.assay][k][ti]);
       const o = new Array(per.length);
       for (let u = 0; u < t.gridRows * t.gridCols; u++) {
-        for (let k = 0; k < per.length; k++) o[k] = per[k][u];
-        const c = COLOURS[unitColour(names, o)];
+        // with a style chosen, only NSMs whose output has it keep their colour; other NSMs are dimmed
+        let other = false;
+        for (let k = 0; k < per.length; k++) {
+          const v = per[k][u];
+          if (state.style !== 'all' && v > 0 && !hasStyle(v, state.style)) {
+            other = true;
+            o[k] = 0;
+          } else o[k] = v;
+        }
+        const name = unitColour(names, o);
+        const c = other && name === 'silent' ? DIM : COLOURS[name];
         img.data[u * 4] = c[0];
         img.data[u * 4 + 1] = c[1];
         img.data[u * 4 + 2] = c[2];
@@ -163,15 +175,109 @@
     marked($('baseline-text'), base, p.divergeAt, p.baselineEnd);
   }
 
-  for (const id of ['f-assay', 'f-kind', 'f-layer']) {
+  for (const id of ['f-assay', 'f-kind', 'f-layer', 'f-style']) {
     $(id).addEventListener('change', () => {
       state.assay = Number($('f-assay').value);
       state.kind = $('f-kind').value;
       state.layer = $('f-layer').value;
+      state.style = $('f-style').value;
+      $('style-key').hidden = state.style === 'all';
       draw();
       if (state.pinned) pin(state.pinned.ti, state.pinned);
     });
   }
   draw();
+
+  // The phenotypes' layout: one circle per phenotype, drawn as SVG elements (text only through textContent).
+  const SVG = 'http://www.w3.org/2000/svg';
+  const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf', '#393b79', '#637939'];
+  const STYLE_ON = '#e6550d';
+  const STYLE_OFF = '#c7c7c7';
+  const ph = { assay: data.layouts.findIndex((l) => l !== null), colour: 'cluster' };
+  data.assays.forEach((a, i) => data.layouts[i] && option($('p-assay'), i, a.name));
+  option($('p-colour'), 'cluster', 'cluster');
+  data.styles.forEach((st) => option($('p-colour'), st, 'style: ' + st));
+
+  function pointColour(p) {
+    if (ph.colour === 'cluster') return PALETTE[(p.cluster ?? 0) % PALETTE.length];
+    return hasStyle(p.id, ph.colour) ? STYLE_ON : STYLE_OFF;
+  }
+
+  function legendKey(colour, label) {
+    const span = document.createElement('span');
+    span.className = 'key';
+    const i = document.createElement('i');
+    i.style.background = colour;
+    span.appendChild(i);
+    span.appendChild(document.createTextNode(label));
+    return span;
+  }
+
+  function drawLayout() {
+    const svg = $('p-layout');
+    svg.textContent = '';
+    const legend = $('p-legend');
+    legend.textContent = '';
+    const layout = ph.assay >= 0 ? data.layouts[ph.assay] : null;
+    const note = $('p-note');
+    note.hidden = !(layout && layout.note);
+    note.textContent = layout && layout.note ? layout.note : '';
+    if (!layout || layout.points.length === 0) return;
+    const W = 640;
+    const H = 420;
+    const pad = 16;
+    const xs = layout.points.map((p) => p.x);
+    const ys = layout.points.map((p) => p.y);
+    const x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(...ys), y1 = Math.max(...ys);
+    const sx = (v) => pad + ((v - x0) / (x1 - x0 || 1)) * (W - 2 * pad);
+    const sy = (v) => H - pad - ((v - y0) / (y1 - y0 || 1)) * (H - 2 * pad);
+    const maxM = Math.max(...layout.points.map((p) => p.mutants));
+    // largest first, so small families stay visible on top
+    const order = layout.points.slice().sort((a, b) => b.mutants - a.mutants);
+    for (const p of order) {
+      const c = document.createElementNS(SVG, 'circle');
+      c.setAttribute('cx', sx(p.x).toFixed(1));
+      c.setAttribute('cy', sy(p.y).toFixed(1));
+      c.setAttribute('r', (2.5 + 9 * Math.sqrt(p.mutants / maxM)).toFixed(1));
+      c.setAttribute('fill', pointColour(p));
+      c.setAttribute('fill-opacity', '0.75');
+      c.setAttribute('stroke', 'white');
+      c.setAttribute('stroke-width', '0.5');
+      c.dataset.phenotype = String(p.id);
+      c.addEventListener('mousemove', (e) => layoutTip(p, e));
+      c.addEventListener('mouseleave', () => ($('tooltip').hidden = true));
+      svg.appendChild(c);
+    }
+    if (ph.colour === 'cluster') for (let k = 0; k < layout.clusters; k++) legend.appendChild(legendKey(PALETTE[k % PALETTE.length], 'cluster ' + k));
+    else {
+      legend.appendChild(legendKey(STYLE_ON, ph.colour));
+      legend.appendChild(legendKey(STYLE_OFF, 'not ' + ph.colour));
+    }
+  }
+
+  function layoutTip(p, e) {
+    const tip = $('tooltip');
+    tip.textContent = '';
+    const info = data.phenotypes[p.id];
+    const head = document.createElement('div');
+    head.className = 'tip-head';
+    head.textContent = 'phenotype ' + p.id + ' · ' + p.mutants + ' mutants · cluster ' + p.cluster + ' · ' + (info.styles.length ? info.styles.join(', ') : 'no style');
+    tip.appendChild(head);
+    const body = document.createElement('div');
+    body.className = 'tip-text';
+    body.textContent = info.text.length > 400 ? info.text.slice(0, 400) + '…' : info.text;
+    tip.appendChild(body);
+    tip.hidden = false;
+    tip.style.left = e.pageX + 14 + 'px';
+    tip.style.top = e.pageY + 14 + 'px';
+  }
+
+  for (const id of ['p-assay', 'p-colour'])
+    $(id).addEventListener('change', () => {
+      ph.assay = Number($('p-assay').value);
+      ph.colour = $('p-colour').value;
+      drawLayout();
+    });
+  drawLayout();
   document.body.dataset.ready = '1';
 })();

@@ -6,6 +6,7 @@ import { registerConvert } from './convert.js';
 import { registerEstimate } from './estimate.js';
 import { registerExport } from './export.js';
 import { registerGenerate } from './generate.js';
+import { registerPhenotypes } from './phenotypes.js';
 import { registerRepair } from './repair.js';
 import { registerReport } from './report.js';
 import { registerRun } from './run.js';
@@ -28,6 +29,7 @@ export async function main(argv: string[]): Promise<number> {
   registerSynth(program);
   registerEstimate(program);
   registerRepair(program);
+  registerPhenotypes(program);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

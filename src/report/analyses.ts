@@ -4,6 +4,7 @@
  */
 import { MATRIX_ORDER, PENDING, type ReportData, type ReportTarget } from './data.js';
 import { benjaminiHochberg, binomialUpperTail, fisherExact, jaccard, rSquared } from './stats.js';
+import { firstWord, wordAt } from '../util/words.js';
 
 export interface SummaryRow { assay: string; matrix: string; mutants: number; nsm: number; nsm_rate: number; phenotypes: number; destructive_nsm: number }
 export interface LayerRow { assay: string; layer: number; matrix: string; mutants: number; nsm: number; phenotypes: number }
@@ -178,20 +179,6 @@ function enrichment(data: ReportData): EnrichmentRow[] {
     });
   });
   return out;
-}
-
-const WORD = /[\p{L}\p{N}][\p{L}\p{N}'’-]*/u;
-
-/** The first word of a text: its first run of letters or digits (leading spaces and punctuation skipped). */
-export function firstWord(text: string): string {
-  return WORD.exec(text)?.[0] ?? '';
-}
-
-/** The word that holds the character at `at`, or the next word after it. */
-export function wordAt(text: string, at: number): string {
-  let start = at;
-  while (start > 0 && /[\p{L}\p{N}'’-]/u.test(text[start - 1])) start--;
-  return firstWord(text.slice(start));
 }
 
 function words(data: ReportData): { words: WordRow[]; wordMutants: WordMutantRow[] } {

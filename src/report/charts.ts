@@ -152,3 +152,42 @@ export function valueHistogram(assay: string, what: string, rows: HistogramRow[]
     resolve: { scale: { y: 'independent' } },
   } as TopLevelSpec;
 }
+
+export interface LayoutPoint { phenotype: number; x: number; y: number; cluster: string; mutants: number; styles: string; excerpt: string }
+
+/** The phenotypes' 2-D layout (UMAP of their embeddings), one point per phenotype sized by its mutants. */
+export function phenotypeLayout(assay: string, points: LayoutPoint[]): TopLevelSpec {
+  return {
+    $schema: SCHEMA,
+    title: `Phenotypes by what the unmutated model makes of them (UMAP; colour = cluster) — ${assay}`,
+    data: { values: points },
+    width: 420,
+    height: 360,
+    mark: { type: 'circle', opacity: 0.7 },
+    encoding: {
+      x: { field: 'x', type: 'quantitative', title: 'UMAP 1', axis: { labels: false, ticks: false } },
+      y: { field: 'y', type: 'quantitative', title: 'UMAP 2', axis: { labels: false, ticks: false } },
+      color: { field: 'cluster', type: 'nominal', title: 'cluster' },
+      size: { field: 'mutants', type: 'quantitative', scale: { type: 'sqrt' }, title: 'mutants' },
+      tooltip: [{ field: 'phenotype' }, { field: 'mutants' }, { field: 'cluster' }, { field: 'styles' }, { field: 'excerpt' }],
+    },
+  } as TopLevelSpec;
+}
+
+/** NSMs of each style per matrix type (a mutant counts under each style of its output). */
+export function styleBars(assay: string, rows: { matrix: string; style: string; nsm: number }[]): TopLevelSpec {
+  return {
+    $schema: SCHEMA,
+    title: `NSMs by the style of their output, per matrix type — ${assay}`,
+    data: { values: rows },
+    mark: 'bar',
+    width: 360,
+    encoding: {
+      y: { field: 'matrix', type: 'nominal', sort: matrixSort, title: null },
+      yOffset: { field: 'style' },
+      x: { field: 'nsm', type: 'quantitative', title: 'NSMs with the style' },
+      color: { field: 'style', type: 'nominal' },
+      tooltip: [{ field: 'matrix' }, { field: 'style' }, { field: 'nsm' }],
+    },
+  } as TopLevelSpec;
+}

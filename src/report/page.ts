@@ -9,6 +9,12 @@ import type { Analyses } from './analyses.js';
 import type { ReportData } from './data.js';
 import type { Figure } from './figures.js';
 import { mapScale } from './figures.js';
+import type { AssayPhenotypes } from '../phenotypes/families.js';
+import { STYLE_RULES, STYLES } from '../phenotypes/styles.js';
+import type { StyleEnrichmentRow } from './phenotype-analyses.js';
+
+/** Map colour of a unit whose NSMs are all of other styles than the one chosen. */
+const DIM = [222, 222, 236];
 
 const asset = (name: string) => readFileSync(new URL(`../../assets/report/${name}`, import.meta.url), 'utf8');
 
@@ -43,21 +49,39 @@ function b64(a: Int32Array): string {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
 }
 
-export function pageHtml(data: ReportData, an: Analyses, figures: { general: Figure[]; sorted: Figure[] }): string {
+export function pageHtml(data: ReportData, an: Analyses, figures: { general: Figure[]; sorted: Figure[]; phenotypes: Figure[] }, ph: { families: AssayPhenotypes[]; styleRows: StyleEnrichmentRow[] }): string {
   const scale = mapScale(data.targets);
+  const byId = new Map(ph.families.flatMap((a) => a.families.map((f) => [f.id, f] as const)));
   const payload = {
     kinds: data.kinds,
     assays: data.assays.map((a) => ({ name: a.name, baseline: a.baselineText })),
     targets: data.targets.map((t) => ({ short: t.short, layer: t.layer, matrix: t.matrix, rows: t.rows, cols: t.cols, unitRows: t.unitRows, unitCols: t.unitCols, gridRows: t.gridRows, gridCols: t.gridCols, scale })),
     outcome: data.outcome.map((perKind) => perKind.map((perTarget) => perTarget.map(b64))),
-    phenotypes: Object.fromEntries([...data.phenotypes.values()].map((p) => [p.id, { text: p.text, divergeAt: p.divergeAt, divergeEnd: p.divergeEnd, baselineEnd: p.baselineEnd, count: p.count }])),
+    phenotypes: Object.fromEntries(
+      [...data.phenotypes.values()].map((p) => [p.id, { text: p.text, divergeAt: p.divergeAt, divergeEnd: p.divergeEnd, baselineEnd: p.baselineEnd, count: p.count, styles: byId.get(p.id)?.styles ?? [], cluster: byId.get(p.id)?.cluster ?? null }]),
+    ),
+    styles: STYLES,
+    // per assay (in the order of `assays`): its phenotypes' layout, or null for assays without one
+    layouts: data.assays.map((a) => {
+      const x = ph.families.find((f) => f.assay === a.name);
+      if (!x) return null;
+      return { note: x.note ?? null, clusters: x.clusters, points: x.families.filter((f) => f.x !== null).map((f) => ({ id: f.id, x: f.x, y: f.y, cluster: f.cluster, mutants: f.mutants })) };
+    }),
   };
+  const familyTable = ph.families.flatMap((a) =>
+    a.families.slice(0, 15).map((f) => ({
+      assay: a.assay, phenotype: f.id, mutants: f.mutants, styles: f.styles.join(' ') || (f.likeBaseline ? 'like the baseline' : '—'), cluster: f.cluster ?? '', similarity: f.similarity ?? '',
+      diverges: `${f.baselineWord} → ${f.divergentWord}`, where: f.targets.slice(0, 4).map((t) => `${t.target}×${t.mutants}`).join(' ') + (f.targets.length > 4 ? ' …' : ''), excerpt: f.excerpt,
+    })),
+  );
+  const styleTop = ph.styleRows.filter((r) => r.q < 0.05).sort((a, b) => a.p - b.p).slice(0, 40);
+  const styleRules = STYLES.map((st) => `<li><strong>${escapeHtml(st)}</strong>: ${escapeHtml(STYLE_RULES[st])}</li>`).join('');
   const progress = data.done < data.total
     ? `<p class="warn">This screen is in progress: ${data.done.toLocaleString('en')} of ${data.total.toLocaleString('en')} mutants done. Grey units are not run yet; counts and statistics cover the mutants done.</p>`
     : `<p>Complete: ${data.total.toLocaleString('en')} mutants.</p>`;
   const legend = COLOUR_LEGEND.map(([k, label]) => `<span class="key"><i style="background: rgb(${COLOURS[k].join(',')})"></i>${escapeHtml(label)}</span>`).join(' ');
   const enrichedTop = an.enrichment.filter((r) => r.q < 0.05).sort((a, b) => a.p - b.p).slice(0, 60);
-  const script = `const COLOURS = ${JSON.stringify(COLOURS)};\n${unitColour.toString()}\n${asset('page.js')}`;
+  const script = `const COLOURS = ${JSON.stringify(COLOURS)};\nconst DIM = ${JSON.stringify(DIM)};\n${unitColour.toString()}\n${asset('page.js')}`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -73,11 +97,25 @@ ${table(an.summary, ['assay', 'matrix', 'mutants', 'nsm', 'nsm_rate', 'phenotype
 <details><summary>Screen file</summary><pre>${escapeHtml(data.specYaml)}</pre></details></section>
 <section id="map-section"><h2>Maps</h2>
 <p>Each map is a matrix in its stored layout (rows down, columns across), one pixel block per unit. Hover a unit to see its mutants; click it to compare the output with the baseline's (the first divergent token is marked).</p>
-<div class="filters"><label>assay <select id="f-assay"></select></label> <label>kind <select id="f-kind"></select></label> <label>layer <select id="f-layer"></select></label></div>
-<p class="legend">${legend}</p>
+<div class="filters"><label>assay <select id="f-assay"></select></label> <label>kind <select id="f-kind"></select></label> <label>layer <select id="f-layer"></select></label> <label>style <select id="f-style"></select></label></div>
+<p class="legend">${legend} <span class="key" id="style-key" hidden><i style="background: rgb(${DIM.join(',')})"></i>NSM of another style</span></p>
 <div id="viewer" hidden><h3 id="viewer-title"></h3><ul id="viewer-mutants"></ul>
 <div class="texts"><div><h4>mutant</h4><p id="pheno-text" class="text"></p></div><div><h4>baseline</h4><p id="baseline-text" class="text"></p></div></div></div>
 <div id="maps"></div></section>
+<section id="phenotype-section"><h2>Phenotypes</h2>
+<p>Every distinct output (phenotype) with the mutants that make it (its family). Styles come from rules on the text (below); the layout and the clusters from the unmutated model itself: each output is the mean of its tokens' final normed residual when the model reads it, laid out by UMAP and grouped by k-means (seeded, so the same on every run). Hover a point for its text; colour by cluster or by a style.</p>
+<div class="filters"><label>assay <select id="p-assay"></select></label> <label>colour by <select id="p-colour"></select></label></div>
+<p id="p-note" class="warn" hidden></p>
+<svg id="p-layout" viewBox="0 0 640 420" width="640" height="420" role="img" aria-label="phenotype layout"></svg>
+<p id="p-legend" class="legend"></p>
+<h3>Largest families</h3>
+${table(familyTable, ['assay', 'phenotype', 'mutants', 'styles', 'cluster', 'similarity', 'diverges', 'where', 'excerpt'])}
+<p>Every mutant of the 20 largest families per assay, with its coordinates: <code>tables/families.csv</code>; every phenotype: <code>tables/phenotypes.csv</code>.</p>
+<h3>Where each style comes from</h3>
+<p>Per style, the matrix types and layers whose NSMs carry it more often than the assay's NSMs overall, and the rows and columns enriched in it (binomial test, Benjamini–Hochberg); the ${styleTop.length} strongest with q &lt; 0.05 (all in <code>tables/style-enrichment.csv</code>).</p>
+${styleTop.length ? table(styleTop, ['assay', 'style', 'group', 'target', 'value', 'nsm', 'with_style', 'expected', 'fold', 'p', 'q']) : '<p>No style is enriched anywhere at q &lt; 0.05.</p>'}
+<details><summary>The style rules</summary><ul>${styleRules}</ul></details>
+${figures.phenotypes.map(figureHtml).join('\n')}</section>
 <section><h2>Figures</h2>${figures.general.map(figureHtml).join('\n')}</section>
 <section><h2>Rearranged maps</h2><p>Rows and columns reordered by their NSM count, most first (the paper's rearrangement).</p><div class="grid">${figures.sorted.map(figureHtml).join('\n')}</div></section>
 <section><h2>Max/min complementarity</h2>

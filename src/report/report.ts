@@ -7,7 +7,11 @@ import { join } from 'node:path';
 import { csvCell } from '../store/export.js';
 import type { Store } from '../store/store.js';
 import { analyse, sortedOrder, unitHits, type Analyses } from './analyses.js';
-import { complementarityChart, enrichmentChart, layerBars, overlapHeatmap, summaryBars, valueHistogram, wordBars, type HistogramRow } from './charts.js';
+import { complementarityChart, enrichmentChart, layerBars, overlapHeatmap, phenotypeLayout, styleBars, summaryBars, valueHistogram, wordBars, type HistogramRow } from './charts.js';
+import { phenotypeFamilies } from '../phenotypes/families.js';
+import { phenotypeRecord } from '../phenotypes/record.js';
+import { selectBackend } from '../backend/select.js';
+import { familyMutants, styleEnrichment } from './phenotype-analyses.js';
 import { loadReportData, type ReportData } from './data.js';
 import { accuracyScale, klScale, mapFigure, mapPixels, overviewFigure, render, valuePixels, type Figure } from './figures.js';
 import { pageHtml } from './page.js';
@@ -60,7 +64,15 @@ function histogram(data: ReportData, ai: number, log: boolean, bins = 30): { row
   return { rows, lo, hi };
 }
 
-export async function writeReport(store: Store, dir: string, log: (line: string) => void = () => {}): Promise<ReportResult> {
+export interface ReportOptions {
+  /** the screen's model on this machine, for the phenotypes' embeddings (default: the path in the store) */
+  model?: string;
+  tokenizer?: string;
+  /** skip embeddings, clusters and layout */
+  noEmbed?: boolean;
+}
+
+export async function writeReport(store: Store, dir: string, log: (line: string) => void = () => {}, o: ReportOptions = {}): Promise<ReportResult> {
   try {
     makeDirs(join(dir, 'figures'));
     makeDirs(join(dir, 'tables'));
@@ -70,10 +82,18 @@ export async function writeReport(store: Store, dir: string, log: (line: string)
   const data = loadReportData(store);
   log(`read ${data.done.toLocaleString('en')} of ${data.total.toLocaleString('en')} mutants, ${data.phenotypes.size} phenotypes`);
   const an = analyse(data);
+  const families = await phenotypeFamilies(store, { model: o.model, tokenizer: o.tokenizer, noEmbed: o.noEmbed, backend: () => selectBackend() });
+  for (const a of families) {
+    if (a.note) log(`phenotypes of assay ${a.assay}: ${a.note}`);
+    else log(`phenotypes of assay ${a.assay}: ${a.families.length} in ${a.clusters} clusters`);
+  }
+  const styleRows = styleEnrichment(data, families);
+  const familyRows = familyMutants(store, families);
 
   const tables: [string, object[]][] = [
     ['summary', an.summary], ['layers', an.layers], ['overlap', an.overlap], ['complementarity', an.complementarity],
     ['enrichment', an.enrichment], ['words', an.words], ['word-mutants', an.wordMutants],
+    ['phenotypes', families.flatMap((a) => a.families.map(phenotypeRecord))], ['style-enrichment', styleRows], ['families', familyRows],
   ];
   const again = 'run `mutascan report` again (the store is not touched)';
   const write = (path: string, data: string | Uint8Array): void => writeWhole(path, data, 'report', again);
@@ -82,6 +102,7 @@ export async function writeReport(store: Store, dir: string, log: (line: string)
   const general: Figure[] = [];
   const sorted: Figure[] = [];
   const maps: Figure[] = [];
+  const phenotypeFigures: Figure[] = [];
   general.push(await render('summary', 'NSM rate per matrix type and assay', summaryBars(an.summary)));
   if (an.overlap.length) general.push(await render('overlap', 'Overlap of NSM sets between assays', overlapHeatmap(an.overlap)));
   for (const [ai, a] of data.assays.entries()) {
@@ -104,6 +125,13 @@ export async function writeReport(store: Store, dir: string, log: (line: string)
       const w = an.words.filter((r) => r.assay === a.name && r.where === where);
       if (w.length) general.push(await render(`words-${where}-${s}`, `${where === 'first' ? 'First word' : 'Word at the divergence'} of NSM outputs — ${a.name}`, wordBars(a.name, where, w)));
     }
+    const ph = families.find((x) => x.assay === a.name);
+    if (ph?.families.length && ph.families[0].x !== null)
+      phenotypeFigures.push(
+        await render(`phenotypes-${s}`, `Phenotypes laid out by the unmutated model's reading (UMAP, colour = cluster) — ${a.name}`, phenotypeLayout(a.name, ph.families.map((f) => ({ phenotype: f.id, x: f.x!, y: f.y!, cluster: String(f.cluster), mutants: f.mutants, styles: f.styles.join(' ') || (f.likeBaseline ? 'like the baseline' : 'none'), excerpt: f.excerpt })))),
+      );
+    const bars = styleRows.filter((r) => r.assay === a.name && r.group === 'matrix').map((r) => ({ matrix: r.value, style: r.style, nsm: r.with_style }));
+    if (bars.length) phenotypeFigures.push(await render(`styles-${s}`, `NSMs by the style of their output — ${a.name}`, styleBars(a.name, bars)));
     for (const [ti, t] of data.targets.entries()) {
       maps.push(await mapFigure(`map-${s}-${t.short}`, `${t.short} — ${a.name}`, t, mapPixels(data, ai, ti), { x: 'column', y: 'row' }));
       const order = sortedOrder(t, unitHits(data, ai, ti).hit);
@@ -111,10 +139,10 @@ export async function writeReport(store: Store, dir: string, log: (line: string)
     }
     log(`assay ${a.name}: ${data.targets.length} maps drawn`);
   }
-  for (const f of [...general, ...maps, ...sorted]) {
+  for (const f of [...general, ...phenotypeFigures, ...maps, ...sorted]) {
     write(join(dir, 'figures', `${f.name}.svg`), f.svg);
     write(join(dir, 'figures', `${f.name}.png`), f.png);
   }
-  write(join(dir, 'index.html'), pageHtml(data, an, { general, sorted }));
-  return { dir, figures: general.length + maps.length + sorted.length, tables: tables.length, data, analyses: an };
+  write(join(dir, 'index.html'), pageHtml(data, an, { general, sorted, phenotypes: phenotypeFigures }, { families, styleRows }));
+  return { dir, figures: general.length + phenotypeFigures.length + maps.length + sorted.length, tables: tables.length, data, analyses: an };
 }

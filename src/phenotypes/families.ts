@@ -1,0 +1,199 @@
+/**
+ * Phenotypes as functions: per generate assay, every distinct output with the mutants that make it (its family),
+ * its style labels, an embedding by the unmutated model, a cluster, a 2-D layout, and where in the matrices its
+ * mutants sit. Read from a store; the model is needed only for the embeddings (without it, styles and families
+ * are still given and the rest is left out with a note).
+ */
+import { kmeans } from 'ml-kmeans';
+import { UMAP } from 'umap-js';
+import { modelFingerprint } from '../model/fingerprint.js';
+import { Transformer } from '../model/forward.js';
+import { loadModel } from '../model/model.js';
+import type { Backend } from '../backend/backend.js';
+import type { Store } from '../store/store.js';
+import { wordAt } from '../util/words.js';
+import { cosine, embedOutputs } from './embed.js';
+import { labelStyles, type Style, type StyleInput } from './styles.js';
+
+export interface PhenotypeFamily {
+  id: number;
+  assay: string;
+  /** mutants whose output this is */
+  mutants: number;
+  styles: Style[];
+  likeBaseline: boolean;
+  /** k-means cluster of the embeddings (0-based, largest cluster first); null without the model */
+  cluster: number | null;
+  /** cosine similarity of its embedding to the baseline's; null without the model */
+  similarity: number | null;
+  /** 2-D layout (UMAP of the embeddings); null without the model */
+  x: number | null;
+  y: number | null;
+  /** the output's word at its first divergence, and the baseline's there */
+  divergentWord: string;
+  baselineWord: string;
+  excerpt: string;
+  text: string;
+  nTokens: number;
+  /** targets its mutants sit in, with how many, most first, e.g. "4.down×12" */
+  targets: { target: string; layer: number | null; mutants: number }[];
+  layers: number[];
+}
+
+export interface AssayPhenotypes {
+  assay: string;
+  baseline: { text: string; styles: Style[] };
+  families: PhenotypeFamily[];
+  clusters: number;
+  /** why embeddings, clusters or layout are missing, if they are */
+  note?: string;
+}
+
+export interface PhenotypeOptions {
+  /** the model to embed with (default: the store's model path); its fingerprint must be the store's */
+  model?: string;
+  tokenizer?: string;
+  backend: () => Promise<Backend>;
+  /** skip embeddings, clusters and layout */
+  noEmbed?: boolean;
+  seed?: number;
+}
+
+/** mulberry32: a small seeded generator, so that clusters and layouts are the same on every run. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function budgetOf(settingsJson: string, promptLength: number): number {
+  const s = JSON.parse(settingsJson) as { max_length?: number | null; max_new_tokens?: number | null };
+  if (s.max_new_tokens) return s.max_new_tokens;
+  return Math.max(0, (s.max_length ?? 0) - promptLength);
+}
+
+/** Mean silhouette of a clustering on unit vectors (cosine distance). */
+function silhouette(points: Float32Array[], labels: number[], k: number): number {
+  let total = 0;
+  for (let i = 0; i < points.length; i++) {
+    const sum = new Float64Array(k);
+    const count = new Float64Array(k);
+    for (let j = 0; j < points.length; j++) {
+      if (j === i) continue;
+      sum[labels[j]] += 1 - cosine(points[i], points[j]);
+      count[labels[j]]++;
+    }
+    const own = labels[i];
+    if (count[own] === 0) continue;
+    const a = sum[own] / count[own];
+    let b = Infinity;
+    for (let c = 0; c < k; c++) if (c !== own && count[c] > 0) b = Math.min(b, sum[c] / count[c]);
+    if (Number.isFinite(b)) total += (b - a) / Math.max(a, b, 1e-12);
+  }
+  return total / points.length;
+}
+
+/** k-means on the embeddings, k from 2 to 12 chosen by the mean silhouette (on at most 1,500 points). */
+function cluster(points: Float32Array[], seed: number): { labels: number[]; k: number } {
+  const n = points.length;
+  if (n < 4) return { labels: points.map(() => 0), k: 1 };
+  const data = points.map((p) => Array.from(p));
+  let best: { labels: number[]; k: number; score: number } | undefined;
+  const sample = n > 1500 ? points.slice(0, 1500) : points;
+  for (let k = 2; k <= Math.min(12, n - 1); k++) {
+    const r = kmeans(data, k, { seed, initialization: 'kmeans++' });
+    const score = silhouette(sample, r.clusters.slice(0, sample.length), k);
+    if (!best || score > best.score + 1e-9) best = { labels: r.clusters, k, score };
+  }
+  // clusters renumbered by size, largest first (ties by first member), so that 0 is the main family
+  const size = new Map<number, number>();
+  for (const l of best!.labels) size.set(l, (size.get(l) ?? 0) + 1);
+  const order = [...size.keys()].sort((a, b) => size.get(b)! - size.get(a)! || best!.labels.indexOf(a) - best!.labels.indexOf(b));
+  const rank = new Map(order.map((l, i) => [l, i]));
+  return { labels: best!.labels.map((l) => rank.get(l)!), k: best!.k };
+}
+
+function layout(points: Float32Array[], seed: number): [number, number][] {
+  const n = points.length;
+  if (n === 0) return [];
+  if (n < 4) return points.map((_, i) => [i, 0]);
+  const umap = new UMAP({ nComponents: 2, nNeighbors: Math.min(15, n - 1), minDist: 0.1, random: seededRandom(seed) });
+  return umap.fit(points.map((p) => Array.from(p))).map((c) => [c[0], c[1]] as [number, number]);
+}
+
+function excerptOf(text: string, at: number): string {
+  const from = Math.max(0, at - 30);
+  const s = text.slice(from, from + 120).replace(/\s+/g, ' ').trim();
+  return (from > 0 ? '…' : '') + s + (from + 120 < text.length ? '…' : '');
+}
+
+/** Every generate assay's phenotypes (or the one named). */
+export async function phenotypeFamilies(store: Store, o: PhenotypeOptions, assayName?: string): Promise<AssayPhenotypes[]> {
+  const db = store.db;
+  const seed = o.seed ?? 1;
+  const assays = store.assays().filter((a) => a.type === 'generate' && (!assayName || a.name === assayName));
+  const out: AssayPhenotypes[] = [];
+  let tf: Transformer | undefined;
+  let note: string | undefined = o.noEmbed ? 'embeddings skipped (--no-embed)' : undefined;
+  if (!o.noEmbed && assays.length) {
+    const screen = store.screen();
+    const path = o.model ?? screen.modelPath;
+    try {
+      const model = loadModel(path, { tokenizer: o.tokenizer });
+      const fp = modelFingerprint(model.source.files);
+      if (fp !== screen.modelFingerprint) note = `the model at ${path} is not the store's (fingerprint ${fp.slice(0, 12)}…): no embeddings; pass --model with the screen's model`;
+      else tf = new Transformer(model.config, model.weights, await o.backend());
+    } catch (e) {
+      note = `the screen's model could not be loaded (${(e as Error).message}): no embeddings; pass --model (and --tokenizer) with this machine's copy`;
+    }
+  }
+  const members = db.prepare(
+    `SELECT r.phenotype_id AS id, t.short AS target, t.layer AS layer, count(*) AS n FROM results r JOIN mutants m ON m.id = r.mutant_id JOIN targets t ON t.id = m.target_id
+     WHERE r.assay_id = ? AND r.phenotype_id IS NOT NULL GROUP BY r.phenotype_id, t.id ORDER BY r.phenotype_id, n DESC, t.id`,
+  );
+  for (const a of assays) {
+    const promptIds = a.promptIds as number[];
+    const budget = budgetOf(a.settingsJson, promptIds.length);
+    const stopped = (n: number) => n < budget;
+    const baselineInput: StyleInput = { text: a.baseline.text, nTokens: a.baseline.ids.length, stopped: stopped(a.baseline.ids.length) };
+    const rows = db.prepare('SELECT id, ids_json, text, diverge_at FROM phenotypes WHERE assay_id = ? ORDER BY id').all(a.id) as { id: number; ids_json: string; text: string; diverge_at: number }[];
+    const where = new Map<number, { target: string; layer: number | null; mutants: number }[]>();
+    for (const m of members.all(a.id) as { id: number; target: string; layer: number | null; n: number }[]) {
+      let l = where.get(m.id);
+      if (!l) where.set(m.id, (l = []));
+      l.push({ target: m.target, layer: m.layer, mutants: m.n });
+    }
+    // phenotypes no stored result points at (left by a repair, or a rolled-back batch) are not families
+    const used = rows.filter((r) => where.has(r.id));
+    const ids = used.map((r) => JSON.parse(r.ids_json) as number[]);
+    let embeddings: Float32Array[] | undefined;
+    let base: Float32Array | undefined;
+    if (tf) {
+      embeddings = embedOutputs(tf, promptIds, ids);
+      [base] = embedOutputs(tf, promptIds, [a.baseline.ids]);
+    }
+    const clusters = embeddings ? cluster(embeddings, seed) : undefined;
+    const coords = embeddings ? layout(embeddings, seed) : undefined;
+    const families = used.map((r, i): PhenotypeFamily => {
+      const label = labelStyles({ text: r.text, nTokens: ids[i].length, stopped: stopped(ids[i].length) }, baselineInput);
+      const targets = where.get(r.id)!;
+      return {
+        id: r.id, assay: a.name, mutants: targets.reduce((s, t) => s + t.mutants, 0), styles: label.styles, likeBaseline: label.likeBaseline,
+        cluster: clusters ? clusters.labels[i] : null,
+        similarity: embeddings && base ? cosine(embeddings[i], base) : null,
+        x: coords ? coords[i][0] : null, y: coords ? coords[i][1] : null,
+        divergentWord: wordAt(r.text, r.diverge_at), baselineWord: wordAt(a.baseline.text, r.diverge_at),
+        excerpt: excerptOf(r.text, r.diverge_at), text: r.text, nTokens: ids[i].length,
+        targets, layers: [...new Set(targets.map((t) => t.layer).filter((l): l is number => l !== null))].sort((x, y) => x - y),
+      };
+    });
+    families.sort((p, q) => q.mutants - p.mutants || p.id - q.id);
+    out.push({ assay: a.name, baseline: { text: a.baseline.text, styles: labelStyles(baselineInput, baselineInput).styles }, families, clusters: clusters?.k ?? 0, note });
+  }
+  return out;
+}
