@@ -60,7 +60,8 @@ export interface MutantResult {
 function openDb(path: string, readonly: boolean): DB {
   let db: DB;
   try {
-    db = new Database(path, { readonly, fileMustExist: readonly });
+    // runs sharing a store wait for each other's commits (a claim or a batch) rather than fail after 5 s
+    db = new Database(path, { readonly, fileMustExist: readonly, timeout: 60_000 });
   } catch (e) {
     const msg = (e as Error).message;
     if (readonly) fail(`cannot open the store: ${msg}`, path, 'check the path');
