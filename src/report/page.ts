@@ -11,7 +11,7 @@ import type { Figure } from './figures.js';
 import { mapScale } from './figures.js';
 import type { AssayPhenotypes } from '../phenotypes/families.js';
 import { STYLE_RULES, STYLES } from '../phenotypes/styles.js';
-import type { StyleEnrichmentRow } from './phenotype-analyses.js';
+import type { FamilyMutantRow, StyleEnrichmentRow } from './phenotype-analyses.js';
 
 /** Map colour of a unit whose NSMs are all of other styles than the one chosen. */
 const DIM = [222, 222, 236];
@@ -49,7 +49,7 @@ function b64(a: Int32Array): string {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
 }
 
-export function pageHtml(data: ReportData, an: Analyses, figures: { general: Figure[]; sorted: Figure[]; phenotypes: Figure[] }, ph: { families: AssayPhenotypes[]; styleRows: StyleEnrichmentRow[] }): string {
+export function pageHtml(data: ReportData, an: Analyses, figures: { general: Figure[]; sorted: Figure[]; phenotypes: Figure[] }, ph: { families: AssayPhenotypes[]; styleRows: StyleEnrichmentRow[]; familyRows: FamilyMutantRow[] }): string {
   const scale = mapScale(data.targets);
   const byId = new Map(ph.families.flatMap((a) => a.families.map((f) => [f.id, f] as const)));
   const payload = {
@@ -68,10 +68,16 @@ export function pageHtml(data: ReportData, an: Analyses, figures: { general: Fig
       return { note: x.note ?? null, clusters: x.clusters, points: x.families.filter((f) => f.x !== null).map((f) => ({ id: f.id, x: f.x, y: f.y, cluster: f.cluster, mutants: f.mutants })) };
     }),
   };
+  const keysOf = new Map<number, string[]>();
+  for (const r of ph.familyRows) {
+    const l = keysOf.get(r.phenotype) ?? keysOf.set(r.phenotype, []).get(r.phenotype)!;
+    l.push(r.key);
+  }
   const familyTable = ph.families.flatMap((a) =>
     a.families.slice(0, 15).map((f) => ({
       assay: a.assay, phenotype: f.id, mutants: f.mutants, styles: f.styles.join(' ') || (f.likeBaseline ? 'like the baseline' : '—'), cluster: f.cluster ?? '', similarity: f.similarity ?? '',
-      diverges: `${f.baselineWord} → ${f.divergentWord}`, where: f.targets.slice(0, 4).map((t) => `${t.target}×${t.mutants}`).join(' ') + (f.targets.length > 4 ? ' …' : ''), excerpt: f.excerpt,
+      diverges: `${f.baselineWord} → ${f.divergentWord}`, where: f.targets.slice(0, 4).map((t) => `${t.target}×${t.mutants}`).join(' ') + (f.targets.length > 4 ? ' …' : ''),
+      mutants_first: (keysOf.get(f.id) ?? []).slice(0, 3).join(' ') + (f.mutants > 3 ? ' …' : ''), excerpt: f.excerpt,
     })),
   );
   const styleTop = ph.styleRows.filter((r) => r.q < 0.05).sort((a, b) => a.p - b.p).slice(0, 40);
@@ -109,7 +115,7 @@ ${table(an.summary, ['assay', 'matrix', 'mutants', 'nsm', 'nsm_rate', 'phenotype
 <svg id="p-layout" viewBox="0 0 640 420" width="640" height="420" role="img" aria-label="phenotype layout"></svg>
 <p id="p-legend" class="legend"></p>
 <h3>Largest families</h3>
-${table(familyTable, ['assay', 'phenotype', 'mutants', 'styles', 'cluster', 'similarity', 'diverges', 'where', 'excerpt'])}
+${table(familyTable, ['assay', 'phenotype', 'mutants', 'styles', 'cluster', 'similarity', 'diverges', 'where', 'mutants_first', 'excerpt'])}
 <p>Every mutant of the 20 largest families per assay, with its coordinates: <code>tables/families.csv</code>; every phenotype: <code>tables/phenotypes.csv</code>.</p>
 <h3>Where each style comes from</h3>
 <p>Per style, the matrix types and layers whose NSMs carry it more often than the assay's NSMs overall, and the rows and columns enriched in it (binomial test, Benjamini–Hochberg); the ${styleTop.length} strongest with q &lt; 0.05 (all in <code>tables/style-enrichment.csv</code>).</p>

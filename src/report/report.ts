@@ -143,6 +143,6 @@ export async function writeReport(store: Store, dir: string, log: (line: string)
     write(join(dir, 'figures', `${f.name}.svg`), f.svg);
     write(join(dir, 'figures', `${f.name}.png`), f.png);
   }
-  write(join(dir, 'index.html'), pageHtml(data, an, { general, sorted, phenotypes: phenotypeFigures }, { families, styleRows }));
+  write(join(dir, 'index.html'), pageHtml(data, an, { general, sorted, phenotypes: phenotypeFigures }, { families, styleRows, familyRows }));
   return { dir, figures: general.length + phenotypeFigures.length + maps.length + sorted.length, tables: tables.length, data, analyses: an };
 }

@@ -99,7 +99,11 @@ export class Store {
     const db = openDb(path, true);
     const s = new Store(db, path);
     guardDamage(path, () => {
-      if (!s.hasScreen()) fail('this SQLite file is not a mutascan store (it has no screen table)', path);
+      if (!s.hasScreen()) {
+        const tables = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table'").pluck().get() as number;
+        if (tables === 0) fail('the store is empty: a run was stopped before it had created the screen', path, 'run the screen again with this --store (nothing was lost)');
+        fail('this SQLite file is not a mutascan store (it has no screen table)', path);
+      }
       const version = db.prepare('SELECT schema_version FROM screen WHERE id = 1').pluck().get() as number;
       if (version > SCHEMA_VERSION || version < 2) {
         db.close();
@@ -120,7 +124,11 @@ export class Store {
     const db = openDb(path, false);
     const s = new Store(db, path);
     if (existed && guardDamage(path, () => s.hasScreen())) {
-      const row = db.prepare('SELECT spec_hash, model_fingerprint, backend, schema_version FROM screen WHERE id = 1').get() as { spec_hash: string; model_fingerprint: string; backend: string; schema_version: number };
+      const row = db.prepare('SELECT spec_hash, model_fingerprint, backend, schema_version FROM screen WHERE id = 1').get() as { spec_hash: string; model_fingerprint: string; backend: string; schema_version: number } | undefined;
+      if (!row) {
+        db.close();
+        fail('the store has its tables but no screen: its creation was interrupted (by mutascan before 0.2.0), so it holds no result', path, 'delete the file and run again');
+      }
       const refuse = (what: string, hint: string): never => {
         db.close();
         fail(what, path, hint);
@@ -162,9 +170,11 @@ export class Store {
     }
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
-    db.exec(SCHEMA);
     const data = init();
+    // The tables and the plan in one transaction: a process killed while creating the store leaves an empty file,
+    // which the next run creates again, never tables without their screen.
     db.transaction(() => {
+      db.exec(SCHEMA);
       db.prepare('INSERT INTO screen VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run(SCHEMA_VERSION, identity.specYaml, identity.specHash, identity.modelPath, identity.modelFingerprint, identity.backend, identity.totalMutants, new Date().toISOString(), VERSION);
       const ia = db.prepare('INSERT INTO assays (id, name, type, settings_json, prompt_ids_json) VALUES (?, ?, ?, ?, ?)');
       const ib = db.prepare('INSERT INTO baselines VALUES (?, ?, ?)');
