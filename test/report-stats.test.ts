@@ -8,17 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { benjaminiHochberg, binomialUpperTail, fisherExact, jaccard, rSquared } from '../src/report/stats.js';
 import { PYTHON, ROOT } from './helpers.js';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../src/util/random.js';
 
 const close = (got: number, want: number, rel: number, what: string) => {
   if (want === 0) assert.ok(Math.abs(got) < 1e-300, `${what}: ${got} vs 0`);
@@ -26,7 +16,7 @@ const close = (got: number, want: number, rel: number, what: string) => {
 };
 
 test('binomial tail, Fisher exact, BH and R² equal SciPy', () => {
-  const r = rng(7);
+  const r = seededRandom(7);
   const int = (n: number) => Math.floor(r() * n);
   const binom: [number, number, number][] = [[64, 64, 0.055], [40, 64, 0.055], [0, 10, 0.3], [1, 1, 0.5], [172, 172, 0.01], [3, 4096, 0.0001]];
   for (let i = 0; i < 40; i++) {

@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { MutascanError } from '../errors.js';
-import { isDamage } from '../store/health.js';
+import { isDamage, StoreDamaged } from '../store/health.js';
 import { Store } from '../store/store.js';
 import { registerConvert } from './convert.js';
 import { registerEstimate } from './estimate.js';
@@ -36,8 +36,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode; // commander already printed its message
     if (isDamage(e)) {
-      const path = Store.lastOpened ?? 'the store';
-      process.stderr.write(`mutascan: error: ${path} is damaged (${(e as Error).message}) — \`mutascan status ${path}\` says what can still be read; \`mutascan repair ${path} --out fixed.sqlite\` keeps every readable result\n`);
+      process.stderr.write(`mutascan: error: ${new StoreDamaged(Store.lastOpened ?? 'the store', (e as Error).message).message}\n`);
       return 1;
     }
     if (e instanceof MutascanError) {

@@ -21,7 +21,7 @@ export function registerStatus(program: Command): void {
       } catch (e) {
         store?.close();
         if (!(e instanceof StoreDamaged) && !isDamage(e)) throw e;
-        const lines = [`${path}: the store is damaged (${e instanceof StoreDamaged ? e.what.replace(/^the store is damaged \((.*)\)$/, '$1') : (e as Error).message})`];
+        const lines = [`${path}: the store is damaged (${e instanceof StoreDamaged ? e.detail : (e as Error).message})`];
         const v = survey(path);
         if (v.problems.length && v.problems[0] !== 'ok') lines.push(`SQLite's quick check: ${v.problems.slice(0, 3).join('; ')}${v.problems.length > 3 ? '; …' : ''}`);
         lines.push(...describeSalvage(v), `keep them with: mutascan repair ${path} --out fixed.sqlite`);

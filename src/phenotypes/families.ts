@@ -11,6 +11,7 @@ import { Transformer } from '../model/forward.js';
 import { loadModel } from '../model/model.js';
 import type { Backend } from '../backend/backend.js';
 import type { Store } from '../store/store.js';
+import { Gaussian, seededRandom } from '../util/random.js';
 import { wordAt } from '../util/words.js';
 import { cosine, embedOutputs } from './embed.js';
 import { labelStyles, type Style, type StyleInput } from './styles.js';
@@ -59,18 +60,6 @@ export interface PhenotypeOptions {
   seed?: number;
 }
 
-/** mulberry32: a small seeded generator, so that clusters and layouts are the same on every run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function budgetOf(settingsJson: string, promptLength: number): number {
   const s = JSON.parse(settingsJson) as { max_length?: number | null; max_new_tokens?: number | null };
   if (s.max_new_tokens) return s.max_new_tokens;
@@ -88,9 +77,8 @@ const PROJECTED_DIM = 128;
 function project(points: Float32Array[], seed: number): Float32Array[] {
   const dim = points[0]?.length ?? 0;
   if (dim <= PROJECTED_DIM) return points;
-  const rand = seededRandom(seed ^ 0x5eed);
-  const gauss = (): number => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-  const m = Float32Array.from({ length: PROJECTED_DIM * dim }, gauss);
+  const g = new Gaussian(seed ^ 0x5eed);
+  const m = Float32Array.from({ length: PROJECTED_DIM * dim }, () => g.normal());
   return points.map((p) => {
     const out = new Float32Array(PROJECTED_DIM);
     let norm = 0;

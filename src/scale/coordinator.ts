@@ -68,7 +68,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function runDistributed(o: DistributedOptions): Promise<RunSummary & { parked: number }> {
   const t0 = performance.now();
   const address = parseRedisUrl(o.queue, { ca: o.redisCa });
-  const redis = await connect(o.queue, { ca: o.redisCa });
+  const redis = await connect(address);
   const p = await prepareScreen(o.specFile, o.backend, o.threads);
   const { store, resumed, migratedFrom } = openScreenStore(p, o.storePath);
   let shared: ReturnType<typeof registerRun>;

@@ -73,8 +73,7 @@ function connectHint(message: string, a: RedisAddress): string {
 }
 
 /** A client for the screen registry; the first connection must succeed within `timeoutMs`, later ones retry. */
-export async function connect(url: string, o: { ca?: string } = {}, timeoutMs = 10_000): Promise<Redis> {
-  const a = parseRedisUrl(url, o);
+export async function connect(a: RedisAddress, timeoutMs = 10_000): Promise<Redis> {
   let lastError = '';
   const client = new Redis({ ...connectionOptions(a), lazyConnect: true, retryStrategy: (times: number) => (times > 3 ? null : 300) } as never);
   client.on('error', (e: Error) => (lastError = e.message)); // reconnects are handled by ioredis; failures surface as command errors

@@ -72,7 +72,7 @@ async function load(s: PublishedScreen, o: WorkerOptions): Promise<{ p: Prepared
 
 export async function runWorker(o: WorkerOptions): Promise<{ batches: number; refused: number }> {
   const address = parseRedisUrl(o.queue, { ca: o.redisCa });
-  const redis = await connect(o.queue, { ca: o.redisCa });
+  const redis = await connect(address);
   const running = new Map<string, Running>();
   const refused = new Set<string>();
   // Models stay loaded when a screen is withdrawn for a while (Redis restarted without persistence, and

@@ -3,11 +3,11 @@
  * schema from another mutascan, a full disk. Every message names the store and what to do; results already
  * committed are never touched by these checks.
  */
-import { existsSync, statSync, statfsSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import { MutascanError, fail } from '../errors.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
+import { freeBytes, mib } from '../util/output.js';
 
 const sqliteCode = (e: unknown): string => String((e as { code?: unknown })?.code ?? '');
 
@@ -17,14 +17,22 @@ export function isDamage(e: unknown): boolean {
 }
 
 /** A store SQLite calls malformed: `status` answers it with what can still be read. */
-export class StoreDamaged extends MutascanError {}
+export class StoreDamaged extends MutascanError {
+  constructor(
+    path: string,
+    /** what SQLite said */
+    readonly detail: string,
+  ) {
+    super(
+      `the store is damaged (${detail})`,
+      path,
+      `\`mutascan status ${path}\` says what can still be read; \`mutascan repair ${path} --out fixed.sqlite\` keeps every readable result and re-queues the rest`,
+    );
+  }
+}
 
 export function damaged(path: string, detail: string): never {
-  throw new StoreDamaged(
-    `the store is damaged (${detail})`,
-    path,
-    `\`mutascan status ${path}\` says what can still be read; \`mutascan repair ${path} --out fixed.sqlite\` keeps every readable result and re-queues the rest`,
-  );
+  throw new StoreDamaged(path, detail);
 }
 
 /** Runs `fn`, turning SQLite's "malformed" errors into the message above. */
@@ -69,24 +77,12 @@ export function refuseVersion(path: string, version: number): never {
   return fail(`the store has schema version ${version}, which this mutascan cannot migrate (it migrates schema 2 and newer)`, path, 'run the screen again into a new store');
 }
 
-export function freeBytes(path: string): number | undefined {
-  try {
-    const s = statfsSync(dirname(path));
-    return s.bavail * s.bsize;
-  } catch {
-    return undefined;
-  }
-}
-
-export const mib = (b: number): string => `${(b / 2 ** 20).toFixed(b < 10 * 2 ** 20 ? 1 : 0)} MiB`;
-
 /**
  * A failed write of the store said in words. `need` estimates the bytes the rest of the screen takes.
  * Errors that are not about writing are returned as they are.
  */
 export function writeError(path: string, e: unknown, need?: () => number): unknown {
   const c = sqliteCode(e);
-  const where = path;
   const resume = 'every result committed so far is kept; run the same command to resume';
   if (c === 'SQLITE_FULL') {
     const free = freeBytes(path);
@@ -98,12 +94,12 @@ export function writeError(path: string, e: unknown, need?: () => number): unkno
     }
     return new MutascanError(
       `the disk holding the store is full${free !== undefined ? ` (${mib(free)} free)` : ''}`,
-      where,
+      path,
       `free ${n !== undefined ? `about ${mib(n * 1.25)} (the rest of the screen's results, with room for the log)` : 'some space'} or move the store to a larger disk; ${resume}`,
     );
   }
   if (c === 'SQLITE_READONLY' || c.startsWith('SQLITE_READONLY_') || c.startsWith('SQLITE_IOERR') || c === 'SQLITE_CANTOPEN')
-    return new MutascanError(`cannot write the store (${(e as Error).message}; SQLite code ${c})`, where, `check that the file and its folder are writable and the disk is healthy; ${resume}`);
-  if (isDamage(e)) return new StoreDamaged(`the store is damaged (${(e as Error).message})`, where, `\`mutascan repair ${path} --out fixed.sqlite\` keeps every readable result and re-queues the rest`);
+    return new MutascanError(`cannot write the store (${(e as Error).message}; SQLite code ${c})`, path, `check that the file and its folder are writable and the disk is healthy; ${resume}`);
+  if (isDamage(e)) return new StoreDamaged(path, (e as Error).message);
   return e;
 }

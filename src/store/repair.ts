@@ -31,10 +31,10 @@ export interface Salvage {
 }
 
 /** Reads `sql` (with ? ? as an inclusive key range) over [lo, hi], skipping the keys of damaged pages. */
-function readRange(db: DB, sql: string, lo: number, hi: number): { rows: Row[]; lost: [number, number][] } {
+function readRange(db: DB, sql: string, lo: number, hi: number): { rows: Row[]; lost: number[] } {
   const stmt = db.prepare(sql);
   const rows: Row[] = [];
-  const lost: [number, number][] = [];
+  const lost: number[] = [];
   const visit = (a: number, b: number): void => {
     let got: Row[];
     try {
@@ -42,7 +42,7 @@ function readRange(db: DB, sql: string, lo: number, hi: number): { rows: Row[]; 
     } catch (e) {
       if (!isDamage(e)) throw e;
       if (a === b) {
-        lost.push([a, b]);
+        lost.push(a);
         return;
       }
       const m = Math.floor((a + b) / 2);
@@ -127,7 +127,6 @@ function read(path: string): Read {
       if (rs.length === nAssays && rs.every((y) => y.phenotype_id === null || phenotypeIds.has(Number(y.phenotype_id)))) keptIds.add(Number(x.id));
       else requeued++;
     }
-    const lostKeys = (l: [number, number][]): number => l.reduce((s, [a, b]) => s + b - a + 1, 0);
     const usedPhenotypes = new Set(r.rows.filter((x) => keptIds.has(Number(x.mutant_id)) && x.phenotype_id !== null).map((x) => Number(x.phenotype_id)));
     return {
       screen, small, parked,
@@ -138,7 +137,7 @@ function read(path: string): Read {
       salvage: {
         totalMutants: total, kept: keptIds.size, requeued, lostMutantRows: total - m.rows.length,
         // results of a damaged range of mutants, counted per assay; phenotypes only where a kept mutant needed one
-        lostResults: lostKeys(r.lost) * nAssays, lostPhenotypes: lostKeys(ph.lost), problems,
+        lostResults: r.lost.length * nAssays, lostPhenotypes: ph.lost.length, problems,
       },
     };
   } finally {

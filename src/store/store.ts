@@ -56,7 +56,6 @@ export interface MutantResult {
   outcomes: Outcome[];
 }
 
-
 function openDb(path: string, readonly: boolean): DB {
   let db: DB;
   try {
@@ -125,14 +124,11 @@ export class Store {
     const s = new Store(db, path);
     if (existed && guardDamage(path, () => s.hasScreen())) {
       const row = db.prepare('SELECT spec_hash, model_fingerprint, backend, schema_version FROM screen WHERE id = 1').get() as { spec_hash: string; model_fingerprint: string; backend: string; schema_version: number } | undefined;
-      if (!row) {
-        db.close();
-        fail('the store has its tables but no screen: its creation was interrupted (by mutascan before 0.2.0), so it holds no result', path, 'delete the file and run again');
-      }
       const refuse = (what: string, hint: string): never => {
         db.close();
-        fail(what, path, hint);
+        return fail(what, path, hint);
       };
+      if (!row) return refuse('the store has its tables but no screen: its creation was interrupted (by mutascan before 0.2.0), so it holds no result', 'delete the file and run again');
       if (row.schema_version !== SCHEMA_VERSION && !canMigrate(row.schema_version)) {
         db.close();
         refuseVersion(path, row.schema_version);
