@@ -187,6 +187,7 @@
     });
   }
   draw();
+  document.body.dataset.done = String(data.done);
 
   // The phenotypes' layout: one circle per phenotype, drawn as SVG elements (text only through textContent).
   const SVG = 'http://www.w3.org/2000/svg';
@@ -279,5 +280,88 @@
       drawLayout();
     });
   drawLayout();
+
+  // The live view (mutascan serve): the same page, kept current by the server's event stream. Each update
+  // carries the units that got a result since the last one, as (assay, kind, target, unit, outcome)
+  // quintuples in this page's indices, the new phenotypes, and the progress; the maps are redrawn at most
+  // four times a second however often updates come.
+  if (data.live) {
+    const live = data.live;
+    let seq = live.seq;
+    let redraw = null;
+    const scheduleDraw = () => {
+      if (redraw === null)
+        redraw = setTimeout(() => {
+          redraw = null;
+          draw();
+          if (state.pinned) pin(state.pinned.ti, state.pinned);
+        }, 250);
+    };
+    const formatEta = (s) => {
+      if (s === null || !isFinite(s)) return '?';
+      const t = Math.max(0, Math.round(s));
+      if (t >= 86400) return Math.floor(t / 86400) + 'd' + String(Math.floor((t % 86400) / 3600)).padStart(2, '0') + 'h';
+      if (t >= 3600) return Math.floor(t / 3600) + 'h' + String(Math.floor((t % 3600) / 60)).padStart(2, '0') + 'm';
+      if (t >= 60) return Math.floor(t / 60) + 'm' + String(t % 60).padStart(2, '0') + 's';
+      return t + 's';
+    };
+    const showProgress = (p) => {
+      const el = $('progress');
+      const pct = p.total ? ((100 * p.done) / p.total).toFixed(1) : '0';
+      if (p.done >= p.total) {
+        el.className = '';
+        el.textContent = 'Complete: ' + p.total.toLocaleString('en') + ' mutants.';
+      } else {
+        el.className = 'warn';
+        el.textContent = 'In progress: ' + p.done.toLocaleString('en') + ' of ' + p.total.toLocaleString('en') + ' mutants done (' + pct + ' %)' +
+          (p.rate !== null ? ', ' + p.rate.toFixed(1) + ' mutants/s, about ' + formatEta(p.eta) + ' left' : '') + '. Grey units are not run yet.';
+      }
+      document.body.dataset.done = String(p.done);
+      const runs = $('live-runs');
+      const body = runs.querySelector('tbody');
+      body.textContent = '';
+      for (const r of p.runs) {
+        const tr = document.createElement('tr');
+        for (const v of [r.name, r.alive ? 'yes' : 'no', r.mutants.toLocaleString('en'), r.rate === null ? '' : r.rate.toFixed(1)]) {
+          const td = document.createElement('td');
+          td.textContent = v;
+          tr.appendChild(td);
+        }
+        body.appendChild(tr);
+      }
+      runs.hidden = p.runs.length === 0;
+      const parked = $('live-parked');
+      parked.textContent = '';
+      for (const b of p.parked) {
+        const li = document.createElement('li');
+        li.textContent = 'parked batch ' + b.batch + ' (mutants ' + b.first + '–' + (b.first + b.count - 1) + ') after ' + b.attempts + ' failed attempts: ' + b.error;
+        parked.appendChild(li);
+      }
+      parked.hidden = p.parked.length === 0;
+    };
+    const apply = (u) => {
+      if (u.seq <= seq) return; // already in the page (a reconnect replays from the last id the browser saw)
+      for (const id of Object.keys(u.phenotypes)) data.phenotypes[id] = u.phenotypes[id];
+      const q = decode(u.changes);
+      for (let i = 0; i + 4 < q.length; i += 5) {
+        const grid = outcome[q[i]][q[i + 1]][q[i + 2]];
+        if (grid[q[i + 3]] < 0 && q[i + 4] > 0 && data.phenotypes[q[i + 4]]) data.phenotypes[q[i + 4]].count++;
+        grid[q[i + 3]] = q[i + 4];
+      }
+      seq = u.seq;
+      data.done = u.progress.done;
+      showProgress(u.progress);
+      scheduleDraw();
+    };
+    showProgress(live.progress);
+    const events = new EventSource(live.events + '?since=' + seq);
+    events.addEventListener('update', (e) => apply(JSON.parse(e.data)));
+    events.addEventListener('progress', (e) => showProgress(JSON.parse(e.data)));
+    // the server no longer holds the updates since this page's data: a fresh page has them
+    events.addEventListener('reload', () => location.reload());
+    window.mutascanLive = { events, seq: () => seq };
+  }
+  // for scripts and tests: the data the page shows now
+  window.mutascanPage = { data, outcome };
   document.body.dataset.ready = '1';
 })();

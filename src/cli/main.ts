@@ -10,6 +10,7 @@ import { registerPhenotypes } from './phenotypes.js';
 import { registerRepair } from './repair.js';
 import { registerReport } from './report.js';
 import { registerRun } from './run.js';
+import { registerServe } from './serve.js';
 import { registerStatus } from './status.js';
 import { registerSynth } from './synth.js';
 import { registerWorker } from './worker.js';
@@ -30,6 +31,7 @@ export async function main(argv: string[]): Promise<number> {
   registerEstimate(program);
   registerRepair(program);
   registerPhenotypes(program);
+  registerServe(program);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -4,6 +4,8 @@ import { MutascanError } from '../errors.js';
 import { runDistributed } from '../scale/coordinator.js';
 import { runScreen } from '../screen/runner.js';
 import { int, kvMemory } from './options.js';
+import { serveInThread, type ServeThread } from '../serve/thread.js';
+import { announce, DEFAULT_PORT, port } from './serve.js';
 
 /** ETA as 1h05m, 3m20s or 45s (cli-progress's own rounds 119 s to "1m60s"). */
 export function formatEta(seconds: number): string {
@@ -12,6 +14,11 @@ export function formatEta(seconds: number): string {
   if (t >= 3600) return `${Math.floor(t / 3600)}h${String(Math.floor((t % 3600) / 60)).padStart(2, '0')}m`;
   if (t >= 60) return `${Math.floor(t / 60)}m${String(t % 60).padStart(2, '0')}s`;
   return `${t}s`;
+}
+
+/** The run's last results go out to open pages before the live view stops with the run. */
+async function closeLive(live: Promise<ServeThread | undefined> | undefined): Promise<void> {
+  await (await live)?.close();
 }
 
 export function registerRun(program: Command): void {
@@ -28,6 +35,7 @@ export function registerRun(program: Command): void {
     .option('--queue <redis-url>', 'spread the screen over workers through Redis (redis://[user:password@]HOST:PORT, rediss://… for TLS); this process coordinates and stores')
     .option('--redis-ca <file>', 'with a rediss:// --queue: PEM file of the CA that signed the server\'s certificate')
     .option('--batch <n>', 'with --queue: mutants per job', int('--batch', 1))
+    .option('--serve [port]', `watch the screen in a browser: the live view on 127.0.0.1 (port ${DEFAULT_PORT}, or the one given; 0 for any free one) while it runs`)
     .option('--kv-memory <GiB>', 'keys and values of passes and decoding NSMs per screening process (default: 60 % of the memory the weights leave, shared by the processes)', kvMemory)
     .action(async (screen: string, o) => {
       let stop = false;
@@ -43,6 +51,14 @@ export function registerRun(program: Command): void {
       );
       let started = 0;
       let startDone = 0;
+      let live: Promise<ServeThread | undefined> | undefined;
+      const serveStore = (): void => {
+        const p = o.serve === true ? DEFAULT_PORT : port(String(o.serve));
+        live = serveInThread({ stores: [o.store], port: p }, (line) => process.stderr.write(`\nmutascan: ${line}\n`)).then(
+          (server) => (announce(server, (line) => process.stderr.write(line)), server),
+          (e: Error) => (process.stderr.write(`mutascan: no live view: ${e.message}; the screen goes on\n`), undefined),
+        );
+      };
       try {
         let workers = 0;
         const run = o.queue
@@ -73,11 +89,15 @@ export function registerRun(program: Command): void {
             started = performance.now();
             startDone = done;
             bar.start(total, done, { rate: '-', workers: 0 });
+            if (o.serve !== undefined) serveStore();
           },
           onNote: (line) => process.stderr.write(`\nmutascan: ${line}\n`),
           onProgress: (done) => bar.update(done, { rate: ((done - startDone) / Math.max(1e-3, (performance.now() - started) / 1000)).toFixed(1), workers }),
         });
         bar.stop();
+        const server = live;
+        live = undefined;
+        await closeLive(server);
         const rate = s.ranNow / Math.max(1e-3, s.seconds);
         if (s.stopped && stop) process.exitCode = 130; // interrupted, as a shell expects after Ctrl-C
         const parked = 'parked' in s ? (s.parked as number) : 0;
@@ -98,6 +118,7 @@ export function registerRun(program: Command): void {
         );
       } finally {
         bar.stop();
+        await closeLive(live).catch(() => {});
         process.off('SIGINT', onSigint);
       }
     });

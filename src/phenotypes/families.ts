@@ -10,7 +10,7 @@ import { modelFingerprint } from '../model/fingerprint.js';
 import { Transformer } from '../model/forward.js';
 import { loadModel } from '../model/model.js';
 import type { Backend } from '../backend/backend.js';
-import type { Store } from '../store/store.js';
+import type { AssayRow, Store } from '../store/store.js';
 import { Gaussian, seededRandom } from '../util/random.js';
 import { wordAt } from '../util/words.js';
 import { cosine, embedOutputs } from './embed.js';
@@ -64,6 +64,14 @@ function budgetOf(settingsJson: string, promptLength: number): number {
   const s = JSON.parse(settingsJson) as { max_length?: number | null; max_new_tokens?: number | null };
   if (s.max_new_tokens) return s.max_new_tokens;
   return Math.max(0, (s.max_length ?? 0) - promptLength);
+}
+
+/** Labels the outputs of one generate assay by style; its token budget decides what counts as stopped early. */
+export function stylerFor(a: Pick<AssayRow, 'settingsJson' | 'promptIds' | 'baseline'>): (ids: readonly number[], text: string) => { styles: Style[]; likeBaseline: boolean } {
+  const budget = budgetOf(a.settingsJson, (a.promptIds as number[]).length);
+  const input = (ids: readonly number[], text: string): StyleInput => ({ text, nTokens: ids.length, stopped: ids.length < budget });
+  const baseline = input(a.baseline.ids, a.baseline.text);
+  return (ids, text) => labelStyles(input(ids, text), baseline);
 }
 
 /** Above this many dimensions, clusters and layout work on a seeded random projection to it (Johnson–Lindenstrauss). */
@@ -175,9 +183,7 @@ export async function phenotypeFamilies(store: Store, o: PhenotypeOptions, assay
   );
   for (const a of assays) {
     const promptIds = a.promptIds as number[];
-    const budget = budgetOf(a.settingsJson, promptIds.length);
-    const stopped = (n: number) => n < budget;
-    const baselineInput: StyleInput = { text: a.baseline.text, nTokens: a.baseline.ids.length, stopped: stopped(a.baseline.ids.length) };
+    const styler = stylerFor(a);
     const rows = db.prepare('SELECT id, ids_json, text, diverge_at FROM phenotypes WHERE assay_id = ? ORDER BY id').all(a.id) as { id: number; ids_json: string; text: string; diverge_at: number }[];
     const where = new Map<number, { target: string; layer: number | null; mutants: number }[]>();
     for (const m of members.all(a.id) as { id: number; target: string; layer: number | null; n: number }[]) {
@@ -198,7 +204,7 @@ export async function phenotypeFamilies(store: Store, o: PhenotypeOptions, assay
     const clusters = reduced ? cluster(reduced, seed) : undefined;
     const coords = reduced ? layout(reduced, seed) : undefined;
     const families = used.map((r, i): PhenotypeFamily => {
-      const label = labelStyles({ text: r.text, nTokens: ids[i].length, stopped: stopped(ids[i].length) }, baselineInput);
+      const label = styler(ids[i], r.text);
       const targets = where.get(r.id)!;
       return {
         id: r.id, assay: a.name, mutants: targets.reduce((s, t) => s + t.mutants, 0), styles: label.styles, likeBaseline: label.likeBaseline,
@@ -211,7 +217,7 @@ export async function phenotypeFamilies(store: Store, o: PhenotypeOptions, assay
       };
     });
     families.sort((p, q) => q.mutants - p.mutants || p.id - q.id);
-    out.push({ assay: a.name, baseline: { text: a.baseline.text, styles: labelStyles(baselineInput, baselineInput).styles }, families, clusters: clusters?.k ?? 0, note });
+    out.push({ assay: a.name, baseline: { text: a.baseline.text, styles: styler(a.baseline.ids, a.baseline.text).styles }, families, clusters: clusters?.k ?? 0, note });
   }
   return out;
 }

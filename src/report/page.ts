@@ -6,12 +6,44 @@
 import { readFileSync } from 'node:fs';
 import { COLOUR_LEGEND, COLOURS, unitColour } from './colour.js';
 import type { Analyses } from './analyses.js';
-import type { ReportData } from './data.js';
+import type { ReportData, ReportPhenotype } from './data.js';
 import type { Figure } from './figures.js';
 import { mapScale } from './figures.js';
 import type { AssayPhenotypes } from '../phenotypes/families.js';
 import { STYLE_RULES, STYLES } from '../phenotypes/styles.js';
 import type { FamilyMutantRow, StyleEnrichmentRow } from './phenotype-analyses.js';
+
+/**
+ * The one policy of the report page, as a meta tag in the static file and as a header from `mutascan serve`:
+ * nothing but the page's own inline script and styles, images from data: URLs (and the report folder's own
+ * files), and network requests only back to the server that sent the page (its event stream).
+ */
+export const REPORT_CSP = "default-src 'none'; img-src data: file: 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; form-action 'none'";
+
+/** A phenotype as the page holds it: the store's fields the viewer shows, its styles and cluster. */
+export interface PagePhenotype {
+  text: string;
+  divergeAt: number;
+  divergeEnd: number;
+  baselineEnd: number;
+  count: number;
+  styles: string[];
+  cluster: number | null;
+}
+
+export function pagePhenotype(p: ReportPhenotype, family: { styles: readonly string[]; cluster: number | null } | undefined): PagePhenotype {
+  return { text: p.text, divergeAt: p.divergeAt, divergeEnd: p.divergeEnd, baselineEnd: p.baselineEnd, count: p.count, styles: [...(family?.styles ?? [])], cluster: family?.cluster ?? null };
+}
+
+/** What turns the report page into the live view: where its events come from and where it stands. */
+export interface LiveSource {
+  /** URL of the store's event stream */
+  events: string;
+  /** the last update the page's data includes */
+  seq: number;
+  /** progress, rates and processes as of the page's data (the event stream's `progress` shape) */
+  progress: object;
+}
 
 /** Map colour of a unit whose NSMs are all of other styles than the one chosen. */
 const DIM = [222, 222, 236];
@@ -49,7 +81,7 @@ function b64(a: Int32Array): string {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
 }
 
-export function pageHtml(data: ReportData, an: Analyses, figures: { general: Figure[]; sorted: Figure[]; phenotypes: Figure[] }, ph: { families: AssayPhenotypes[]; styleRows: StyleEnrichmentRow[]; familyRows: FamilyMutantRow[] }): string {
+export function pageHtml(data: ReportData, an: Analyses, figures: { general: Figure[]; sorted: Figure[]; phenotypes: Figure[] }, ph: { families: AssayPhenotypes[]; styleRows: StyleEnrichmentRow[]; familyRows: FamilyMutantRow[] }, live?: LiveSource): string {
   const scale = mapScale(data.targets);
   const byId = new Map(ph.families.flatMap((a) => a.families.map((f) => [f.id, f] as const)));
   const payload = {
@@ -57,9 +89,7 @@ export function pageHtml(data: ReportData, an: Analyses, figures: { general: Fig
     assays: data.assays.map((a) => ({ name: a.name, baseline: a.baselineText })),
     targets: data.targets.map((t) => ({ short: t.short, layer: t.layer, matrix: t.matrix, rows: t.rows, cols: t.cols, unitRows: t.unitRows, unitCols: t.unitCols, gridRows: t.gridRows, gridCols: t.gridCols, scale })),
     outcome: data.outcome.map((perKind) => perKind.map((perTarget) => perTarget.map(b64))),
-    phenotypes: Object.fromEntries(
-      [...data.phenotypes.values()].map((p) => [p.id, { text: p.text, divergeAt: p.divergeAt, divergeEnd: p.divergeEnd, baselineEnd: p.baselineEnd, count: p.count, styles: byId.get(p.id)?.styles ?? [], cluster: byId.get(p.id)?.cluster ?? null }]),
-    ),
+    phenotypes: Object.fromEntries([...data.phenotypes.values()].map((p) => [p.id, pagePhenotype(p, byId.get(p.id))])),
     styles: STYLES,
     // per assay (in the order of `assays`): its phenotypes' layout, or null for assays without one
     layouts: data.assays.map((a) => {
@@ -67,6 +97,9 @@ export function pageHtml(data: ReportData, an: Analyses, figures: { general: Fig
       if (!x) return null;
       return { note: x.note ?? null, clusters: x.clusters, points: x.families.filter((f) => f.x !== null).map((f) => ({ id: f.id, x: f.x, y: f.y, cluster: f.cluster, mutants: f.mutants })) };
     }),
+    total: data.total,
+    done: data.done,
+    live: live ?? null,
   };
   const keysOf = new Map<number, string[]>();
   for (const r of ph.familyRows) {
@@ -83,21 +116,28 @@ export function pageHtml(data: ReportData, an: Analyses, figures: { general: Fig
   const styleTop = ph.styleRows.filter((r) => r.q < 0.05).sort((a, b) => a.p - b.p).slice(0, 40);
   const styleRules = STYLES.map((st) => `<li><strong>${escapeHtml(st)}</strong>: ${escapeHtml(STYLE_RULES[st])}</li>`).join('');
   const progress = data.done < data.total
-    ? `<p class="warn">This screen is in progress: ${data.done.toLocaleString('en')} of ${data.total.toLocaleString('en')} mutants done. Grey units are not run yet; counts and statistics cover the mutants done.</p>`
-    : `<p>Complete: ${data.total.toLocaleString('en')} mutants.</p>`;
+    ? `<p id="progress" class="warn">This screen is in progress: ${data.done.toLocaleString('en')} of ${data.total.toLocaleString('en')} mutants done. Grey units are not run yet; counts and statistics cover the mutants done.</p>`
+    : `<p id="progress">Complete: ${data.total.toLocaleString('en')} mutants.</p>`;
+  // the live view's processes and parked batches, filled by the script from the event stream
+  const liveBlock = live
+    ? `<p class="meta">Live: maps, counts and the phenotype viewer follow the store as runs write it; tables and statistics below are as of loading the page (reload for newer ones). Figures and the phenotypes' layout: <code>mutascan report</code>.</p>
+<table id="live-runs" hidden><thead><tr><th>process</th><th>alive</th><th>mutants</th><th>mutants/s</th></tr></thead><tbody></tbody></table>
+<ul id="live-parked" class="warn" hidden></ul>`
+    : '';
   const legend = COLOUR_LEGEND.map(([k, label]) => `<span class="key"><i style="background: rgb(${COLOURS[k].join(',')})"></i>${escapeHtml(label)}</span>`).join(' ');
   const enrichedTop = an.enrichment.filter((r) => r.q < 0.05).sort((a, b) => a.p - b.p).slice(0, 60);
   const script = `const COLOURS = ${JSON.stringify(COLOURS)};\nconst DIM = ${JSON.stringify(DIM)};\n${unitColour.toString()}\n${asset('page.js')}`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data: file: 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
-<title>mutascan report — ${escapeHtml(data.path)}</title>
+<meta http-equiv="Content-Security-Policy" content="${REPORT_CSP}">
+<title>mutascan ${live ? 'live' : 'report'} — ${escapeHtml(data.path)}</title>
 <style>${asset('page.css')}</style>
 </head><body>
-<header><h1>mutascan report</h1>
+<header><h1>mutascan ${live ? 'live view' : 'report'}</h1>
 <p class="meta">Store <code>${escapeHtml(data.path)}</code> · model <code>${escapeHtml(data.modelPath)}</code> · backend ${escapeHtml(data.backend)} · made ${escapeHtml(data.createdAt)} · mutascan ${escapeHtml(data.version)}</p>
-${progress}</header>
+${progress}
+${liveBlock}</header>
 <section><h2>Summary</h2>
 ${table(an.summary, ['assay', 'matrix', 'mutants', 'nsm', 'nsm_rate', 'phenotypes', 'destructive_nsm'], { nsm_rate: (v: number) => (100 * v).toFixed(2) + ' %' })}
 <details><summary>Screen file</summary><pre>${escapeHtml(data.specYaml)}</pre></details></section>
@@ -122,8 +162,8 @@ ${table(familyTable, ['assay', 'phenotype', 'mutants', 'styles', 'cluster', 'sim
 ${styleTop.length ? table(styleTop, ['assay', 'style', 'group', 'target', 'value', 'nsm', 'with_style', 'expected', 'fold', 'p', 'q']) : '<p>No style is enriched anywhere at q &lt; 0.05.</p>'}
 <details><summary>The style rules</summary><ul>${styleRules}</ul></details>
 ${figures.phenotypes.map(figureHtml).join('\n')}</section>
-<section><h2>Figures</h2>${figures.general.map(figureHtml).join('\n')}</section>
-<section><h2>Rearranged maps</h2><p>Rows and columns reordered by their NSM count, most first (the paper's rearrangement).</p><div class="grid">${figures.sorted.map(figureHtml).join('\n')}</div></section>
+${live ? '' : `<section><h2>Figures</h2>${figures.general.map(figureHtml).join('\n')}</section>
+<section><h2>Rearranged maps</h2><p>Rows and columns reordered by their NSM count, most first (the paper's rearrangement).</p><div class="grid">${figures.sorted.map(figureHtml).join('\n')}</div></section>`}
 <section><h2>Max/min complementarity</h2>
 ${an.complementarity.length ? table(an.complementarity, ['assay', 'target', 'units', 'max_and_min', 'max_only', 'min_only', 'neither', 'odds_ratio', 'p']) : '<p>The screen does not have both max and min kinds.</p>'}</section>
 <section><h2>Rows and columns enriched in NSMs</h2><p>Binomial test per row and column against the matrix's NSM rate, Benjamini–Hochberg within each matrix; the ${enrichedTop.length} strongest with q &lt; 0.05 (all in <code>tables/enrichment.csv</code>).</p>

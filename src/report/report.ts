@@ -8,10 +8,10 @@ import { csvCell } from '../store/export.js';
 import type { Store } from '../store/store.js';
 import { analyse, sortedOrder, unitHits, type Analyses } from './analyses.js';
 import { complementarityChart, enrichmentChart, layerBars, overlapHeatmap, phenotypeLayout, styleBars, summaryBars, valueHistogram, wordBars, type HistogramRow } from './charts.js';
-import { phenotypeFamilies } from '../phenotypes/families.js';
+import { phenotypeFamilies, type AssayPhenotypes } from '../phenotypes/families.js';
 import { phenotypeRecord } from '../phenotypes/record.js';
 import { selectBackend } from '../backend/select.js';
-import { familyMutants, styleEnrichment } from './phenotype-analyses.js';
+import { familyMutants, styleEnrichment, type FamilyMutantRow, type StyleEnrichmentRow } from './phenotype-analyses.js';
 import { loadReportData, type ReportData } from './data.js';
 import { accuracyScale, klScale, mapFigure, mapPixels, overviewFigure, render, valuePixels, type Figure } from './figures.js';
 import { pageHtml } from './page.js';
@@ -72,6 +72,13 @@ export interface ReportOptions {
   noEmbed?: boolean;
 }
 
+/** What the page shows besides the maps: statistics and the phenotypes' families (the static report and the live view alike). */
+export async function analysePage(store: Store, data: ReportData, o: ReportOptions): Promise<{ an: Analyses; families: AssayPhenotypes[]; styleRows: StyleEnrichmentRow[]; familyRows: FamilyMutantRow[] }> {
+  const an = analyse(data);
+  const families = await phenotypeFamilies(store, { model: o.model, tokenizer: o.tokenizer, noEmbed: o.noEmbed, backend: () => selectBackend() });
+  return { an, families, styleRows: styleEnrichment(data, families), familyRows: familyMutants(store, families) };
+}
+
 export async function writeReport(store: Store, dir: string, log: (line: string) => void = () => {}, o: ReportOptions = {}): Promise<ReportResult> {
   try {
     makeDirs(join(dir, 'figures'));
@@ -81,14 +88,11 @@ export async function writeReport(store: Store, dir: string, log: (line: string)
   }
   const data = loadReportData(store);
   log(`read ${data.done.toLocaleString('en')} of ${data.total.toLocaleString('en')} mutants, ${data.phenotypes.size} phenotypes`);
-  const an = analyse(data);
-  const families = await phenotypeFamilies(store, { model: o.model, tokenizer: o.tokenizer, noEmbed: o.noEmbed, backend: () => selectBackend() });
+  const { an, families, styleRows, familyRows } = await analysePage(store, data, o);
   for (const a of families) {
     if (a.note) log(`phenotypes of assay ${a.assay}: ${a.note}`);
     else log(`phenotypes of assay ${a.assay}: ${a.families.length} in ${a.clusters} clusters`);
   }
-  const styleRows = styleEnrichment(data, families);
-  const familyRows = familyMutants(store, families);
 
   const tables: [string, object[]][] = [
     ['summary', an.summary], ['layers', an.layers], ['overlap', an.overlap], ['complementarity', an.complementarity],

@@ -17,7 +17,7 @@ import type { Plan } from '../screen/plan.js';
 import type { Store } from '../store/store.js';
 import { connect, connectionOptions, parseRedisUrl, publishScreen, refusals, withdrawScreen } from './redis.js';
 import { VERSION } from '../version.js';
-import { SCHEMA_VERSION } from '../store/schema.js';
+import { SCHEMA_VERSION, WORKERS } from '../store/schema.js';
 
 export interface Batch {
   id: string;
@@ -27,6 +27,8 @@ export interface Batch {
 
 export interface BatchResult {
   results: { ordinal: number; outcomes: Outcome[] }[];
+  /** who evaluated it (host and pid) and how long it took, for the per-worker throughput */
+  worker?: { name: string; seconds: number };
 }
 
 /** The plan cut into batches: consecutive mutants of one target, at most `size` each (the null mutant apart). */
@@ -119,6 +121,10 @@ export async function runDistributed(o: DistributedOptions): Promise<RunSummary 
     if (unparked) o.onNote?.(`${unparked} parked batches from an earlier run are tried again`);
     await enqueue();
     const save = store.db.prepare('INSERT OR REPLACE INTO parked VALUES (?, ?, ?, ?, ?, ?)');
+    store.db.exec(WORKERS); // stores made before 0.3.0 lack it
+    const credit = store.db.prepare(
+      `INSERT INTO workers VALUES (?, 1, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET batches = batches + 1, mutants = mutants + excluded.mutants, seconds = seconds + excluded.seconds, last_ms = excluded.last_ms`,
+    );
     const refusedBy = new Set<string>();
     let lastReconcile = performance.now();
     let stopped = false;
@@ -134,6 +140,7 @@ export async function runDistributed(o: DistributedOptions): Promise<RunSummary 
           const r = job.returnvalue as BatchResult | undefined;
           if (r?.results) {
             store.save(r.results);
+            if (r.worker) credit.run(r.worker.name, r.results.length, r.worker.seconds, Date.now(), Date.now());
           }
           await job.remove();
         }

@@ -116,6 +116,7 @@ export async function runWorker(o: WorkerOptions): Promise<{ batches: number; re
             const { first, count } = job.data as { first: number; count: number };
             // Fault injection for the tests of parking: this batch always fails.
             if (process.env.MUTASCAN_FAIL_BATCH === `m${first}`) throw new Error(`injected failure of batch m${first} (MUTASCAN_FAIL_BATCH)`);
+            const t0 = performance.now();
             const results: BatchResult['results'] = [];
             for (let i = 0; i < count; i += 16) {
               const ordinals = Array.from({ length: Math.min(16, count - i) }, (_, k) => first + i + k);
@@ -123,7 +124,7 @@ export async function runWorker(o: WorkerOptions): Promise<{ batches: number; re
               await new Promise((r) => setImmediate(r));
             }
             batches++;
-            return { results };
+            return { results, worker: { name: `${hostname()} pid ${process.pid}`, seconds: (performance.now() - t0) / 1000 } };
           },
           {
             connection: connectionOptions(address) as never,

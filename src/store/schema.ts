@@ -19,6 +19,22 @@ CREATE TABLE IF NOT EXISTS runs (   -- processes filling the store: a second run
 );
 `;
 
+/**
+ * What each worker of a distributed run has done (written by the coordinator as their batches come back), for
+ * `status` and the live view. Statistics only: a store without it (made before 0.3.0) is complete all the same,
+ * so it is created where missing rather than by a schema migration.
+ */
+export const WORKERS = `
+CREATE TABLE IF NOT EXISTS workers (  -- per worker of a distributed run (run --queue): batches and mutants it returned
+  name TEXT PRIMARY KEY,            -- host and pid, as the worker reports them
+  batches INTEGER NOT NULL,
+  mutants INTEGER NOT NULL,
+  seconds REAL NOT NULL,            -- time spent evaluating them, summed over its batches
+  first_ms INTEGER NOT NULL,        -- Unix ms of its first and latest batch
+  last_ms INTEGER NOT NULL
+);
+`;
+
 /** How an older store becomes this schema: ALTERs that keep every row, run in one transaction by `run`. */
 export const MIGRATIONS: { from: number; sql: string }[] = [{ from: 2, sql: `ALTER TABLE mutants ADD COLUMN claim INTEGER;\n${RUNS}\nUPDATE screen SET schema_version = 3;` }];
 
@@ -109,4 +125,4 @@ CREATE TABLE IF NOT EXISTS parked (  -- batches a distributed run (run --queue) 
   error TEXT NOT NULL,
   parked_at TEXT NOT NULL
 );
-${RUNS}`;
+${RUNS}${WORKERS}`;

@@ -1,0 +1,191 @@
+/**
+ * A store watched while runs write it: the report's data kept in memory and brought up to date by polling, so
+ * that the live page and its events come from the same arrays the static report is built from.
+ *
+ * Polling reads only what changed: SQLite's data_version says whether any other connection committed; new
+ * results are found above the lowest pending mutant (the runner claims and finishes mutants roughly in plan
+ * order, so that window is the work in flight, not the whole screen); new phenotypes have ids above the last
+ * one seen. Each poll reads in one transaction, so a result and its phenotype arrive together. The connection
+ * is read-only: watching never writes a store.
+ */
+import type { Store } from '../store/store.js';
+import { applyResult, loadReportData, readPhenotypes, RESULT_SELECT, type ReportData, type ResultRow } from '../report/data.js';
+import { describeRun, isAlive, openRuns } from '../store/runs.js';
+import type { ParkedBatch } from '../store/summary.js';
+import { stylerFor } from '../phenotypes/families.js';
+import { pagePhenotype, type PagePhenotype } from '../report/page.js';
+
+/** One process filling the store: a local run, a coordinator, or a worker of a distributed run. */
+export interface LiveRun {
+  name: string;
+  kind: 'local' | 'coordinator' | 'worker';
+  alive: boolean;
+  /** mutants it has stored (a coordinator: all its workers') */
+  mutants: number;
+  /** mutants per second over the last minute, when measured */
+  rate: number | null;
+}
+
+export interface LiveProgress {
+  done: number;
+  total: number;
+  /** mutants per second over the last minute (null until two looks apart) */
+  rate: number | null;
+  /** seconds left at that rate */
+  eta: number | null;
+  runs: LiveRun[];
+  parked: ParkedBatch[];
+  /** Unix ms of this look */
+  at: number;
+}
+
+export interface LiveUpdate {
+  /** increases by one per update that carries results; a page asks for the updates after the one it holds */
+  seq: number;
+  /** base64 of an Int32Array of (assay, kind, target, unit, outcome) quintuples, in the page's indices */
+  changes: string;
+  phenotypes: Record<number, PagePhenotype>;
+  progress: LiveProgress;
+}
+
+const WINDOW_MS = 60_000;
+
+interface Sample {
+  at: number;
+  counts: Map<string, number>;
+}
+
+export class StoreWatch {
+  readonly data: ReportData;
+  /** the last update's seq: the page built now holds everything up to it */
+  seq = 0;
+  private readonly styler: ((ids: readonly number[], text: string) => { styles: string[] })[];
+  private lastPhenotype = 0;
+  private frontier: number;
+  private dataVersion = -1;
+  /** stored mutants per run id (from their claims), for the per-run throughput of local runs */
+  private readonly perRun = new Map<number, number>();
+  private samples: Sample[] = [];
+  private progressNow: LiveProgress;
+
+  constructor(readonly store: Store) {
+    const db = store.db;
+    const assays = store.assays();
+    this.styler = assays.map((a) => (a.type === 'generate' ? stylerFor(a) : () => ({ styles: [] })));
+    let data!: ReportData;
+    db.transaction(() => {
+      data = loadReportData(store);
+      this.dataVersion = db.pragma('data_version', { simple: true }) as number;
+      if (hasColumn(store, 'mutants', 'claim'))
+        for (const [run, n] of db.prepare('SELECT claim, count(*) FROM mutants WHERE done = 1 AND claim IS NOT NULL GROUP BY claim').raw().all() as [number, number][]) this.perRun.set(run, n);
+    })();
+    this.data = data;
+    this.frontier = 1;
+    while (this.frontier < data.index.done.length && data.index.done[this.frontier]) this.frontier++;
+    for (const id of data.phenotypes.keys()) this.lastPhenotype = Math.max(this.lastPhenotype, id);
+    this.progressNow = this.look();
+  }
+
+  /** The page's phenotype record: the report's fields and its styles. */
+  pagePhenotypeOf(id: number): PagePhenotype {
+    const p = this.data.phenotypes.get(id)!;
+    const ai = this.data.index.assay.get(p.assay) ?? 0;
+    return pagePhenotype(p, { styles: this.styler[ai](p.ids, p.text).styles, cluster: null });
+  }
+
+  get progress(): LiveProgress {
+    return this.progressNow;
+  }
+
+  /** Reads what was committed since the last poll; an update with seq when results arrived, else null. */
+  poll(): LiveUpdate | null {
+    const db = this.store.db;
+    const version = db.pragma('data_version', { simple: true }) as number;
+    let changes: number[] = [];
+    const fresh: number[] = [];
+    if (version !== this.dataVersion) {
+      this.dataVersion = version;
+      db.transaction(() => {
+        // everything below the lowest mutant pending at the last poll was known then
+        const from = this.frontier;
+        this.frontier = lowestPending(this.store, this.data.index.done.length);
+        const claimed = hasColumn(this.store, 'mutants', 'claim');
+        const doneAbove = db.prepare(`SELECT id, ${claimed ? 'claim' : 'NULL'} FROM mutants WHERE done = 1 AND id >= ?`).raw();
+        const result = db.prepare(`${RESULT_SELECT} WHERE mutant_id = ?`).raw();
+        const newIds: number[] = [];
+        for (const [id, claim] of doneAbove.iterate(from) as Iterable<[number, number | null]>) {
+          const mask = this.data.index.done;
+          if (id >= mask.length || mask[id]) continue;
+          mask[id] = 1;
+          newIds.push(id);
+          if (claim !== null) this.perRun.set(claim, (this.perRun.get(claim) ?? 0) + 1);
+        }
+        for (const p of readPhenotypes(this.store, this.lastPhenotype)) {
+          this.data.phenotypes.set(p.id, p);
+          this.lastPhenotype = p.id;
+          fresh.push(p.id);
+        }
+        for (const id of newIds)
+          for (const r of result.all(id) as ResultRow[]) {
+            const placed = applyResult(this.data, this.data.index, r);
+            if (!placed) continue;
+            changes.push(placed.assay, placed.kind, placed.target, placed.unit, placed.outcome);
+            if (placed.outcome > 0) {
+              const p = this.data.phenotypes.get(placed.outcome);
+              if (p) p.count++;
+            }
+          }
+        this.data.done += newIds.length;
+      })();
+    }
+    this.progressNow = this.look();
+    if (changes.length === 0 && fresh.length === 0) return null;
+    const update: LiveUpdate = {
+      seq: ++this.seq,
+      changes: Buffer.from(new Int32Array(changes).buffer).toString('base64'),
+      // a new phenotype's mutants are all among this update's changes, which the page counts as it places them
+      phenotypes: Object.fromEntries(fresh.map((id) => [id, { ...this.pagePhenotypeOf(id), count: 0 }])),
+      progress: this.progressNow,
+    };
+    changes = [];
+    return update;
+  }
+
+  /** Progress, rates and the processes filling the store, as of now. */
+  private look(): LiveProgress {
+    const db = this.store.db;
+    const at = Date.now();
+    const runs: LiveRun[] = [];
+    const counts = new Map<string, number>([['', this.data.done]]);
+    for (const r of openRuns(this.store)) {
+      const name = `${r.kind} run, ${describeRun(r)}`;
+      runs.push({ name, kind: r.kind, alive: isAlive(r, at), mutants: this.perRun.get(r.id) ?? 0, rate: null });
+      counts.set(name, this.perRun.get(r.id) ?? 0);
+    }
+    if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'workers'").get())
+      for (const w of db.prepare('SELECT name, mutants, last_ms FROM workers ORDER BY name').all() as { name: string; mutants: number; last_ms: number }[]) {
+        // a worker that has returned nothing for ten minutes is shown as gone (it may be evaluating a long batch)
+        runs.push({ name: `worker ${w.name}`, kind: 'worker', alive: at - w.last_ms < 10 * 60_000, mutants: w.mutants, rate: null });
+        counts.set(`worker ${w.name}`, w.mutants);
+      }
+    const parked = db.prepare('SELECT batch, first, count, attempts, error FROM parked ORDER BY first').all() as ParkedBatch[];
+    this.samples.push({ at, counts });
+    while (this.samples.length > 2 && at - this.samples[1].at >= WINDOW_MS) this.samples.shift();
+    const first = this.samples[0];
+    const span = (at - first.at) / 1000;
+    const rateOf = (name: string): number | null => (span >= 1 && first.counts.has(name) ? (counts.get(name)! - first.counts.get(name)!) / span : null);
+    for (const r of runs) r.rate = rateOf(r.name);
+    const rate = rateOf('');
+    const left = this.data.total - this.data.done;
+    return { done: this.data.done, total: this.data.total, rate, eta: left === 0 ? 0 : rate ? left / rate : null, runs, parked, at };
+  }
+}
+
+function lowestPending(store: Store, end: number): number {
+  return (store.db.prepare('SELECT min(id) FROM mutants WHERE done = 0 AND id > 0').pluck().get() as number | null) ?? end;
+}
+
+function hasColumn(store: Store, table: string, column: string): boolean {
+  return (store.db.prepare(`SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`).pluck().get(table, column) as number) > 0;
+}
+
