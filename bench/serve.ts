@@ -17,13 +17,15 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'bin', 'mutascan.js');
 const STORIES = join(ROOT, '..', 'shared', 'models', 'stories260K');
 const CLIENTS = Number(process.env.BENCH_SERVE_CLIENTS ?? 200);
-const ROUNDS = Number(process.env.BENCH_SERVE_ROUNDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_SERVE_ROUNDS ?? 3);
 const tmp = mkdtempSync(join(tmpdir(), 'mutascan-bench-serve-'));
 const spec = join(tmp, 'screen.yaml');
 writeFileSync(
   spec,
   `model: ${join(STORIES, 'stories260K.bin')}\ntokenizer: ${join(STORIES, 'tok512.bin')}\ntargets: ["1.k"]\nunit: element\nkinds: [max, min]\nassays:\n  - name: once\n    type: generate\n    prompt: "Once upon a time"\n    max_length: 150\n    temperature: 0.7\n    top_p: 0.9\n    seed: 42\n`,
 );
+
+const EVENT = Buffer.from('\nevent:');
 
 interface Client {
   bytes: number;
@@ -37,9 +39,12 @@ function connect(url: string): Promise<Client> {
     const c: Client = { bytes: 0, events: 0, close: () => {} };
     const req = request({ host: u.hostname, port: u.port, path: '/s/0/events' }, (res) => {
       if (res.statusCode !== 200) reject(new Error(`event stream: HTTP ${res.statusCode}`));
+      // counted, not parsed: a viewer's parsing happens in its browser, not on the screen's machine
       res.on('data', (d: Buffer) => {
         c.bytes += d.length;
-        c.events += (d.toString().match(/^event:/gm) ?? []).length;
+        // an event's first field, at the start of a chunk (the server writes one event per chunk) or of a line
+        if (d.subarray(0, EVENT.length - 1).equals(EVENT.subarray(1))) c.events++;
+        for (let i = d.indexOf(EVENT); i >= 0; i = d.indexOf(EVENT, i + 1)) c.events++;
       });
       res.on('error', () => {});
       resolve(c);

@@ -11,6 +11,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { CLI, runCli, storeRows, STORIES_BIN, STORIES_TOK, tempDir } from './helpers.js';
+import { Store } from '../src/store/store.js';
+import { StoreWatch } from '../src/serve/watch.js';
 import { RedisServer } from './redis-server.js';
 
 const dir = tempDir('scale');
@@ -76,6 +78,13 @@ describe('a screen over worker processes', () => {
     await Promise.all(ws.map((w) => w.exited));
     assert.ok(ws.every((w) => /ran [1-9]\d* batches/.test(w.log())), ws.map((w) => w.log()).join('\n'));
     assert.deepEqual(storeRows(store), storeRows(reference));
+    // each worker's share, as status and the live view show it: every mutant but the null one, once
+    const lines = [...runCli(['status', store]).stdout.matchAll(/^worker (.+ pid \d+): (\d+) mutants in (\d+) batches, [\d.]+ mutants\/s/gm)];
+    assert.equal(lines.length, 3, runCli(['status', store]).stdout);
+    assert.equal(lines.reduce((n, m) => n + Number(m[2]), 0), counts(store).total - 1);
+    const watch = new StoreWatch(Store.open(store));
+    assert.deepEqual(watch.progress.runs.filter((r) => r.kind === 'worker').map((r) => [r.name, r.mutants]).sort(), lines.map((m) => [`worker ${m[1]}`, Number(m[2])]).sort());
+    watch.store.close();
   });
 
   it('kill -9 of random workers 10 times and a Redis restart: complete, nothing missing or stored twice, identical', async () => {

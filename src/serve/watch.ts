@@ -3,15 +3,14 @@
  * that the live page and its events come from the same arrays the static report is built from.
  *
  * Polling reads only what changed: SQLite's data_version says whether any other connection committed; new
- * results are found above the lowest pending mutant (the runner claims and finishes mutants roughly in plan
- * order, so that window is the work in flight, not the whole screen); new phenotypes have ids above the last
- * one seen. Each poll reads in one transaction, so a result and its phenotype arrive together. The connection
- * is read-only: watching never writes a store.
+ * results are the mutants done above the highest one seen done, and the holes below it (see `holes`); new
+ * phenotypes have ids above the last one seen. Each poll reads in one transaction, so a result and its
+ * phenotype arrive together. The connection is read-only: watching never writes a store.
  */
 import type { Store } from '../store/store.js';
 import { applyResult, loadReportData, readPhenotypes, RESULT_SELECT, type ReportData, type ResultRow } from '../report/data.js';
 import { describeRun, isAlive, openRuns } from '../store/runs.js';
-import type { ParkedBatch } from '../store/summary.js';
+import { readParked, readWorkers, type ParkedBatch } from '../store/summary.js';
 import { stylerFor } from '../phenotypes/families.js';
 import { pagePhenotype, type PagePhenotype } from '../report/page.js';
 
@@ -61,7 +60,12 @@ export class StoreWatch {
   seq = 0;
   private readonly styler: ((ids: readonly number[], text: string) => { styles: string[] })[];
   private lastPhenotype = 0;
-  private frontier: number;
+  /**
+   * Runs finish mutants roughly in plan order, so what a poll must look at is small: the mutants above the
+   * highest one seen done, and the few below it still pending (the holes). Each poll reads those, not the screen.
+   */
+  private high = 0;
+  private holes: number[] = [];
   private dataVersion = -1;
   /** stored mutants per run id (from their claims), for the per-run throughput of local runs */
   private readonly perRun = new Map<number, number>();
@@ -77,11 +81,12 @@ export class StoreWatch {
       data = loadReportData(store);
       this.dataVersion = db.pragma('data_version', { simple: true }) as number;
       if (hasColumn(store, 'mutants', 'claim'))
-        for (const [run, n] of db.prepare('SELECT claim, count(*) FROM mutants WHERE done = 1 AND claim IS NOT NULL GROUP BY claim').raw().all() as [number, number][]) this.perRun.set(run, n);
+        for (const [run, n] of db.prepare('SELECT claim, count(*) FROM mutants WHERE id > 0 AND done = 1 AND claim IS NOT NULL GROUP BY claim').raw().all() as [number, number][]) this.perRun.set(run, n);
     })();
     this.data = data;
-    this.frontier = 1;
-    while (this.frontier < data.index.done.length && data.index.done[this.frontier]) this.frontier++;
+    const mask = data.index.done;
+    for (let m = 1; m < mask.length; m++) if (mask[m]) this.high = m;
+    for (let m = 1; m < this.high; m++) if (!mask[m] && data.index.target[m] >= 0) this.holes.push(m);
     for (const id of data.phenotypes.keys()) this.lastPhenotype = Math.max(this.lastPhenotype, id);
     this.progressNow = this.look();
   }
@@ -106,20 +111,33 @@ export class StoreWatch {
     if (version !== this.dataVersion) {
       this.dataVersion = version;
       db.transaction(() => {
-        // everything below the lowest mutant pending at the last poll was known then
-        const from = this.frontier;
-        this.frontier = lowestPending(this.store, this.data.index.done.length);
         const claimed = hasColumn(this.store, 'mutants', 'claim');
-        const doneAbove = db.prepare(`SELECT id, ${claimed ? 'claim' : 'NULL'} FROM mutants WHERE done = 1 AND id >= ?`).raw();
+        const one = db.prepare(`SELECT done, ${claimed ? 'claim' : 'NULL'} FROM mutants WHERE id = ?`).raw();
+        const above = db.prepare(`SELECT id, ${claimed ? 'claim' : 'NULL'} FROM mutants WHERE done = 1 AND id > ?`).raw();
         const result = db.prepare(`${RESULT_SELECT} WHERE mutant_id = ?`).raw();
+        const mask = this.data.index.done;
         const newIds: number[] = [];
-        for (const [id, claim] of doneAbove.iterate(from) as Iterable<[number, number | null]>) {
-          const mask = this.data.index.done;
-          if (id >= mask.length || mask[id]) continue;
+        const found = (id: number, claim: number | null) => {
           mask[id] = 1;
           newIds.push(id);
           if (claim !== null) this.perRun.set(claim, (this.perRun.get(claim) ?? 0) + 1);
+        };
+        // the holes left behind (mutants in flight elsewhere, parked batches), each by its key
+        const holes: number[] = [];
+        for (const id of this.holes) {
+          const [done, claim] = one.get(id) as [number, number | null];
+          if (done) found(id, claim);
+          else holes.push(id);
         }
+        // and everything past the furthest mutant seen done
+        const high = this.high;
+        for (const [id, claim] of above.iterate(high) as Iterable<[number, number | null]>) {
+          if (id >= mask.length) break;
+          found(id, claim);
+          this.high = id;
+        }
+        for (let id = high + 1; id < this.high; id++) if (!mask[id]) holes.push(id);
+        this.holes = holes;
         for (const p of readPhenotypes(this.store, this.lastPhenotype)) {
           this.data.phenotypes.set(p.id, p);
           this.lastPhenotype = p.id;
@@ -153,7 +171,6 @@ export class StoreWatch {
 
   /** Progress, rates and the processes filling the store, as of now. */
   private look(): LiveProgress {
-    const db = this.store.db;
     const at = Date.now();
     const runs: LiveRun[] = [];
     const counts = new Map<string, number>([['', this.data.done]]);
@@ -162,13 +179,12 @@ export class StoreWatch {
       runs.push({ name, kind: r.kind, alive: isAlive(r, at), mutants: this.perRun.get(r.id) ?? 0, rate: null });
       counts.set(name, this.perRun.get(r.id) ?? 0);
     }
-    if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'workers'").get())
-      for (const w of db.prepare('SELECT name, mutants, last_ms FROM workers ORDER BY name').all() as { name: string; mutants: number; last_ms: number }[]) {
-        // a worker that has returned nothing for ten minutes is shown as gone (it may be evaluating a long batch)
-        runs.push({ name: `worker ${w.name}`, kind: 'worker', alive: at - w.last_ms < 10 * 60_000, mutants: w.mutants, rate: null });
-        counts.set(`worker ${w.name}`, w.mutants);
-      }
-    const parked = db.prepare('SELECT batch, first, count, attempts, error FROM parked ORDER BY first').all() as ParkedBatch[];
+    for (const w of readWorkers(this.store)) {
+      // a worker that has returned nothing for ten minutes is shown as gone (it may be evaluating a long batch)
+      runs.push({ name: `worker ${w.name}`, kind: 'worker', alive: at - w.lastMs < 10 * 60_000, mutants: w.mutants, rate: null });
+      counts.set(`worker ${w.name}`, w.mutants);
+    }
+    const parked = readParked(this.store);
     this.samples.push({ at, counts });
     while (this.samples.length > 2 && at - this.samples[1].at >= WINDOW_MS) this.samples.shift();
     const first = this.samples[0];
@@ -179,10 +195,6 @@ export class StoreWatch {
     const left = this.data.total - this.data.done;
     return { done: this.data.done, total: this.data.total, rate, eta: left === 0 ? 0 : rate ? left / rate : null, runs, parked, at };
   }
-}
-
-function lowestPending(store: Store, end: number): number {
-  return (store.db.prepare('SELECT min(id) FROM mutants WHERE done = 0 AND id > 0').pluck().get() as number | null) ?? end;
 }
 
 function hasColumn(store: Store, table: string, column: string): boolean {

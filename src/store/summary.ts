@@ -24,7 +24,27 @@ export interface ParkedBatch {
   error: string;
 }
 
-export function summarize(store: Store): { total: number; done: number; assays: AssaySummary[]; parked: ParkedBatch[] } {
+/** A worker of a distributed run, as the coordinator recorded it. */
+export interface WorkerRecord {
+  name: string;
+  batches: number;
+  mutants: number;
+  /** time it spent evaluating them */
+  seconds: number;
+  firstMs: number;
+  lastMs: number;
+}
+
+export function readWorkers(store: Store): WorkerRecord[] {
+  if (!store.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'workers'").get()) return []; // made before 0.3.0, or never distributed
+  return store.db.prepare('SELECT name, batches, mutants, seconds, first_ms AS firstMs, last_ms AS lastMs FROM workers ORDER BY name').all() as WorkerRecord[];
+}
+
+export function readParked(store: Store): ParkedBatch[] {
+  return store.db.prepare('SELECT batch, first, count, attempts, error FROM parked ORDER BY first').all() as ParkedBatch[];
+}
+
+export function summarize(store: Store): { total: number; done: number; assays: AssaySummary[]; parked: ParkedBatch[]; workers: WorkerRecord[] } {
   const db = store.db;
   // from the screen, not the mutants table: a repaired store may lack rows that the next run re-creates
   const total = (db.prepare('SELECT total_mutants - 1 FROM screen WHERE id = 1').pluck().get() as number) ?? 0;
@@ -48,6 +68,5 @@ export function summarize(store: Store): { total: number; done: number; assays: 
     if (a.type === 'likelihood' && m.kl !== null) extra.kl = { mean: m.kl, max: m.klMax ?? 0 };
     return { assay: a.name, type: a.type, ...extra, done: s.done ?? 0, nsm: s.nsm ?? 0, phenotypes: s.phenotypes ?? 0, destructive: s.destructive ?? 0, ties: s.ties ?? 0, byMatrix };
   });
-  const parked = db.prepare('SELECT batch, first, count, attempts, error FROM parked ORDER BY first').all() as ParkedBatch[];
-  return { total, done, assays, parked };
+  return { total, done, assays, parked: readParked(store), workers: readWorkers(store) };
 }
