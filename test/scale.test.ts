@@ -151,12 +151,22 @@ describe('refusals and parking', () => {
     await w.exited;
     const st = runCli(['status', store]);
     assert.match(st.stdout, /parked batch m33 \(mutants 33–64\) after 3 failed attempts: injected failure of batch m33/);
+    // the live view shows the parked batch, and later sees its mutants arrive (a hole below the rest)
+    const watch = new StoreWatch(Store.open(store));
+    assert.deepEqual(watch.progress.parked.map((b) => [b.batch, b.attempts]), [['m33', 3]]);
+    const before = watch.data.done;
     // Without the fault the next run finishes the screen.
     const again = coordinator(spec, store);
     const w2 = worker();
     assert.equal(await again.exited, 0, again.log());
     await w2.exited;
     assert.equal(counts(store).pending, 0);
+    const update = watch.poll();
+    assert.equal(watch.data.done, before + 32);
+    assert.equal(watch.data.done, counts(store).total - 1);
+    assert.equal(Buffer.from(update!.changes, 'base64').length / 20, 64, 'one change per mutant of the parked batch and assay (two)');
+    assert.deepEqual(watch.progress.parked, []);
+    watch.store.close();
     assert.doesNotMatch(runCli(['status', store]).stdout, /parked batch/);
   });
 });
