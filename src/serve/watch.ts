@@ -77,9 +77,11 @@ export class StoreWatch {
     const assays = store.assays();
     this.styler = assays.map((a) => (a.type === 'generate' ? stylerFor(a) : () => ({ styles: [] })));
     let data!: ReportData;
+    // read before the snapshot: a commit landing in between makes the first poll look again (polls read state,
+    // so looking twice costs nothing, while missing a run's last commit would leave the page short of it)
+    this.dataVersion = db.pragma('data_version', { simple: true }) as number;
     db.transaction(() => {
       data = loadReportData(store);
-      this.dataVersion = db.pragma('data_version', { simple: true }) as number;
       if (hasColumn(store, 'mutants', 'claim'))
         for (const [run, n] of db.prepare('SELECT claim, count(*) FROM mutants WHERE id > 0 AND done = 1 AND claim IS NOT NULL GROUP BY claim').raw().all() as [number, number][]) this.perRun.set(run, n);
     })();
