@@ -245,6 +245,27 @@ describe('the server under load and abuse', () => {
     assert.match(index.body, /href="\/s\/1\/"/);
   });
 
+  it('tells a page that holds more than the server (the server restarted) to reload', async () => {
+    for (const headers of [{}, { 'Last-Event-ID': '999999' }]) {
+      const u = new URL(url);
+      const first = await new Promise<string>((resolve, reject) => {
+        const req = request({ host: u.hostname, port: u.port, path: Object.keys(headers).length ? '/s/0/events' : '/s/0/events?since=999999', headers, agent: false }, (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => {
+            text += d.toString();
+            if (/\n\n(event:\w+)/.test(text)) {
+              req.destroy();
+              resolve(/\n\n(event:\w+)/.exec(text)![1]);
+            }
+          });
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      assert.equal(first, 'event:reload');
+    }
+  });
+
   it('limits the request rate of one client', async () => {
     const s = await startCli(['serve', store, '--port', '0'], /live view at (http:\/\/[^\s]+\/)/);
     // the default limit (600 a minute) is far above what a person's pages ask; a flood meets it

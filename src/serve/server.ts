@@ -150,7 +150,8 @@ export async function serveStores(o: ServeOptions): Promise<LiveServer> {
       const session = await createSession(req.raw, reply.raw, { serializer: (d) => d as string, keepAlive: 15_000, retry: 2_000 });
       // No await from here on: the missed updates and the channel are joined before the next poll broadcasts.
       const oldest = s.history[0]?.seq ?? s.watch.seq + 1;
-      if (since < s.watch.seq && since < oldest - 1) session.push('{}', 'reload', String(s.watch.seq));
+      // a page further on than this server (which restarted since) or further back than its history starts anew
+      if (since > s.watch.seq || (since < s.watch.seq && since < oldest - 1)) session.push('{}', 'reload', String(s.watch.seq));
       else for (const h of s.history) if (h.seq > since) session.push(h.json, 'update', String(h.seq));
       // every event carries the last update's seq as its id, so a reconnecting browser says what it holds
       session.push(JSON.stringify(s.watch.progress), 'progress', String(s.watch.seq));
