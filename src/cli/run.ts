@@ -35,7 +35,7 @@ export function registerRun(program: Command): void {
     .option('--queue <redis-url>', 'spread the screen over workers through Redis (redis://[user:password@]HOST:PORT, rediss://… for TLS); this process coordinates and stores')
     .option('--redis-ca <file>', 'with a rediss:// --queue: PEM file of the CA that signed the server\'s certificate')
     .option('--batch <n>', 'with --queue: mutants per job', int('--batch', 1))
-    .option('--serve [port]', `watch the screen in a browser: the live view on 127.0.0.1 (port ${DEFAULT_PORT}, or the one given; 0 for any free one) while it runs`)
+    .option('--serve [port]', `watch the screen in a browser: the live view on 127.0.0.1 (port ${DEFAULT_PORT}, or the one given; 0 for any free one) while it runs`, port('--serve'))
     .option('--kv-memory <GiB>', 'keys and values of passes and decoding NSMs per screening process (default: 60 % of the memory the weights leave, shared by the processes)', kvMemory)
     .action(async (screen: string, o) => {
       let stop = false;
@@ -53,7 +53,7 @@ export function registerRun(program: Command): void {
       let startDone = 0;
       let live: Promise<ServeThread | undefined> | undefined;
       const serveStore = (): void => {
-        const p = o.serve === true ? DEFAULT_PORT : port(String(o.serve));
+        const p = o.serve === true ? DEFAULT_PORT : (o.serve as number);
         live = serveInThread({ stores: [o.store], port: p }, (line) => process.stderr.write(`\nmutascan: ${line}\n`)).then(
           (server) => (announce(server, (line) => process.stderr.write(line)), server),
           (e: Error) => (process.stderr.write(`mutascan: no live view: ${e.message}; the screen goes on\n`), undefined),

@@ -6,10 +6,12 @@ import { int } from './options.js';
 
 export const DEFAULT_PORT = 8321;
 
-export function port(v: string): number {
-  const n = int('--port', 0)(v);
-  if (n > 65535) throw new InvalidArgumentError(`a port is at most 65535, got "${v}".`);
-  return n;
+export function port(name: string) {
+  return (v: string): number => {
+    const n = int(name, 0)(v);
+    if (n > 65535) throw new InvalidArgumentError(`${name}: a port is at most 65535, got "${v}".`);
+    return n;
+  };
 }
 
 /** Says where the live view is (and, with a token, the one-time link a browser logs in with). */
@@ -23,7 +25,7 @@ export function registerServe(program: Command): void {
     .command('serve')
     .description('the report page, live, while runs write the stores (read-only; loopback only unless given a token)')
     .argument('<stores...>', 'SQLite stores to serve (each at /s/N/, listed at /)')
-    .option('--port <n>', `port (0: any free one)`, port, DEFAULT_PORT)
+    .option('--port <n>', `port (0: any free one)`, port('--port'), DEFAULT_PORT)
     .option('--host <address>', 'address to listen on; anything but loopback needs --token or --token-file', '127.0.0.1')
     .option('--token <token>', 'the token viewers must present (visible to other users in `ps`: prefer --token-file)')
     .option('--token-file <file>', 'file whose first line is the token')
