@@ -42,10 +42,55 @@ describe("report of run.c's element screen (453,120 mutants)", () => {
   const store = join(tmp.path, 's1.sqlite');
   const out = join(tmp.path, 's1-report');
   const fixture = join(EXPECTED, 'screen-once-greedy-s1.jsonl.gz');
+  let predicted: string;
   before(async () => {
     await storeFromRunc(fixture, join(ROOT, 'examples', 'stories260K-element.yaml'), store);
+    const p = runCli(['predict', join(ROOT, 'examples', 'stories260K-element.yaml'), '--store', store]);
+    assert.equal(p.status, 0, p.stderr);
+    predicted = p.stdout;
     const r = runCli(['report', store, '--out', out]);
     assert.equal(r.status, 0, r.stderr);
+  });
+
+  it('predict: the first-order predicted margins rank run.c\'s NSMs with AUROC ≥ 0.95, and the top 10 % hold ≥ 90 % of them', () => {
+    assert.match(predicted, /453,120 mutants predicted from 44 steps/);
+    assert.match(predicted, /against the 453,120 screened mutants \(25,067 NSMs\)/);
+    const m = /AUROC ([\d.]+), recall of NSMs in the top 10\.0 %: ([\d.]+) %/.exec(predicted)!;
+    assert.ok(Number(m[1]) >= 0.95, `AUROC ${m[1]}`);
+    assert.ok(Number(m[2]) >= 90, `recall ${m[2]} %`);
+  });
+
+  it('the report puts predictions against outcomes: per-matrix AUROC as a direct pairwise count gives it, and the section on the page', async () => {
+    const rows = readCsv(join(out, 'tables', 'predictions.csv'));
+    assert.equal(rows.length, 36, 'all, and each of the 35 matrices');
+    const db = new Database(store, { readonly: true });
+    try {
+      for (const target of ['1.o', '0.v', '4.k']) {
+        // every (NSM, silent) pair: 1 when the NSM's predicted margin is lower, ½ when equal
+        const got = db
+          .prepare('SELECT p.predicted_margin AS m, r.silent AS s FROM predictions p JOIN results r USING (mutant_id, assay_id) JOIN mutants mu ON mu.id = p.mutant_id JOIN targets t ON t.id = mu.target_id WHERE t.short = ?')
+          .all(target) as { m: number; s: number }[];
+        const nsm = got.filter((x) => !x.s).map((x) => x.m);
+        const silent = got.filter((x) => x.s).map((x) => x.m);
+        let wins = 0;
+        for (const a of nsm) for (const b of silent) wins += a < b ? 1 : a === b ? 0.5 : 0;
+        const row = rows.find((r) => r.target === target)!;
+        assert.equal(Number(row.nsm), nsm.length, target);
+        assert.ok(Math.abs(Number(row.auroc) - wins / (nsm.length * silent.length)) < 1e-9, `${target}: ${row.auroc} vs ${wins / (nsm.length * silent.length)}`);
+      }
+    } finally {
+      db.close();
+    }
+    for (const f of ['gain-once', 'predicted-once']) assert.match(readFileSync(join(out, 'figures', `${f}.svg`), 'utf8'), /^<svg/, f);
+    const w = await openWatched(browser, pathToFileURL(join(out, 'index.html')).href);
+    const section = w.page.locator('#prediction-section');
+    assert.equal(await section.locator('h2').textContent(), 'Predicted against observed');
+    assert.equal(await section.locator('tbody tr').count(), 36);
+    assert.equal(await section.locator('figure img').count(), 2);
+    assert.ok(await section.locator('figure img').first().evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 100));
+    assert.deepEqual(w.consoleErrors, []);
+    assert.deepEqual(w.pageErrors, []);
+    await w.page.close();
   });
 
   it("counts NSMs and phenotypes as run.c's screen has them", () => {

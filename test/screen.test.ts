@@ -51,6 +51,8 @@ describe('screen file errors name the key and line, and leave the store alone', 
     ['not YAML', 'model: [unclosed\n  targets: : :\n', /the screen file is not valid YAML: .* \(in .*not-YAML\.yaml:\d+\) — fix the YAML syntax/],
     ['unknown key', GOOD.replace('unit:', 'units:'), /unknown key "units" \(in .*:4\) — allowed here: model, tokenizer, targets, unit, kinds, assays/],
     ['wrong type', GOOD.replace('temperature: 0\n', 'temperature: hot\n'), /assays\[0\]\.temperature must be a number ≥ 0 \(in .*:11\)/],
+    ['unknown order', `${GOOD}order: random\n`, /order must be plan or predicted \(in .*unknown-order\.yaml:\d+\)/],
+    ['budget of 0', `${GOOD}select: { top: 0 }\n`, /select\.top must be a whole number ≥ 1 \(in .*budget-of-0\.yaml:\d+\)/],
   ];
   for (const [name, body, pattern] of cases)
     it(name, () => {
@@ -113,7 +115,7 @@ describe('a screen, resumed, exported', () => {
   });
 
   it('exports CSV and Parquet with the documented columns', async () => {
-    const cols = 'mutant_id,key,target,tensor,row,col,rows,cols,kind,value,assay,silent,phenotype,first_divergence,similarity,destructive,n_tokens,tie,text,accuracy,accuracy_change,kl_mean,kl_max,loglik_change,argmax_changes';
+    const cols = 'mutant_id,key,target,tensor,row,col,rows,cols,kind,value,assay,silent,phenotype,first_divergence,similarity,destructive,n_tokens,tie,text,accuracy,accuracy_change,kl_mean,kl_max,loglik_change,argmax_changes,predicted_margin,predicted_step';
     const csv = join(dir.path, 'out.csv');
     assert.equal(runCli(['export', store, '--format', 'csv', '--out', csv]).status, 0);
     const lines = readFileSync(csv, 'utf8').trimEnd().split('\n');

@@ -12,6 +12,8 @@ import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import type { Browser } from 'playwright-core';
 import { launchChromium, openWatched } from './browser.js';
+import { StoreWatch } from '../src/serve/watch.js';
+import { Store } from '../src/store/store.js';
 import { CLI, expectCleanError, runCli, storedCount, STORIES_BIN, STORIES_TOK, tempDir } from './helpers.js';
 
 const tmp = tempDir('serve');
@@ -341,6 +343,8 @@ describe('model text on the live page', () => {
       row[3] = id;
       writer.prepare(`INSERT INTO results VALUES (${row.map(() => '?').join(', ')})`).run(...row);
       writer.prepare('UPDATE mutants SET done = 1 WHERE id = ?').run(b[0]);
+      // as Store.save logs each commit (the watch reads the log; a writer that does not log is caught by its recount)
+      writer.prepare('INSERT INTO done_log (ordinals) VALUES (?)').run(Buffer.from(Int32Array.of(b[0]).buffer));
     })();
     writer.close();
     await w.page.waitForFunction((n) => Number(document.body.dataset.done) > n, before, { timeout: 15_000 });
@@ -361,4 +365,43 @@ describe('model text on the live page', () => {
     await w.page.close();
     server.child.kill('SIGTERM');
   });
+});
+
+describe('how a watch finds new results', () => {
+  // 12 mutants scattered over the plan (as `run --order predicted` finishes them), taken back to pending and
+  // committed again: through the store's done_log, by a writer that does not log, and in a store without the log
+  const scattered = (total: number) => Array.from({ length: 12 }, (_, i) => 1 + Math.floor(((i + 0.5) * (total - 1)) / 12));
+  for (const how of ['logged', 'not logged (caught by the recount)', 'a store without the log (the holes scan)'] as const)
+    it(`finds every mutant committed anywhere in the plan: ${how}`, () => {
+      const copy = join(tmp.path, `watch-${how.split(' ')[0]}-${how.length}.sqlite`);
+      copyFileSync(finishedStore(), copy);
+      const db = new Database(copy);
+      const total = db.prepare('SELECT max(id) FROM mutants').pluck().get() as number;
+      const ids = scattered(total);
+      const saved = ids.map((id) => db.prepare('SELECT * FROM results WHERE mutant_id = ?').raw().all(id) as unknown[][]);
+      db.transaction(() => {
+        for (const id of ids) {
+          db.prepare('DELETE FROM results WHERE mutant_id = ?').run(id);
+          db.prepare('UPDATE mutants SET done = 0 WHERE id = ?').run(id);
+        }
+        if (how.startsWith('a store without')) db.exec('DROP TABLE done_log');
+      })();
+      const watch = new StoreWatch(Store.open(copy), 0);
+      try {
+        assert.equal(watch.poll(), null, 'nothing new yet');
+        const before = watch.data.done;
+        db.transaction(() => {
+          for (const rows of saved) for (const r of rows) db.prepare(`INSERT INTO results VALUES (${r.map(() => '?').join(', ')})`).run(...r);
+          for (const id of ids) db.prepare('UPDATE mutants SET done = 1 WHERE id = ?').run(id);
+          if (how === 'logged') db.prepare('INSERT INTO done_log (ordinals) VALUES (?)').run(Buffer.from(Int32Array.from(ids).buffer));
+        })();
+        db.close();
+        const u = watch.poll();
+        assert.equal(watch.data.done, before + ids.length);
+        assert.equal(Buffer.from(u!.changes, 'base64').length / 20, ids.length, 'one change per mutant (one assay)');
+        assert.equal(watch.poll(), null);
+      } finally {
+        watch.store.close();
+      }
+    });
 });

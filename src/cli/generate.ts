@@ -4,6 +4,8 @@ import { Transformer } from '../model/forward.js';
 import { generate } from '../model/generate.js';
 import { loadModel } from '../model/model.js';
 import { int, real } from './options.js';
+import { matrixStats, mutate } from '../screen/mutate.js';
+import { parseMutantKey } from '../screen/plan.js';
 
 export function registerGenerate(program: Command): void {
   program
@@ -21,6 +23,7 @@ export function registerGenerate(program: Command): void {
     .option('--chat', "wrap the prompt in the model's chat template")
     .option('--backend <name>', 'auto | ts | native (default: MUTASCAN_BACKEND, else native when built)')
     .option('--threads <n>', 'threads for the native backend (default: MUTASCAN_THREADS, else every core)', int('--threads', 1))
+    .option('--mutate <key...>', 'generate from a mutant: a mutant key such as 1.down:2533,7890+1x1:zero (as stores, exports and `mutascan scout` print them); several apply together')
     .option('--json', 'print {"prompt_ids", "ids", "text"}')
     .action(async (modelPath: string, o) => {
       if (o.maxLength !== undefined && o.maxNewTokens !== undefined)
@@ -28,6 +31,11 @@ export function registerGenerate(program: Command): void {
       const model = loadModel(modelPath, { tokenizer: o.tokenizer });
       const backend = await selectBackend(o.backend, o.threads);
       const tf = new Transformer(model.config, model.weights, backend);
+      // (a mapped checkpoint's mapping is private: the write copies the page, never the file)
+      for (const key of (o.mutate as string[] | undefined) ?? []) {
+        const m = parseMutantKey(key, model);
+        mutate(m.target.weights, m.unit, m.kind, matrixStats(m.target.weights));
+      }
       const d = model.defaults;
       const useDefaultsLength = o.maxLength === undefined && o.maxNewTokens === undefined;
       const g = generate(

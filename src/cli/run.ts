@@ -6,6 +6,8 @@ import { runScreen } from '../screen/runner.js';
 import { int, kvMemory } from './options.js';
 import { serveInThread, type ServeThread } from '../serve/thread.js';
 import { announce, DEFAULT_PORT, port } from './serve.js';
+import { describeEstimate } from './predict.js';
+import { runGuide } from '../predict/guide.js';
 
 /** ETA as 1h05m, 3m20s or 45s (cli-progress's own rounds 119 s to "1m60s"). */
 export function formatEta(seconds: number): string {
@@ -36,6 +38,12 @@ export function registerRun(program: Command): void {
     .option('--redis-ca <file>', 'with a rediss:// --queue: PEM file of the CA that signed the server\'s certificate')
     .option('--batch <n>', 'with --queue: mutants per job', int('--batch', 1))
     .option('--serve [port]', `watch the screen in a browser: the live view on 127.0.0.1 (port ${DEFAULT_PORT}, or the one given; 0 for any free one) while it runs`, port('--serve'))
+    .option('--order <order>', 'plan (the screen file\'s order) or predicted (most likely NSMs first; predicts first if the store has no predictions)', (v: string) => {
+      if (v !== 'plan' && v !== 'predicted') throw new MutascanError(`--order ${v}: not an order`, '--order', 'use plan or predicted');
+      return v;
+    })
+    .option('--budget <n>', 'screen only the N mutants most likely to be NSMs by their predicted margins, plus a random sample of the rest, from which the NSMs missed are estimated', int('--budget', 1))
+    .option('--sample <n>', 'with --budget: how many of the rest to screen for that estimate (default: a tenth of the budget, at least 200)', int('--sample', 0))
     .option('--kv-memory <GiB>', 'keys and values of passes and decoding NSMs per screening process (default: 60 % of the memory the weights leave, shared by the processes)', kvMemory)
     .action(async (screen: string, o) => {
       let stop = false;
@@ -74,6 +82,9 @@ export function registerRun(program: Command): void {
         if (o.queue && o.jobs !== 'auto') throw new MutascanError('--jobs does not go with --queue', '--jobs', 'start more workers instead (mutascan worker --concurrency N)');
         if (o.redisCa && !o.queue) throw new MutascanError('--redis-ca goes with --queue', '--redis-ca', 'drop it, or add --queue rediss://HOST:PORT');
         if (o.queue && o.limit !== undefined) throw new MutascanError('--limit does not go with --queue', '--limit', 'drop one of them');
+        if (o.queue && (o.order === 'predicted' || o.budget !== undefined))
+          throw new MutascanError(`${o.budget !== undefined ? '--budget' : '--order predicted'} does not go with --queue yet`, o.budget !== undefined ? '--budget' : '--order', 'run a guided screen on one machine (mutascan run without --queue), or distribute the whole screen in plan order');
+        if (o.sample !== undefined && o.budget === undefined) throw new MutascanError('--sample goes with --budget', '--sample', 'add --budget N, or drop --sample');
         const s = await run({
           specFile: screen,
           storePath: o.store,
@@ -82,6 +93,7 @@ export function registerRun(program: Command): void {
           plain: o.plain === true,
           limit: o.limit,
           jobs: o.jobs,
+          guide: runGuide({ order: o.order, budget: o.budget, sample: o.sample }),
           shouldStop: () => stop,
           onStart: ({ total, done, resumed, notes }) => {
             for (const n of notes) process.stderr.write(`mutascan: note: ${n}\n`);
@@ -109,6 +121,11 @@ export function registerRun(program: Command): void {
         if (s.others && !stop && s.done < s.total) {
           const held = s.others.map((x) => `${x.mutants} with the run of ${x.run}`).join('; ');
           process.stderr.write(`mutascan: this run's share is done (${s.ranNow} mutants evaluated here, ${s.done} of ${s.total} stored); the rest are being evaluated by the runs sharing the store (${held}); the store is complete when they finish, and if one dies, running the same command takes its mutants over\n`);
+          return;
+        }
+        if (s.budget && !s.stopped) {
+          process.stderr.write(`mutascan: budget done: the top ${s.budget.top.toLocaleString('en-US')} mutants by predicted margin and a random sample of ${s.budget.sample.toLocaleString('en-US')} others screened (${s.ranNow} now, ${rate.toFixed(1)} mutants/s, ${s.seconds.toFixed(1)} s) in ${o.store}\n`);
+          for (const e of s.budget.estimates ?? []) process.stderr.write(`mutascan: ${describeEstimate(e)}\n`);
           return;
         }
         process.stderr.write(

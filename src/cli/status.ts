@@ -5,6 +5,8 @@ import { isDamage, StoreDamaged } from '../store/health.js';
 import { survey } from '../store/repair.js';
 import { describeRun, isAlive, openRuns } from '../store/runs.js';
 import { describeSalvage } from './repair.js';
+import { describeEstimate } from './predict.js';
+import { predictionCounts, readEstimates } from '../store/predictions.js';
 
 export function registerStatus(program: Command): void {
   program
@@ -43,6 +45,9 @@ export function registerStatus(program: Command): void {
           out.push('  matrix      done      NSMs  phenotypes');
           for (const m of a.byMatrix) out.push(`  ${m.matrix.padEnd(8)}${String(m.done).padStart(8)}${String(m.nsm).padStart(10)}${String(m.phenotypes).padStart(12)}`);
         }
+        for (const x of predictionCounts(store))
+          out.push(`predictions (mutascan predict), assay ${x.assay}: ${x.predicted.toLocaleString('en-US')} mutants predicted, ${x.nsms.toLocaleString('en-US')} of them predicted NSMs (predicted margin < 0)`);
+        for (const e of readEstimates(store)) out.push(`budget of ${e.budget.toLocaleString('en-US')}: ${describeEstimate(e)} (${e.at})`);
         for (const r of openRuns(store))
           out.push(isAlive(r) ? `being filled by the run of ${describeRun(r)}` : `a run that is gone left mutants claimed (${describeRun(r)}): the next run takes them over`);
         for (const w of s.workers)

@@ -200,6 +200,12 @@ export class Transformer {
     return b.subarray(0, size);
   }
 
+  /** RoPE's cos and sin tables ([position × headDim/2]) covering `positions` positions (the backward pass rotates back). */
+  rotations(positions: number): { cos: Float32Array; sin: Float32Array } {
+    this.rope.ensure(positions);
+    return { cos: this.rope.cos, sin: this.rope.sin };
+  }
+
   newCache(capacity = this.config.maxSeqLen): KVCache {
     return KVCache.for(this.config, capacity);
   }

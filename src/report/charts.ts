@@ -2,6 +2,7 @@
 import type { TopLevelSpec } from 'vega-lite';
 import type { ComplementarityRow, EnrichmentRow, LayerRow, OverlapRow, SummaryRow, WordRow } from './analyses.js';
 import { MATRIX_ORDER } from './data.js';
+import type { GainPoint, MarginQuantile } from './prediction-analyses.js';
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 const matrixSort = MATRIX_ORDER;
@@ -189,5 +190,48 @@ export function styleBars(assay: string, rows: { matrix: string; style: string; 
       color: { field: 'style', type: 'nominal' },
       tooltip: [{ field: 'matrix' }, { field: 'style' }, { field: 'nsm' }],
     },
+  } as TopLevelSpec;
+}
+
+/** NSMs found against mutants screened, in predicted order and (the diagonal) in random order. */
+export function gainChart(assay: string, points: GainPoint[]): TopLevelSpec {
+  return {
+    $schema: SCHEMA,
+    title: `NSMs found against mutants screened, most likely NSMs first by predicted margin — ${assay}`,
+    data: { values: points },
+    width: 320,
+    height: 240,
+    mark: { type: 'line', point: false },
+    encoding: {
+      x: { field: 'screened', type: 'quantitative', title: 'share of mutants screened', axis: { format: '%' } },
+      y: { field: 'found', type: 'quantitative', title: 'share of NSMs found', axis: { format: '%' } },
+      color: { field: 'curve', type: 'nominal', title: null, scale: { domain: ['predicted order', 'random order'], range: ['#d62728', '#999999'] } },
+      tooltip: [{ field: 'screened', format: '.1%' }, { field: 'found', format: '.1%' }],
+    },
+  } as TopLevelSpec;
+}
+
+/** Where the predicted margins of NSMs and of silent mutants lie (cumulative shares; x on a symmetric log scale). */
+export function predictedMarginChart(assay: string, points: MarginQuantile[]): TopLevelSpec {
+  const spread = points.map((p) => Math.abs(p.margin)).filter((x) => x > 0).sort((a, b) => a - b);
+  const constant = spread.length ? spread[Math.floor(spread.length / 2)] / 10 : 1;
+  return {
+    $schema: SCHEMA,
+    title: `Predicted margins (lowest over the steps; < 0 = predicted NSM) of NSMs and of silent mutants — ${assay}`,
+    data: { values: points },
+    width: 420,
+    height: 240,
+    layer: [
+      {
+        mark: { type: 'line', interpolate: 'step-after' },
+        encoding: {
+          x: { field: 'margin', type: 'quantitative', scale: { type: 'symlog', constant }, title: 'predicted margin (symmetric log scale)' },
+          y: { field: 'share', type: 'quantitative', title: 'share of the mutants below it', axis: { format: '%' } },
+          color: { field: 'outcome', type: 'nominal', title: null, scale: { domain: ['NSM', 'silent'], range: ['#d62728', '#1f77b4'] } },
+          tooltip: [{ field: 'outcome' }, { field: 'margin', format: '.3g' }, { field: 'share', format: '.1%' }],
+        },
+      },
+      { mark: { type: 'rule', strokeDash: [4, 3], color: '#555' }, encoding: { x: { datum: 0 } } },
+    ],
   } as TopLevelSpec;
 }

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { COLOUR_LEGEND, COLOURS, unitColour } from './colour.js';
 import type { Analyses } from './analyses.js';
 import type { ReportData, ReportPhenotype } from './data.js';
+import type { PredictionRow } from './prediction-analyses.js';
 import type { Figure } from './figures.js';
 import { mapScale } from './figures.js';
 import type { AssayPhenotypes } from '../phenotypes/families.js';
@@ -81,7 +82,16 @@ function b64(a: Int32Array): string {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
 }
 
-export function pageHtml(data: ReportData, an: Analyses, figures: { general: Figure[]; sorted: Figure[]; phenotypes: Figure[] }, ph: { families: AssayPhenotypes[]; styleRows: StyleEnrichmentRow[]; familyRows: FamilyMutantRow[] }, live?: LiveSource): string {
+/** Predicted against observed: how well `mutascan predict`'s first-order margins rank the screened mutants. */
+function predictionSection(p: { figures: Figure[]; rows: PredictionRow[] }): string {
+  const pct = (v: number): string => (Number.isNaN(v) ? '' : (100 * v).toFixed(1) + ' %');
+  return `<section id="prediction-section"><h2>Predicted against observed</h2>
+<p>Before screening, <code>mutascan predict</code> gave every mutant a first-order predicted margin: the lowest over the baseline's steps of the step's margin plus the gradient of that margin times the change the mutation writes (below 0: predicted to change the output). Here those predictions meet the screen: AUROC of ranking NSMs above silent mutants, and the share of all NSMs among the top 1 % and 10 % of the ranking (per matrix: <code>tables/predictions.csv</code>).</p>
+${table(p.rows, ['assay', 'target', 'mutants', 'nsm', 'auroc', 'recall_top1', 'recall_top10', 'predicted_nsm', 'precision'], { recall_top1: pct, recall_top10: pct, precision: pct })}
+${p.figures.map(figureHtml).join('\n')}</section>`;
+}
+
+export function pageHtml(data: ReportData, an: Analyses, figures: { general: Figure[]; sorted: Figure[]; phenotypes: Figure[]; predictions?: { figures: Figure[]; rows: PredictionRow[] } }, ph: { families: AssayPhenotypes[]; styleRows: StyleEnrichmentRow[]; familyRows: FamilyMutantRow[] }, live?: LiveSource): string {
   const scale = mapScale(data.targets);
   const byId = new Map(ph.families.flatMap((a) => a.families.map((f) => [f.id, f] as const)));
   const payload = {
@@ -164,6 +174,7 @@ ${styleTop.length ? table(styleTop, ['assay', 'style', 'group', 'target', 'value
 ${figures.phenotypes.map(figureHtml).join('\n')}</section>
 ${live ? '' : `<section><h2>Figures</h2>${figures.general.map(figureHtml).join('\n')}</section>
 <section><h2>Rearranged maps</h2><p>Rows and columns reordered by their NSM count, most first (the paper's rearrangement).</p><div class="grid">${figures.sorted.map(figureHtml).join('\n')}</div></section>`}
+${figures.predictions ? predictionSection(figures.predictions) : ''}
 <section><h2>Max/min complementarity</h2>
 ${an.complementarity.length ? table(an.complementarity, ['assay', 'target', 'units', 'max_and_min', 'max_only', 'min_only', 'neither', 'odds_ratio', 'p']) : '<p>The screen does not have both max and min kinds.</p>'}</section>
 <section><h2>Rows and columns enriched in NSMs</h2><p>Binomial test per row and column against the matrix's NSM rate, Benjamini–Hochberg within each matrix; the ${enrichedTop.length} strongest with q &lt; 0.05 (all in <code>tables/enrichment.csv</code>).</p>

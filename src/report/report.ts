@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { csvCell } from '../store/export.js';
 import type { Store } from '../store/store.js';
 import { analyse, sortedOrder, unitHits, type Analyses } from './analyses.js';
-import { complementarityChart, enrichmentChart, layerBars, overlapHeatmap, phenotypeLayout, styleBars, summaryBars, valueHistogram, wordBars, type HistogramRow } from './charts.js';
+import { complementarityChart, enrichmentChart, gainChart, predictedMarginChart, layerBars, overlapHeatmap, phenotypeLayout, styleBars, summaryBars, valueHistogram, wordBars, type HistogramRow } from './charts.js';
 import { phenotypeFamilies, type AssayPhenotypes } from '../phenotypes/families.js';
 import { phenotypeRecord } from '../phenotypes/record.js';
 import { selectBackend } from '../backend/select.js';
@@ -15,6 +15,7 @@ import { familyMutants, styleEnrichment, type FamilyMutantRow, type StyleEnrichm
 import { loadReportData, type ReportData } from './data.js';
 import { accuracyScale, klScale, mapFigure, mapPixels, overviewFigure, render, valuePixels, type Figure } from './figures.js';
 import { pageHtml } from './page.js';
+import { predictionAnalyses } from './prediction-analyses.js';
 
 export interface ReportResult {
   dir: string;
@@ -94,10 +95,13 @@ export async function writeReport(store: Store, dir: string, log: (line: string)
     else log(`phenotypes of assay ${a.assay}: ${a.families.length} in ${a.clusters} clusters`);
   }
 
+  const predicted = predictionAnalyses(store);
+  if (predicted) log(`predictions: ${predicted.rows.filter((r) => r.target === 'all').map((r) => `assay ${r.assay}: AUROC ${r.auroc.toFixed(3)}, top 10 % holds ${(100 * r.recall_top10).toFixed(1)} % of the NSMs`).join('; ')}`);
   const tables: [string, object[]][] = [
     ['summary', an.summary], ['layers', an.layers], ['overlap', an.overlap], ['complementarity', an.complementarity],
     ['enrichment', an.enrichment], ['words', an.words], ['word-mutants', an.wordMutants],
     ['phenotypes', families.flatMap((a) => a.families.map(phenotypeRecord))], ['style-enrichment', styleRows], ['families', familyRows],
+    ...(predicted ? ([['predictions', predicted.rows]] as [string, object[]][]) : []),
   ];
   const again = 'run `mutascan report` again (the store is not touched)';
   const write = (path: string, data: string | Uint8Array): void => writeWhole(path, data, 'report', again);
@@ -107,6 +111,13 @@ export async function writeReport(store: Store, dir: string, log: (line: string)
   const sorted: Figure[] = [];
   const maps: Figure[] = [];
   const phenotypeFigures: Figure[] = [];
+  const predictionFigures: Figure[] = [];
+  for (const a of data.assays) {
+    const gain = predicted?.gain.filter((g) => g.assay === a.name);
+    if (!gain?.length) continue;
+    predictionFigures.push(await render(`gain-${slug(a.name)}`, `NSMs found against mutants screened in predicted order — ${a.name}`, gainChart(a.name, gain)));
+    predictionFigures.push(await render(`predicted-${slug(a.name)}`, `Predicted margins of NSMs and silent mutants — ${a.name}`, predictedMarginChart(a.name, predicted!.margins.filter((m) => m.assay === a.name))));
+  }
   general.push(await render('summary', 'NSM rate per matrix type and assay', summaryBars(an.summary)));
   if (an.overlap.length) general.push(await render('overlap', 'Overlap of NSM sets between assays', overlapHeatmap(an.overlap)));
   for (const [ai, a] of data.assays.entries()) {
@@ -143,10 +154,10 @@ export async function writeReport(store: Store, dir: string, log: (line: string)
     }
     log(`assay ${a.name}: ${data.targets.length} maps drawn`);
   }
-  for (const f of [...general, ...phenotypeFigures, ...maps, ...sorted]) {
+  for (const f of [...general, ...phenotypeFigures, ...predictionFigures, ...maps, ...sorted]) {
     write(join(dir, 'figures', `${f.name}.svg`), f.svg);
     write(join(dir, 'figures', `${f.name}.png`), f.png);
   }
-  write(join(dir, 'index.html'), pageHtml(data, an, { general, sorted, phenotypes: phenotypeFigures }, { families, styleRows, familyRows }));
-  return { dir, figures: general.length + phenotypeFigures.length + maps.length + sorted.length, tables: tables.length, data, analyses: an };
+  write(join(dir, 'index.html'), pageHtml(data, an, { general, sorted, phenotypes: phenotypeFigures, predictions: predicted && { figures: predictionFigures, rows: predicted.rows } }, { families, styleRows, familyRows }));
+  return { dir, figures: general.length + phenotypeFigures.length + predictionFigures.length + maps.length + sorted.length, tables: tables.length, data, analyses: an };
 }

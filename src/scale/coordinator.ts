@@ -12,6 +12,7 @@ import { Queue } from 'bullmq';
 import { createHash } from 'node:crypto';
 import type { Outcome } from '../assays/assay.js';
 import { modelFingerprint } from '../model/fingerprint.js';
+import { fail } from '../errors.js';
 import { checkBaselines, evaluatorFor, openScreenStore, prepareScreen, registerRun, runNullMutant, type RunOptions, type RunSummary } from '../screen/runner.js';
 import type { Plan } from '../screen/plan.js';
 import type { Store } from '../store/store.js';
@@ -72,6 +73,8 @@ export async function runDistributed(o: DistributedOptions): Promise<RunSummary 
   const address = parseRedisUrl(o.queue, { ca: o.redisCa });
   const redis = await connect(address);
   const p = await prepareScreen(o.specFile, o.backend, o.threads);
+  if (p.spec.order === 'predicted' || p.spec.select)
+    fail('the screen file asks for a guided run (order: predicted, or select), which a distributed run does not do yet', p.spec.file, 'run it on one machine (mutascan run without --queue), or drop order/select from the file to distribute the whole screen');
   const { store, resumed, migratedFrom } = openScreenStore(p, o.storePath);
   let shared: ReturnType<typeof registerRun>;
   try {

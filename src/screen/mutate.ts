@@ -70,6 +70,12 @@ export function mutatedValue(kind: Kind, old: number, stats: MatrixStats): numbe
   }
 }
 
+/** What `mutate` leaves in an element of `m` whose value is `old`: the kind's value, rounded to bf16 in a bf16 matrix. */
+export function writtenValue(m: Matrix, kind: Kind, old: number, stats: MatrixStats): number {
+  const v = mutatedValue(kind, old, stats);
+  return m.dtype === 'f32' ? Math.fround(v) : BF16_TO_F32[f32ToBf16(v)];
+}
+
 /** Writes the mutation into the matrix and returns what it overwrote. */
 export function mutate(m: Matrix, u: Unit, kind: Kind, stats: MatrixStats): Saved {
   if (u.row < 0 || u.col < 0 || u.rows <= 0 || u.cols <= 0 || u.row + u.rows > m.rows || u.col + u.cols > m.cols)

@@ -8,7 +8,7 @@ import { fail } from '../errors.js';
 import type { Model } from '../model/model.js';
 import { LAYER_MATRICES, type LayerMatrix, type Matrix } from '../model/weights.js';
 import type { Kind, Unit } from './mutate.js';
-import { targetLine, type ScreenSpec, type UnitSpec } from '../spec/spec.js';
+import { parseKind, targetLine, type ScreenSpec, type UnitSpec } from '../spec/spec.js';
 
 export type MatrixKind = LayerMatrix | 'embed' | 'lm_head';
 
@@ -106,6 +106,32 @@ export function unitGrid(rows: number, cols: number, u: UnitSpec): { nRows: numb
 
 export function mutantKey(t: Target, u: Unit, kindName: string): string {
   return `${t.short}:${u.row},${u.col}+${u.rows}x${u.cols}:${kindName}`;
+}
+
+/**
+ * A mutant from its key (`3.down:0,64+64x64:max`, as stores and exports name them), outside any screen: what
+ * `generate --mutate` applies. Errors say which part of the key is wrong.
+ */
+export function parseMutantKey(key: string, model: Model): { target: Target; unit: Unit; kind: Kind; kindName: string } {
+  const m = /^([^:]+):(\d+),(\d+)\+(\d+)x(\d+):(.+)$/.exec(key.trim());
+  if (!m) fail(`"${key}" is not a mutant key`, '--mutate', 'a key looks like 1.down:2533,7890+1x1:zero (target:row,col+rows x cols:kind), as stores, exports and the scout print them');
+  const [, short, row, col, rows, cols, kindText] = m;
+  const w = model.weights;
+  const L = /^(\d+)\.(q|k|v|o|gate|up|down)$/.exec(short);
+  let target: Target;
+  if (L) {
+    const l = Number(L[1]);
+    if (l >= model.config.nLayers) fail(`mutant key "${key}": layer ${l} does not exist`, '--mutate', `the model has layers 0–${model.config.nLayers - 1}`);
+    const name = L[2] as LayerMatrix;
+    target = { short, tensor: w.layers[l][name].name, layer: l, matrix: name, weights: w.layers[l][name] };
+  } else if (short === 'embed' || short === 'lm_head') target = { short, tensor: (short === 'embed' ? w.embed : w.lmHead).name, layer: null, matrix: short, weights: short === 'embed' ? w.embed : w.lmHead };
+  else fail(`mutant key "${key}": unknown target "${short}"`, '--mutate', 'targets are L.q, L.k, L.v, L.o, L.gate, L.up, L.down, embed, lm_head');
+  const unit = { row: Number(row), col: Number(col), rows: Number(rows), cols: Number(cols) };
+  const mat = target.weights;
+  if (unit.rows < 1 || unit.cols < 1 || unit.row + unit.rows > mat.rows || unit.col + unit.cols > mat.cols)
+    fail(`mutant key "${key}": rows ${unit.row}+${unit.rows}, cols ${unit.col}+${unit.cols} is outside ${short} [${mat.rows} × ${mat.cols}]`, '--mutate');
+  const kind = parseKind(kindText) ?? fail(`mutant key "${key}": unknown kind "${kindText}"`, '--mutate', 'kinds: max | min | zero | negate | value:<number> | scale:<number>');
+  return { target, unit, kind, kindName: kindText };
 }
 
 export const NULL_MUTANT: Mutant = { ordinal: 0, key: 'null', target: null, unit: null, kind: null, kindName: 'null' };

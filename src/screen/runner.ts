@@ -21,6 +21,7 @@ import { defaultKvBudget, FastEvaluator } from './fast.js';
 import { matrixStats, mutatedValue, type MatrixStats } from './mutate.js';
 import { Plan, type Mutant } from './plan.js';
 import { loadScreenSpec, type ScreenSpec } from '../spec/spec.js';
+import type { MissedEstimate } from '../store/predictions.js';
 
 /** A chunk of work aims at this long, and holds at most MAX_CHUNK mutants. */
 const CHUNK_MS = 1000;
@@ -44,6 +45,25 @@ export interface RunOptions {
   limit?: number;
   /** screening processes (jobs.ts); 'auto' picks one per core for small models; default 1 */
   jobs?: number | 'auto';
+  /**
+   * which mutants the run evaluates and in what order, when not all in plan order (src/predict/guide.ts: the
+   * predicted order, a budget); a screen file asking for one (`order: predicted`, `select`) needs it
+   */
+  guide?: RunGuide;
+}
+
+/** What a guided run evaluates: ordinals in order (the null mutant apart), and with a budget, its two parts. */
+export interface RunSelection {
+  order: number[];
+  budget?: { top: number[]; sample: number[]; rest: number };
+}
+
+/** How a run is guided: its selection once the store is open, and what a finished budget estimates. */
+export interface RunGuide {
+  /** undefined: every mutant in plan order */
+  select(p: PreparedScreen, store: Store, note: (line: string) => void): RunSelection | undefined;
+  /** after every mutant of a budgeted selection is done: the NSMs it missed, per assay (stored) */
+  finish(store: Store, s: RunSelection): MissedEstimate[];
 }
 
 export interface RunSummary {
@@ -57,6 +77,8 @@ export interface RunSummary {
   jobs?: number;
   /** runs sharing the store that still hold mutants when this one had nothing left to claim */
   others?: { run: string; mutants: number }[];
+  /** a budgeted run: what it screened, and (once all of it is done) the NSMs it estimates it missed */
+  budget?: { top: number; sample: number; estimates?: MissedEstimate[] };
 }
 
 export interface PreparedScreen {
@@ -227,9 +249,20 @@ export async function runScreen(o: RunOptions): Promise<RunSummary> {
     if (resumed) checkBaselines(p, store);
     const evaluator = evaluatorFor(p, o.plain === true, jobsAtMost);
     let pending = store.pending();
-    const total = p.plan.total;
+    let total = p.plan.total;
     let done = store.countDone();
-    o.onStart?.({ total, done, resumed, notes: [...shared.notes, ...p.notes, ...decodingNotes(evaluator)] });
+    const guideNotes: string[] = [];
+    if (!o.guide && (p.spec.order === 'predicted' || p.spec.select))
+      fail('the screen file asks for a guided run (order: predicted, or select), which this caller of runScreen does not provide', p.spec.file, 'run it with `mutascan run`, or drop order/select from the file');
+    const selection = o.guide?.select(p, store, (line) => guideNotes.push(line));
+    if (selection) {
+      // The run's own goal replaces the plan: its mutants in its order, its progress counted against them.
+      const open = new Set(pending);
+      pending = [...(open.has(0) ? [0] : []), ...selection.order.filter((x) => open.has(x))];
+      total = selection.order.length + 1;
+      done = total - pending.length;
+    }
+    o.onStart?.({ total, done, resumed, notes: [...shared.notes, ...p.notes, ...guideNotes, ...decodingNotes(evaluator)] });
     let ranNow = 0;
     let stopped = false;
 
@@ -250,6 +283,7 @@ export async function runScreen(o: RunOptions): Promise<RunSummary> {
       const fit = Math.round((n / Math.max(ms, 1)) * CHUNK_MS / pass) * pass;
       chunkSize = Math.max(pass, Math.min(MAX_CHUNK, fit));
     };
+    const goal = selection && new Set(selection.order);
     let i = 0;
     let handedOut = ranNow;
     let others: RunSummary['others'];
@@ -261,8 +295,10 @@ export async function runScreen(o: RunOptions): Promise<RunSummary> {
           const left = reg.leftovers();
           if (left.freed) o.onNote?.(`${left.freed} mutants claimed by a run that is gone are taken over`);
           others = left.holders.map((h) => ({ run: describeRun(h.run), mutants: h.mutants }));
-          if (!left.free.length) return undefined;
-          pending = left.free;
+          // a guided run takes over only mutants of its own goal
+          const free = goal ? left.free.filter((x) => goal.has(x)) : left.free;
+          if (!free.length) return undefined;
+          pending = free;
           i = 0;
         }
         if (o.shouldStop?.() || (o.limit !== undefined && handedOut >= o.limit)) {
@@ -289,7 +325,7 @@ export async function runScreen(o: RunOptions): Promise<RunSummary> {
       done += store.save(batch);
       ranNow += batch.length;
       batch = [];
-      if (performance.now() - lastCount > 10_000) {
+      if (!selection && performance.now() - lastCount > 10_000) {
         done = store.countDone();
         lastCount = performance.now();
       }
@@ -334,8 +370,16 @@ export async function runScreen(o: RunOptions): Promise<RunSummary> {
       }
       rechecks += evaluator.rechecks;
     }
-    done = store.countDone();
-    return { total, done, ranNow, stopped: stopped || done < total, seconds: (performance.now() - t0) / 1000, rechecks, jobs, others: others?.length ? others : undefined };
+    let budgetSummary: RunSummary['budget'];
+    if (selection) {
+      const open = new Set(store.pending());
+      done = total - selection.order.filter((x) => open.has(x)).length - (open.has(0) ? 1 : 0);
+      if (selection.budget) {
+        const b = selection.budget;
+        budgetSummary = { top: b.top.length, sample: b.sample.length, estimates: done === total ? o.guide!.finish(store, selection) : undefined };
+      }
+    } else done = store.countDone();
+    return { total, done, ranNow, stopped: stopped || done < total, seconds: (performance.now() - t0) / 1000, rechecks, jobs, others: others?.length ? others : undefined, budget: budgetSummary };
   } finally {
     try {
       reg.end();

@@ -3,8 +3,9 @@
  * that the live page and its events come from the same arrays the static report is built from.
  *
  * Polling reads only what changed: SQLite's data_version says whether any other connection committed; new
- * results are the mutants done above the highest one seen done, and the holes below it (see `holes`); new
- * phenotypes have ids above the last one seen. Each poll reads in one transaction, so a result and its
+ * results are the mutants of the commits logged since (the store's done_log), or, in a store without the log
+ * (written by mutascan before 0.3.0), those done above the highest one seen done and the holes below it (see
+ * `holes`); new phenotypes have ids above the last one seen. Each poll reads in one transaction, so a result and its
  * phenotype arrive together. The connection is read-only: watching never writes a store.
  */
 import type { Store } from '../store/store.js';
@@ -54,6 +55,9 @@ interface Sample {
   counts: Map<string, number>;
 }
 
+/** How often a watch with the done_log also counts the done mutants (see poll), by default. */
+const RECOUNT_MS = 10_000;
+
 export class StoreWatch {
   readonly data: ReportData;
   /** the last update's seq: the page built now holds everything up to it */
@@ -66,13 +70,23 @@ export class StoreWatch {
    */
   private high = 0;
   private holes: number[] = [];
+  /**
+   * The last done_log row read (schema.ts DONE_LOG), or −1 where the store has no log: with one, each poll reads the
+   * commits since, whatever order the runs take (`run --order predicted` finishes mutants all over the plan).
+   */
+  private logSeq = -1;
+  private lastRecount = 0;
   private dataVersion = -1;
   /** stored mutants per run id (from their claims), for the per-run throughput of local runs */
   private readonly perRun = new Map<number, number>();
   private samples: Sample[] = [];
   private progressNow: LiveProgress;
 
-  constructor(readonly store: Store) {
+  /** `recountMs`: how often to count the done mutants besides reading the log (see poll) */
+  constructor(
+    readonly store: Store,
+    private readonly recountMs = RECOUNT_MS,
+  ) {
     const db = store.db;
     const assays = store.assays();
     this.styler = assays.map((a) => (a.type === 'generate' ? stylerFor(a) : () => ({ styles: [] })));
@@ -82,6 +96,7 @@ export class StoreWatch {
     this.dataVersion = db.pragma('data_version', { simple: true }) as number;
     db.transaction(() => {
       data = loadReportData(store);
+      if (hasTable(store, 'done_log')) this.logSeq = (db.prepare('SELECT max(seq) FROM done_log').pluck().get() as number | null) ?? 0;
       if (hasColumn(store, 'mutants', 'claim'))
         for (const [run, n] of db.prepare('SELECT claim, count(*) FROM mutants WHERE id > 0 AND done = 1 AND claim IS NOT NULL GROUP BY claim').raw().all() as [number, number][]) this.perRun.set(run, n);
     })();
@@ -124,22 +139,41 @@ export class StoreWatch {
           newIds.push(id);
           if (claim !== null) this.perRun.set(claim, (this.perRun.get(claim) ?? 0) + 1);
         };
-        // the holes left behind (mutants in flight elsewhere, parked batches), each by its key
-        const holes: number[] = [];
-        for (const id of this.holes) {
-          const [done, claim] = one.get(id) as [number, number | null];
-          if (done) found(id, claim);
-          else holes.push(id);
+        if (this.logSeq < 0 && hasTable(this.store, 'done_log')) this.logSeq = 0; // a run of 0.3.0 resumed an older store
+        if (this.logSeq >= 0) {
+          // the commits since the last poll, from the log
+          for (const [seq, blob] of db.prepare('SELECT seq, ordinals FROM done_log WHERE seq > ? ORDER BY seq').raw().iterate(this.logSeq) as Iterable<[number, Buffer]>) {
+            const ids = new Int32Array(blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.byteLength));
+            for (const id of ids) if (id > 0 && id < mask.length && !mask[id]) found(id, (one.get(id) as [number, number | null])[1]);
+            this.logSeq = seq;
+          }
+          // A writer that does not log (mutascan before 0.3.0 sharing the store, a script) is caught by the count,
+          // checked now and then (it reads the done index, tens of ms on a 7B screen's store): then one full look.
+          if (performance.now() - this.lastRecount >= this.recountMs) {
+            this.lastRecount = performance.now();
+            const done = db.prepare('SELECT count(*) FROM mutants WHERE done = 1 AND id > 0').pluck().get() as number;
+            if (done > this.data.done + newIds.length)
+              for (const [id, claim] of db.prepare(`SELECT id, ${claimed ? 'claim' : 'NULL'} FROM mutants WHERE done = 1 AND id > 0`).raw().iterate() as Iterable<[number, number | null]>)
+                if (id < mask.length && !mask[id]) found(id, claim);
+          }
+        } else {
+          // the holes left behind (mutants in flight elsewhere, parked batches), each by its key
+          const holes: number[] = [];
+          for (const id of this.holes) {
+            const [done, claim] = one.get(id) as [number, number | null];
+            if (done) found(id, claim);
+            else holes.push(id);
+          }
+          // and everything past the furthest mutant seen done
+          const high = this.high;
+          for (const [id, claim] of above.iterate(high) as Iterable<[number, number | null]>) {
+            if (id >= mask.length) break;
+            found(id, claim);
+            this.high = id;
+          }
+          for (let id = high + 1; id < this.high; id++) if (!mask[id]) holes.push(id);
+          this.holes = holes;
         }
-        // and everything past the furthest mutant seen done
-        const high = this.high;
-        for (const [id, claim] of above.iterate(high) as Iterable<[number, number | null]>) {
-          if (id >= mask.length) break;
-          found(id, claim);
-          this.high = id;
-        }
-        for (let id = high + 1; id < this.high; id++) if (!mask[id]) holes.push(id);
-        this.holes = holes;
         for (const p of readPhenotypes(this.store, this.lastPhenotype)) {
           this.data.phenotypes.set(p.id, p);
           this.lastPhenotype = p.id;
@@ -197,6 +231,10 @@ export class StoreWatch {
     const left = this.data.total - this.data.done;
     return { done: this.data.done, total: this.data.total, rate, eta: left === 0 ? 0 : rate ? left / rate : null, runs, parked, at };
   }
+}
+
+function hasTable(store: Store, table: string): boolean {
+  return !!store.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table);
 }
 
 function hasColumn(store: Store, table: string, column: string): boolean {

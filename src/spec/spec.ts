@@ -80,6 +80,13 @@ export interface ScreenSpec {
   kinds: Kind[];
   kindNames: string[];
   assays: AssaySpec[];
+  /**
+   * How a run orders and limits the mutants it evaluates (not part of the screen's identity: a store of the same
+   * screen takes runs with any order or budget). `predicted`: most likely NSMs first (src/predict/order.ts).
+   */
+  order: 'plan' | 'predicted';
+  /** screen only the `top` most likely NSMs, plus a random sample of `sample` others to estimate what was missed */
+  select?: { top: number; sample?: number };
   /** the file it came from, and its text */
   file: string;
   source: string;
@@ -203,6 +210,14 @@ const screenSchema = z
     unit: unitSchema,
     kinds: z.array(z.string({ error: `each kind must be one of: ${KIND_HELP}` }), { error: `kinds must be a list of: ${KIND_HELP}` }).min(1, { error: 'kinds must not be empty' }),
     assays: z.array(assaySchema, { error: 'assays must be a list' }).min(1, { error: 'a screen needs at least one assay' }),
+    order: z.enum(['plan', 'predicted'], { error: 'order must be plan or predicted' }).optional(),
+    select: z
+      .object({
+        top: z.number({ error: 'select.top must be a whole number ≥ 1' }).int({ error: 'select.top must be a whole number ≥ 1' }).min(1, { error: 'select.top must be a whole number ≥ 1' }),
+        sample: z.number({ error: 'select.sample must be a whole number ≥ 0' }).int({ error: 'select.sample must be a whole number ≥ 0' }).min(0, { error: 'select.sample must be a whole number ≥ 0' }).optional(),
+      }, { error: 'select must be { top: N } or { top: N, sample: M }' })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -333,6 +348,8 @@ export function parseScreenSpec(source: string, file: string): ScreenSpec {
     kinds,
     kindNames: kinds.map(kindName),
     assays,
+    order: s.order ?? (s.select ? 'predicted' : 'plan'),
+    select: s.select,
     file,
     source,
   };

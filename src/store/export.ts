@@ -2,8 +2,10 @@
  * Exports: one row per mutant × assay. Columns (documented in the README):
  * mutant_id, key, target, tensor, row, col, rows, cols, kind, value, assay, silent, phenotype, first_divergence,
  * similarity, destructive, n_tokens, tie, text, accuracy, accuracy_change, kl_mean, kl_max, loglik_change,
- * argmax_changes. `text` is the phenotype's output (empty when silent); the last six are empty where the assay
- * does not measure them (choice assays: accuracy; likelihood assays: the rest).
+ * argmax_changes, predicted_margin, predicted_step. `text` is the phenotype's output (empty when silent); accuracy …
+ * argmax_changes are empty where the assay does not measure them (choice assays: accuracy; likelihood assays: the
+ * rest). A store with predictions (`mutascan predict`) lists every predicted mutant, screened or not: the outcome
+ * columns of one not screened yet are empty.
  */
 import { rmSync } from 'node:fs';
 import { outputFailure, writeWhole } from '../util/output.js';
@@ -23,13 +25,14 @@ export interface ExportRow {
   kind: string;
   value: number | null;
   assay: string;
-  silent: boolean;
+  /** null: not screened yet (a predicted mutant) */
+  silent: boolean | null;
   phenotype: number | null;
   first_divergence: number | null;
   similarity: number | null;
-  destructive: boolean;
-  n_tokens: number;
-  tie: boolean;
+  destructive: boolean | null;
+  n_tokens: number | null;
+  tie: boolean | null;
   text: string;
   accuracy: number | null;
   accuracy_change: number | null;
@@ -37,22 +40,32 @@ export interface ExportRow {
   kl_max: number | null;
   loglik_change: number | null;
   argmax_changes: number | null;
+  /** mutascan predict: the lowest first-order predicted margin over the steps (below 0 = predicted NSM), its step */
+  predicted_margin: number | null;
+  predicted_step: number | null;
 }
 
-export const EXPORT_COLUMNS: (keyof ExportRow)[] = ['mutant_id', 'key', 'target', 'tensor', 'row', 'col', 'rows', 'cols', 'kind', 'value', 'assay', 'silent', 'phenotype', 'first_divergence', 'similarity', 'destructive', 'n_tokens', 'tie', 'text', 'accuracy', 'accuracy_change', 'kl_mean', 'kl_max', 'loglik_change', 'argmax_changes'];
+export const EXPORT_COLUMNS: (keyof ExportRow)[] = ['mutant_id', 'key', 'target', 'tensor', 'row', 'col', 'rows', 'cols', 'kind', 'value', 'assay', 'silent', 'phenotype', 'first_divergence', 'similarity', 'destructive', 'n_tokens', 'tie', 'text', 'accuracy', 'accuracy_change', 'kl_mean', 'kl_max', 'loglik_change', 'argmax_changes', 'predicted_margin', 'predicted_step'];
 
 export function exportRows(store: Store): ExportRow[] {
+  const predicted = !!store.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'predictions'").get();
+  // with predictions: every (mutant, assay) that has a result or a prediction; else the results
+  const keys = predicted ? 'SELECT mutant_id, assay_id FROM results UNION SELECT mutant_id, assay_id FROM predictions' : 'SELECT mutant_id, assay_id FROM results';
   const rows = store.db
     .prepare(
       `SELECT m.id AS mutant_id, m.key, t.short AS target, t.tensor, m.row, m.col, m.rows, m.cols, m.kind, m.value, a.name AS assay,
               r.silent, r.phenotype_id AS phenotype, r.first_divergence, r.similarity, r.destructive, r.n_tokens, r.tie, coalesce(p.text, '') AS text,
-              r.accuracy, r.accuracy_change, r.kl_mean, r.kl_max, r.loglik_change, r.argmax_changes
-       FROM results r JOIN mutants m ON m.id = r.mutant_id JOIN assays a ON a.id = r.assay_id
+              r.accuracy, r.accuracy_change, r.kl_mean, r.kl_max, r.loglik_change, r.argmax_changes,
+              ${predicted ? 'pr.predicted_margin, pr.step AS predicted_step' : 'NULL AS predicted_margin, NULL AS predicted_step'}
+       FROM (${keys}) k JOIN mutants m ON m.id = k.mutant_id JOIN assays a ON a.id = k.assay_id
+       LEFT JOIN results r ON r.mutant_id = k.mutant_id AND r.assay_id = k.assay_id
+       ${predicted ? 'LEFT JOIN predictions pr ON pr.mutant_id = k.mutant_id AND pr.assay_id = k.assay_id' : ''}
        LEFT JOIN targets t ON t.id = m.target_id LEFT JOIN phenotypes p ON p.id = r.phenotype_id
        ORDER BY m.id, a.id`,
     )
     .all() as Record<string, unknown>[];
-  return rows.map((r) => ({ ...r, silent: r.silent === 1, destructive: r.destructive === 1, tie: r.tie === 1 }) as ExportRow);
+  const flag = (v: unknown): boolean | null => (v === null || v === undefined ? null : v === 1);
+  return rows.map((r) => ({ ...r, silent: flag(r.silent), destructive: flag(r.destructive), tie: flag(r.tie) }) as ExportRow);
 }
 
 export function csvCell(v: unknown): string {
@@ -79,7 +92,7 @@ export function writeExport(store: Store, format: string, out: string): number {
           col('rows', 'INT32'), col('cols', 'INT32'), col('kind', 'STRING'), col('value', 'DOUBLE'), col('assay', 'STRING'), col('silent', 'BOOLEAN'),
           col('phenotype', 'INT32'), col('first_divergence', 'INT32'), col('similarity', 'DOUBLE'), col('destructive', 'BOOLEAN'), col('n_tokens', 'INT32'),
           col('tie', 'BOOLEAN'), col('text', 'STRING'), col('accuracy', 'DOUBLE'), col('accuracy_change', 'DOUBLE'), col('kl_mean', 'DOUBLE'),
-          col('kl_max', 'DOUBLE'), col('loglik_change', 'DOUBLE'), col('argmax_changes', 'INT32'),
+          col('kl_max', 'DOUBLE'), col('loglik_change', 'DOUBLE'), col('argmax_changes', 'INT32'), col('predicted_margin', 'DOUBLE'), col('predicted_step', 'INT32'),
         ],
       });
     }

@@ -35,6 +35,32 @@ CREATE TABLE IF NOT EXISTS workers (  -- per worker of a distributed run (run --
 );
 `;
 
+/**
+ * First-order predictions (`mutascan predict`), per mutant and generate assay. Like `workers`, created where
+ * missing: a store without it simply has no predictions.
+ */
+export const PREDICTIONS = `
+CREATE TABLE IF NOT EXISTS predictions (  -- mutascan predict: per mutant and generate assay, screened or not
+  mutant_id INTEGER NOT NULL REFERENCES mutants(id),
+  assay_id INTEGER NOT NULL REFERENCES assays(id),
+  predicted_margin REAL NOT NULL,   -- lowest first-order predicted margin over the baseline's steps; below 0 = predicted NSM
+  step INTEGER NOT NULL,            -- the generated step (0-based) that lowest margin is at
+  PRIMARY KEY (mutant_id, assay_id)
+) WITHOUT ROWID;
+`;
+
+/**
+ * Each commit's mutants, in commit order: what the live view reads to find what is new without looking through
+ * the plan (a run in predicted order finishes mutants all over it). Created where missing, like `workers`; a store
+ * written by an older mutascan has none, and the live view falls back to scanning.
+ */
+export const DONE_LOG = `
+CREATE TABLE IF NOT EXISTS done_log (  -- per commit of results: the mutants it marked done (how the live view finds new results)
+  seq INTEGER PRIMARY KEY,
+  ordinals BLOB NOT NULL            -- their ordinals, little-endian int32
+);
+`;
+
 /** How an older store becomes this schema: ALTERs that keep every row, run in one transaction by `run`. */
 export const MIGRATIONS: { from: number; sql: string }[] = [{ from: 2, sql: `ALTER TABLE mutants ADD COLUMN claim INTEGER;\n${RUNS}\nUPDATE screen SET schema_version = 3;` }];
 
@@ -125,4 +151,4 @@ CREATE TABLE IF NOT EXISTS parked (  -- batches a distributed run (run --queue) 
   error TEXT NOT NULL,
   parked_at TEXT NOT NULL
 );
-${RUNS}${WORKERS}`;
+${RUNS}${WORKERS}${PREDICTIONS}${DONE_LOG}`;

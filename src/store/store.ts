@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { fail } from '../errors.js';
 import { canMigrate, damaged, guardDamage, migrate, refuseOrphanLog, refuseVersion, writeError } from './health.js';
 import type { Outcome } from '../assays/assay.js';
-import { SCHEMA, SCHEMA_VERSION } from './schema.js';
+import { DONE_LOG, SCHEMA, SCHEMA_VERSION } from './schema.js';
 import { VERSION } from '../version.js';
 
 type DB = Database.Database;
@@ -154,6 +154,7 @@ export class Store {
           for (const m of mutants) im.run(m.id, m.key, m.target ? tid.get(m.target) : null, m.row, m.col, m.rows, m.cols, m.kind, m.value);
         })();
       }
+      db.exec(DONE_LOG);
       s.assayIds = s.assays().map((a) => a.id);
       return { store: s, resumed: true, migratedFrom };
     }
@@ -189,6 +190,12 @@ export class Store {
     })();
     s.assayIds = s.assays().map((a) => a.id);
     return { store: s, resumed: false };
+  }
+
+  private doneLog?: boolean;
+  /** whether the store has the done_log table (every store a run of 0.3.0 or later has opened) */
+  private hasDoneLog(): boolean {
+    return (this.doneLog ??= !!this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'done_log'").get());
   }
 
   private hasScreen(): boolean {
@@ -227,12 +234,15 @@ export class Store {
     const insR = db.prepare('INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
     // marks the mutant done unless it already was (then its results are stored and this copy is skipped)
     const markDone = db.prepare('UPDATE mutants SET done = 1 WHERE id = ? AND done = 0');
+    const logDone = this.hasDoneLog() ? db.prepare('INSERT INTO done_log (ordinals) VALUES (?)') : undefined;
     const fresh: string[] = [];
     let stored = 0;
     const tx = db.transaction(() => {
+      const marked: number[] = [];
       for (const m of batch) {
         if (markDone.run(m.ordinal).changes === 0) continue;
         stored++;
+        marked.push(m.ordinal);
         m.outcomes.forEach((o, i) => {
           const assayId = this.assayIds[i];
           let pid: number | null = null;
@@ -250,6 +260,7 @@ export class Store {
             x.accuracy ?? null, x.accuracyChange ?? null, x.klMean ?? null, x.klMax ?? null, x.loglikChange ?? null, x.argmaxChanges ?? null);
         });
       }
+      if (logDone && marked.length) logDone.run(Buffer.from(Int32Array.from(marked).buffer));
     });
     try {
       tx();

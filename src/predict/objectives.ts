@@ -1,0 +1,90 @@
+/**
+ * What a first-order prediction watches in a generate assay: each step's decision margin, as a function of that
+ * step's logits, and its gradient there.
+ *
+ * - Greedy step: the chosen token's logit minus the best other's (the runner-up of the baseline). Below 0, the
+ *   step picks another token.
+ * - Sampled step (run.c's rule, sampler.ts): the coin's distance to the nearer edge of the chosen token's
+ *   interval of cumulative probability (with the coin scaled by the kept mass under top-p / top-k). Below 0,
+ *   the coin falls in another token's interval. The order of the tokens and the set kept are those of the
+ *   baseline (the first-order view: a small change moves the edges, not the order).
+ *
+ * Margins here are computed in float64 from the recorded logits; they are the same decisions sampler.ts makes
+ * up to float32 rounding, which a prediction does not need.
+ */
+import type { Objective } from '../model/backward.js';
+import type { Sampling } from '../model/sampler.js';
+
+export interface StepObjective extends Objective {
+  /** the margin at the unmutated weights */
+  margin: number;
+}
+
+/** The margin of choosing `token` from the logits at `at`, with its gradient. */
+export function stepObjective(logits: Float32Array, at: number, vocab: number, token: number, s: Sampling, coin: number, position: number): StepObjective {
+  const dlogits = new Float32Array(vocab);
+  if (s.temperature === 0) {
+    let other = -1;
+    for (let v = 0; v < vocab; v++) if (v !== token && (other < 0 || logits[at + v] > logits[at + other])) other = v;
+    dlogits[token] = 1;
+    if (other >= 0) dlogits[other] = -1;
+    return { position, dlogits, margin: other >= 0 ? logits[at + token] - logits[at + other] : Infinity };
+  }
+  const T = s.temperature;
+  const p = new Float64Array(vocab);
+  let max = -Infinity;
+  for (let v = 0; v < vocab; v++) max = Math.max(max, logits[at + v] / T);
+  let sum = 0;
+  for (let v = 0; v < vocab; v++) sum += p[v] = Math.exp(logits[at + v] / T - max);
+  for (let v = 0; v < vocab; v++) p[v] /= sum;
+
+  // The tokens in run.c's order and the ones kept (sampler.ts: sampleMult, or sampleSorted's cutoff and sort).
+  const nucleus = s.topP > 0 && s.topP < 1;
+  const topK = s.topK > 0 && s.topK < vocab ? s.topK : 0;
+  let order: number[];
+  let kept: number;
+  let scaled: boolean;
+  if (!nucleus && !topK) {
+    order = Array.from({ length: vocab }, (_, v) => v);
+    kept = vocab;
+    scaled = false;
+  } else {
+    const cutoff = nucleus ? (1 - s.topP) / (vocab - 1) : 0;
+    order = [];
+    for (let v = 0; v < vocab; v++) if (p[v] >= cutoff) order.push(v);
+    order.sort((a, b) => p[b] - p[a] || a - b);
+    kept = topK ? Math.min(topK, order.length) : order.length;
+    if (nucleus) {
+      let cum = 0;
+      for (let i = 0; i < kept; i++) {
+        cum += p[order[i]];
+        if (cum > s.topP) {
+          kept = i + 1;
+          break;
+        }
+      }
+    }
+    scaled = true;
+  }
+  let k = order.indexOf(token);
+  if (k < 0 || k >= kept) k = kept - 1; // the baseline's token fell outside the kept set here (float rounding): its nearest kept place
+  let mass = 0;
+  for (let i = 0; i < kept; i++) mass += p[order[i]];
+  let before = 0;
+  for (let i = 0; i < k; i++) before += p[order[i]];
+  const after = before + p[order[k]];
+  const r = scaled ? coin * mass : coin;
+  const lower = r - before <= after - r;
+  // ∂margin/∂p for each token, then through the softmax: ∂/∂z_v = p_v (a_v − Σ a·p) / T
+  const a = new Float64Array(vocab);
+  for (let i = 0; i < kept; i++) {
+    const v = order[i];
+    const inR = scaled ? coin : 0;
+    if (lower) a[v] = inR - (i < k ? 1 : 0);
+    else a[v] = (i <= k ? 1 : 0) - inR;
+  }
+  let ap = 0;
+  for (let v = 0; v < vocab; v++) ap += a[v] * p[v];
+  for (let v = 0; v < vocab; v++) dlogits[v] = (p[v] * (a[v] - ap)) / T;
+  return { position, dlogits, margin: lower ? r - before : after - r };
+}

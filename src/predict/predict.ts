@@ -1,0 +1,138 @@
+/**
+ * First-order predictions of a screen's outcomes, without screening: for every planned mutant and generate
+ * assay, the lowest over the baseline's steps of (the step's margin + ⟨∂margin/∂W, ΔW⟩), ΔW being what the
+ * mutation writes minus what was there, summed over the unit's cells. Below 0 = predicted NSM.
+ *
+ * One teacher-forced pass over the baseline, one batched backward pass per group of steps (backward.ts), and
+ * per matrix a product per step: seconds on stories260K, where the exhaustive screen takes a minute.
+ */
+import type { Assay } from '../assays/prepare.js';
+import { backward, record, releaseTransposes, type WeightGradient } from '../model/backward.js';
+import type { Transformer } from '../model/forward.js';
+import { coins } from '../model/sampler.js';
+import { allMatrices, type Matrix } from '../model/weights.js';
+import { BF16_TO_F32 } from '../util/float.js';
+import { matrixStats, writtenValue } from '../screen/mutate.js';
+import { unitGrid, type Plan } from '../screen/plan.js';
+import { stepObjective, type StepObjective } from './objectives.js';
+
+/** One assay's predictions, indexed by ordinal (ordinal 0, the null mutant, has none: NaN, step −1). */
+export interface AssayPrediction {
+  assay: string;
+  /** lowest predicted margin over the steps (greedy: logits; sampled: probability) */
+  margin: Float32Array;
+  /** the generated step it comes from */
+  step: Int32Array;
+  /** the baseline's own margins, per step */
+  baselineMargins: number[];
+  seconds: number;
+}
+
+export interface PredictOptions {
+  /** bytes the backward pass's per-objective arrays may take (bounds how many steps go back together) */
+  memory?: number;
+  onAssay?(name: string, steps: number): void;
+}
+
+/** Predictions for every generate assay of the screen; other assays are skipped (undefined in their place). */
+export function predictScreen(tf: Transformer, plan: Plan, assays: readonly Assay[], o: PredictOptions = {}): (AssayPrediction | undefined)[] {
+  return assays.map((a) => (a.type === 'generate' ? predictGenerate(tf, plan, a, o) : undefined));
+}
+
+function predictGenerate(tf: Transformer, plan: Plan, a: Extract<Assay, { type: 'generate' }>, o: PredictOptions): AssayPrediction {
+  const t0 = performance.now();
+  const c = tf.config;
+  const base = a.baseline.ids;
+  const P = a.promptIds.length;
+  // The sequence the baseline's steps read: the prompt and every generated token but the last (never fed back).
+  const tokens = [...a.promptIds, ...base.slice(0, Math.max(0, base.length - 1))];
+  const margin = new Float32Array(plan.total).fill(Infinity);
+  const step = new Int32Array(plan.total).fill(-1);
+  margin[0] = NaN;
+  o.onAssay?.(a.name, base.length);
+  if (!base.length) return { assay: a.name, margin, step, baselineMargins: [], seconds: 0 };
+  const tape = record(tf, tokens);
+  const s = a.settings;
+  const coinList = coins(s.seed, base.length);
+  const objectives: StepObjective[] = base.map((token, t) =>
+    stepObjective(tape.logits, (P - 1 + t) * c.vocabSize, c.vocabSize, token, s, s.temperature === 0 ? 0 : coinList[t], P - 1 + t),
+  );
+
+  const targetOf = new Map<Matrix, number>();
+  plan.targets.forEach((t, i) => targetOf.set(t.weights, i));
+  const deltas = new Map<number, Float32Array[]>();
+  // per objective: T rows of the widest activation, about ten such arrays alive at once
+  const widest = Math.max(c.dim, c.hiddenDim, c.nHeads * c.headDim, c.vocabSize / tokens.length);
+  const perObjective = tokens.length * widest * 4 * 10;
+  const group = Math.max(1, Math.floor((o.memory ?? 2 ** 30) / perObjective));
+  // the pass goes no lower than the lowest layer screened (the embedding, when screened, needs all of them)
+  const downTo = plan.targets.some((t) => t.layer === null && t.matrix === 'embed') ? 0 : Math.min(...plan.targets.map((t) => t.layer ?? c.nLayers));
+  for (let g0 = 0; g0 < objectives.length; g0 += group) {
+    const batch = objectives.slice(g0, g0 + group);
+    backward(tf, tape, batch, (g: WeightGradient) => {
+      const ti = targetOf.get(g.matrix);
+      if (ti === undefined) return;
+      let d = deltas.get(ti);
+      if (!d) deltas.set(ti, (d = cellDeltas(plan, ti)));
+      foldTarget(plan, ti, g, batch, g0, d, margin, step);
+    }, { downTo: Math.min(downTo, c.nLayers - 1) });
+  }
+  releaseTransposes(allMatrices(tf.weights).values());
+  return { assay: a.name, margin, step, baselineMargins: objectives.map((x) => x.margin), seconds: (performance.now() - t0) / 1000 };
+}
+
+/** Per kind, what the mutation adds to each cell of the target's matrix (written value − value). */
+function cellDeltas(plan: Plan, ti: number): Float32Array[] {
+  const m = plan.targets[ti].weights;
+  const stats = matrixStats(m);
+  const n = m.rows * m.cols;
+  return plan.kinds.map((k) => {
+    const d = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const old = m.dtype === 'f32' ? m.data[i] : BF16_TO_F32[m.data[i]];
+      d[i] = writtenValue(m, k, old, stats) - old;
+    }
+    return d;
+  });
+}
+
+/**
+ * Each step's gradient of the target's matrix, folded into its mutants' lowest predicted margins: mutant
+ * (unit u, kind k) moves step s's margin by Σ over u's cells of delta_k · ∂margin_s/∂W.
+ */
+function foldTarget(plan: Plan, ti: number, g: WeightGradient, batch: readonly StepObjective[], firstStep: number, deltas: Float32Array[], margin: Float32Array, step: Int32Array): void {
+  const m = g.matrix;
+  const grid = unitGrid(m.rows, m.cols, plan.unit);
+  const units = grid.nRows * grid.nCols;
+  const nk = deltas.length;
+  const { first } = plan.range(ti);
+  const G = new Float32Array(m.rows * m.cols);
+  const acc = new Float64Array(nk);
+  const element = plan.unit.type === 'element';
+  batch.forEach((o, j) => {
+    g.of(j, G);
+    const s = firstStep + j;
+    const base = o.margin;
+    for (let u = 0; u < units; u++) {
+      if (element) for (let k = 0; k < nk; k++) acc[k] = deltas[k][u] * G[u];
+      else {
+        acc.fill(0);
+        const { row, col, rows, cols } = grid.at(u);
+        for (let r = row; r < row + rows; r++)
+          for (let cc = col; cc < col + cols; cc++) {
+            const at = r * m.cols + cc;
+            const gr = G[at];
+            if (gr !== 0) for (let k = 0; k < nk; k++) acc[k] += deltas[k][at] * gr;
+          }
+      }
+      for (let k = 0; k < nk; k++) {
+        const ord = first + u * nk + k;
+        const pm = base + acc[k];
+        if (pm < margin[ord]) {
+          margin[ord] = pm;
+          step[ord] = s;
+        }
+      }
+    }
+  });
+}

@@ -1,0 +1,56 @@
+/**
+ * `mutascan predict`: plans the screen (a new store) or opens its store, predicts every mutant of every generate
+ * assay (predict.ts), stores the predictions, and, where mutants are already screened, measures how well the
+ * predictions rank them (rank.ts).
+ */
+import { checkBaselines, openScreenStore, prepareScreen } from '../screen/runner.js';
+import { readPredictions, savePredictions, screenedOutcomes } from '../store/predictions.js';
+import { predictScreen } from './predict.js';
+import { rankQuality, type RankQuality } from './rank.js';
+
+export interface AssayPredictionSummary {
+  assay: string;
+  /** why it has no predictions (not a generate assay) */
+  skipped?: string;
+  steps?: number;
+  mutants?: number;
+  predictedNsms?: number;
+  seconds?: number;
+  /** against the mutants already screened */
+  quality?: RankQuality;
+}
+
+export interface PredictSummary {
+  created: boolean;
+  total: number;
+  assays: AssayPredictionSummary[];
+  seconds: number;
+}
+
+export async function predictToStore(o: { specFile: string; storePath: string; backend?: string; threads?: number; onNote?(line: string): void }): Promise<PredictSummary> {
+  const t0 = performance.now();
+  const p = await prepareScreen(o.specFile, o.backend, o.threads);
+  const { store, resumed } = openScreenStore(p, o.storePath);
+  try {
+    if (resumed) checkBaselines(p, store);
+    const ids = store.assays().map((a) => a.id);
+    const predictions = predictScreen(p.tf, p.plan, p.assays, { onAssay: (name, steps) => o.onNote?.(`assay "${name}": ${steps} steps, one backward pass each`) });
+    const assays = p.assays.map((a, i): AssayPredictionSummary => {
+      const pr = predictions[i];
+      if (!pr) return { assay: a.name, skipped: `a ${a.type} assay (first-order predictions cover generate assays)` };
+      const mutants = savePredictions(store, ids[i], pr.margin, pr.step);
+      let predictedNsms = 0;
+      for (let k = 1; k < pr.margin.length; k++) if (pr.margin[k] < 0) predictedNsms++;
+      const screened = screenedOutcomes(store, ids[i]);
+      let quality: RankQuality | undefined;
+      if (screened.ordinal.length) {
+        const stored = new Map(readPredictions(store, ids[i]).map((x) => [x.ordinal, x.margin]));
+        quality = rankQuality(Array.from(screened.ordinal, (k) => stored.get(k) ?? Infinity), Array.from(screened.nsm, Boolean));
+      }
+      return { assay: a.name, steps: pr.baselineMargins.length, mutants, predictedNsms, seconds: pr.seconds, quality };
+    });
+    return { created: !resumed, total: p.plan.total, assays, seconds: (performance.now() - t0) / 1000 };
+  } finally {
+    store.close();
+  }
+}
