@@ -8,8 +8,11 @@
  *    (the paper's length), and the peak resident memory while screening;
  *  - `mutascan estimate` for the paper's full one-prompt screen (every matrix, block 64, max and min:
  *    3.16 M mutants) on this machine and on 100 workers.
+ *  - the peer: the paper's method as a user would write it in PyTorch (bench/peer_torch.py, bf16, one sampled
+ *    generation with a KV cache per mutant) against the fast path on a 2-layer Llama-2-7B-shaped folder, the same
+ *    mutants and preset, s/mutant of both and the ratio.
  * BENCH_7B_ESTIMATE=0 skips the last part (a setup and three passes of 27 mutants: 34 minutes on a 2-core
- * machine). Printed, not asserted.
+ * machine); BENCH_7B_PARTS=run,screen,peer,estimate picks parts. Printed, not asserted.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -39,7 +42,8 @@ const GiB = (n: number): string => `${(n / 2 ** 30).toFixed(2)} GiB`;
 // Each part runs in its own process, so that resident memory is that part's alone.
 const part = process.argv[2];
 if (!part) {
-  for (const x of ['run', 'screen', ...(process.env.BENCH_7B_ESTIMATE === '0' ? [] : ['estimate'])]) {
+  const parts = process.env.BENCH_7B_PARTS?.split(',') ?? ['run', 'screen', 'peer', ...(process.env.BENCH_7B_ESTIMATE === '0' ? [] : ['estimate'])];
+  for (const x of parts) {
     const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), x], { stdio: 'inherit' });
     if (r.status !== 0) process.exit(r.status ?? 1);
   }
@@ -106,6 +110,32 @@ try {
     for (const line of decodingNotes(fast)) console.log(`decoding: ${line}`);
     const weightBytes = [...allMatrices(p.model.weights).values()].reduce((a, m) => a + m.data.byteLength, 0);
     console.log(`peak resident memory while screening: ${GiB(status('VmHWM'))} (machine: 24 GiB; 1.2 × the weights + the KV budget: ${GiB(1.2 * weightBytes + fast.kvBudget)})`);
+  }
+  if (part === 'peer') {
+    // The paper's method as a user would write it (bench/peer_torch.py: PyTorch, bf16, one sampled generation with
+    // a KV cache per mutant) against mutascan's fast path, on the same 2-layer Llama-2-7B-shaped folder, the same
+    // mutants (block-64 of 1.down, max and min), the paper's drosophila preset (150 tokens, T 0.7, top-k 50).
+    const two = cachedSynth('llama-2-7b-2layers', likeSpec('llama-2-7b', { tokenizer: TOKENIZER, layers: 2 }));
+    const spec = join(tmp, 'peer.yaml');
+    writeFileSync(spec, `model: ${two}\ntargets: ["1.down"]\nunit: { block: 64 }\nkinds: [max, min]\nassays:\n  - { name: drosophila, type: generate, preset: drosophila }\n`);
+    const p = await prepareScreen(spec);
+    const plain = new PlainEvaluator(p.tf, p.assays, p.stats);
+    const fast = new FastEvaluator(p.tf, p.assays, p.stats, plain, undefined, undefined, defaultKvBudget(p.tf, 1));
+    const { first } = p.plan.range(0);
+    const n = fast.passSize();
+    const mutants = Array.from({ length: n }, (_, i) => p.plan.mutant(first + i));
+    t = performance.now();
+    const out = fast.evaluate(mutants);
+    const fastSeconds = (performance.now() - t) / 1000 / n;
+    const peerMutants = mutants.slice(0, Number(process.env.BENCH_7B_PEER_MUTANTS ?? 3));
+    const job = { model: two, prompt_ids: p.assays[0].type === 'generate' ? p.assays[0].promptIds : [], max_length: 150, target: 'model.layers.1.mlp.down_proj.weight', block: 64, threads: 2, blocks: peerMutants.map((m) => [m.unit!.row, m.unit!.col, m.kindName]) };
+    const r = spawnSync('/usr/bin/python3', [join(ROOT, 'bench', 'peer_torch.py')], { input: JSON.stringify(job), encoding: 'utf8', maxBuffer: 1 << 26 });
+    if (r.status !== 0) throw new Error(`the PyTorch peer failed: ${r.stderr}`);
+    const peer = JSON.parse(r.stdout) as { seconds: number[]; tokens: number[]; load_seconds: number; torch: string };
+    const peerSeconds = peer.seconds.reduce((a, x) => a + x, 0) / peer.seconds.length;
+    console.log(`peer (2-layer Llama-2-7B shape, block-64 1.down, drosophila preset: 150 tokens, T 0.7, top-k 50):`);
+    console.log(`  PyTorch ${peer.torch} bf16, one generation with a KV cache per mutant: ${peerSeconds.toFixed(2)} s/mutant (${peer.seconds.length} mutants, ${peer.tokens.join('/')} tokens; load ${peer.load_seconds.toFixed(1)} s)`);
+    console.log(`  mutascan fast path: ${fastSeconds.toFixed(3)} s/mutant (one pass of ${n}, ${out.filter((o) => !o[0].silent).length} NSMs) = ${(peerSeconds / fastSeconds).toFixed(1)}× the PyTorch loop`);
   }
   if (part === 'estimate') {
     const full = join(tmp, 'paper.yaml');

@@ -85,7 +85,7 @@ describe('greedy check = argmax of the whole classifier row', () => {
     });
   }
 
-  it('random bf16 model, native backend (row-exact kernel when the CPU has AVX-512 BF16)', async () => {
+  it('random bf16 model, native backend (row-exact kernel when the CPU has AVX-512)', async () => {
     const path = join(dir.path, 'bf16');
     writeSynthModel(path, { architecture: 'llama', dim: 128, hiddenDim: 256, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 512, maxSeqLen: 64, tied: false, dtype: 'BF16', shards: 1, seed: 3, tokenizer: STORIES_TOK });
     const model = loadModel(path);

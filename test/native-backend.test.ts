@@ -273,7 +273,7 @@ describe('row-exact bf16 products (what lets the fast path skip tie re-checks)',
   };
   const bits = (x: Float32Array): Uint16Array => Uint16Array.from(new Uint32Array(x.buffer), (u) => (u + 0x7fff + ((u >>> 16) & 1)) >>> 16);
 
-  it('a row gives the same bits alone, anywhere in a batch, and through a patch of replaced rows', { skip: !native.rowExact('bf16') && 'this CPU lacks AVX-512 BF16' }, () => {
+  it('a row gives the same bits alone, anywhere in a batch, and through a patch of replaced rows', { skip: !native.rowExact('bf16') && 'this CPU lacks AVX-512 (F, BW and BF16 or VL)' }, () => {
     // odd sizes: inputs not a multiple of 32 (the masked tail), outputs not a multiple of the tile
     for (const [rows, m, n] of [[37, 101, 77], [9, 250, 1100], [130, 7, 2050]]) {
       const w = matrix('w', m, n, bits(rand(m * n, m)));

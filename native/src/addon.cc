@@ -166,7 +166,7 @@ Napi::Value Bf16gemm(const Napi::CallbackInfo& info) {
 // are ldo apart, so a patch's few output features can be written into the full output in place.
 Napi::Value Bf16exact(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  check(bf16exact_supported(), env, "bf16exact: this CPU lacks AVX-512 BF16");
+  check(bf16exact_supported(), env, "bf16exact: this CPU lacks AVX-512 (F, BW and BF16 or VL)");
   auto a = strided_args<Napi::Uint16Array, uint16_t>(info, "bf16exact");
   if (a.rows == 0) return env.Undefined();
   Dnnl& d = dnnl_state();
@@ -239,6 +239,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   const dnnl_version_t* v = dnnl_version();
   o.Set("onednn", std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch));
   o.Set("bf16", peak_supported(true));
+  o.Set("bf16exact", bf16exact_kernel());
   o.Set("threads", g_threads);
   return o;
 }

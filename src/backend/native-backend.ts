@@ -22,7 +22,7 @@ export interface NativeAddon {
   getThreads(): number;
   /** GFLOP/s of a tight FMA loop on `threads` threads (null when the CPU lacks the instructions) */
   peak(kind: 'f32' | 'bf16', threads: number, seconds: number): number | null;
-  info(): { openblas: string; onednn: string; bf16: boolean; threads: number };
+  info(): { openblas: string; onednn: string; bf16: boolean; threads: number; /** the row-exact bf16 kernel: amx, avx512bf16, avx512f or none */ bf16exact: string };
   rmsnorm(out: Float32Array, x: Float32Array, w: Float32Array, rows: number, n: number, eps: number): void;
   rope(vec: Float32Array, rows: number, heads: number, hd: number, pos: Int32Array, cos: Float32Array, sin: Float32Array, interleaved: boolean): void;
   storeKv(kc: Float32Array, vc: Float32Array, k: Float32Array, v: Float32Array, offset: Float64Array, pos: Int32Array, rows: number, kvDim: number): void;

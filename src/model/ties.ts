@@ -3,7 +3,7 @@
  * sequential twin, a batched and an unbatched pass) can disagree on a decision whose margin is tiny.
  * Such decisions are ties: they are detected, counted and re-checked, never silently accepted.
  * A screen needs them only where its backend is not row-exact (Backend.rowExact): the TypeScript twin is, and so
- * is the native backend for bf16 matrices on CPUs with AVX-512 BF16; its fp32 products (BLAS) are not.
+ * is the native backend for bf16 matrices on CPUs with AVX-512 (native/src/bf16exact.cc); its fp32 products (BLAS) are not.
  *
  * The margin is the sampler's (sampler.ts): the top-2 logit gap for argmax, in logit units, or the coin's
  * distance to the nearest cumulative-probability boundary when sampling, in probability units.
