@@ -76,6 +76,8 @@ export class StoreWatch {
    */
   private logSeq = -1;
   private lastRecount = 0;
+  /** commits seen since the last recount */
+  private unverified = false;
   private dataVersion = -1;
   /** stored mutants per run id (from their claims), for the per-run throughput of local runs */
   private readonly perRun = new Map<number, number>();
@@ -125,7 +127,9 @@ export class StoreWatch {
     const version = db.pragma('data_version', { simple: true }) as number;
     let changes: number[] = [];
     const fresh: number[] = [];
-    if (version !== this.dataVersion) {
+    if (version !== this.dataVersion) this.unverified = true;
+    const recount = this.logSeq >= 0 && this.unverified && performance.now() - this.lastRecount >= this.recountMs;
+    if (version !== this.dataVersion || recount) {
       this.dataVersion = version;
       db.transaction(() => {
         const claimed = hasColumn(this.store, 'mutants', 'claim');
@@ -148,9 +152,11 @@ export class StoreWatch {
             this.logSeq = seq;
           }
           // A writer that does not log (mutascan before 0.3.0 sharing the store, a script) is caught by the count,
-          // checked now and then (it reads the done index, tens of ms on a 7B screen's store): then one full look.
-          if (performance.now() - this.lastRecount >= this.recountMs) {
+          // taken at most every recountMs after commits (it reads the done index, tens of ms on a 7B screen's
+          // store), also on a later idle poll if the last commits came sooner: then one full look.
+          if (recount) {
             this.lastRecount = performance.now();
+            this.unverified = false;
             const done = db.prepare('SELECT count(*) FROM mutants WHERE done = 1 AND id > 0').pluck().get() as number;
             if (done > this.data.done + newIds.length)
               for (const [id, claim] of db.prepare(`SELECT id, ${claimed ? 'claim' : 'NULL'} FROM mutants WHERE done = 1 AND id > 0`).raw().iterate() as Iterable<[number, number | null]>)
