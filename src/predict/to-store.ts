@@ -34,7 +34,7 @@ export async function predictToStore(o: { specFile: string; storePath: string; b
   try {
     if (resumed) checkBaselines(p, store);
     const ids = store.assays().map((a) => a.id);
-    const predictions = predictScreen(p.tf, p.plan, p.assays, { onAssay: (name, steps) => o.onNote?.(`assay "${name}": ${steps} steps, one backward pass each`) });
+    const predictions = predictScreen(p.tf, p.plan, p.assays, { onAssay: (name, steps) => o.onNote?.(`assay "${name}": ${steps} steps, the gradients of their margins in batched backward passes`) });
     const assays = p.assays.map((a, i): AssayPredictionSummary => {
       const pr = predictions[i];
       if (!pr) return { assay: a.name, skipped: `a ${a.type} assay (first-order predictions cover generate assays)` };
