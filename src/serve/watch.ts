@@ -98,7 +98,7 @@ export class StoreWatch {
     this.dataVersion = db.pragma('data_version', { simple: true }) as number;
     db.transaction(() => {
       data = loadReportData(store);
-      if (hasTable(store, 'done_log')) this.logSeq = (db.prepare('SELECT max(seq) FROM done_log').pluck().get() as number | null) ?? 0;
+      if (store.hasTable('done_log')) this.logSeq = (db.prepare('SELECT max(seq) FROM done_log').pluck().get() as number | null) ?? 0;
       if (hasColumn(store, 'mutants', 'claim'))
         for (const [run, n] of db.prepare('SELECT claim, count(*) FROM mutants WHERE id > 0 AND done = 1 AND claim IS NOT NULL GROUP BY claim').raw().all() as [number, number][]) this.perRun.set(run, n);
     })();
@@ -143,7 +143,7 @@ export class StoreWatch {
           newIds.push(id);
           if (claim !== null) this.perRun.set(claim, (this.perRun.get(claim) ?? 0) + 1);
         };
-        if (this.logSeq < 0 && hasTable(this.store, 'done_log')) this.logSeq = 0; // a run of 0.3.0 resumed an older store
+        if (this.logSeq < 0 && this.store.hasTable('done_log')) this.logSeq = 0; // a run of 0.3.0 resumed an older store
         if (this.logSeq >= 0) {
           // the commits since the last poll, from the log
           for (const [seq, blob] of db.prepare('SELECT seq, ordinals FROM done_log WHERE seq > ? ORDER BY seq').raw().iterate(this.logSeq) as Iterable<[number, Buffer]>) {
@@ -237,10 +237,6 @@ export class StoreWatch {
     const left = this.data.total - this.data.done;
     return { done: this.data.done, total: this.data.total, rate, eta: left === 0 ? 0 : rate ? left / rate : null, runs, parked, at };
   }
-}
-
-function hasTable(store: Store, table: string): boolean {
-  return !!store.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table);
 }
 
 function hasColumn(store: Store, table: string, column: string): boolean {

@@ -48,7 +48,7 @@ export interface ExportRow {
 export const EXPORT_COLUMNS: (keyof ExportRow)[] = ['mutant_id', 'key', 'target', 'tensor', 'row', 'col', 'rows', 'cols', 'kind', 'value', 'assay', 'silent', 'phenotype', 'first_divergence', 'similarity', 'destructive', 'n_tokens', 'tie', 'text', 'accuracy', 'accuracy_change', 'kl_mean', 'kl_max', 'loglik_change', 'argmax_changes', 'predicted_margin', 'predicted_step'];
 
 export function exportRows(store: Store): ExportRow[] {
-  const predicted = !!store.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'predictions'").get();
+  const predicted = store.hasTable('predictions');
   // with predictions: every (mutant, assay) that has a result or a prediction; else the results
   const keys = predicted ? 'SELECT mutant_id, assay_id FROM results UNION SELECT mutant_id, assay_id FROM predictions' : 'SELECT mutant_id, assay_id FROM results';
   const rows = store.db

@@ -12,7 +12,7 @@ export interface StoredPrediction {
 }
 
 export function hasPredictions(store: Store): boolean {
-  return !!store.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'predictions'").get() && !!store.db.prepare('SELECT 1 FROM predictions LIMIT 1').get();
+  return store.hasTable('predictions') && !!store.db.prepare('SELECT 1 FROM predictions LIMIT 1').get();
 }
 
 /** Replaces one assay's predictions (`margin` and `step` indexed by ordinal; NaN = none) in one transaction. */
@@ -92,7 +92,7 @@ export function saveEstimates(store: Store, rows: (MissedEstimate & { assayId: n
 
 /** The latest estimate per assay. */
 export function readEstimates(store: Store): (MissedEstimate & { budget: number; at: string })[] {
-  if (!store.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'estimates'").get()) return [];
+  if (!store.hasTable('estimates')) return [];
   return store.db
     .prepare(
       `SELECT e.at, a.name AS assay, e.budget, e.found AS foundTop, e.sample, e.sample_nsms AS sampleNsms, e.unscreened, e.missed, e.missed_low AS low, e.missed_high AS high

@@ -71,8 +71,7 @@ function rowToRecord(x: Record<string, unknown>): RunRecord {
 
 /** Runs registered and not ended, alive or not (read-only: status shows them). */
 export function openRuns(store: Store): RunRecord[] {
-  const has = store.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'").get();
-  if (!has) return [];
+  if (!store.hasTable('runs')) return [];
   return (store.db.prepare('SELECT * FROM runs WHERE ended_at IS NULL ORDER BY id').all() as Record<string, unknown>[]).map(rowToRecord);
 }
 

@@ -195,11 +195,16 @@ export class Store {
   private doneLog?: boolean;
   /** whether the store has the done_log table (every store a run of 0.3.0 or later has opened) */
   private hasDoneLog(): boolean {
-    return (this.doneLog ??= !!this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'done_log'").get());
+    return (this.doneLog ??= this.hasTable('done_log'));
+  }
+
+  /** Whether the store has this table: those added after schema 3 are created where missing, so readers ask. */
+  hasTable(name: string): boolean {
+    return !!this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name);
   }
 
   private hasScreen(): boolean {
-    return !!this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'screen'").get();
+    return this.hasTable('screen');
   }
 
   screen(): ScreenIdentity & { createdAt: string; version: string } {

@@ -36,7 +36,7 @@ export interface WorkerRecord {
 }
 
 export function readWorkers(store: Store): WorkerRecord[] {
-  if (!store.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'workers'").get()) return []; // made before 0.3.0, or never distributed
+  if (!store.hasTable('workers')) return []; // made before 0.3.0, or never distributed
   return store.db.prepare('SELECT name, batches, mutants, seconds, first_ms AS firstMs, last_ms AS lastMs FROM workers ORDER BY name').all() as WorkerRecord[];
 }
 
