@@ -15,7 +15,7 @@
 import type { Backend } from '../backend/backend.js';
 import { BF16_TO_F32, f32ToBf16 } from '../util/float.js';
 import type { ModelConfig } from './config.js';
-import type { LayerStages, Transformer } from './forward.js';
+import { addBias, type LayerStages, type Transformer } from './forward.js';
 import { LAYER_MATRICES, matrix, type Matrix } from './weights.js';
 
 /** A scalar of the logits at one position, given by its gradient there (the first-order view is all we need). */
@@ -272,11 +272,6 @@ export function releaseTransposes(ms: Iterable<Matrix>): void {
 
 function addInto(x: Float32Array, y: Float32Array): void {
   for (let i = 0; i < x.length; i++) x[i] += y[i];
-}
-
-function addBias(x: Float32Array, b: Float32Array, rows: number): void {
-  const n = b.length;
-  for (let r = 0; r < rows; r++) for (let j = 0; j < n; j++) x[r * n + j] = Math.fround(x[r * n + j] + b[j]);
 }
 
 /** y = w ⊙ x / rms(x): dx = (w ⊙ dy − x · ⟨w ⊙ dy, x⟩ / (n · (mean x² + eps))) / rms(x); x is row (r mod T). */

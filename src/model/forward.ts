@@ -436,7 +436,8 @@ function copyRow(out: Float32Array, at: number, m: Matrix, row: number): void {
   else for (let j = 0; j < n; j++) out[at + j] = BF16_TO_F32[m.data[row * n + j]];
 }
 
-function addBias(x: Float32Array, b: Float32Array, rows: number): void {
+/** q/k/v bias: b added to each of `rows` rows of x, rounded as run.c rounds (the backward pass's record uses it too). */
+export function addBias(x: Float32Array, b: Float32Array, rows: number): void {
   const n = b.length;
   for (let r = 0; r < rows; r++) for (let j = 0; j < n; j++) x[r * n + j] = f(x[r * n + j] + b[j]);
 }
