@@ -18,7 +18,8 @@ namespace {
 constexpr long kBlock = 1024;  // inputs per block: a 4-row tile of W and of x stays in L1
 constexpr long kRowsPerPanel = 192;  // rows of x reused from L2 against each weight tile
 
-__attribute__((target("avx512f,avx512bw,avx512bf16"))) inline float hsum(__m512 v) {
+// AVX-512F only, so that both kernels below (dot-product and FMA) inline it.
+__attribute__((target("avx512f"))) inline float hsum(__m512 v) {
   // a fixed tree: 512 -> 256 -> 128 -> 64 -> 32 bits
   __m256 a = _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
   __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
@@ -67,14 +68,6 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) inline __m512 widen(__m256i
   return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vl"))) inline float hsum_f(__m512 v) {
-  __m256 a = _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
-  __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-  b = _mm_add_ps(b, _mm_movehl_ps(b, b));
-  b = _mm_add_ss(b, _mm_movehdup_ps(b));
-  return _mm_cvtss_f32(b);
-}
-
 template <int MR, int NR>
 __attribute__((target("avx512f,avx512bw,avx512vl"))) void tile_fma(const uint16_t* x, long ldx, const uint16_t* w, long ldw, float* out, long ldo, long k0, long k1, bool first) {
   __m512 acc[MR][NR];
@@ -101,7 +94,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void tile_fma(const uint16_
   }
   for (int i = 0; i < MR; i++)
     for (int j = 0; j < NR; j++) {
-      const float s = hsum_f(acc[i][j]);
+      const float s = hsum(acc[i][j]);
       out[i * ldo + j] = first ? s : out[i * ldo + j] + s;
     }
 }
