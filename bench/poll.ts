@@ -14,6 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { StoreWatch } from '../src/serve/watch.js';
+import { DONE_LOG } from '../src/store/schema.js';
 import { Store } from '../src/store/store.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -40,7 +41,7 @@ try {
   }
   copyFileSync(source, work);
   const db = new Database(work);
-  db.exec('CREATE TABLE IF NOT EXISTS done_log (seq INTEGER PRIMARY KEY, ordinals BLOB NOT NULL)');
+  db.exec(DONE_LOG);
   const total = db.prepare('SELECT max(id) FROM mutants').pluck().get() as number;
   const cols = (db.prepare('SELECT count(*) FROM pragma_table_info(?)').pluck().get('results') as number);
   const tenth = Math.floor(total * 0.9);
@@ -95,7 +96,7 @@ try {
       store.close();
       // back to the finished store
       commit(sc.pending.filter((id) => !sc.commit.includes(id)));
-      if (!log) db.exec('CREATE TABLE IF NOT EXISTS done_log (seq INTEGER PRIMARY KEY, ordinals BLOB NOT NULL)');
+      if (!log) db.exec(DONE_LOG);
     }
   db.close();
 } finally {

@@ -4,7 +4,7 @@
  * predictions rank them (rank.ts).
  */
 import { checkBaselines, openScreenStore, prepareScreen } from '../screen/runner.js';
-import { readPredictions, savePredictions, screenedOutcomes } from '../store/predictions.js';
+import { savePredictions, screenedOutcomes } from '../store/predictions.js';
 import { predictScreen } from './predict.js';
 import { rankQuality, type RankQuality } from './rank.js';
 
@@ -43,10 +43,8 @@ export async function predictToStore(o: { specFile: string; storePath: string; b
       for (let k = 1; k < pr.margin.length; k++) if (pr.margin[k] < 0) predictedNsms++;
       const screened = screenedOutcomes(store, ids[i]);
       let quality: RankQuality | undefined;
-      if (screened.ordinal.length) {
-        const stored = new Map(readPredictions(store, ids[i]).map((x) => [x.ordinal, x.margin]));
-        quality = rankQuality(Array.from(screened.ordinal, (k) => stored.get(k) ?? Infinity), Array.from(screened.nsm, Boolean));
-      }
+      // the predictions just stored, from memory (a mutant no gradient reached has none: Infinity, ranked last)
+      if (screened.ordinal.length) quality = rankQuality(Array.from(screened.ordinal, (k) => pr.margin[k]), Array.from(screened.nsm, Boolean));
       return { assay: a.name, steps: pr.baselineMargins.length, mutants, predictedNsms, seconds: pr.seconds, quality };
     });
     return { created: !resumed, total: p.plan.total, assays, seconds: (performance.now() - t0) / 1000 };

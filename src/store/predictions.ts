@@ -36,7 +36,7 @@ export function savePredictions(store: Store, assayId: number, margin: Float32Ar
 }
 
 /** One assay's predictions in plan order. */
-export function readPredictions(store: Store, assayId: number): StoredPrediction[] {
+function readPredictions(store: Store, assayId: number): StoredPrediction[] {
   if (!hasPredictions(store)) return [];
   return (store.db.prepare('SELECT mutant_id, predicted_margin, step FROM predictions WHERE assay_id = ? ORDER BY mutant_id').raw().all(assayId) as [number, number, number][]).map(([ordinal, margin, step]) => ({ ordinal, margin, step }));
 }
