@@ -61,16 +61,6 @@ async function compare(name: string, specFile: string, targets: string[], plainP
   console.log(`  plain  ${plainRate.toFixed(1).padStart(9)} mutants/s  (${small.length} mutants)`);
   console.log(`  fast   ${fastSame.toFixed(1).padStart(9)} mutants/s  (the same ${small.length})   ${fastRate.toFixed(1).padStart(9)} mutants/s (${large.length} mutants)`);
   console.log(`  ratio  ${(fastRate / plainRate).toFixed(1)}× fast/plain  (near-ties re-checked on the plain path: ${fast.rechecks})`);
-  // How far from the FLOP limit: the products and attention a row costs (attention over half the sequence on
-  // average), times the rows the fast path ran, against this core's fp32 FMA peak measured now.
-  const c = p.tf.config;
-  const qDim = c.nHeads * c.headDim;
-  const kvDim = c.nKvHeads * c.headDim;
-  const seqLength = (p.assays[0] as { promptIds: number[] }).promptIds.length + (p.assays[0] as { budget: number }).budget;
-  const perRow = c.nLayers * (2 * (c.dim * qDim * 2 + c.dim * kvDim * 2 + 3 * c.dim * c.hiddenDim) + 4 * qDim * (seqLength / 2)) + 2 * c.dim * c.vocabSize;
-  const flops = ((passRows + decoded) / count(large)) * perRow;
-  const peak = p.backend.name === 'native' ? loadAddon().peak('f32', 1, 0.5) : null;
-  console.log(`  FLOPs per mutant ${(flops / 1e6).toFixed(0)} M (${(perRow / 1e6).toFixed(2)} M per row); at ${fastRate.toFixed(0)} mutants/s that is ${((flops * fastRate) / 1e9).toFixed(1)} GFLOP/s${peak ? `, ${((100 * flops * fastRate) / 1e9 / peak).toFixed(1)} % of this core's fp32 peak (${peak.toFixed(0)} GFLOP/s)` : ''}`);
 }
 
 if (process.env.BENCH_GREEDY !== '0') await compare('stories260K element screen (prompt "Once upon a time", greedy, max_length 48)', MAIN, ['0.q', '1.v', '2.o', '3.gate', '4.up', '4.down'], 40, 1000);
