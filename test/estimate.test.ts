@@ -9,6 +9,7 @@ import { readdirSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { machinesWithin } from '../src/screen/estimate.js';
 import { expectCleanError, runCli, STORIES_BIN, tempDir } from './helpers.js';
 
 const dir = tempDir('estimate');
@@ -37,6 +38,11 @@ describe('mutascan estimate', () => {
     assert.ok(e.evaluateSeconds > 0 && e.seconds > e.evaluateSeconds);
     assert.equal(e.workers, 8);
     assert.ok(e.workersSeconds < e.seconds && e.workersSeconds >= e.setupSeconds);
+    // machines for a deadline: the evaluation shared, setup paid by each, storing by the coordinator
+    assert.equal(machinesWithin(e, 7 * 86400), 1);
+    assert.equal(machinesWithin(e, e.setupSeconds + e.evaluateSeconds / 2.5), 3);
+    assert.equal(machinesWithin(e, e.setupSeconds), Infinity);
+    assert.equal(machinesWithin({ ...e, storeSeconds: 1e9 }, 7 * 86400), Infinity);
     assert.deepEqual(scratch(), before, 'the scratch store is removed');
 
     const store = join(dir.path, 'real.sqlite');
@@ -51,7 +57,7 @@ describe('mutascan estimate', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^screen\.yaml: 3,521 mutants over 4 targets$/m);
     assert.match(r.stdout, /^  0\.q\s+5 layers up\s+40 mutants\s+[\d.]+ ms per mutant$/m);
-    assert.match(r.stdout, /^one machine like this: +[\d.]+ (s|min)/m);
+    assert.match(r.stdout, /^one machine like this: +[\d.]+ (s|min).*\(0\.\d{3} machine-days; a week on 1 machine like this\)$/m);
     assert.match(r.stdout, /^100 machines like this: +[\d.]+ s/m);
     assert.match(r.stdout, /^store: about [\d.]+ (KB|MB)$/m);
   });

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { basename } from 'node:path';
-import { estimateScreen, type Estimate } from '../screen/estimate.js';
+import { estimateScreen, machinesWithin, type Estimate } from '../screen/estimate.js';
 import { int } from './options.js';
 
 /** 3 d 04 h, 5 h 12 min, 4 min 10 s, 12.3 s */
@@ -22,6 +22,12 @@ export function bytes(n: number): string {
   return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
 }
 
+/** "905.9 machine-days; a week on 130 machines like this" */
+export function machineDays(e: Estimate): string {
+  const week = machinesWithin(e, 7 * 86400);
+  return `${(e.seconds / 86400).toFixed(e.seconds < 86400 ? 3 : 1)} machine-days; ${Number.isFinite(week) ? `a week on ${week} machine${week > 1 ? 's' : ''} like this` : 'not within a week on any number of machines (setup or storing alone take longer)'}`;
+}
+
 function describe(e: Estimate, screen: string): string {
   const ms = (s: number): string => `${(s * 1000).toPrecision(3)} ms`;
   const lines = [
@@ -30,7 +36,7 @@ function describe(e: Estimate, screen: string): string {
     `timed ${e.samples.length} targets:`,
     ...e.samples.map((s) => `  ${s.target.padEnd(10)} ${String(s.depth).padStart(3)} layers up  ${String(s.mutants).padStart(5)} mutants  ${ms(s.secondsPerMutant).padStart(10)} per mutant`),
     `per mutant: ${ms(e.fit.intercept)} + ${ms(e.fit.slope)} × layers up; storing ${ms(e.storeSecondsPerMutant)}`,
-    `one machine like this:      ${duration(e.seconds)}`,
+    `one machine like this:      ${duration(e.seconds)} (${machineDays(e)})`,
     ...(e.workers > 1 ? [`${e.workers} machines like this: ${' '.repeat(Math.max(0, 7 - String(e.workers).length))}${duration(e.workersSeconds)}  (each loads the model; the coordinator stores)`] : []),
     `store: about ${bytes(e.storeBytes)}`,
   ];

@@ -50,6 +50,8 @@ export interface Estimate {
   fit: { intercept: number; slope: number };
   evaluateSeconds: number;
   storeSecondsPerMutant: number;
+  /** the coordinator's share: storing every outcome */
+  storeSeconds: number;
   /** one machine like this one, start to finish */
   seconds: number;
   workers: number;
@@ -167,6 +169,7 @@ export async function estimateScreen(o: EstimateOptions): Promise<Estimate> {
       fit,
       evaluateSeconds,
       storeSecondsPerMutant,
+      storeSeconds,
       seconds: setupSeconds + evaluateSeconds + storeSeconds,
       workers,
       // Workers load and evaluate in parallel; the coordinator stores while they work, so the slower of the two
@@ -177,6 +180,13 @@ export async function estimateScreen(o: EstimateOptions): Promise<Estimate> {
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+/** Machines like this one it takes to finish within `seconds` (Infinity when setup or storing alone take longer). */
+export function machinesWithin(e: Estimate, seconds: number): number {
+  const left = seconds - e.setupSeconds;
+  if (left <= 0 || e.storeSeconds >= left) return Infinity;
+  return Math.max(1, Math.ceil(e.evaluateSeconds / left));
 }
 
 /** Bytes of a closed store (its WAL is folded in on close). */
