@@ -19,7 +19,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bytes, duration } from '../src/cli/estimate.js';
+import { bytes, duration, machineDays } from '../src/cli/estimate.js';
 import { likeSpec } from '../src/model/like.js';
 import { loadModel } from '../src/model/model.js';
 import { allMatrices } from '../src/model/weights.js';
@@ -29,6 +29,9 @@ import { defaultKvBudget, FastEvaluator } from '../src/screen/fast.js';
 import { decodingNotes, prepareScreen } from '../src/screen/runner.js';
 import { Transformer } from '../src/model/forward.js';
 import { selectBackend } from '../src/backend/select.js';
+import { MeteredBackend } from '../src/backend/metered.js';
+import { loadAddon } from '../src/backend/native-backend.js';
+import { printLimit } from './limit.js';
 import { cachedSynth } from './synth-cache.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -90,24 +93,34 @@ if (part === 'run') {
 const tmp = mkdtempSync(join(tmpdir(), 'mutascan-bench7b-'));
 try {
   if (part === 'screen') {
+    // 1.down (its pass runs 30 of 32 layers) and a target in the last layers (30.q: the pass runs 2 layers and
+    // the classifier; decoding its NSMs is the same work): fast vs plain, and the share of the machine's limit.
     const spec = join(tmp, 'down.yaml');
-    writeFileSync(spec, `model: ${MODEL}\ntargets: ["1.down"]\nunit: { block: 64 }\nkinds: [max, min]\nassays:\n  - { name: story, type: generate, prompt: "${PROMPT}", max_length: 150, temperature: 0 }\n`);
+    writeFileSync(spec, `model: ${MODEL}\ntargets: ["1.down", "30.q"]\nunit: { block: 64 }\nkinds: [max, min]\nassays:\n  - { name: story, type: generate, prompt: "${PROMPT}", max_length: 150, temperature: 0 }\n`);
     t = performance.now();
     const p = await prepareScreen(spec);
     console.log(`screen setup (load; baseline of ${p.assays[0].baselineIds.length} tokens): ${((performance.now() - t) / 1000).toFixed(1)} s`);
     const plain = new PlainEvaluator(p.tf, p.assays, p.stats);
-    const fast = new FastEvaluator(p.tf, p.assays, p.stats, plain, undefined, undefined, defaultKvBudget(p.tf, 1));
-    const { first } = p.plan.range(0);
-    t = performance.now();
-    plain.evaluate([p.plan.mutant(first)]);
-    const plainSeconds = (performance.now() - t) / 1000;
-    const n = fast.passSize();
-    const mutants = Array.from({ length: n }, (_, i) => p.plan.mutant(first + 1 + i));
-    t = performance.now();
-    const out = fast.evaluate(mutants);
-    const fastSeconds = (performance.now() - t) / 1000 / n;
-    console.log(`1.down block-64, 150-token assay: plain ${plainSeconds.toFixed(1)} s/mutant; fast ${fastSeconds.toFixed(2)} s/mutant (one pass of ${n}, ${out.filter((o) => !o[0].silent).length} NSMs, ${fast.rechecks} tie re-checks) = ${(plainSeconds / fastSeconds).toFixed(1)}×`);
+    const metered = new MeteredBackend(p.tf.backend);
+    const fast = new FastEvaluator(new Transformer(p.model.config, p.model.weights, metered), p.assays, p.stats, plain, undefined, undefined, defaultKvBudget(p.tf, 1));
     for (const line of decodingNotes(fast)) console.log(`decoding: ${line}`);
+    p.plan.targets.forEach((target, ti) => {
+      const { first } = p.plan.range(ti);
+      t = performance.now();
+      plain.evaluate([p.plan.mutant(first)]);
+      const plainSeconds = (performance.now() - t) / 1000;
+      const n = fast.passSize();
+      const mutants = Array.from({ length: n }, (_, i) => p.plan.mutant(first + 1 + i));
+      const rechecks = fast.rechecks;
+      const [passRows, decodedRows] = [fast.passRows, fast.decodedRows()];
+      metered.reset();
+      t = performance.now();
+      const out = fast.evaluate(mutants);
+      const wall = (performance.now() - t) / 1000;
+      const fastSeconds = wall / n;
+      console.log(`${target.short} block-64, 150-token greedy assay: plain ${plainSeconds.toFixed(1)} s/mutant; fast ${fastSeconds.toFixed(2)} s/mutant (one pass of ${n}, ${out.filter((o) => !o[0].silent).length} NSMs, ${fast.rechecks - rechecks} tie re-checks; rows per mutant: ${((fast.passRows - passRows) / n).toFixed(0)} in the pass, ${((fast.decodedRows() - decodedRows) / n).toFixed(0)} decoded) = ${(plainSeconds / fastSeconds).toFixed(1)}×`);
+      printLimit(`  ${target.short}`, metered, wall, loadAddon());
+    });
     const weightBytes = [...allMatrices(p.model.weights).values()].reduce((a, m) => a + m.data.byteLength, 0);
     console.log(`peak resident memory while screening: ${GiB(status('VmHWM'))} (machine: 24 GiB; 1.2 × the weights + the KV budget: ${GiB(1.2 * weightBytes + fast.kvBudget)})`);
   }
@@ -120,13 +133,16 @@ try {
     writeFileSync(spec, `model: ${two}\ntargets: ["1.down"]\nunit: { block: 64 }\nkinds: [max, min]\nassays:\n  - { name: drosophila, type: generate, preset: drosophila }\n`);
     const p = await prepareScreen(spec);
     const plain = new PlainEvaluator(p.tf, p.assays, p.stats);
-    const fast = new FastEvaluator(p.tf, p.assays, p.stats, plain, undefined, undefined, defaultKvBudget(p.tf, 1));
+    const metered = new MeteredBackend(p.tf.backend);
+    const fast = new FastEvaluator(new Transformer(p.model.config, p.model.weights, metered), p.assays, p.stats, plain, undefined, undefined, defaultKvBudget(p.tf, 1));
     const { first } = p.plan.range(0);
     const n = fast.passSize();
     const mutants = Array.from({ length: n }, (_, i) => p.plan.mutant(first + i));
+    metered.reset();
     t = performance.now();
     const out = fast.evaluate(mutants);
-    const fastSeconds = (performance.now() - t) / 1000 / n;
+    const wall = (performance.now() - t) / 1000;
+    const fastSeconds = wall / n;
     const peerMutants = mutants.slice(0, Number(process.env.BENCH_7B_PEER_MUTANTS ?? 3));
     const job = { model: two, prompt_ids: p.assays[0].type === 'generate' ? p.assays[0].promptIds : [], max_length: 150, target: 'model.layers.1.mlp.down_proj.weight', block: 64, threads: 2, blocks: peerMutants.map((m) => [m.unit!.row, m.unit!.col, m.kindName]) };
     const r = spawnSync('/usr/bin/python3', [join(ROOT, 'bench', 'peer_torch.py')], { input: JSON.stringify(job), encoding: 'utf8', maxBuffer: 1 << 26 });
@@ -136,6 +152,7 @@ try {
     console.log(`peer (2-layer Llama-2-7B shape, block-64 1.down, drosophila preset: 150 tokens, T 0.7, top-k 50):`);
     console.log(`  PyTorch ${peer.torch} bf16, one generation with a KV cache per mutant: ${peerSeconds.toFixed(2)} s/mutant (${peer.seconds.length} mutants, ${peer.tokens.join('/')} tokens; load ${peer.load_seconds.toFixed(1)} s)`);
     console.log(`  mutascan fast path: ${fastSeconds.toFixed(3)} s/mutant (one pass of ${n}, ${out.filter((o) => !o[0].silent).length} NSMs) = ${(peerSeconds / fastSeconds).toFixed(1)}× the PyTorch loop`);
+    printLimit('  mutascan fast path', metered, wall, loadAddon());
   }
   if (part === 'estimate') {
     const full = join(tmp, 'paper.yaml');
@@ -143,7 +160,7 @@ try {
     const e = await estimateScreen({ specFile: full, workers: 100, sampleTargets: 3, secondsPerTarget: 1 });
     console.log(`estimate, the paper's one-prompt screen (${e.mutants.toLocaleString('en-US')} mutants, preset drosophila: 150 tokens sampled):`);
     for (const s of e.samples) console.log(`  ${s.target.padEnd(8)} ${s.depth} layers up: ${s.secondsPerMutant.toFixed(2)} s/mutant (${s.mutants} timed)`);
-    console.log(`  one machine like this: ${duration(e.seconds)}; 100 machines: ${duration(e.workersSeconds)}; store about ${bytes(e.storeBytes)}`);
+    console.log(`  one machine like this: ${duration(e.seconds)} (${machineDays(e)}); 100 machines: ${duration(e.workersSeconds)}; store about ${bytes(e.storeBytes)}`);
     console.log(`  (estimate's own setup: ${duration(e.setupSeconds)}; peak resident memory ${GiB(status('VmHWM'))})`);
   }
 } finally {

@@ -1,0 +1,84 @@
+/**
+ * How far a screen's evaluation is from the machine's limit: the FLOPs of the matrix products it really did
+ * (counted by MeteredBackend, per shape and row count), divided by what those products would take at the best
+ * rate this machine reaches on the same shapes and row counts, measured now, in the same run — oneDNN's product
+ * (bf16: its bf16 matmul, as the issue asks; fp32: its sgemm) and the row-exact kernel the backend uses
+ * (native/src/bf16exact.cc), whichever is faster. Also where the rest of the time goes.
+ */
+import type { NativeAddon } from '../src/backend/native-backend.js';
+import type { MeteredBackend, ProductTally } from '../src/backend/metered.js';
+
+/** Rows a rate is measured at: a bucket's mean row count, capped where the kernels' rate has levelled off. */
+const MAX_MEASURED_ROWS = 512;
+
+function rate(fn: () => void, flops: number, seconds: number): number {
+  fn();
+  const t0 = performance.now();
+  let k = 0;
+  do {
+    fn();
+    k++;
+  } while (performance.now() - t0 < seconds * 1000);
+  return (flops * k) / ((performance.now() - t0) / 1000);
+}
+
+interface Measured {
+  tally: ProductTally;
+  rows: number;
+  onednn: number;
+  exact: number;
+}
+
+/** oneDNN's and the row-exact kernel's rates (FLOP/s) on a tally's shape at its mean row count. */
+function measure(addon: NativeAddon, t: ProductTally, seconds: number): Measured {
+  const rows = Math.max(1, Math.min(MAX_MEASURED_ROWS, Math.round(t.rows / t.calls)));
+  const x = Float32Array.from({ length: rows * t.in }, (_, i) => ((i * 104729) % 1000) / 1000 - 0.5);
+  const out = new Float32Array(rows * t.out);
+  const flops = 2 * rows * t.out * t.in;
+  const wf = Float32Array.from({ length: t.out * t.in }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
+  if (t.dtype === 'bf16') {
+    const wb = new Uint16Array(wf.buffer).filter((_, i) => i % 2 === 1);
+    const onednn = rate(() => addon.bf16gemm(out, x, rows, wb, t.out, t.in), flops, seconds);
+    const exact = addon.bf16exactSupported() ? rate(() => addon.bf16exact(out, t.out, x, rows, wb, t.out, t.in), flops, seconds) : 0;
+    return { tally: t, rows, onednn, exact };
+  }
+  const onednn = rate(() => addon.dnnlSgemm(out, x, rows, wf, t.out, t.in), flops, seconds);
+  const exact = rate(() => addon.sgemmInto(out, t.out, x, rows, wf, t.out, t.in), flops, seconds);
+  return { tally: t, rows, onednn, exact };
+}
+
+const G = (flops: number): string => (flops / 1e9).toFixed(1);
+
+/**
+ * Prints the share of the machine's limit the metered evaluation reached over `wallSeconds`, and returns it.
+ * Products under `minShare` of the FLOPs are measured briefly (they barely move the sum).
+ */
+export function printLimit(label: string, m: MeteredBackend, wallSeconds: number, addon: NativeAddon): number {
+  const tallies = [...m.products.values()].sort((a, b) => b.flops - a.flops);
+  const total = tallies.reduce((a, t) => a + t.flops, 0);
+  let atBest = 0;
+  let atOnednn = 0;
+  const lines: string[] = [];
+  for (const t of tallies) {
+    const r = measure(addon, t, t.flops > 0.02 * total ? 0.4 : 0.05);
+    atBest += t.flops / Math.max(r.onednn, r.exact);
+    atOnednn += t.flops / r.onednn;
+    if (t.flops > 0.01 * total)
+      lines.push(
+        `    [${t.out} × ${t.in}] ${t.dtype} rows ≤ ${String(t.bucket).padEnd(5)} ${String(t.calls).padStart(6)} calls  ${G(t.flops).padStart(8)} GFLOP  ${t.seconds.toFixed(1).padStart(7)} s = ${G(t.flops / t.seconds).padStart(6)} GFLOP/s | measured at ${r.rows} rows: oneDNN ${G(r.onednn)}, row-exact ${G(r.exact)}`,
+      );
+  }
+  const { products, ops } = m.seconds();
+  const share = atBest / wallSeconds;
+  console.log(`${label}: the machine's limit`);
+  console.log(`  products: ${G(total)} GFLOP in ${products.toFixed(1)} s (${G(total / products)} GFLOP/s) of ${wallSeconds.toFixed(1)} s; the largest:`);
+  for (const l of lines) console.log(l);
+  const attention = m.ops.get('attention');
+  const opLine = [...m.ops.entries()].sort((a, b) => b[1].seconds - a[1].seconds).map(([k, o]) => `${k} ${o.seconds.toFixed(1)} s`);
+  console.log(`  besides products: ${opLine.join(', ')} (attention ${G(attention?.flops ?? 0)} GFLOP); outside the backend ${(wallSeconds - products - ops).toFixed(1)} s`);
+  console.log(
+    `  at the best rate measured now on the same shapes and row counts (oneDNN or the row-exact kernel) the products take ${atBest.toFixed(1)} s: ` +
+      `${(100 * share).toFixed(0)} % of the machine's limit (at oneDNN's rate alone ${atOnednn.toFixed(1)} s: ${((100 * atOnednn) / wallSeconds).toFixed(0)} %)`,
+  );
+  return share;
+}
