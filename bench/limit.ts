@@ -7,6 +7,7 @@
  */
 import type { NativeAddon } from '../src/backend/native-backend.js';
 import type { MeteredBackend, ProductTally } from '../src/backend/metered.js';
+import type { Matrix } from '../src/model/weights.js';
 
 /** Rows a rate is measured at: a bucket's mean row count, capped where the kernels' rate has levelled off. */
 const MAX_MEASURED_ROWS = 512;
@@ -29,19 +30,27 @@ interface Measured {
   exact: number;
 }
 
-/** oneDNN's and the row-exact kernel's rates (FLOP/s) on a tally's shape at its mean row count. */
-function measure(addon: NativeAddon, t: ProductTally, seconds: number): Measured {
+/**
+ * oneDNN's and the row-exact kernel's rates (FLOP/s) on a tally's shape at its mean row count, multiplying the
+ * model's own weights: a matrix of that shape, or the first rows of a wider one (a mutant's patch rows). Made-up
+ * weights of the classifier's size would cost half a gigabyte more at the machine's memory limit.
+ */
+function measure(addon: NativeAddon, t: ProductTally, weights: Matrix[], seconds: number): Measured {
   const rows = Math.max(1, Math.min(MAX_MEASURED_ROWS, Math.round(t.rows / t.calls)));
-  const x = Float32Array.from({ length: rows * t.in }, (_, i) => ((i * 104729) % 1000) / 1000 - 0.5);
+  const x = new Float32Array(rows * t.in);
+  for (let i = 0; i < x.length; i++) x[i] = ((i * 104729) % 1000) / 1000 - 0.5;
   const out = new Float32Array(rows * t.out);
   const flops = 2 * rows * t.out * t.in;
-  const wf = Float32Array.from({ length: t.out * t.in }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
+  const source = weights.find((w) => w.cols === t.in && w.rows >= t.out && w.dtype === t.dtype);
+  if (!source) throw new Error(`no matrix of the model has ${t.in} columns and ${t.out} or more rows (${t.dtype})`);
+  const w = source.data.subarray(0, t.out * t.in);
   if (t.dtype === 'bf16') {
-    const wb = new Uint16Array(wf.buffer).filter((_, i) => i % 2 === 1);
+    const wb = w as Uint16Array;
     const onednn = rate(() => addon.bf16gemm(out, x, rows, wb, t.out, t.in), flops, seconds);
     const exact = addon.bf16exactSupported() ? rate(() => addon.bf16exact(out, t.out, x, rows, wb, t.out, t.in), flops, seconds) : 0;
     return { tally: t, rows, onednn, exact };
   }
+  const wf = w as Float32Array;
   const onednn = rate(() => addon.dnnlSgemm(out, x, rows, wf, t.out, t.in), flops, seconds);
   const exact = rate(() => addon.sgemmInto(out, t.out, x, rows, wf, t.out, t.in), flops, seconds);
   return { tally: t, rows, onednn, exact };
@@ -53,14 +62,14 @@ const G = (flops: number): string => (flops / 1e9).toFixed(1);
  * Prints the share of the machine's limit the metered evaluation reached over `wallSeconds`, and returns it.
  * Products under `minShare` of the FLOPs are measured briefly (they barely move the sum).
  */
-export function printLimit(label: string, m: MeteredBackend, wallSeconds: number, addon: NativeAddon): number {
+export function printLimit(label: string, m: MeteredBackend, wallSeconds: number, addon: NativeAddon, weights: Matrix[]): number {
   const tallies = [...m.products.values()].sort((a, b) => b.flops - a.flops);
   const total = tallies.reduce((a, t) => a + t.flops, 0);
   let atBest = 0;
   let atOnednn = 0;
   const lines: string[] = [];
   for (const t of tallies) {
-    const r = measure(addon, t, t.flops > 0.02 * total ? 0.4 : 0.05);
+    const r = measure(addon, t, weights, t.flops > 0.02 * total ? 0.4 : 0.05);
     atBest += t.flops / Math.max(r.onednn, r.exact);
     atOnednn += t.flops / r.onednn;
     if (t.flops > 0.01 * total)

@@ -119,6 +119,8 @@ async function sampled(name: string, spec: string, plainN: number, fastN: number
   const flops = ((passRows + decoded) / count(large)) * perRow;
   const peak = p.backend.name === 'native' ? loadAddon().peak('f32', 1, 0.5) : null;
   console.log(`  FLOPs per mutant ${(flops / 1e6).toFixed(0)} M (${(perRow / 1e6).toFixed(2)} M per row); at ${fastRate.toFixed(0)} mutants/s that is ${((flops * fastRate) / 1e9).toFixed(1)} GFLOP/s${peak ? `, ${((100 * flops * fastRate) / 1e9 / peak).toFixed(1)} % of this core's fp32 peak (${peak.toFixed(0)} GFLOP/s)` : ''}`);
+  // The ceiling: every row the fast path must run, at the peak, against the plain path measured above.
+  if (peak) console.log(`  ceiling: those rows at the fp32 peak would give ${((peak * 1e9) / flops).toFixed(0)} mutants/s per core = ${((peak * 1e9) / flops / plainRate).toFixed(0)}× the plain path`);
 }
 
 if (process.env.BENCH_SAMPLED !== '0') {
