@@ -11,6 +11,7 @@
 import { defaultThreads, loadAddon, type NativeAddon } from '../src/backend/native-backend.js';
 import { TsBackend } from '../src/backend/ts-backend.js';
 import { matrix } from '../src/model/weights.js';
+import { rate } from './rate.js';
 
 const SHAPES: { model: string; name: string; m: number; n: number }[] = [
   { model: 'stories260K', name: 'q/o', m: 64, n: 64 },
@@ -27,16 +28,8 @@ const SHAPES: { model: string; name: string; m: number; n: number }[] = [
 const ROWS = [1, 16, 128, 512];
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 0.3);
 
-function rate(fn: () => void, flops: number, seconds = SECONDS): number {
-  fn();
-  const t0 = performance.now();
-  let k = 0;
-  do {
-    fn();
-    k++;
-  } while (performance.now() - t0 < seconds * 1000);
-  return (flops * k) / ((performance.now() - t0) / 1000) / 1e9;
-}
+/** GFLOP/s of `fn` doing `flops` per call. */
+const gflops = (fn: () => void, flops: number, seconds = SECONDS): number => rate(fn, flops, seconds) / 1e9;
 
 let addon: NativeAddon | undefined;
 try {
@@ -67,20 +60,20 @@ for (const s of SHAPES) {
     const out = new Float32Array(rows * s.m);
     const flops = 2 * rows * s.m * s.n;
     const tsRows = Math.min(rows, 4);
-    const tsF = rate(() => ts.matmul(out, x, tsRows, matrix('w', s.m, s.n, wf)), 2 * tsRows * s.m * s.n, 0.1);
-    const tsB = rate(() => ts.matmul(out, x, tsRows, matrix('w', s.m, s.n, wb)), 2 * tsRows * s.m * s.n, 0.1);
+    const tsF = gflops(() => ts.matmul(out, x, tsRows, matrix('w', s.m, s.n, wf)), 2 * tsRows * s.m * s.n, 0.1);
+    const tsB = gflops(() => ts.matmul(out, x, tsRows, matrix('w', s.m, s.n, wb)), 2 * tsRows * s.m * s.n, 0.1);
     let cells = '            -            -             -';
     let ratio = '';
     let ex = '';
     if (addon) {
       const a = addon;
-      const ob = rate(() => a.sgemm(out, x, rows, wf, s.m, s.n), flops);
-      const df = rate(() => a.dnnlSgemm(out, x, rows, wf, s.m, s.n), flops);
-      const db = rate(() => a.bf16gemm(out, x, rows, wb, s.m, s.n), flops);
+      const ob = gflops(() => a.sgemm(out, x, rows, wf, s.m, s.n), flops);
+      const df = gflops(() => a.dnnlSgemm(out, x, rows, wf, s.m, s.n), flops);
+      const db = gflops(() => a.bf16gemm(out, x, rows, wb, s.m, s.n), flops);
       cells = `${ob.toFixed(0).padStart(6)} ${pct(ob, peakF32)}  ${df.toFixed(0).padStart(6)} ${pct(df, peakF32)}  ${db.toFixed(0).padStart(6)} ${pct(db, bf16Peak)}`;
       ratio = `${(db / Math.max(ob, df)).toFixed(2)}×`;
       if (exact) {
-        const eb = rate(() => a.bf16exact(out, s.m, x, rows, wb, s.m, s.n), flops);
+        const eb = gflops(() => a.bf16exact(out, s.m, x, rows, wb, s.m, s.n), flops);
         ex = `${eb.toFixed(0).padStart(6)} ${pct(eb, bf16Peak)}`;
       }
     }

@@ -8,20 +8,11 @@
 import type { NativeAddon } from '../src/backend/native-backend.js';
 import type { MeteredBackend, ProductTally } from '../src/backend/metered.js';
 import type { Matrix } from '../src/model/weights.js';
+import { rate } from './rate.js';
 
 /** Rows a rate is measured at: a bucket's mean row count, capped where the kernels' rate has levelled off. */
 const MAX_MEASURED_ROWS = 512;
 
-function rate(fn: () => void, flops: number, seconds: number): number {
-  fn();
-  const t0 = performance.now();
-  let k = 0;
-  do {
-    fn();
-    k++;
-  } while (performance.now() - t0 < seconds * 1000);
-  return (flops * k) / ((performance.now() - t0) / 1000);
-}
 
 interface Measured {
   tally: ProductTally;
