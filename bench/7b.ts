@@ -4,15 +4,19 @@
  * `mutascan synth --like llama-2-7b --out DIR`, about 3 minutes). Prints, measured in this run:
  *  - load time and resident memory after loading and after running (vs the weights' size);
  *  - prefill and decode tokens/s;
- *  - seconds per mutant on the plain and the fast path for block-64 mutants of 1.down with a 150-token assay
- *    (the paper's length), and the peak resident memory while screening;
+ *  - seconds per mutant on the plain and the fast path for block-64 mutants of 1.down and of 30.q with a 150-token
+ *    greedy assay (the paper's length), whether the two paths agree on a mutant both ran, the share of the
+ *    machine's limit the fast path reaches (its products' FLOPs at the best rate oneDNN or the row-exact kernel
+ *    reach on the same shapes and row counts, measured in the same run: bench/limit.ts), where the rest of the
+ *    time goes, and the peak resident memory while screening;
  *  - `mutascan estimate` for the paper's full one-prompt screen (every matrix, block 64, max and min:
  *    3.16 M mutants) on this machine and on 100 workers.
  *  - the peer: the paper's method as a user would write it in PyTorch (bench/peer_torch.py, bf16, one sampled
  *    generation with a KV cache per mutant) against the fast path on a 2-layer Llama-2-7B-shaped folder, the same
- *    mutants and preset, s/mutant of both and the ratio.
- * BENCH_7B_ESTIMATE=0 skips the last part (a setup and three passes of 27 mutants: 34 minutes on a 2-core
- * machine); BENCH_7B_PARTS=run,screen,peer,estimate picks parts. Printed, not asserted.
+ *    mutants and preset, s/mutant of both and the ratio, the share of the limit, and the ratio's ceiling on this
+ *    host (the fast path's FLOPs at the FMA peak).
+ * BENCH_7B_ESTIMATE=0 skips the last part (a setup and three passes of 22 mutants: 38 minutes on a 2-core
+ * machine); BENCH_7B_PARTS=run,screen,peer,estimate picks parts (the screen part takes about 23 minutes). Printed, not asserted.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,11 +37,19 @@ import { MeteredBackend } from '../src/backend/metered.js';
 import { loadAddon } from '../src/backend/native-backend.js';
 import { printLimit } from './limit.js';
 import { cachedSynth } from './synth-cache.js';
+import type { Outcome } from '../src/assays/assay.js';
+import type { Mutant } from '../src/screen/plan.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const TOKENIZER = join(ROOT, '..', 'shared', 'tokenizers', 'llama2', 'tokenizer.bin');
 const MODEL = cachedSynth('llama-2-7b', likeSpec('llama-2-7b', { tokenizer: TOKENIZER }));
 const PROMPT = 'The life cycle of Drosophila:';
+
+/** Whether the fast path's outcome of a mutant is the plain path's: the call, the output's ids, the tie flag. */
+function agreement(m: Mutant, plain: Outcome, fast: Outcome): string {
+  const same = plain.silent === fast.silent && plain.tie === fast.tie && JSON.stringify(plain.phenotype?.ids ?? null) === JSON.stringify(fast.phenotype?.ids ?? null);
+  return `fast and plain path on ${m.key}: ${same ? 'the same' : 'DIFFERENT'} (${fast.silent ? 'silent' : `NSM, ${fast.phenotype?.ids.length ?? 0} tokens`}${fast.tie ? ', flagged tie' : ''})`;
+}
 
 const status = (key: string): number => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(readFileSync('/proc/self/status', 'utf8'))![1]) * 1024;
 const GiB = (n: number): string => `${(n / 2 ** 30).toFixed(2)} GiB`;
@@ -105,14 +117,16 @@ try {
     const fast = new FastEvaluator(new Transformer(p.model.config, p.model.weights, metered), p.assays, p.stats, plain, undefined, undefined, defaultKvBudget(p.tf, 1));
     for (const line of decodingNotes(fast)) console.log(`decoding: ${line}`);
     const weights = [...allMatrices(p.model.weights).values()];
-    // The plain path's cost does not depend on the target (a whole generation with the mutated matrix): timed once.
+    const n = fast.passSize();
+    const passOf = (ti: number): Mutant[] => Array.from({ length: n }, (_, i) => p.plan.mutant(p.plan.range(ti).first + 1 + i));
+    // The plain path's cost does not depend on the target (a whole generation with the mutated matrix): timed once,
+    // on the first mutant of 1.down's pass, whose outcome the fast path's must equal.
+    const probe = passOf(0)[0];
     t = performance.now();
-    plain.evaluate([p.plan.mutant(p.plan.range(0).first)]);
+    const plainOut = plain.evaluate([probe])[0][0];
     const plainSeconds = (performance.now() - t) / 1000;
     p.plan.targets.forEach((target, ti) => {
-      const { first } = p.plan.range(ti);
-      const n = fast.passSize();
-      const mutants = Array.from({ length: n }, (_, i) => p.plan.mutant(first + 1 + i));
+      const mutants = passOf(ti);
       const rechecks = fast.rechecks;
       const [passRows, decodedRows] = [fast.passRows, fast.decodedRows()];
       metered.reset();
@@ -121,6 +135,7 @@ try {
       const wall = (performance.now() - t) / 1000;
       const fastSeconds = wall / n;
       console.log(`${target.short} block-64, 150-token greedy assay: plain ${plainSeconds.toFixed(1)} s/mutant${ti ? ' (timed on 1.down)' : ''}; fast ${fastSeconds.toFixed(2)} s/mutant (one pass of ${n}, ${out.filter((o) => !o[0].silent).length} NSMs, ${fast.rechecks - rechecks} tie re-checks; rows per mutant: ${((fast.passRows - passRows) / n).toFixed(0)} in the pass, ${((fast.decodedRows() - decodedRows) / n).toFixed(0)} decoded) = ${(plainSeconds / fastSeconds).toFixed(1)}×`);
+      if (ti === 0) console.log(`  ${agreement(probe, plainOut, out[0][0])}`);
       printLimit(`  ${target.short}`, metered, wall, loadAddon(), weights);
     });
     const weightBytes = [...allMatrices(p.model.weights).values()].reduce((a, m) => a + m.data.byteLength, 0);
@@ -154,6 +169,7 @@ try {
     console.log(`peer (2-layer Llama-2-7B shape, block-64 1.down, drosophila preset: 150 tokens, T 0.7, top-k 50):`);
     console.log(`  PyTorch ${peer.torch} bf16, one generation with a KV cache per mutant: ${peerSeconds.toFixed(2)} s/mutant (${peer.seconds.length} mutants, ${peer.tokens.join('/')} tokens; load ${peer.load_seconds.toFixed(1)} s)`);
     console.log(`  mutascan fast path: ${fastSeconds.toFixed(3)} s/mutant (one pass of ${n}, ${out.filter((o) => !o[0].silent).length} NSMs) = ${(peerSeconds / fastSeconds).toFixed(1)}× the PyTorch loop`);
+    console.log(`  ${agreement(mutants[0], plain.evaluate([mutants[0]])[0][0], out[0][0])}`);
     printLimit('  mutascan fast path', metered, wall, loadAddon(), [...allMatrices(p.model.weights).values()]);
     // The ceiling on this host: the fast path's FLOPs (products and attention, as counted) at the FMA peak.
     const addon = loadAddon();
