@@ -13,7 +13,6 @@ import { rate } from './rate.js';
 /** Rows a rate is measured at: a bucket's mean row count, capped where the kernels' rate has levelled off. */
 const MAX_MEASURED_ROWS = 512;
 
-
 interface Measured {
   tally: ProductTally;
   rows: number;
@@ -51,7 +50,7 @@ const G = (flops: number): string => (flops / 1e9).toFixed(1);
 
 /**
  * Prints the share of the machine's limit the metered evaluation reached over `wallSeconds`, and returns it.
- * Products under `minShare` of the FLOPs are measured briefly (they barely move the sum).
+ * Products under 2 % of the FLOPs are measured briefly (they barely move the sum); those over 1 % are listed.
  */
 export function printLimit(label: string, m: MeteredBackend, wallSeconds: number, addon: NativeAddon, weights: Matrix[]): number {
   const tallies = [...m.products.values()].sort((a, b) => b.flops - a.flops);
