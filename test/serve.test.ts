@@ -356,8 +356,11 @@ describe('model text on the live page', () => {
       const size = await canvas.evaluate((c: HTMLCanvasElement) => ({ w: c.width, h: c.height }));
       await w.page.mouse.click(box.x + ((m.col + 0.5) / size.w) * box.width, box.y + ((m.row + 0.5) / size.h) * box.height);
       await w.page.locator('#viewer-mutants li.nsm', { hasText: `1.k:${m.row},${m.col}+1x1:${m.kind}` }).first().click();
-      // the whole text as text (the mark after it is the report's ∅ for an output that ends before the divergence)
+      // the whole text as text (the mark after it is the report's ∅ for an output that ends before the divergence),
+      // and still that mutant's after its unit is drawn again (as a live update or a changed filter does)
       assert.ok((await w.page.textContent('#pheno-text'))!.startsWith(hostile + ' ' + suffix));
+      await w.page.dispatchEvent('#f-style', 'change');
+      assert.ok((await w.page.textContent('#pheno-text'))!.startsWith(hostile + ' ' + suffix), 'the viewer keeps the mutant chosen');
       assert.equal(await w.page.locator('#pheno-text img, #pheno-text script, #viewer-mutants img').count(), 0);
     }
     assert.equal(await w.page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);

@@ -14,7 +14,8 @@
   }
   const outcome = data.outcome.map((perKind) => perKind.map((perTarget) => perTarget.map(decode)));
 
-  const state = { assay: 0, kind: 'all', layer: 'all', style: 'all', pinned: null };
+  // shown: the key of the mutant whose text the viewer shows, kept while its unit is redrawn (live updates re-pin)
+  const state = { assay: 0, kind: 'all', layer: 'all', style: 'all', pinned: null, shown: null };
   const hasStyle = (o, style) => o > 0 && data.phenotypes[o] && data.phenotypes[o].styles.indexOf(style) >= 0;
   const shownKinds = () => (state.kind === 'all' ? data.kinds.map((k, i) => i) : [data.kinds.indexOf(state.kind)]);
 
@@ -47,7 +48,10 @@
     canvas.dataset.target = t.short;
     canvas.addEventListener('mousemove', (e) => hover(ti, canvas, e));
     canvas.addEventListener('mouseleave', () => ($('tooltip').hidden = true));
-    canvas.addEventListener('click', (e) => pin(ti, unitAt(ti, canvas, e)));
+    canvas.addEventListener('click', (e) => {
+      state.shown = null;
+      pin(ti, unitAt(ti, canvas, e));
+    });
     fig.appendChild(cap);
     fig.appendChild(canvas);
     maps.appendChild(fig);
@@ -157,7 +161,7 @@
         li.className = 'nsm';
         li.tabIndex = 0;
         li.addEventListener('click', () => show(d, p, base));
-        if (!shown) shown = [d, p];
+        if (!shown || d.key === state.shown) shown = [d, p];
       }
       list.appendChild(li);
     }
@@ -170,6 +174,7 @@
   }
 
   function show(d, p, base) {
+    state.shown = d.key;
     $('viewer-title').textContent = d.key + ' — phenotype ' + d.outcome;
     marked($('pheno-text'), p.text, p.divergeAt, p.divergeEnd);
     marked($('baseline-text'), base, p.divergeAt, p.baselineEnd);
