@@ -5,6 +5,7 @@
  * workers' arithmetic, scratch files cleaned up, and clear errors.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readdirSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,6 +51,24 @@ describe('mutascan estimate', () => {
     assert.equal(run.status, 0, run.stderr);
     const size = statSync(store).size;
     assert.ok(Math.abs(e.storeBytes - size) / size < 0.25, `predicted ${e.storeBytes} bytes, the store has ${size}`);
+  });
+
+  it('times the samples with the screening processes run would start (--jobs), and leaves none behind', () => {
+    const children = (): number => Number(execFileSync('sh', ['-c', `ps -e -o args= | grep -c '[j]ob-process' || true`]).toString().trim());
+    const before = children();
+    const one = JSON.parse(runCli(['estimate', spec, '--json', '--sample-targets', '2', '--per-target', '64']).stdout);
+    // this screen is too small for auto to start processes (as run --jobs auto would not)
+    assert.equal(one.jobs, 1);
+    const r = runCli(['estimate', spec, '--json', '--jobs', '2', '--sample-targets', '2', '--per-target', '64']);
+    assert.equal(r.status, 0, r.stderr);
+    const two = JSON.parse(r.stdout);
+    assert.equal(two.jobs, 2);
+    assert.deepEqual(two.samples.map((s: { target: string; mutants: number }) => [s.target, s.mutants]), one.samples.map((s: { target: string; mutants: number }) => [s.target, s.mutants]));
+    for (const s of two.samples) assert.ok(s.secondsPerMutant > 0 && Number.isFinite(s.secondsPerMutant));
+    // the same mutants' outcomes, kept in the order the processes returned them
+    assert.ok(Math.abs(two.storeBytes - one.storeBytes) / one.storeBytes < 0.1, `store ${two.storeBytes} bytes with two processes, ${one.storeBytes} with one`);
+    assert.equal(children(), before, 'the screening processes are gone');
+    assert.match(runCli(['estimate', spec, '--jobs', '2', '--sample-targets', '1', '--per-target', '16']).stdout, /^one machine like this: .*; 2 screening processes$/m);
   });
 
   it('prints a readable summary', () => {

@@ -36,7 +36,7 @@ function describe(e: Estimate, screen: string): string {
     `timed ${e.samples.length} targets:`,
     ...e.samples.map((s) => `  ${s.target.padEnd(10)} ${String(s.depth).padStart(3)} layers up  ${String(s.mutants).padStart(5)} mutants  ${ms(s.secondsPerMutant).padStart(10)} per mutant`),
     `per mutant: ${ms(e.fit.intercept)} + ${ms(e.fit.slope)} × layers up; storing ${ms(e.storeSecondsPerMutant)}`,
-    `one machine like this:      ${duration(e.seconds)} (${machineDays(e)})`,
+    `one machine like this:      ${duration(e.seconds)} (${machineDays(e)})${e.jobs > 1 ? `; ${e.jobs} screening processes` : ''}`,
     ...(e.workers > 1 ? [`${e.workers} machines like this: ${' '.repeat(Math.max(0, 7 - String(e.workers).length))}${duration(e.workersSeconds)}  (each loads the model; the coordinator stores)`] : []),
     `store: about ${bytes(e.storeBytes)}`,
   ];
@@ -49,6 +49,7 @@ export function registerEstimate(program: Command): void {
     .description("time a sample of a screen's mutants on this machine and predict the whole screen's duration and store size")
     .argument('<screen>', 'screen file (YAML)')
     .option('--workers <n>', 'also predict for this many machines like this one', int('--workers', 1), 1)
+    .option('--jobs <n>', 'screening processes per machine, as run --jobs: a number, or auto (one per core when the model is small)', (v: string) => (v === 'auto' ? 'auto' : int('--jobs', 1)(v)), 'auto')
     .option('--plain', 'estimate the plain path')
     .option('--backend <name>', 'auto | ts | native')
     .option('--threads <n>', 'threads for the native backend', int('--threads', 1))
@@ -62,6 +63,7 @@ export function registerEstimate(program: Command): void {
         threads: o.threads,
         plain: o.plain === true,
         workers: o.workers,
+        jobs: o.jobs,
         sampleTargets: o.sampleTargets,
         perTarget: o.perTarget,
         onSample: (s) => {

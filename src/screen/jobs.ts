@@ -7,6 +7,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { availableParallelism, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Outcome } from '../assays/assay.js';
+import { defaultThreads } from '../backend/native-backend.js';
 import { MutascanError } from '../errors.js';
 import { allMatrices } from '../model/weights.js';
 import type { Assay } from '../assays/prepare.js';
@@ -40,6 +41,27 @@ export function resolveJobs(jobs: number | 'auto' | undefined, p: { model: { wei
   let bytes = 0;
   for (const m of allMatrices(p.model.weights).values()) bytes += m.data.byteLength;
   return bytes * cores * 4 < totalmem() ? cores : 1;
+}
+
+/** A chunk of work aims at this long, and holds at most MAX_CHUNK mutants. */
+const CHUNK_MS = 1000;
+const MAX_CHUNK = 8192;
+
+/**
+ * How many mutants of one target to hand out at a time: whole passes of the fast path, sized to about a second
+ * of work — big enough that NSMs of many passes decode together and little time goes to handing out, small
+ * enough that Ctrl-C (which waits for the chunks in flight) is quick and a 7B model's chunk is one pass.
+ */
+export class ChunkSizer {
+  size: number;
+  constructor(readonly pass: number) {
+    this.size = pass;
+  }
+  /** `n` mutants took `ms`: the next chunks aim at CHUNK_MS. */
+  measured(n: number, ms: number): void {
+    const fit = Math.round(((n / Math.max(ms, 1)) * CHUNK_MS) / this.pass) * this.pass;
+    this.size = Math.max(this.pass, Math.min(MAX_CHUNK, fit));
+  }
 }
 
 /** The child's module next to this one (job-process.js in dist/, job-process.ts when run from source by tsx). */
@@ -96,6 +118,11 @@ class JobProcess {
       this.child.send({ type: 'run', ordinals } satisfies JobRequest);
     });
   }
+}
+
+/** What each screening process is told to load: the run's screen, its backend, and its share of the cores. */
+export function jobInit(o: { specFile: string; backend?: string; threads?: number; plain?: boolean }, baselines: number[][], jobs: number): Omit<Extract<JobRequest, { type: 'init' }>, 'type'> {
+  return { specFile: o.specFile, backend: o.backend, threads: o.threads ?? Math.max(1, Math.floor(defaultThreads() / jobs)), plain: o.plain === true, baselines, processes: jobs };
 }
 
 export class JobPool {

@@ -14,18 +14,13 @@ import { Store, type MutantRow } from '../store/store.js';
 import { describeRun, RunRegistration, type RunKind } from '../store/runs.js';
 import { SCHEMA_VERSION } from '../store/schema.js';
 import type { Outcome } from '../assays/assay.js';
-import { defaultThreads } from '../backend/native-backend.js';
 import { PlainEvaluator, type Evaluator } from './evaluate.js';
-import { JobPool, resolveJobs } from './jobs.js';
+import { ChunkSizer, jobInit, JobPool, resolveJobs } from './jobs.js';
 import { defaultKvBudget, FastEvaluator } from './fast.js';
 import { matrixStats, mutatedValue, type MatrixStats } from './mutate.js';
 import { Plan, type Mutant } from './plan.js';
 import { loadScreenSpec, type ScreenSpec } from '../spec/spec.js';
 import type { MissedEstimate } from '../store/predictions.js';
-
-/** A chunk of work aims at this long, and holds at most MAX_CHUNK mutants. */
-const CHUNK_MS = 1000;
-const MAX_CHUNK = 8192;
 
 export interface RunOptions {
   specFile: string;
@@ -218,7 +213,7 @@ export async function runScreen(o: RunOptions): Promise<RunSummary> {
     jobsAtMost > 1
       ? JobPool.start(
           jobsAtMost,
-          { specFile: o.specFile, backend: o.backend, threads: o.threads ?? Math.max(1, Math.floor(defaultThreads() / jobsAtMost)), plain: o.plain === true, baselines: p.assays.map((a) => a.baselineIds), processes: jobsAtMost },
+          jobInit(o, p.assays.map((a) => a.baselineIds), jobsAtMost),
           o.storePath,
         )
       : undefined;
@@ -274,15 +269,8 @@ export async function runScreen(o: RunOptions): Promise<RunSummary> {
     }
 
     const commitMs = (o.commitSeconds ?? 1) * 1000;
-    // Work is handed out in chunks of one target, whole passes of the fast path, sized to about a second of work:
-    // big enough that NSMs of many passes decode together and little time goes to handing out, small enough that
-    // Ctrl-C (which waits for the chunks in flight) is quick and a 7B model's chunk is one pass.
-    const pass = evaluator instanceof FastEvaluator ? evaluator.passSize() : 1;
-    let chunkSize = pass;
-    const measured = (n: number, ms: number): void => {
-      const fit = Math.round((n / Math.max(ms, 1)) * CHUNK_MS / pass) * pass;
-      chunkSize = Math.max(pass, Math.min(MAX_CHUNK, fit));
-    };
+    // Work is handed out in chunks of one target (jobs.ts sizes them)
+    const chunks = new ChunkSizer(evaluator instanceof FastEvaluator ? evaluator.passSize() : 1);
     const goal = selection && new Set(selection.order);
     let i = 0;
     let handedOut = ranNow;
@@ -306,7 +294,7 @@ export async function runScreen(o: RunOptions): Promise<RunSummary> {
           return undefined;
         }
         const ti = p.plan.targetIndexOf(pending[i]);
-        const room = o.limit === undefined ? chunkSize : Math.min(chunkSize, o.limit - handedOut);
+        const room = o.limit === undefined ? chunks.size : Math.min(chunks.size, o.limit - handedOut);
         const candidates: number[] = [];
         while (i < pending.length && candidates.length < room && p.plan.targetIndexOf(pending[i]) === ti) candidates.push(pending[i++]);
         const chunk = reg.claim(candidates);
@@ -345,7 +333,7 @@ export async function runScreen(o: RunOptions): Promise<RunSummary> {
         const c = chunk;
         const started = performance.now();
         collect(evaluator.evaluate(c.map((x) => p.plan.mutant(x))).map((outcomes, k) => ({ ordinal: c[k], outcomes })));
-        measured(c.length, performance.now() - started);
+        chunks.measured(c.length, performance.now() - started);
         // Let signal handlers (Ctrl-C) and timers run between chunks (a chunk is about a second of work).
         await new Promise((resolve) => setImmediate(resolve));
       }
@@ -359,7 +347,7 @@ export async function runScreen(o: RunOptions): Promise<RunSummary> {
             for (let chunk = nextChunk(); chunk; chunk = nextChunk()) {
               const started = performance.now();
               const r = await proc.run(chunk);
-              measured(chunk.length, performance.now() - started);
+              chunks.measured(chunk.length, performance.now() - started);
               rechecks += r.rechecks;
               collect(r.results);
             }
