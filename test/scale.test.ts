@@ -55,8 +55,8 @@ function worker(extra: string[] = [], env: Record<string, string> = {}): { child
   return { child, log: () => log, exited };
 }
 
-function coordinator(spec: string, store: string): { child: ChildProcess; log: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [CLI, 'run', spec, '--store', store, '--queue', redis.url, '--batch', '32'], { stdio: ['ignore', 'ignore', 'pipe'] });
+function coordinator(spec: string, store: string, extra: string[] = []): { child: ChildProcess; log: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [CLI, 'run', spec, '--store', store, '--queue', redis.url, '--batch', '32', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr!.on('data', (d) => (log += d));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
@@ -120,6 +120,37 @@ describe('a screen over worker processes', () => {
     assert.equal(n.results, n.distinct, 'no mutant stored twice');
     assert.equal(n.results, n.total * 2, 'no mutant missing');
     assert.deepEqual(storeRows(store), storeRows(reference));
+  });
+});
+
+describe('a guided screen over worker processes', () => {
+  it('--budget: the coordinator predicts, workers screen its selection; the same mutants, outcomes and estimate as on one machine', async () => {
+    const spec = screen('guided', '"1.gate", "2.up", "4.down"');
+    const reference = join(dir.path, 'guided-reference.sqlite');
+    const local = runCli(['run', spec, '--store', reference, '--budget', '300', '--jobs', '1']);
+    assert.equal(local.status, 0, local.stderr);
+    const store = join(dir.path, 'guided.sqlite');
+    const c = coordinator(spec, store, ['--budget', '300']);
+    const ws = [worker(), worker()];
+    assert.equal(await c.exited, 0, c.log());
+    await Promise.all(ws.map((w) => w.exited));
+    assert.match(c.log(), /predicted every mutant first/);
+    assert.match(c.log(), /budget done: the top 300 mutants by predicted margin and a random sample of 200 others screened/);
+    assert.ok(ws.some((w) => /ran [1-9]\d* batches/.test(w.log())), ws.map((w) => w.log()).join('\n'));
+    const c2 = counts(store);
+    assert.equal(c2.total - c2.pending, 1 + 300 + 200, 'the null mutant, the top and the sample: nothing else');
+    assert.deepEqual(storeRows(store), storeRows(reference));
+    const table = (path: string, sql: string): unknown[] => {
+      const db = new Database(path, { readonly: true });
+      try {
+        return db.prepare(sql).raw().all();
+      } finally {
+        db.close();
+      }
+    };
+    for (const sql of ['SELECT * FROM predictions ORDER BY 1, 2', 'SELECT assay_id, budget, found, sample, sample_nsms, unscreened, missed, missed_low, missed_high FROM estimates'])
+      assert.deepEqual(table(store, sql), table(reference, sql), sql);
+    assert.match(runCli(['status', store]).stdout, /budget of 300: .* about [\d,]+ NSMs missed/);
   });
 });
 

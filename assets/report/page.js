@@ -339,7 +339,8 @@
       parked.textContent = '';
       for (const b of p.parked) {
         const li = document.createElement('li');
-        li.textContent = 'parked batch ' + b.batch + ' (mutants ' + b.first + '–' + (b.first + b.count - 1) + ') after ' + b.attempts + ' failed attempts: ' + b.error;
+        const which = b.batch.startsWith('g') ? b.count + ' mutants from ' + b.first : 'mutants ' + b.first + '–' + (b.first + b.count - 1);
+        li.textContent = 'parked batch ' + b.batch + ' (' + which + ') after ' + b.attempts + ' failed attempts: ' + b.error;
         parked.appendChild(li);
       }
       parked.hidden = p.parked.length === 0;

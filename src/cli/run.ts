@@ -82,8 +82,6 @@ export function registerRun(program: Command): void {
         if (o.queue && o.jobs !== 'auto') throw new MutascanError('--jobs does not go with --queue', '--jobs', 'start more workers instead (mutascan worker --concurrency N)');
         if (o.redisCa && !o.queue) throw new MutascanError('--redis-ca goes with --queue', '--redis-ca', 'drop it, or add --queue rediss://HOST:PORT');
         if (o.queue && o.limit !== undefined) throw new MutascanError('--limit does not go with --queue', '--limit', 'drop one of them');
-        if (o.queue && (o.order === 'predicted' || o.budget !== undefined))
-          throw new MutascanError(`${o.budget !== undefined ? '--budget' : '--order predicted'} does not go with --queue yet`, o.budget !== undefined ? '--budget' : '--order', 'run a guided screen on one machine (mutascan run without --queue), or distribute the whole screen in plan order');
         if (o.sample !== undefined && o.budget === undefined) throw new MutascanError('--sample goes with --budget', '--sample', 'add --budget N, or drop --sample');
         const s = await run({
           specFile: screen,

@@ -6,7 +6,9 @@
  *
  * Batches are fixed by the plan (mutants of one target, `batchSize` at a time) and named by their first
  * ordinal, so re-enqueueing after a restart of the coordinator or of Redis adds only what is missing: BullMQ
- * ignores a job id it already holds.
+ * ignores a job id it already holds. A guided run (predicted order, a budget) cuts its selection instead, in
+ * its order, into batches of one target listing their mutants; the selection comes from the stored predictions
+ * and a fixed seed, so a restarted coordinator cuts the same batches.
  */
 import { Queue } from 'bullmq';
 import { createHash } from 'node:crypto';
@@ -22,8 +24,16 @@ import { SCHEMA_VERSION, WORKERS } from '../store/schema.js';
 
 export interface Batch {
   id: string;
+  /** the first mutant's ordinal */
   first: number;
   count: number;
+  /** a guided run's batch: its mutants, in the run's order (else first, first + 1, …) */
+  ordinals?: number[];
+}
+
+/** The mutants of a batch. */
+export function batchMutants(b: Batch): number[] {
+  return b.ordinals ?? Array.from({ length: b.count }, (_, k) => b.first + k);
 }
 
 export interface BatchResult {
@@ -46,6 +56,22 @@ export function planBatches(plan: Plan, size: number): Batch[] {
   return out;
 }
 
+/**
+ * A guided run's selection cut into batches: runs of consecutive entries of its order that belong to one
+ * target (the fast path shares its products within a target; the order is already grouped so, window by
+ * window), at most `size` each. Each ordinal is in one batch, so the first names it.
+ */
+export function selectionBatches(order: readonly number[], targetOf: (ordinal: number) => number, size: number): Batch[] {
+  const out: Batch[] = [];
+  for (let i = 0; i < order.length; ) {
+    const ti = targetOf(order[i]);
+    const ordinals = [order[i++]];
+    while (i < order.length && ordinals.length < size && targetOf(order[i]) === ti) ordinals.push(order[i++]);
+    out.push({ id: `g${ordinals[0]}`, first: ordinals[0], count: ordinals.length, ordinals });
+  }
+  return out;
+}
+
 export interface DistributedOptions extends RunOptions {
   queue: string;
   /** PEM file of the CA of a rediss:// server */
@@ -60,10 +86,7 @@ export interface DistributedOptions extends RunOptions {
 
 function pendingBatches(store: Store, batches: Batch[]): Batch[] {
   const pending = new Set(store.pending());
-  return batches.filter((b) => {
-    for (let o = b.first; o < b.first + b.count; o++) if (pending.has(o)) return true;
-    return false;
-  });
+  return batches.filter((b) => batchMutants(b).some((o) => pending.has(o)));
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -73,8 +96,8 @@ export async function runDistributed(o: DistributedOptions): Promise<RunSummary 
   const address = parseRedisUrl(o.queue, { ca: o.redisCa });
   const redis = await connect(address);
   const p = await prepareScreen(o.specFile, o.backend, o.threads);
-  if (p.spec.order === 'predicted' || p.spec.select)
-    fail('the screen file asks for a guided run (order: predicted, or select), which a distributed run does not do yet', p.spec.file, 'run it on one machine (mutascan run without --queue), or drop order/select from the file to distribute the whole screen');
+  if (!o.guide && (p.spec.order === 'predicted' || p.spec.select))
+    fail('the screen file asks for a guided run (order: predicted, or select), which this caller of runDistributed does not provide', p.spec.file, 'run it with `mutascan run --queue`, or drop order/select from the file');
   const { store, resumed, migratedFrom } = openScreenStore(p, o.storePath);
   let shared: ReturnType<typeof registerRun>;
   try {
@@ -91,9 +114,21 @@ export async function runDistributed(o: DistributedOptions): Promise<RunSummary 
   queue.on('error', () => {}); // a lost connection is retried; the loop below says so
   try {
     if (resumed) checkBaselines(p, store);
-    const total = p.plan.total;
-    let done = store.countDone();
-    o.onStart?.({ total, done, resumed, notes: [...shared.notes, ...p.notes] });
+    const guideNotes: string[] = [];
+    // the predictions are made here when the store has none (this process has the model loaded for the baselines)
+    const selection = o.guide?.select(p, store, (line) => guideNotes.push(line));
+    // A guided run's progress counts its own selection (and the null mutant): mutants done outside it, by an
+    // earlier run in plan order, are set aside once, as only the selection's batches are enqueued.
+    const total = selection ? selection.order.length + 1 : p.plan.total;
+    let outside = 0;
+    if (selection) {
+      const open = new Set(store.pending());
+      const openInSelection = selection.order.filter((x) => open.has(x)).length + (open.has(0) ? 1 : 0);
+      outside = store.countDone() - (total - openInSelection);
+    }
+    const countDone = (): number => store.countDone() - outside;
+    let done = countDone();
+    o.onStart?.({ total, done, resumed, notes: [...shared.notes, ...p.notes, ...guideNotes] });
     const startDone = done;
     if (store.pending()[0] === 0) {
       runNullMutant(p, evaluatorFor(p, o.plain === true), store);
@@ -104,7 +139,7 @@ export async function runDistributed(o: DistributedOptions): Promise<RunSummary 
       baselines: p.assays.map((a) => a.baselineIds), mutascanVersion: VERSION, schemaVersion: SCHEMA_VERSION,
     };
     await publishScreen(redis, published);
-    const batches = planBatches(p.plan, o.batchSize ?? 64);
+    const batches = selection ? selectionBatches(selection.order, (x) => p.plan.targetIndexOf(x), o.batchSize ?? 64) : planBatches(p.plan, o.batchSize ?? 64);
     const byId = new Map(batches.map((b) => [b.id, b]));
     const parkedIds = new Set<string>();
     const enqueue = async () => {
@@ -113,7 +148,7 @@ export async function runDistributed(o: DistributedOptions): Promise<RunSummary 
         await queue.addBulk(
           todo.slice(i, i + 1000).map((b) => ({
             name: 'batch',
-            data: { first: b.first, count: b.count },
+            data: { first: b.first, count: b.count, ordinals: b.ordinals },
             opts: { jobId: b.id, attempts: o.attempts ?? 3, backoff: { type: 'fixed', delay: 1000 }, removeOnFail: false, removeOnComplete: false },
           })),
         );
@@ -152,10 +187,10 @@ export async function runDistributed(o: DistributedOptions): Promise<RunSummary 
           if (b && !parkedIds.has(b.id)) {
             save.run(b.id, b.first, b.count, job.attemptsMade, job.failedReason ?? 'unknown error', new Date().toISOString());
             parkedIds.add(b.id);
-            o.onNote?.(`batch ${b.id} (mutants ${b.first}–${b.first + b.count - 1}) failed ${job.attemptsMade} times and is parked: ${job.failedReason}`);
+            o.onNote?.(`batch ${b.id} (${b.ordinals ? `${b.count} mutants from ${b.first}` : `mutants ${b.first}–${b.first + b.count - 1}`}) failed ${job.attemptsMade} times and is parked: ${job.failedReason}`);
           }
         }
-        done = store.countDone();
+        done = countDone();
         o.onProgress?.(done, total);
         o.onWorkers?.((await queue.getWorkers()).length);
         for (const [who, why] of Object.entries(await refusals(redis, id)))
@@ -188,7 +223,12 @@ export async function runDistributed(o: DistributedOptions): Promise<RunSummary 
       await withdrawScreen(redis, id);
       if (parked === 0) await queue.obliterate({ force: true });
     }
-    return { total, done, ranNow: done - startDone, stopped: stopped || done < total, seconds: (performance.now() - t0) / 1000, rechecks: 0, parked };
+    let budget: RunSummary['budget'];
+    if (selection?.budget) {
+      const b = selection.budget;
+      budget = { top: b.top.length, sample: b.sample.length, estimates: done === total ? o.guide!.finish(store, selection) : undefined };
+    }
+    return { total, done, ranNow: done - startDone, stopped: stopped || done < total, seconds: (performance.now() - t0) / 1000, rechecks: 0, parked, budget };
   } finally {
     try {
       shared.reg.end();

@@ -13,7 +13,7 @@ import { evaluatorFor, prepareFromSpec, type PreparedScreen } from '../screen/ru
 import type { Evaluator } from '../screen/evaluate.js';
 import { modelFingerprint } from '../model/fingerprint.js';
 import { MutascanError } from '../errors.js';
-import type { BatchResult } from './coordinator.js';
+import { batchMutants, type Batch, type BatchResult } from './coordinator.js';
 import { connect, connectionOptions, parseRedisUrl, publishedScreens, reportRefusal, type PublishedScreen } from './redis.js';
 import { hostname } from 'node:os';
 import { VERSION } from '../version.js';
@@ -113,13 +113,13 @@ export async function runWorker(o: WorkerOptions): Promise<{ batches: number; re
         const worker = new Worker(
           s.queue,
           async (job): Promise<BatchResult> => {
-            const { first, count } = job.data as { first: number; count: number };
+            const mutants = batchMutants(job.data as Batch);
             // Fault injection for the tests of parking: this batch always fails.
-            if (process.env.MUTASCAN_FAIL_BATCH === `m${first}`) throw new Error(`injected failure of batch m${first} (MUTASCAN_FAIL_BATCH)`);
+            if (process.env.MUTASCAN_FAIL_BATCH === job.id) throw new Error(`injected failure of batch ${job.id} (MUTASCAN_FAIL_BATCH)`);
             const t0 = performance.now();
             const results: BatchResult['results'] = [];
-            for (let i = 0; i < count; i += 16) {
-              const ordinals = Array.from({ length: Math.min(16, count - i) }, (_, k) => first + i + k);
+            for (let i = 0; i < mutants.length; i += 16) {
+              const ordinals = mutants.slice(i, i + 16);
               evaluator.evaluate(ordinals.map((x) => p.plan.mutant(x))).forEach((outcomes, k) => results.push({ ordinal: ordinals[k], outcomes }));
               await new Promise((r) => setImmediate(r));
             }
