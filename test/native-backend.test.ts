@@ -144,7 +144,7 @@ describe('native vs TypeScript on random models of odd shapes', () => {
   );
 });
 
-describe('native rmsnorm and RoPE give the TypeScript twin\'s bits', () => {
+describe('native rmsnorm, RoPE and transposes give the TypeScript twin\'s bits', () => {
   let seed = 11;
   const rnd = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32) - 0.5;
   it('rmsnorm: 8 rows side by side and the rows left over, widths 64, 77, 576', () => {
@@ -171,6 +171,24 @@ describe('native rmsnorm and RoPE give the TypeScript twin\'s bits', () => {
       native.rope(a, rows, heads, hd, pos, cos, sin, interleaved);
       ts.rope(b, rows, heads, hd, pos, cos, sin, interleaved);
       assert.deepEqual(a, b, `heads ${heads}, head size ${hd}, interleaved ${interleaved}`);
+    }
+  });
+  it('transposeF32 (the backward pass\'s Wᵀ): f32 and bf16 with every bit pattern, shapes off the 64-wide tiles, one thread and several', () => {
+    for (const [rows, cols] of [[1, 1], [3, 70], [64, 64], [65, 129], [130, 7], [1000, 1100]]) {
+      const bits = Uint32Array.from({ length: rows * cols }, () => Math.floor((rnd() + 0.5) * 2 ** 32));
+      const f32 = matrix('w', rows, cols, new Float32Array(bits.buffer));
+      const bf16 = matrix('w', rows, cols, Uint16Array.from(bits, (b) => b >>> 16));
+      for (const m of [f32, bf16]) {
+        const a = new Float32Array(rows * cols);
+        const b = new Float32Array(rows * cols);
+        native.transposeF32(a, m);
+        ts.transposeF32(b, m);
+        const ua = new Uint32Array(a.buffer);
+        assert.deepEqual(ua, new Uint32Array(b.buffer), `${m.dtype} ${rows}×${cols}`);
+        // by definition: column j of W is row j of the result (bf16: its bits in the high half)
+        for (let o = 0; o < rows; o += 7)
+          for (let j = 0; j < cols; j += 5) assert.equal(ua[j * rows + o], m.dtype === 'f32' ? bits[o * cols + j] : (bits[o * cols + j] >>> 16) * 65536);
+      }
     }
   });
 });

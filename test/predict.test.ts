@@ -15,7 +15,10 @@ import { generateIds } from '../src/model/generate.js';
 import { loadModel } from '../src/model/model.js';
 import { choose, coins, type Sampling } from '../src/model/sampler.js';
 import { writeSynthModel, type SynthSpec } from '../src/model/synth.js';
-import { allMatrices } from '../src/model/weights.js';
+import { allMatrices, type Matrix } from '../src/model/weights.js';
+import { predictScreen } from '../src/predict/predict.js';
+import { matrixStats, writtenValue } from '../src/screen/mutate.js';
+import { prepareScreen } from '../src/screen/runner.js';
 import { stepObjective } from '../src/predict/objectives.js';
 import { EXPECTED, expectCleanError, LLAMA2_TOK, PYTHON, ROOT, runCli, STORIES_BIN, STORIES_TOK, tempDir } from './helpers.js';
 import { storeFromRunc } from './runc-store.js';
@@ -184,6 +187,56 @@ describe('predictions against run.c\'s complete screens (the main job\'s: test/r
     const q = figures(r.stdout);
     assert.ok(q.auroc >= 0.75, `AUROC ${q.auroc}`);
   });
+});
+
+describe('predictions of block, row and column mutants', () => {
+  const tmp = tempDir('units');
+  after(() => tmp.remove());
+  // the fold sums each unit's cells in one row-by-row sweep; here each unit is summed cell by cell, apart
+  for (const unit of ['{ block: 5 }', 'row', 'col'])
+    it(`unit ${unit}: the lowest over steps of the baseline margin + Σ over its cells of (written − old) · ∂margin/∂W`, async () => {
+      const spec = join(tmp.path, `${unit.replace(/\W/g, '')}.yaml`);
+      writeFileSync(spec, `model: ${STORIES_BIN}\ntokenizer: ${STORIES_TOK}\ntargets: [1.k, 4.down]\nunit: ${unit}\nkinds: [max, min]\nassays:\n  - { name: once, type: generate, prompt: "Once upon a time", max_length: 20, temperature: 0 }\n`);
+      const p = await prepareScreen(spec, 'ts');
+      const [pred] = predictScreen(p.tf, p.plan, p.assays);
+      const a = p.assays[0];
+      if (a.type !== 'generate') throw new Error('a generate assay');
+      const V = p.model.config.vocabSize;
+      const P = a.promptIds.length;
+      const base = a.baseline.ids;
+      const tape = record(p.tf, [...a.promptIds, ...base.slice(0, -1)]);
+      const objectives = base.map((token, t) => stepObjective(tape.logits, (P - 1 + t) * V, V, token, a.settings, 0, P - 1 + t));
+      const grads = new Map<Matrix, Float32Array[]>();
+      backward(p.tf, tape, objectives, (g) => {
+        if (!p.plan.targets.some((t) => t.weights === g.matrix)) return;
+        grads.set(g.matrix, objectives.map((_, s) => {
+          const out = new Float32Array(g.matrix.rows * g.matrix.cols);
+          g.of(s, out);
+          return out;
+        }));
+      });
+      let checked = 0;
+      for (let o = 1; o < p.plan.total; o++) {
+        const mu = p.plan.mutant(o);
+        const w = mu.target!.weights;
+        const stats = matrixStats(w);
+        const G = grads.get(w)!;
+        let want = Infinity;
+        objectives.forEach((obj, s) => {
+          let sum = 0;
+          for (let r = mu.unit!.row; r < mu.unit!.row + mu.unit!.rows; r++)
+            for (let c = mu.unit!.col; c < mu.unit!.col + mu.unit!.cols; c++) {
+              const old = (w.data as Float32Array)[r * w.cols + c];
+              sum += (Math.fround(writtenValue(w, mu.kind!, old, stats)) - old) * G[s][r * w.cols + c];
+            }
+          want = Math.min(want, obj.margin + sum);
+        });
+        const have = pred!.margin[o];
+        assert.ok(Math.abs(have - want) <= 1e-5 * Math.max(1, Math.abs(want)), `${mu.key}: predicted ${have}, cell by cell ${want}`);
+        checked++;
+      }
+      assert.equal(checked, p.plan.total - 1);
+    });
 });
 
 describe('guided runs (run --order predicted, --budget) on stories260K, checked against run.c\'s element screen', () => {

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 #include "ops.h"
@@ -797,9 +798,41 @@ Napi::Value Add(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// out [cols x rows] = W^T as float32, W [rows x cols] float32 or bf16 (widened: the bits shifted up, as the
+// TypeScript twin's table does). Tiled, so that reads and writes both stay in cache; exact by construction.
+Napi::Value TransposeF32(const Napi::CallbackInfo& info) {
+  float* out = data<float>(info[0]);
+  const long rows = num(info[2]), cols = num(info[3]);
+  const bool bf16 = info[1].As<Napi::TypedArray>().TypedArrayType() == napi_uint16_array;
+  if (len(info[0]) < rows * cols || len(info[1]) < rows * cols) throw Napi::RangeError::New(info.Env(), "transposeF32: arrays too short");
+  const float* f = bf16 ? nullptr : data<float>(info[1]);
+  const uint16_t* b = bf16 ? data<uint16_t>(info[1]) : nullptr;
+  constexpr long B = 64;
+  const long tiles = (rows + B - 1) / B;
+#pragma omp parallel for schedule(static) num_threads(configured_threads()) if (rows * cols > kParallelWork)
+  for (long t = 0; t < tiles; t++) {
+    const long o0 = t * B, o1 = std::min(rows, o0 + B);
+    for (long j0 = 0; j0 < cols; j0 += B) {
+      const long j1 = std::min(cols, j0 + B);
+      for (long o = o0; o < o1; o++)
+        for (long j = j0; j < j1; j++) {
+          if (bf16) {
+            const uint32_t u = (uint32_t)b[o * cols + j] << 16;
+            float x;
+            std::memcpy(&x, &u, 4);
+            out[j * rows + o] = x;
+          } else
+            out[j * rows + o] = f[o * cols + j];
+        }
+    }
+  }
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void register_ops(Napi::Env env, Napi::Object exports) {
+  exports.Set("transposeF32", Napi::Function::New(env, TransposeF32));
   exports.Set("rmsnorm", Napi::Function::New(env, Rmsnorm));
   exports.Set("rope", Napi::Function::New(env, Rope));
   exports.Set("storeKv", Napi::Function::New(env, StoreKv));

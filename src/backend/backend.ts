@@ -31,6 +31,8 @@ export interface Backend {
   attention(out: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, offset: Float64Array, pos: Int32Array, rows: number, shape: AttentionShape): void;
   swiglu(h1: Float32Array, h3: Float32Array): void;
   add(x: Float32Array, y: Float32Array): void;
+  /** out [W.cols × W.rows] = Wᵀ in float32 (a bf16 matrix widened): the backward pass multiplies by W itself. */
+  transposeF32(out: Float32Array, w: Matrix): void;
   /**
    * A token for each of `rows` rows of logits ([rows × vocab], row r with coins[r]): exactly what sampler.ts's
    * `choose` gives each row (the same tokens and margins), written to tokens[r] and margins[r].

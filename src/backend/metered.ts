@@ -130,6 +130,12 @@ export class MeteredBackend implements Backend {
     this.op('add', 0, 0, (performance.now() - t) / 1000);
   }
 
+  transposeF32(out: Float32Array, w: Matrix): void {
+    const t = performance.now();
+    this.inner.transposeF32(out, w);
+    this.op('transposeF32', 0, 0, (performance.now() - t) / 1000);
+  }
+
   sampleRows(tokens: Int32Array, margins: Float64Array, logits: Float32Array, rows: number, vocab: number, s: Sampling, coins: Float64Array): void {
     const t = performance.now();
     this.inner.sampleRows(tokens, margins, logits, rows, vocab, s, coins);

@@ -29,6 +29,7 @@ export interface NativeAddon {
   attention(out: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, offset: Float64Array, pos: Int32Array, rows: number, nHeads: number, nKvHeads: number, headDim: number, window: number): void;
   swiglu(h1: Float32Array, h3: Float32Array): void;
   add(x: Float32Array, y: Float32Array): void;
+  transposeF32(out: Float32Array, w: Float32Array | Uint16Array, rows: number, cols: number): void;
   /** sampled choices of many rows with sampler.ts's arithmetic (native/src/sample.cc); temperature > 0 */
   sampleRows(tokens: Int32Array, margins: Float64Array, logits: Float32Array, rows: number, vocab: number, temperature: number, topP: number, topK: number, coins: Float64Array): void;
   /** the softmax's terms exp(p[i] − max) as float, as sample.cc computes them (the test compares them with Math.exp) */
@@ -120,6 +121,10 @@ export class NativeBackend implements Backend {
 
   add(x: Float32Array, y: Float32Array): void {
     this.addon.add(x, y);
+  }
+
+  transposeF32(out: Float32Array, w: Matrix): void {
+    this.addon.transposeF32(out, w.data, w.rows, w.cols);
   }
 
   sampleRows(tokens: Int32Array, margins: Float64Array, logits: Float32Array, rows: number, vocab: number, s: Sampling, coins: Float64Array): void {

@@ -1,7 +1,7 @@
 import { BF16_TO_F32, f32ToBf16 } from '../util/float.js';
 import type { Matrix } from '../model/weights.js';
 import type { Backend } from './backend.js';
-import { add, attention, rmsnorm, rope, storeKv, swiglu } from './ts-ops.js';
+import { add, attention, rmsnorm, rope, storeKv, swiglu, transposeF32 } from './ts-ops.js';
 import { chooseRows } from '../model/sampler.js';
 
 const f = Math.fround;
@@ -34,6 +34,7 @@ export class TsBackend implements Backend {
   attention = attention;
   swiglu = swiglu;
   add = add;
+  transposeF32 = transposeF32;
   sampleRows = chooseRows;
 }
 

@@ -2,6 +2,8 @@
  * The per-position arithmetic of the forward pass, in float32 exactly as llama2.c's run.c does it: every product
  * and sum rounded (Math.fround), sums in index order. native/src/ops.cc is its twin.
  */
+import type { Matrix } from '../model/weights.js';
+
 const f = Math.fround;
 
 /** run.c rmsnorm: o = w · (x · (1 / sqrt(mean(x²) + eps))). */
@@ -108,6 +110,28 @@ export function swiglu(h1: Float32Array, h3: Float32Array): void {
     val = f(val * f(1 / f(1 + f(Math.exp(-val)))));
     h1[i] = f(val * h3[i]);
   }
+}
+
+/**
+ * out [cols × rows] = Wᵀ as float32, bf16 widened by shifting its bits up; copied as bits (a float read into
+ * JavaScript would quiet a signalling NaN). In tiles, so that reads and writes both stay in cache.
+ */
+export function transposeF32(out: Float32Array, w: Matrix): void {
+  const { rows, cols } = w;
+  const B = 64;
+  const to = new Uint32Array(out.buffer, out.byteOffset, out.length);
+  const f32 = w.dtype === 'f32' ? new Uint32Array(w.data.buffer, w.data.byteOffset, w.data.length) : null;
+  const bf16 = w.data as Uint16Array;
+  for (let o0 = 0; o0 < rows; o0 += B)
+    for (let j0 = 0; j0 < cols; j0 += B) {
+      const o1 = Math.min(rows, o0 + B);
+      const j1 = Math.min(cols, j0 + B);
+      for (let o = o0; o < o1; o++) {
+        const at = o * cols;
+        if (f32) for (let j = j0; j < j1; j++) to[j * rows + o] = f32[at + j];
+        else for (let j = j0; j < j1; j++) to[j * rows + o] = bf16[at + j] << 16;
+      }
+    }
 }
 
 /** x ← x + y */

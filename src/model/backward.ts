@@ -125,6 +125,7 @@ export function backward(tf: Transformer, tape: Tape, objectives: readonly Objec
   const vocab = c.vocabSize;
   const last = objectives.map((o) => o.position);
   for (const p of last) if (!(p >= 0 && p < T)) throw new RangeError(`objective at position ${p} of a ${T}-token sequence`);
+  const rows = activeRows(last, T);
 
   // Classifier: ∂/∂(final norm output) at each objective's position.
   const dz = new Float32Array(S * vocab);
@@ -132,7 +133,7 @@ export function backward(tf: Transformer, tape: Tape, objectives: readonly Objec
   const dNormed = new Float32Array(R * dim);
   {
     const t = new Float32Array(S * dim);
-    be.matmul(t, dz, S, transposed(w.lmHead));
+    be.matmul(t, dz, S, transposed(be, w.lmHead));
     for (let s = 0; s < S; s++) dNormed.set(t.subarray(s * dim, (s + 1) * dim), (s * T + last[s]) * dim);
   }
   const headGradient = (s: number, out: Float32Array, accumulate: boolean): void => {
@@ -159,23 +160,23 @@ export function backward(tf: Transformer, tape: Tape, objectives: readonly Objec
     const t = tape.layers[l];
     // Feed-forward block: x_out = mid + down(silu(gate(xn2)) · up(xn2)).
     visit(linear(L.down, t.stages.hidden, dx));
-    const dHidden = product(be, dx, R, L.down);
+    const dHidden = product(be, dx, R, L.down, rows);
     const dh1 = new Float32Array(R * c.hiddenDim);
     const dh3 = new Float32Array(R * c.hiddenDim);
     swigluBackward(dHidden, t.h1, t.h3, dh1, dh3, S, T, c.hiddenDim, last);
     visit(linear(L.gate, t.xn2, dh1));
     visit(linear(L.up, t.xn2, dh3));
-    const dXn2 = product(be, dh1, R, L.gate);
-    addInto(dXn2, product(be, dh3, R, L.up));
+    const dXn2 = product(be, dh1, R, L.gate, rows);
+    addInto(dXn2, product(be, dh3, R, L.up, rows));
     const dMid = rmsnormBackward(dXn2, t.stages.mid, L.ffnNorm, R, T, dim, c.normEps);
     addInto(dMid, dx);
     // Attention block: mid = x_in + o(attention(rope(q(xn1)), rope(k(xn1)), v(xn1))).
     visit(linear(L.o, t.stages.attention, dMid));
-    const dAtt = product(be, dMid, R, L.o);
+    const dAtt = product(be, dMid, R, L.o, rows);
     const dq = new Float32Array(R * qDim);
     const dk = new Float32Array(R * kvDim);
     const dv = new Float32Array(R * kvDim);
-    attentionBackward(c, t, dAtt, dq, dk, dv, S, T, last);
+    attentionBackward(be, c, t, dAtt, dq, dk, dv, rows, T);
     const { cos, sin } = tf.rotations(T);
     const back = sin.map((x) => -x);
     const pos = Int32Array.from({ length: R }, (_, r) => r % T);
@@ -189,9 +190,9 @@ export function backward(tf: Transformer, tape: Tape, objectives: readonly Objec
       releaseTransposes(LAYER_MATRICES.map((m) => L[m]));
       return;
     }
-    const dXn1 = product(be, dq, R, L.q);
-    addInto(dXn1, product(be, dk, R, L.k));
-    addInto(dXn1, product(be, dv, R, L.v));
+    const dXn1 = product(be, dq, R, L.q, rows);
+    addInto(dXn1, product(be, dk, R, L.k, rows));
+    addInto(dXn1, product(be, dv, R, L.v, rows));
     dx = rmsnormBackward(dXn1, t.xIn, L.attnNorm, R, T, dim, c.normEps);
     addInto(dx, dMid);
     // one layer's transposed copies alive at a time (a 7B model's would otherwise add 26 GB of float32)
@@ -242,25 +243,53 @@ function inputTransposed(input: Float32Array, T: number, cols: number, bf16: boo
   return m;
 }
 
-/** dOut · W ([rows × W.cols]): what a product's input gets back. */
-function product(be: Backend, dOut: Float32Array, rows: number, m: Matrix): Float32Array {
-  const out = new Float32Array(rows * m.cols);
-  be.matmul(out, dOut, rows, transposed(m));
+/** The rows of a batch that carry gradient: (objective s, position p ≤ its own), in that order. */
+interface ActiveRows {
+  /** row s·T + p of each */
+  index: Int32Array;
+  /** where objective s's rows start in `index` (its positions 0…last[s] follow one another) */
+  start: Int32Array;
+  last: readonly number[];
+}
+
+function activeRows(last: readonly number[], T: number): ActiveRows {
+  const start = new Int32Array(last.length);
+  const index: number[] = [];
+  last.forEach((p, s) => {
+    start[s] = index.length;
+    for (let i = 0; i <= p; i++) index.push(s * T + i);
+  });
+  return { index: Int32Array.from(index), start, last };
+}
+
+/**
+ * dOut · W ([R × W.cols]): what a product's input gets back. Rows past their objective's position are zero
+ * (causality), about half of a batch over a generation's steps, so only the active rows are multiplied.
+ */
+function product(be: Backend, dOut: Float32Array, R: number, m: Matrix, rows: ActiveRows): Float32Array {
+  const out = new Float32Array(R * m.cols);
+  const { index } = rows;
+  if (index.length === R) {
+    be.matmul(out, dOut, R, transposed(be, m));
+    return out;
+  }
+  const n = m.rows;
+  const x = new Float32Array(index.length * n);
+  index.forEach((r, a) => x.set(dOut.subarray(r * n, (r + 1) * n), a * n));
+  const y = new Float32Array(index.length * m.cols);
+  be.matmul(y, x, index.length, transposed(be, m));
+  index.forEach((r, a) => out.set(y.subarray(a * m.cols, (a + 1) * m.cols), r * m.cols));
   return out;
 }
 
 const transposes = new WeakMap<Matrix, Matrix>();
 /** Wᵀ as float32, made for the products of one layer of one pass (released as the pass leaves the layer). */
-function transposed(m: Matrix): Matrix {
+function transposed(be: Backend, m: Matrix): Matrix {
   let t = transposes.get(m);
   if (!t) {
-    const { rows, cols } = m;
-    const d = new Float32Array(rows * cols);
-    if (m.dtype === 'f32') {
-      const src = m.data as Float32Array;
-      for (let o = 0; o < rows; o++) for (let j = 0; j < cols; j++) d[j * rows + o] = src[o * cols + j];
-    } else for (let o = 0; o < rows; o++) for (let j = 0; j < cols; j++) d[j * rows + o] = BF16_TO_F32[m.data[o * cols + j]];
-    transposes.set(m, (t = matrix(`${m.name}ᵀ`, cols, rows, d)));
+    const d = new Float32Array(m.rows * m.cols);
+    be.transposeF32(d, m);
+    transposes.set(m, (t = matrix(`${m.name}ᵀ`, m.cols, m.rows, d)));
   }
   return t;
 }
@@ -353,49 +382,80 @@ function attentionWeights(c: ModelConfig, q: Float32Array, k: Float32Array, T: n
   return P;
 }
 
-/** out_i = Σ_j P_ij v_j with P = softmax(q_i·k_j/√d): gradients of q and k (after RoPE) and v. */
-function attentionBackward(c: ModelConfig, t: LayerTape, dAtt: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, S: number, T: number, last: number[]): void {
+/**
+ * out_i = Σ_j P_ij v_j with P = softmax(q_i·k_j/√d), per head: gradients of q and k (after RoPE) and v. The S
+ * objectives share q, k, v and P (one sequence) and differ only in G, the gradient arriving at the output, so
+ * each head's work is four products over the batch's rows on the backend (the per-element loops of an earlier
+ * version were most of a 7B backward pass):
+ *   dP = G Vᵀ,  dS = P ∘ (dP − rowsum(P ∘ dP)) / √d,  dQ = dS K,  dK_s = dS_sᵀ Q,  dV_s = Pᵀ G_s.
+ * Only rows at or before their objective's position take part (`rows`); P is zero outside each row's causal (or
+ * sliding) window, which masks dS and dV.
+ */
+function attentionBackward(be: Backend, c: ModelConfig, t: LayerTape, dAtt: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array, rows: ActiveRows, T: number): void {
   const hd = c.headDim;
   const qDim = c.nHeads * hd;
   const kvDim = c.nKvHeads * hd;
   const group = c.nHeads / c.nKvHeads;
   const inv = 1 / Math.sqrt(hd);
+  const { index, start, last } = rows;
+  const A = index.length;
+  const S = last.length;
   const { q, k, v, probs } = t;
-  const dP = new Float64Array(T);
-  const g = new Float64Array(hd);
-  const acc = new Float64Array(hd);
-  for (let s = 0; s < S; s++)
-    for (let h = 0; h < c.nHeads; h++) {
-      const ko = Math.floor(h / group) * hd;
-      for (let i = 0; i <= last[s]; i++) {
-        const ro = (s * T + i) * qDim + h * hd;
-        let any = false;
-        for (let d = 0; d < hd; d++) if ((g[d] = dAtt[ro + d]) !== 0) any = true;
-        if (!any) continue;
-        const j0 = firstKey(c, i);
-        const pAt = (h * T + i) * T;
-        let dot = 0;
-        for (let j = j0; j <= i; j++) {
-          const vo = j * kvDim + ko;
-          let x = 0;
-          for (let d = 0; d < hd; d++) x += g[d] * v[vo + d];
-          dP[j] = x;
-          dot += probs[pAt + j] * x;
-        }
-        const qo = i * qDim + h * hd;
-        acc.fill(0);
-        for (let j = j0; j <= i; j++) {
-          const pij = probs[pAt + j];
-          const ds = pij * (dP[j] - dot) * inv;
-          const kvo = j * kvDim + ko;
-          const dko = (s * T + j) * kvDim + ko;
-          for (let d = 0; d < hd; d++) {
-            acc[d] += ds * k[kvo + d];
-            dk[dko + d] += ds * q[qo + d];
-            dv[dko + d] += pij * g[d];
-          }
-        }
-        for (let d = 0; d < hd; d++) dq[ro + d] += acc[d];
+  const G = new Float32Array(A * hd);
+  const dS = new Float32Array(A * T);
+  // dS_sᵀ by rows (s, j), G_sᵀ by rows (s, d): entries zero by causality (i past the objective, j past i) are never written
+  const dSt = new Float32Array(A * T);
+  const Gt = new Float32Array(S * hd * T);
+  const out = new Float32Array(A * hd);
+  const outV = new Float32Array(S * hd * T);
+  const Vh = new Float32Array(T * hd);
+  const Kt = new Float32Array(hd * T);
+  const Qt = new Float32Array(hd * T);
+  const Pt = new Float32Array(T * T);
+  for (let h = 0; h < c.nHeads; h++) {
+    const ko = Math.floor(h / group) * hd;
+    const qo = h * hd;
+    for (let j = 0; j < T; j++)
+      for (let d = 0; d < hd; d++) {
+        Vh[j * hd + d] = v[j * kvDim + ko + d];
+        Kt[d * T + j] = k[j * kvDim + ko + d];
+        Qt[d * T + j] = q[j * qDim + qo + d];
       }
+    const P = probs.subarray(h * T * T, (h + 1) * T * T);
+    for (let i = 0; i < T; i++) for (let j = 0; j <= i; j++) Pt[j * T + i] = P[i * T + j];
+    for (let a = 0; a < A; a++) for (let d = 0; d < hd; d++) G[a * hd + d] = dAtt[index[a] * qDim + qo + d];
+
+    be.matmul(dS, G, A, matrix('V', T, hd, Vh));
+    for (let a = 0; a < A; a++) {
+      const i = index[a] % T;
+      const at = a * T;
+      let dot = 0;
+      for (let j = 0; j <= i; j++) dot += P[i * T + j] * dS[at + j];
+      for (let j = 0; j <= i; j++) dS[at + j] = P[i * T + j] * (dS[at + j] - dot) * inv;
+      for (let j = i + 1; j < T; j++) dS[at + j] = 0;
     }
+    be.matmul(out, dS, A, matrix('Kᵀ', hd, T, Kt));
+    for (let a = 0; a < A; a++) for (let d = 0; d < hd; d++) dq[index[a] * qDim + qo + d] += out[a * hd + d];
+
+    for (let a = 0; a < A; a++) {
+      const s = Math.floor(index[a] / T);
+      const i = index[a] % T;
+      const from = a * T;
+      for (let j = 0; j <= i; j++) dSt[(start[s] + j) * T + i] = dS[from + j];
+    }
+    be.matmul(out, dSt, A, matrix('Qᵀ', hd, T, Qt));
+    for (let a = 0; a < A; a++) for (let d = 0; d < hd; d++) dk[index[a] * kvDim + ko + d] += out[a * hd + d];
+
+    for (let a = 0; a < A; a++) {
+      const s = Math.floor(index[a] / T);
+      const i = index[a] % T;
+      for (let d = 0; d < hd; d++) Gt[(s * hd + d) * T + i] = G[a * hd + d];
+    }
+    be.matmul(outV, Gt, S * hd, matrix('Pᵀ', T, T, Pt));
+    for (let s = 0; s < S; s++)
+      for (let d = 0; d < hd; d++) {
+        const from = (s * hd + d) * T;
+        for (let j = 0; j <= last[s]; j++) dv[(s * T + j) * kvDim + ko + d] += outV[from + j];
+      }
+  }
 }
