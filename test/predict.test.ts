@@ -20,7 +20,7 @@ import { predictScreen } from '../src/predict/predict.js';
 import { matrixStats, writtenValue } from '../src/screen/mutate.js';
 import { prepareScreen } from '../src/screen/runner.js';
 import { stepObjective } from '../src/predict/objectives.js';
-import { EXPECTED, expectCleanError, LLAMA2_TOK, PYTHON, ROOT, runCli, STORIES_BIN, STORIES_TOK, tempDir } from './helpers.js';
+import { EXPECTED, expectCleanError, LLAMA2_TOK, PYTHON, ROOT, runCli, SHARED, STORIES_BIN, STORIES_TOK, tempDir } from './helpers.js';
 import { storeFromRunc } from './runc-store.js';
 import { compareWithFixture, fixtureKey, loadFixtureScreen, storedResults } from './fixture-compare.js';
 import Database from 'better-sqlite3';
@@ -237,6 +237,45 @@ describe('predictions of block, row and column mutants', () => {
       }
       assert.equal(checked, p.plan.total - 1);
     });
+});
+
+const MMLU = join(SHARED, 'data', 'mmlu');
+
+describe('predictions of choice assays (each question\'s answer margin)', () => {
+  const tmp = tempDir('choice-predict');
+  after(() => tmp.remove());
+  const spec = join(tmp.path, 'choice.yaml');
+  before(() =>
+    writeFileSync(
+      spec,
+      `model: ${STORIES_BIN}\ntokenizer: ${STORIES_TOK}\ntargets: [1.k, 4.down]\nunit: { block: 4 }\nkinds: [max, min]\nassays:\n` +
+        `  - { name: facts, type: choice, data: ${MMLU}, subjects: [global_facts, virology], shots: 0, scoring: letters, select: { first: 4 } }\n` +
+        `  - { name: guess, type: choice, data: ${MMLU}, subjects: [global_facts], shots: 0, scoring: next-token, temperature: 0, select: { first: 6 } }\n`,
+    ),
+  );
+
+  it('letters and next-token answers: predictions rank the exhaustive screen\'s NSMs far above chance; --budget runs on them', () => {
+    const store = join(tmp.path, 'all.sqlite');
+    const run = runCli(['run', spec, '--store', store]);
+    assert.equal(run.status, 0, run.stderr);
+    const r = runCli(['predict', spec, '--store', store]);
+    assert.equal(r.status, 0, r.stderr);
+    const quality = (assay: string, questions: number) => {
+      const m = new RegExp(`assay ${assay}: 1,632 mutants predicted from ${questions} questions .*\\n  against the 1,632 screened mutants \\(([\\d,]+) NSMs\\): AUROC ([\\d.]+), recall of NSMs in the top 10\\.0 %: ([\\d.]+) %`).exec(r.stdout);
+      assert.ok(m, r.stdout);
+      return { nsms: Number(m[1].replace(/,/g, '')), auroc: Number(m[2]), recall: Number(m[3]) };
+    };
+    const letters = quality('facts', 8);
+    const next = quality('guess', 6);
+    // the toy model's letter margins are wide: its few NSMs all rank in the top tenth
+    assert.ok(letters.nsms >= 1 && letters.recall === 100, JSON.stringify(letters));
+    assert.ok(next.nsms > 100 && next.auroc > 0.9, JSON.stringify(next));
+    const budget = runCli(['run', spec, '--store', join(tmp.path, 'budget.sqlite'), '--budget', '300', '--jobs', '1']);
+    assert.equal(budget.status, 0, budget.stderr);
+    assert.match(budget.stderr, /budget done: the top 300 mutants by predicted margin and a random sample of 200 others screened/);
+    assert.match(budget.stderr, /facts: .*NSMs/);
+    assert.match(budget.stderr, /guess: .*NSMs/);
+  });
 });
 
 describe('guided runs (run --order predicted, --budget) on stories260K, checked against run.c\'s element screen', () => {

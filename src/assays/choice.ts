@@ -53,9 +53,10 @@ export class ChoiceAssay implements PassAssay {
   readonly baselineAccuracy: number;
   private readonly letters: number[];
   /** the letters' first tokens without repeats: the candidates `letters` scoring chooses among */
-  private readonly letterCandidates: number[];
-  private readonly sampling: Sampling;
-  private readonly coin: number;
+  readonly letterCandidates: number[];
+  /** `next-token` scoring's sampling, and the coin every question uses */
+  readonly sampling: Sampling;
+  readonly coin: number;
 
   constructor(
     readonly spec: ChoiceAssaySpec,

@@ -16,7 +16,7 @@ export function describeEstimate(e: MissedEstimate): string {
 export function registerPredict(program: Command): void {
   program
     .command('predict')
-    .description('predict every mutant\'s outcome to first order (gradients of each step\'s margin), without screening; stored for run --order predicted and --budget')
+    .description('predict every mutant\'s outcome to first order (gradients of each decision\'s margin: generate steps, choice answers), without screening; stored for run --order predicted and --budget')
     .argument('<screen>', 'screen file (YAML)')
     .requiredOption('--store <file>', 'SQLite store (created with the plan if new; an existing store of the screen keeps its results)')
     .option('--backend <name>', 'auto | ts | native')
@@ -29,7 +29,7 @@ export function registerPredict(program: Command): void {
           out.push(`assay ${a.assay}: not predicted: ${a.skipped}`);
           continue;
         }
-        out.push(`assay ${a.assay}: ${a.mutants!.toLocaleString('en-US')} mutants predicted from ${a.steps} steps in ${a.seconds!.toFixed(2)} s; ${a.predictedNsms!.toLocaleString('en-US')} predicted NSMs (predicted margin < 0)`);
+        out.push(`assay ${a.assay}: ${a.mutants!.toLocaleString('en-US')} mutants predicted from ${a.steps} ${a.decisions ?? 'steps'} in ${a.seconds!.toFixed(2)} s; ${a.predictedNsms!.toLocaleString('en-US')} predicted NSMs (predicted margin < 0)`);
         const q = a.quality;
         if (q)
           out.push(

@@ -12,7 +12,7 @@ import type { Store } from '../store/store.js';
 import { estimateMissed } from './estimate.js';
 import { predictedRanks, selectMutants } from './order.js';
 import type { RunGuide, RunSelection } from '../screen/runner.js';
-import { predictScreen } from './predict.js';
+import { predictable, predictScreen } from './predict.js';
 
 export interface Guidance {
   /** default: the screen file's `order` */
@@ -44,16 +44,16 @@ export function runGuide(g: Guidance): RunGuide {
 /** The run's selection; predicts first (and says so) when the store holds no predictions. */
 export function guidedSelection(tf: Transformer, plan: Plan, assays: readonly Assay[], store: Store, budget: number | undefined, sample: number | undefined, note: (line: string) => void): RunSelection {
   const ids = store.assays().map((a) => a.id);
-  const generate = assays.map((a, i) => [a, i] as const).filter(([a]) => a.type === 'generate');
-  if (!generate.length)
-    fail(`${budget !== undefined ? 'a budget' : 'the predicted order'} needs predictions, and they cover generate assays only; this screen has none`, store.path, 'screen it in plan order (drop --budget / --order predicted, or order/select from the file), or add a generate assay');
+  const predicted = assays.map((a, i) => [a, i] as const).filter(([a]) => predictable(a));
+  if (!predicted.length)
+    fail(`${budget !== undefined ? 'a budget' : 'the predicted order'} needs predictions, and they cover generate and choice assays only; this screen has neither`, store.path, 'screen it in plan order (drop --budget / --order predicted, or order/select from the file), or add a generate or choice assay');
   if (!hasPredictions(store)) {
     const t0 = performance.now();
     const pr = predictScreen(tf, plan, assays);
     pr.forEach((x, i) => x && savePredictions(store, ids[i], x.margin, x.step));
     note(`predicted every mutant first (mutascan predict; ${((performance.now() - t0) / 1000).toFixed(1)} s): the run follows the predictions`);
   }
-  const ranks = predictedRanks(plan.total, generate.map(([, i]) => predictionArray(store, ids[i], plan.total)));
+  const ranks = predictedRanks(plan.total, predicted.map(([, i]) => predictionArray(store, ids[i], plan.total)));
   return selectMutants(plan.total, ranks, (o) => plan.targetIndexOf(o), budget, sample);
 }
 

@@ -1,6 +1,7 @@
 /**
- * What a first-order prediction watches in a generate assay: each step's decision margin, as a function of that
- * step's logits, and its gradient there.
+ * What a first-order prediction watches: each decision's margin as a function of the logits it reads, and its
+ * gradient there — a generate assay's steps, a choice assay's answers (the same rules on the answer's logits,
+ * `letters` scoring comparing the four letters only).
  *
  * - Greedy step: the chosen token's logit minus the best other's (the runner-up of the baseline). Below 0, the
  *   step picks another token.
@@ -18,6 +19,19 @@ import type { Sampling } from '../model/sampler.js';
 export interface StepObjective extends Objective {
   /** the margin at the unmutated weights */
   margin: number;
+}
+
+/**
+ * A choice assay's `letters` decision: the chosen letter's logit minus the best other candidate's (candidates:
+ * the letters' distinct first tokens). Below 0, the question gets another answer.
+ */
+export function letterObjective(logits: Float32Array, at: number, vocab: number, token: number, candidates: readonly number[], position: number): StepObjective {
+  const dlogits = new Float32Array(vocab);
+  let other = -1;
+  for (const v of candidates) if (v !== token && (other < 0 || logits[at + v] > logits[at + other])) other = v;
+  dlogits[token] = 1;
+  if (other >= 0) dlogits[other] = -1;
+  return { position, dlogits, margin: other >= 0 ? logits[at + token] - logits[at + other] : Infinity };
 }
 
 /** The margin of choosing `token` from the logits at `at`, with its gradient. */

@@ -1,11 +1,14 @@
 /**
- * First-order predictions of a screen's outcomes, without screening: for every planned mutant and generate
- * assay, the lowest over the baseline's steps of (the step's margin + ⟨∂margin/∂W, ΔW⟩), ΔW being what the
- * mutation writes minus what was there, summed over the unit's cells. Below 0 = predicted NSM.
+ * First-order predictions of a screen's outcomes, without screening: for every planned mutant and generate or
+ * choice assay, the lowest over the baseline's decisions (a generate assay's steps, a choice assay's answers)
+ * of (the decision's margin + ⟨∂margin/∂W, ΔW⟩), ΔW being what the mutation writes minus what was there,
+ * summed over the unit's cells. Below 0 = predicted NSM.
  *
- * One teacher-forced pass over the baseline, one batched backward pass per group of steps (backward.ts), and
- * per matrix a product per step: seconds on stories260K, where the exhaustive screen takes a minute.
+ * A generate assay: one teacher-forced pass over the baseline, one batched backward pass per group of steps
+ * (backward.ts), and per matrix a product per step: seconds on stories260K, where the exhaustive screen takes a
+ * minute. A choice assay: a pass and a backward pass per question (each question is its own sequence).
  */
+import { ChoiceAssay } from '../assays/choice.js';
 import type { Assay } from '../assays/prepare.js';
 import { backward, record, releaseTransposes, type WeightGradient } from '../model/backward.js';
 import type { Transformer } from '../model/forward.js';
@@ -14,16 +17,16 @@ import { allMatrices, type Matrix } from '../model/weights.js';
 import { BF16_TO_F32 } from '../util/float.js';
 import { matrixStats, writtenValue } from '../screen/mutate.js';
 import { unitGrid, type Plan } from '../screen/plan.js';
-import { stepObjective, type StepObjective } from './objectives.js';
+import { letterObjective, stepObjective, type StepObjective } from './objectives.js';
 
 /** One assay's predictions, indexed by ordinal (ordinal 0, the null mutant, has none: NaN, step −1). */
 export interface AssayPrediction {
   assay: string;
-  /** lowest predicted margin over the steps (greedy: logits; sampled: probability) */
+  /** lowest predicted margin over the decisions (greedy and letters: logits; sampled: probability) */
   margin: Float32Array;
-  /** the generated step it comes from */
+  /** the decision it comes from: a generate assay's step, a choice assay's question (0-based) */
   step: Int32Array;
-  /** the baseline's own margins, per step */
+  /** the baseline's own margins, per decision */
   baselineMargins: number[];
   seconds: number;
 }
@@ -34,9 +37,58 @@ export interface PredictOptions {
   onAssay?(name: string, steps: number): void;
 }
 
-/** Predictions for every generate assay of the screen; other assays are skipped (undefined in their place). */
+/** Whether an assay's outcomes can be predicted (generate and choice assays; not likelihood assays' KL thresholds). */
+export function predictable(a: Assay): boolean {
+  return a.type === 'generate' || a instanceof ChoiceAssay;
+}
+
+/** Predictions for every generate and choice assay of the screen; others are skipped (undefined in their place). */
 export function predictScreen(tf: Transformer, plan: Plan, assays: readonly Assay[], o: PredictOptions = {}): (AssayPrediction | undefined)[] {
-  return assays.map((a) => (a.type === 'generate' ? predictGenerate(tf, plan, a, o) : undefined));
+  return assays.map((a) => (a.type === 'generate' ? predictGenerate(tf, plan, a, o) : a instanceof ChoiceAssay ? predictChoice(tf, plan, a, o) : undefined));
+}
+
+/** Where a backward pass's gradients of the plan's targets go: folded into `margin` and `step`, target by target. */
+function folder(tf: Transformer, plan: Plan, margin: Float32Array, step: Int32Array) {
+  const c = tf.config;
+  const targetOf = new Map<Matrix, number>();
+  plan.targets.forEach((t, i) => targetOf.set(t.weights, i));
+  const deltas = new Map<number, Float32Array[]>();
+  // the pass goes no lower than the lowest layer screened (the embedding, when screened, needs all of them)
+  const downTo = plan.targets.some((t) => t.layer === null && t.matrix === 'embed') ? 0 : Math.min(...plan.targets.map((t) => t.layer ?? c.nLayers));
+  return {
+    downTo: Math.min(downTo, c.nLayers - 1),
+    /** the visitor of a backward pass over `batch`, whose first objective is decision `first` */
+    visit: (batch: readonly StepObjective[], first: number) => (g: WeightGradient) => {
+      const ti = targetOf.get(g.matrix);
+      if (ti === undefined) return;
+      let d = deltas.get(ti);
+      if (!d) deltas.set(ti, (d = cellDeltas(plan, ti)));
+      foldTarget(plan, ti, g, batch, first, d, margin, step);
+    },
+  };
+}
+
+function predictChoice(tf: Transformer, plan: Plan, a: ChoiceAssay, o: PredictOptions): AssayPrediction {
+  const t0 = performance.now();
+  const V = tf.config.vocabSize;
+  const margin = new Float32Array(plan.total).fill(Infinity);
+  const step = new Int32Array(plan.total).fill(-1);
+  margin[0] = NaN;
+  o.onAssay?.(a.name, a.probes.length);
+  const fold = folder(tf, plan, margin, step);
+  const baselineMargins = a.probes.map((probe, q) => {
+    const tape = record(tf, probe.ids);
+    const at = (probe.ids.length - 1) * V;
+    const token = a.baselineIds[q];
+    const obj =
+      a.spec.scoring === 'letters'
+        ? letterObjective(tape.logits, at, V, token, a.letterCandidates, probe.ids.length - 1)
+        : stepObjective(tape.logits, at, V, token, a.sampling, a.sampling.temperature === 0 ? 0 : a.coin, probe.ids.length - 1);
+    backward(tf, tape, [obj], fold.visit([obj], q), { downTo: fold.downTo });
+    return obj.margin;
+  });
+  releaseTransposes(allMatrices(tf.weights).values());
+  return { assay: a.name, margin, step, baselineMargins, seconds: (performance.now() - t0) / 1000 };
 }
 
 function predictGenerate(tf: Transformer, plan: Plan, a: Extract<Assay, { type: 'generate' }>, o: PredictOptions): AssayPrediction {
@@ -58,24 +110,14 @@ function predictGenerate(tf: Transformer, plan: Plan, a: Extract<Assay, { type: 
     stepObjective(tape.logits, (P - 1 + t) * c.vocabSize, c.vocabSize, token, s, s.temperature === 0 ? 0 : coinList[t], P - 1 + t),
   );
 
-  const targetOf = new Map<Matrix, number>();
-  plan.targets.forEach((t, i) => targetOf.set(t.weights, i));
-  const deltas = new Map<number, Float32Array[]>();
+  const fold = folder(tf, plan, margin, step);
   // per objective: T rows of the widest activation, about ten such arrays alive at once
   const widest = Math.max(c.dim, c.hiddenDim, c.nHeads * c.headDim, c.vocabSize / tokens.length);
   const perObjective = tokens.length * widest * 4 * 10;
   const group = Math.max(1, Math.floor((o.memory ?? 2 ** 30) / perObjective));
-  // the pass goes no lower than the lowest layer screened (the embedding, when screened, needs all of them)
-  const downTo = plan.targets.some((t) => t.layer === null && t.matrix === 'embed') ? 0 : Math.min(...plan.targets.map((t) => t.layer ?? c.nLayers));
   for (let g0 = 0; g0 < objectives.length; g0 += group) {
     const batch = objectives.slice(g0, g0 + group);
-    backward(tf, tape, batch, (g: WeightGradient) => {
-      const ti = targetOf.get(g.matrix);
-      if (ti === undefined) return;
-      let d = deltas.get(ti);
-      if (!d) deltas.set(ti, (d = cellDeltas(plan, ti)));
-      foldTarget(plan, ti, g, batch, g0, d, margin, step);
-    }, { downTo: Math.min(downTo, c.nLayers - 1) });
+    backward(tf, tape, batch, fold.visit(batch, g0), { downTo: fold.downTo });
   }
   releaseTransposes(allMatrices(tf.weights).values());
   return { assay: a.name, margin, step, baselineMargins: objectives.map((x) => x.margin), seconds: (performance.now() - t0) / 1000 };

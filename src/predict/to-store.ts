@@ -10,9 +10,11 @@ import { rankQuality, type RankQuality } from './rank.js';
 
 export interface AssayPredictionSummary {
   assay: string;
-  /** why it has no predictions (not a generate assay) */
+  /** why it has no predictions (a likelihood assay) */
   skipped?: string;
+  /** the decisions predicted: a generate assay's steps, a choice assay's questions */
   steps?: number;
+  decisions?: 'steps' | 'questions';
   mutants?: number;
   predictedNsms?: number;
   seconds?: number;
@@ -34,10 +36,17 @@ export async function predictToStore(o: { specFile: string; storePath: string; b
   try {
     if (resumed) checkBaselines(p, store);
     const ids = store.assays().map((a) => a.id);
-    const predictions = predictScreen(p.tf, p.plan, p.assays, { onAssay: (name, steps) => o.onNote?.(`assay "${name}": ${steps} steps, the gradients of their margins in batched backward passes`) });
+    const predictions = predictScreen(p.tf, p.plan, p.assays, {
+      onAssay: (name, n) =>
+        o.onNote?.(
+          p.assays.find((a) => a.name === name)?.type === 'generate'
+            ? `assay "${name}": ${n} steps, the gradients of their margins in batched backward passes`
+            : `assay "${name}": ${n} questions, the gradient of each answer's margin in a backward pass of its own`,
+        ),
+    });
     const assays = p.assays.map((a, i): AssayPredictionSummary => {
       const pr = predictions[i];
-      if (!pr) return { assay: a.name, skipped: `a ${a.type} assay (first-order predictions cover generate assays)` };
+      if (!pr) return { assay: a.name, skipped: `a ${a.type} assay (first-order predictions cover generate and choice assays)` };
       const mutants = savePredictions(store, ids[i], pr.margin, pr.step);
       let predictedNsms = 0;
       for (let k = 1; k < pr.margin.length; k++) if (pr.margin[k] < 0) predictedNsms++;
@@ -45,7 +54,7 @@ export async function predictToStore(o: { specFile: string; storePath: string; b
       let quality: RankQuality | undefined;
       // the predictions just stored, from memory (a mutant no gradient reached has none: Infinity, ranked last)
       if (screened.ordinal.length) quality = rankQuality(Array.from(screened.ordinal, (k) => pr.margin[k]), Array.from(screened.nsm, Boolean));
-      return { assay: a.name, steps: pr.baselineMargins.length, mutants, predictedNsms, seconds: pr.seconds, quality };
+      return { assay: a.name, steps: pr.baselineMargins.length, decisions: a.type === 'generate' ? 'steps' : 'questions', mutants, predictedNsms, seconds: pr.seconds, quality };
     });
     return { created: !resumed, total: p.plan.total, assays, seconds: (performance.now() - t0) / 1000 };
   } finally {
