@@ -113,106 +113,121 @@ export function record(tf: Transformer, tokens: readonly number[]): Tape {
  * with both of its uses summed.
  */
 export function backward(tf: Transformer, tape: Tape, objectives: readonly Objective[], visit: (g: WeightGradient) => void, opts: { downTo?: number } = {}): void {
+  backwardGroups(tf, tape, [objectives], (g) => visit(g), opts);
+}
+
+/**
+ * The same for several groups of objectives over one tape (the groups a memory budget cuts a generation's steps
+ * into), layer by layer: a layer's transposed matrices are made once and serve every group, where a pass per
+ * group made them once per group (on a 7B model, a second or more per matrix). Between layers a group holds
+ * only the gradient at the layer's input ([its rows × dim]). `visit` gets each group's gradients with its index.
+ */
+export function backwardGroups(tf: Transformer, tape: Tape, groups: readonly (readonly Objective[])[], visit: (g: WeightGradient, group: number) => void, opts: { downTo?: number } = {}): void {
   const c = tf.config;
   const be = tf.backend;
   const w = tf.weights;
-  const S = objectives.length;
   const T = tape.tokens.length;
-  const R = S * T;
   const dim = c.dim;
   const qDim = c.nHeads * c.headDim;
   const kvDim = c.nKvHeads * c.headDim;
   const vocab = c.vocabSize;
-  const last = objectives.map((o) => o.position);
-  for (const p of last) if (!(p >= 0 && p < T)) throw new RangeError(`objective at position ${p} of a ${T}-token sequence`);
-  const rows = activeRows(last, T);
+  const tied = w.lmHead === w.embed;
 
   // Classifier: ∂/∂(final norm output) at each objective's position.
-  const dz = new Float32Array(S * vocab);
-  objectives.forEach((o, s) => dz.set(o.dlogits, s * vocab));
-  const dNormed = new Float32Array(R * dim);
-  {
+  const state = groups.map((objectives, group) => {
+    const S = objectives.length;
+    const R = S * T;
+    const last = objectives.map((o) => o.position);
+    for (const p of last) if (!(p >= 0 && p < T)) throw new RangeError(`objective at position ${p} of a ${T}-token sequence`);
+    const dz = new Float32Array(S * vocab);
+    objectives.forEach((o, s) => dz.set(o.dlogits, s * vocab));
+    const dNormed = new Float32Array(R * dim);
     const t = new Float32Array(S * dim);
     be.matmul(t, dz, S, transposed(be, w.lmHead));
     for (let s = 0; s < S; s++) dNormed.set(t.subarray(s * dim, (s + 1) * dim), (s * T + last[s]) * dim);
-  }
-  const headGradient = (s: number, out: Float32Array, accumulate: boolean): void => {
-    let nf = tape.normedFinal.subarray(last[s] * dim, (last[s] + 1) * dim);
-    if (w.lmHead.dtype === 'bf16') nf = nf.map((x) => BF16_TO_F32[f32ToBf16(x)]);
-    for (let v = 0; v < vocab; v++) {
-      const g = dz[s * vocab + v];
-      const at = v * dim;
-      if (!accumulate) for (let j = 0; j < dim; j++) out[at + j] = g * nf[j];
-      else if (g !== 0) for (let j = 0; j < dim; j++) out[at + j] += g * nf[j];
-    }
-  };
+    const headGradient = (s: number, out: Float32Array, accumulate: boolean): void => {
+      let nf = tape.normedFinal.subarray(last[s] * dim, (last[s] + 1) * dim);
+      if (w.lmHead.dtype === 'bf16') nf = nf.map((x) => BF16_TO_F32[f32ToBf16(x)]);
+      for (let v = 0; v < vocab; v++) {
+        const g = dz[s * vocab + v];
+        const at = v * dim;
+        if (!accumulate) for (let j = 0; j < dim; j++) out[at + j] = g * nf[j];
+        else if (g !== 0) for (let j = 0; j < dim; j++) out[at + j] += g * nf[j];
+      }
+    };
+    if (!tied) visit({ matrix: w.lmHead, of: (s, out) => headGradient(s, out, false) }, group);
+    const dx = rmsnormBackward(dNormed, tape.xFinal, w.finalNorm, R, T, dim, c.normEps);
+    return { S, R, last, rows: activeRows(last, T), headGradient, dx, pos: Int32Array.from({ length: R }, (_, r) => r % T) };
+  });
   releaseTransposes([w.lmHead]);
-  const tied = w.lmHead === w.embed;
-  if (!tied) visit({ matrix: w.lmHead, of: (s, out) => headGradient(s, out, false) });
-
-  let dx = rmsnormBackward(dNormed, tape.xFinal, w.finalNorm, R, T, dim, c.normEps);
   const linear = (m: Matrix, input: Float32Array, dOut: Float32Array): WeightGradient => ({ matrix: m, of: (s, out) => weightGradient(be, m, input, dOut, s, T, out) });
+  const { cos, sin } = tf.rotations(T);
+  const back = sin.map((x) => -x);
+  const interleaved = c.ropeLayout === 'interleaved';
 
   // `downTo`: no matrix below that layer is wanted (nor the embedding), so the pass stops there
   const downTo = opts.downTo ?? 0;
   for (let l = c.nLayers - 1; l >= downTo; l--) {
     const L = w.layers[l];
     const t = tape.layers[l];
-    // Feed-forward block: x_out = mid + down(silu(gate(xn2)) · up(xn2)).
-    visit(linear(L.down, t.stages.hidden, dx));
-    const dHidden = product(be, dx, R, L.down, rows);
-    const dh1 = new Float32Array(R * c.hiddenDim);
-    const dh3 = new Float32Array(R * c.hiddenDim);
-    swigluBackward(dHidden, t.h1, t.h3, dh1, dh3, S, T, c.hiddenDim, last);
-    visit(linear(L.gate, t.xn2, dh1));
-    visit(linear(L.up, t.xn2, dh3));
-    const dXn2 = product(be, dh1, R, L.gate, rows);
-    addInto(dXn2, product(be, dh3, R, L.up, rows));
-    const dMid = rmsnormBackward(dXn2, t.stages.mid, L.ffnNorm, R, T, dim, c.normEps);
-    addInto(dMid, dx);
-    // Attention block: mid = x_in + o(attention(rope(q(xn1)), rope(k(xn1)), v(xn1))).
-    visit(linear(L.o, t.stages.attention, dMid));
-    const dAtt = product(be, dMid, R, L.o, rows);
-    const dq = new Float32Array(R * qDim);
-    const dk = new Float32Array(R * kvDim);
-    const dv = new Float32Array(R * kvDim);
-    attentionBackward(be, c, t, dAtt, dq, dk, dv, rows, T);
-    const { cos, sin } = tf.rotations(T);
-    const back = sin.map((x) => -x);
-    const pos = Int32Array.from({ length: R }, (_, r) => r % T);
-    const interleaved = c.ropeLayout === 'interleaved';
-    be.rope(dq, R, c.nHeads, c.headDim, pos, cos, back, interleaved);
-    be.rope(dk, R, c.nKvHeads, c.headDim, pos, cos, back, interleaved);
-    visit(linear(L.q, t.xn1, dq));
-    visit(linear(L.k, t.xn1, dk));
-    visit(linear(L.v, t.xn1, dv));
-    if (l === downTo && downTo > 0) {
-      releaseTransposes(LAYER_MATRICES.map((m) => L[m]));
-      return;
-    }
-    const dXn1 = product(be, dq, R, L.q, rows);
-    addInto(dXn1, product(be, dk, R, L.k, rows));
-    addInto(dXn1, product(be, dv, R, L.v, rows));
-    dx = rmsnormBackward(dXn1, t.xIn, L.attnNorm, R, T, dim, c.normEps);
-    addInto(dx, dMid);
+    const bottom = l === downTo && downTo > 0;
+    state.forEach((g, group) => {
+      const { S, R, last, rows, dx } = g;
+      const see = (x: WeightGradient): void => visit(x, group);
+      // Feed-forward block: x_out = mid + down(silu(gate(xn2)) · up(xn2)).
+      see(linear(L.down, t.stages.hidden, dx));
+      const dHidden = product(be, dx, R, L.down, rows);
+      const dh1 = new Float32Array(R * c.hiddenDim);
+      const dh3 = new Float32Array(R * c.hiddenDim);
+      swigluBackward(dHidden, t.h1, t.h3, dh1, dh3, S, T, c.hiddenDim, last);
+      see(linear(L.gate, t.xn2, dh1));
+      see(linear(L.up, t.xn2, dh3));
+      const dXn2 = product(be, dh1, R, L.gate, rows);
+      addInto(dXn2, product(be, dh3, R, L.up, rows));
+      const dMid = rmsnormBackward(dXn2, t.stages.mid, L.ffnNorm, R, T, dim, c.normEps);
+      addInto(dMid, dx);
+      // Attention block: mid = x_in + o(attention(rope(q(xn1)), rope(k(xn1)), v(xn1))).
+      see(linear(L.o, t.stages.attention, dMid));
+      const dAtt = product(be, dMid, R, L.o, rows);
+      const dq = new Float32Array(R * qDim);
+      const dk = new Float32Array(R * kvDim);
+      const dv = new Float32Array(R * kvDim);
+      attentionBackward(be, c, t, dAtt, dq, dk, dv, rows, T);
+      be.rope(dq, R, c.nHeads, c.headDim, g.pos, cos, back, interleaved);
+      be.rope(dk, R, c.nKvHeads, c.headDim, g.pos, cos, back, interleaved);
+      see(linear(L.q, t.xn1, dq));
+      see(linear(L.k, t.xn1, dk));
+      see(linear(L.v, t.xn1, dv));
+      if (bottom) return;
+      const dXn1 = product(be, dq, R, L.q, rows);
+      addInto(dXn1, product(be, dk, R, L.k, rows));
+      addInto(dXn1, product(be, dv, R, L.v, rows));
+      g.dx = rmsnormBackward(dXn1, t.xIn, L.attnNorm, R, T, dim, c.normEps);
+      addInto(g.dx, dMid);
+    });
     // one layer's transposed copies alive at a time (a 7B model's would otherwise add 26 GB of float32)
     releaseTransposes(LAYER_MATRICES.map((m) => L[m]));
+    if (bottom) return;
   }
 
   // Embedding: each position's row of the table gets that position's gradient.
-  const dEmbed = dx;
-  visit({
-    matrix: w.embed,
-    of: (s, out) => {
-      out.fill(0);
-      for (let p = 0; p <= last[s]; p++) {
-        const at = tape.tokens[p] * dim;
-        const from = (s * T + p) * dim;
-        for (let j = 0; j < dim; j++) out[at + j] += dEmbed[from + j];
-      }
-      if (tied) headGradient(s, out, true);
-    },
-  });
+  state.forEach(({ last, dx: dEmbed, headGradient }, group) =>
+    visit(
+      {
+        matrix: w.embed,
+        of: (s, out) => {
+          out.fill(0);
+          for (let p = 0; p <= last[s]; p++) {
+            const at = tape.tokens[p] * dim;
+            const from = (s * T + p) * dim;
+            for (let j = 0; j < dim; j++) out[at + j] += dEmbed[from + j];
+          }
+          if (tied) headGradient(s, out, true);
+        },
+      },
+      group,
+    ),
+  );
 }
 
 /** ∂s/∂W = Σ_p dOut[s,p] ⊗ input[p], as one product on the backend: (dOut_sᵀ)(inputᵀ)ᵀ. */

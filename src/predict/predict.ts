@@ -10,7 +10,7 @@
  */
 import { ChoiceAssay } from '../assays/choice.js';
 import type { Assay } from '../assays/prepare.js';
-import { backward, record, releaseTransposes, type WeightGradient } from '../model/backward.js';
+import { backward, backwardGroups, record, releaseTransposes, type WeightGradient } from '../model/backward.js';
 import type { Transformer } from '../model/forward.js';
 import { coins } from '../model/sampler.js';
 import { allMatrices, type Matrix } from '../model/weights.js';
@@ -115,10 +115,11 @@ function predictGenerate(tf: Transformer, plan: Plan, a: Extract<Assay, { type: 
   const widest = Math.max(c.dim, c.hiddenDim, c.nHeads * c.headDim, c.vocabSize / tokens.length);
   const perObjective = tokens.length * widest * 4 * 10;
   const group = Math.max(1, Math.floor((o.memory ?? 2 ** 30) / perObjective));
-  for (let g0 = 0; g0 < objectives.length; g0 += group) {
-    const batch = objectives.slice(g0, g0 + group);
-    backward(tf, tape, batch, fold.visit(batch, g0), { downTo: fold.downTo });
-  }
+  // every group goes back together, layer by layer, so each matrix is transposed once for all of them
+  const groups: StepObjective[][] = [];
+  for (let g0 = 0; g0 < objectives.length; g0 += group) groups.push(objectives.slice(g0, g0 + group));
+  const visitors = groups.map((batch, i) => fold.visit(batch, i * group));
+  backwardGroups(tf, tape, groups, (g, i) => visitors[i](g), { downTo: fold.downTo });
   releaseTransposes(allMatrices(tf.weights).values());
   return { assay: a.name, margin, step, baselineMargins: objectives.map((x) => x.margin), seconds: (performance.now() - t0) / 1000 };
 }
