@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { Store } from '../store/store.js';
-import { summarize } from '../store/summary.js';
+import { describeParkedMutants, summarize } from '../store/summary.js';
 import { isDamage, StoreDamaged } from '../store/health.js';
 import { survey } from '../store/repair.js';
 import { describeRun, isAlive, openRuns } from '../store/runs.js';
@@ -52,9 +52,7 @@ export function registerStatus(program: Command): void {
           out.push(isAlive(r) ? `being filled by the run of ${describeRun(r)}` : `a run that is gone left mutants claimed (${describeRun(r)}): the next run takes them over`);
         for (const w of s.workers)
           out.push(`worker ${w.name}: ${w.mutants} mutants in ${w.batches} batches, ${(w.mutants / Math.max(1e-9, w.seconds)).toFixed(1)} mutants/s while evaluating, last batch ${new Date(w.lastMs).toISOString()}`);
-        for (const b of s.parked)
-          // a guided run's batch (g…) lists scattered mutants of one target: only its first and size are stored
-          out.push(`parked batch ${b.batch} (${b.batch.startsWith('g') ? `${b.count} mutants from ${b.first}` : `mutants ${b.first}–${b.first + b.count - 1}`}) after ${b.attempts} failed attempts: ${b.error}`);
+        for (const b of s.parked) out.push(`parked batch ${b.batch} (${describeParkedMutants(b)}) after ${b.attempts} failed attempts: ${b.error}`);
         process.stdout.write(out.join('\n') + '\n');
       } finally {
         store.close();

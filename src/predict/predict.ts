@@ -22,6 +22,7 @@ import { letterObjective, stepObjective, type StepObjective } from './objectives
 /** One assay's predictions, indexed by ordinal (ordinal 0, the null mutant, has none: NaN, step −1). */
 export interface AssayPrediction {
   assay: string;
+  decisions: Decisions;
   /** lowest predicted margin over the decisions (greedy and letters: logits; sampled: probability) */
   margin: Float32Array;
   /** the decision it comes from: a generate assay's step, a choice assay's question (0-based) */
@@ -31,10 +32,14 @@ export interface AssayPrediction {
   seconds: number;
 }
 
+/** What an assay's decisions are: a generate assay's steps, a choice assay's questions. */
+export type Decisions = 'steps' | 'questions';
+
 export interface PredictOptions {
   /** bytes the backward pass's per-objective arrays may take (bounds how many steps go back together) */
   memory?: number;
-  onAssay?(name: string, steps: number): void;
+  /** an assay's predictions begin: how many decisions, and what they are */
+  onAssay?(name: string, decisions: number, of: Decisions): void;
 }
 
 /** Whether an assay's outcomes can be predicted (generate and choice assays; not likelihood assays' KL thresholds). */
@@ -74,7 +79,7 @@ function predictChoice(tf: Transformer, plan: Plan, a: ChoiceAssay, o: PredictOp
   const margin = new Float32Array(plan.total).fill(Infinity);
   const step = new Int32Array(plan.total).fill(-1);
   margin[0] = NaN;
-  o.onAssay?.(a.name, a.probes.length);
+  o.onAssay?.(a.name, a.probes.length, 'questions');
   const fold = folder(tf, plan, margin, step);
   const baselineMargins = a.probes.map((probe, q) => {
     const tape = record(tf, probe.ids);
@@ -88,7 +93,7 @@ function predictChoice(tf: Transformer, plan: Plan, a: ChoiceAssay, o: PredictOp
     return obj.margin;
   });
   releaseTransposes(allMatrices(tf.weights).values());
-  return { assay: a.name, margin, step, baselineMargins, seconds: (performance.now() - t0) / 1000 };
+  return { assay: a.name, decisions: 'questions', margin, step, baselineMargins, seconds: (performance.now() - t0) / 1000 };
 }
 
 function predictGenerate(tf: Transformer, plan: Plan, a: Extract<Assay, { type: 'generate' }>, o: PredictOptions): AssayPrediction {
@@ -101,8 +106,8 @@ function predictGenerate(tf: Transformer, plan: Plan, a: Extract<Assay, { type: 
   const margin = new Float32Array(plan.total).fill(Infinity);
   const step = new Int32Array(plan.total).fill(-1);
   margin[0] = NaN;
-  o.onAssay?.(a.name, base.length);
-  if (!base.length) return { assay: a.name, margin, step, baselineMargins: [], seconds: 0 };
+  o.onAssay?.(a.name, base.length, 'steps');
+  if (!base.length) return { assay: a.name, decisions: 'steps', margin, step, baselineMargins: [], seconds: 0 };
   const tape = record(tf, tokens);
   const s = a.settings;
   const coinList = coins(s.seed, base.length);
@@ -121,7 +126,7 @@ function predictGenerate(tf: Transformer, plan: Plan, a: Extract<Assay, { type: 
   const visitors = groups.map((batch, i) => fold.visit(batch, i * group));
   backwardGroups(tf, tape, groups, (g, i) => visitors[i](g), { downTo: fold.downTo });
   releaseTransposes(allMatrices(tf.weights).values());
-  return { assay: a.name, margin, step, baselineMargins: objectives.map((x) => x.margin), seconds: (performance.now() - t0) / 1000 };
+  return { assay: a.name, decisions: 'steps', margin, step, baselineMargins: objectives.map((x) => x.margin), seconds: (performance.now() - t0) / 1000 };
 }
 
 /** Per kind, what the mutation adds to each cell of the target's matrix (written value − value). */

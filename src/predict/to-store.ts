@@ -5,16 +5,16 @@
  */
 import { checkBaselines, openScreenStore, prepareScreen } from '../screen/runner.js';
 import { savePredictions, screenedOutcomes } from '../store/predictions.js';
-import { predictScreen } from './predict.js';
+import { predictScreen, type Decisions } from './predict.js';
 import { rankQuality, type RankQuality } from './rank.js';
 
 export interface AssayPredictionSummary {
   assay: string;
   /** why it has no predictions (a likelihood assay) */
   skipped?: string;
-  /** the decisions predicted: a generate assay's steps, a choice assay's questions */
+  /** how many decisions were predicted, and what they are */
   steps?: number;
-  decisions?: 'steps' | 'questions';
+  decisions?: Decisions;
   mutants?: number;
   predictedNsms?: number;
   seconds?: number;
@@ -37,9 +37,9 @@ export async function predictToStore(o: { specFile: string; storePath: string; b
     if (resumed) checkBaselines(p, store);
     const ids = store.assays().map((a) => a.id);
     const predictions = predictScreen(p.tf, p.plan, p.assays, {
-      onAssay: (name, n) =>
+      onAssay: (name, n, of) =>
         o.onNote?.(
-          p.assays.find((a) => a.name === name)?.type === 'generate'
+          of === 'steps'
             ? `assay "${name}": ${n} steps, the gradients of their margins in batched backward passes`
             : `assay "${name}": ${n} questions, the gradient of each answer's margin in a backward pass of its own`,
         ),
@@ -54,7 +54,7 @@ export async function predictToStore(o: { specFile: string; storePath: string; b
       let quality: RankQuality | undefined;
       // the predictions just stored, from memory (a mutant no gradient reached has none: Infinity, ranked last)
       if (screened.ordinal.length) quality = rankQuality(Array.from(screened.ordinal, (k) => pr.margin[k]), Array.from(screened.nsm, Boolean));
-      return { assay: a.name, steps: pr.baselineMargins.length, decisions: a.type === 'generate' ? 'steps' : 'questions', mutants, predictedNsms, seconds: pr.seconds, quality };
+      return { assay: a.name, steps: pr.baselineMargins.length, decisions: pr.decisions, mutants, predictedNsms, seconds: pr.seconds, quality };
     });
     return { created: !resumed, total: p.plan.total, assays, seconds: (performance.now() - t0) / 1000 };
   } finally {

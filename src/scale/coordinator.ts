@@ -15,7 +15,8 @@ import { createHash } from 'node:crypto';
 import type { Outcome } from '../assays/assay.js';
 import { modelFingerprint } from '../model/fingerprint.js';
 import { fail } from '../errors.js';
-import { checkBaselines, evaluatorFor, openScreenStore, prepareScreen, registerRun, runNullMutant, type RunOptions, type RunSummary } from '../screen/runner.js';
+import { budgetSummary, checkBaselines, evaluatorFor, openScreenStore, prepareScreen, registerRun, runNullMutant, selectionDone, type RunOptions, type RunSummary } from '../screen/runner.js';
+import { describeParkedMutants } from '../store/summary.js';
 import type { Plan } from '../screen/plan.js';
 import type { Store } from '../store/store.js';
 import { connect, connectionOptions, parseRedisUrl, publishScreen, refusals, withdrawScreen } from './redis.js';
@@ -120,12 +121,7 @@ export async function runDistributed(o: DistributedOptions): Promise<RunSummary 
     // A guided run's progress counts its own selection (and the null mutant): mutants done outside it, by an
     // earlier run in plan order, are set aside once, as only the selection's batches are enqueued.
     const total = selection ? selection.order.length + 1 : p.plan.total;
-    let outside = 0;
-    if (selection) {
-      const open = new Set(store.pending());
-      const openInSelection = selection.order.filter((x) => open.has(x)).length + (open.has(0) ? 1 : 0);
-      outside = store.countDone() - (total - openInSelection);
-    }
+    const outside = selection ? store.countDone() - selectionDone(store, selection) : 0;
     const countDone = (): number => store.countDone() - outside;
     let done = countDone();
     o.onStart?.({ total, done, resumed, notes: [...shared.notes, ...p.notes, ...guideNotes] });
@@ -187,7 +183,7 @@ export async function runDistributed(o: DistributedOptions): Promise<RunSummary 
           if (b && !parkedIds.has(b.id)) {
             save.run(b.id, b.first, b.count, job.attemptsMade, job.failedReason ?? 'unknown error', new Date().toISOString());
             parkedIds.add(b.id);
-            o.onNote?.(`batch ${b.id} (${b.ordinals ? `${b.count} mutants from ${b.first}` : `mutants ${b.first}–${b.first + b.count - 1}`}) failed ${job.attemptsMade} times and is parked: ${job.failedReason}`);
+            o.onNote?.(`batch ${b.id} (${describeParkedMutants({ batch: b.id, first: b.first, count: b.count })}) failed ${job.attemptsMade} times and is parked: ${job.failedReason}`);
           }
         }
         done = countDone();
@@ -223,11 +219,7 @@ export async function runDistributed(o: DistributedOptions): Promise<RunSummary 
       await withdrawScreen(redis, id);
       if (parked === 0) await queue.obliterate({ force: true });
     }
-    let budget: RunSummary['budget'];
-    if (selection?.budget) {
-      const b = selection.budget;
-      budget = { top: b.top.length, sample: b.sample.length, estimates: done === total ? o.guide!.finish(store, selection) : undefined };
-    }
+    const budget = selection && budgetSummary(o.guide!, store, selection, done === total);
     return { total, done, ranNow: done - startDone, stopped: stopped || done < total, seconds: (performance.now() - t0) / 1000, rechecks: 0, parked, budget };
   } finally {
     try {

@@ -61,6 +61,19 @@ export interface RunGuide {
   finish(store: Store, s: RunSelection): MissedEstimate[];
 }
 
+/** A guided run's progress: the mutants of its selection done, the null mutant counted (of order.length + 1). */
+export function selectionDone(store: Store, selection: RunSelection): number {
+  const open = new Set(store.pending());
+  return selection.order.length + 1 - selection.order.filter((x) => open.has(x)).length - (open.has(0) ? 1 : 0);
+}
+
+/** What a run reports of its budget; once every mutant of it is done, the estimate of the NSMs missed (stored). */
+export function budgetSummary(guide: RunGuide, store: Store, selection: RunSelection, complete: boolean): RunSummary['budget'] {
+  const b = selection.budget;
+  if (!b) return undefined;
+  return { top: b.top.length, sample: b.sample.length, estimates: complete ? guide.finish(store, selection) : undefined };
+}
+
 export interface RunSummary {
   total: number;
   done: number;
@@ -358,16 +371,9 @@ export async function runScreen(o: RunOptions): Promise<RunSummary> {
       }
       rechecks += evaluator.rechecks;
     }
-    let budgetSummary: RunSummary['budget'];
-    if (selection) {
-      const open = new Set(store.pending());
-      done = total - selection.order.filter((x) => open.has(x)).length - (open.has(0) ? 1 : 0);
-      if (selection.budget) {
-        const b = selection.budget;
-        budgetSummary = { top: b.top.length, sample: b.sample.length, estimates: done === total ? o.guide!.finish(store, selection) : undefined };
-      }
-    } else done = store.countDone();
-    return { total, done, ranNow, stopped: stopped || done < total, seconds: (performance.now() - t0) / 1000, rechecks, jobs, others: others?.length ? others : undefined, budget: budgetSummary };
+    done = selection ? selectionDone(store, selection) : store.countDone();
+    const budget = selection && budgetSummary(o.guide!, store, selection, done === total);
+    return { total, done, ranNow, stopped: stopped || done < total, seconds: (performance.now() - t0) / 1000, rechecks, jobs, others: others?.length ? others : undefined, budget };
   } finally {
     try {
       reg.end();

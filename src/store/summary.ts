@@ -24,6 +24,14 @@ export interface ParkedBatch {
   error: string;
 }
 
+/**
+ * Which mutants a parked batch holds, for people: a plan-order batch's range, or a guided run's batch (id g…),
+ * whose scattered mutants of one target are stored as its first and its size only.
+ */
+export function describeParkedMutants(b: Pick<ParkedBatch, 'batch' | 'first' | 'count'>): string {
+  return b.batch.startsWith('g') ? `${b.count} mutants from ${b.first}` : `mutants ${b.first}–${b.first + b.count - 1}`;
+}
+
 /** A worker of a distributed run, as the coordinator recorded it. */
 export interface WorkerRecord {
   name: string;
