@@ -173,10 +173,10 @@ try {
     printLimit('  mutascan fast path', metered, wall, loadAddon(), [...allMatrices(p.model.weights).values()]);
     // The ceiling on this host: the fast path's FLOPs (products and attention, as counted) at the FMA peak.
     const addon = loadAddon();
-    const peak = Math.max(addon.peak('f32', addon.getThreads(), 1) ?? 0, addon.peak('bf16', addon.getThreads(), 1) ?? 0) * 1e9;
+    const peak = Math.max(addon.peak('f32', addon.getThreads(), 1), addon.peak('bf16', addon.getThreads(), 1)) * 1e9;
     const flops = [...metered.products.values()].reduce((a, x) => a + x.flops, 0) + (metered.ops.get('attention')?.flops ?? 0);
     const ceiling = flops / n / peak;
-    console.log(`  ceiling: ${(flops / n / 1e9).toFixed(0)} GFLOP per mutant at this host's FMA peak (${(peak / 1e9).toFixed(0)} GFLOP/s, ${addon.info().bf16exact === 'avx512f' ? 'bf16 widened to fp32: no bf16 dot products or AMX here' : addon.info().bf16exact}) take ${ceiling.toFixed(3)} s = ${(peerSeconds / ceiling).toFixed(1)}× the PyTorch loop at most`);
+    console.log(`  ceiling: ${(flops / n / 1e9).toFixed(0)} GFLOP per mutant at this host's FMA peak (${(peak / 1e9).toFixed(0)} GFLOP/s, ${addon.info().isa === 'avx512f' || addon.info().isa === 'avx2' ? `${addon.info().isa}: bf16 as float32 FMAs, no bf16 dot products or AMX here` : `bf16 kernel ${addon.info().bf16exact}`}) take ${ceiling.toFixed(3)} s = ${(peerSeconds / ceiling).toFixed(1)}× the PyTorch loop at most`);
   }
   if (part === 'estimate') {
     const full = join(tmp, 'paper.yaml');

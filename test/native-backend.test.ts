@@ -193,7 +193,7 @@ describe('native rmsnorm, RoPE and transposes give the TypeScript twin\'s bits',
   });
 });
 
-describe('AVX-512 kernels give their AVX2 twins\' bits', { skip: !cpuHas('avx512f') && 'this CPU lacks AVX-512' }, () => {
+describe('AVX-512 kernels give their AVX2 twins\' bits', { skip: (!cpuHas('avx512f') && 'this CPU lacks AVX-512') || (process.env.MUTASCAN_ISA === 'avx2' && 'this run is capped at AVX2') }, () => {
   // The same computations in a process using AVX-512 and in one told to keep to AVX2, compared bit for bit.
   const run = (script: string, env: Record<string, string>): string => {
     const prelude = `
@@ -207,8 +207,8 @@ describe('AVX-512 kernels give their AVX2 twins\' bits', { skip: !cpuHas('avx512
     return r.stdout;
   };
   const same = (script: string): void => {
-    const wide = run(script, { MUTASCAN_NO_AVX512: '0' });
-    const narrow = run(script, { MUTASCAN_NO_AVX512: '1' });
+    const wide = run(script, { MUTASCAN_ISA: 'auto' });
+    const narrow = run(script, { MUTASCAN_ISA: 'avx2' });
     assert.ok(wide.length > 10000);
     assert.equal(wide, narrow);
   };
@@ -279,7 +279,7 @@ describe('native attention: close to the twin, and a row\'s bits do not depend o
   }
 });
 
-describe('row-exact bf16 products (what lets the fast path skip tie re-checks)', () => {
+describe('row-exact products, fp32 and bf16 (what lets the fast path skip tie re-checks)', () => {
   const rand = (n: number, seed: number): Float32Array => {
     const x = new Float32Array(n);
     let s = seed;
@@ -291,10 +291,11 @@ describe('row-exact bf16 products (what lets the fast path skip tie re-checks)',
   };
   const bits = (x: Float32Array): Uint16Array => Uint16Array.from(new Uint32Array(x.buffer), (u) => (u + 0x7fff + ((u >>> 16) & 1)) >>> 16);
 
-  it('a row gives the same bits alone, anywhere in a batch, and through a patch of replaced rows', { skip: !native.rowExact('bf16') && 'this CPU lacks AVX-512 (F, BW and BF16 or VL)' }, () => {
+  it('a row gives the same bits alone, anywhere in a batch, and through a patch of replaced rows', () => {
     // odd sizes: inputs not a multiple of 32 (the masked tail), outputs not a multiple of the tile
-    for (const [rows, m, n] of [[37, 101, 77], [9, 250, 1100], [130, 7, 2050]]) {
-      const w = matrix('w', m, n, bits(rand(m * n, m)));
+    for (const [rows, m, n, f32] of [[37, 101, 77, 0], [9, 250, 1100, 0], [130, 7, 2050, 0], [37, 101, 77, 1], [9, 250, 1100, 1], [130, 7, 2050, 1]]) {
+      assert.ok(native.rowExact(f32 ? 'f32' : 'bf16'));
+      const w = matrix('w', m, n, f32 ? rand(m * n, m) : bits(rand(m * n, m)));
       const x = rand(rows * n, n);
       const batch = new Float32Array(rows * m);
       native.matmul(batch, x, rows, w);
@@ -304,7 +305,7 @@ describe('row-exact bf16 products (what lets the fast path skip tie re-checks)',
         assert.deepEqual(alone, batch.subarray(r * m, (r + 1) * m), `row ${r} of ${rows}, ${m}×${n}`);
       }
       // rows 3…5 of W replaced: recomputed into a copy of the output, they equal the batch's own rows 3…5
-      const patch = matrix('rows', 3, n, (w.data as Uint16Array).slice(3 * n, 6 * n));
+      const patch = matrix('rows', 3, n, w.data.slice(3 * n, 6 * n));
       const out = new Float32Array(rows * m);
       native.matmulInto(out.subarray(3), m, x, rows, patch);
       for (let r = 0; r < rows; r++) assert.deepEqual(out.subarray(r * m + 3, r * m + 6), batch.subarray(r * m + 3, r * m + 6));

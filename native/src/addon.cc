@@ -1,11 +1,13 @@
 // mutascan's native backend: matrix products on the JavaScript typed arrays in place (no copies of weights or
-// activations), fp32 through OpenBLAS and bf16 through oneDNN, plus the machine's FMA peak for benchmarks.
+// activations). The row-exact kernels (f32exact.cc, bf16exact.cc) are the default; OpenBLAS (fp32) and oneDNN
+// (fp32, bf16) are there for `MUTASCAN_KERNEL=library` and the benchmarks. Also the machine's FMA peak.
 //
 //   out[r, o] = sum_j x[r, j] * W[o, j]     x: [rows x in], W: [out x in] as stored in the checkpoint.
 #include <napi.h>
 #include <cblas.h>
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.hpp>
+#include <oneapi/dnnl/dnnl_debug.h>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -13,6 +15,8 @@
 #include <tuple>
 #include <vector>
 #include "bf16exact.h"
+#include "f32exact.h"
+#include "isa.h"
 #include "mmap.h"
 #include "ops.h"
 #include "sample.h"
@@ -50,6 +54,7 @@ struct Dnnl {
   // One primitive per (rows, in, out): oneDNN picks its fastest kernel for fixed shapes.
   std::map<std::tuple<long, long, long, int>, dnnl::matmul> prims;
   std::vector<uint16_t> xbf;
+  std::vector<float> xsplit;
 };
 
 Dnnl& dnnl_state() {
@@ -152,7 +157,24 @@ void dnnl_matmul(Napi::Env env, bool bf16, long rows, long n, long m, const void
   }
 }
 
+// Whether oneDNN runs bf16 matmuls here: Debian's oneDNN has bf16 kernels for AVX-512 and up only, and asked for a
+// primitive it cannot make it fails. Asked once, with a small primitive, so that no product ever meets that.
+bool onednn_bf16() {
+  static const bool ok = [] {
+    if (!isa_at_least(Isa::avx512f)) return false;
+    try {
+      Dnnl& d = dnnl_state();
+      dnnl_prim(d, true, 2, 32, 16, 1);
+      return true;
+    } catch (const dnnl::error&) {
+      return false;
+    }
+  }();
+  return ok;
+}
+
 Napi::Value Bf16gemm(const Napi::CallbackInfo& info) {
+  check(onednn_bf16(), info.Env(), "bf16gemm: oneDNN has no bf16 matmul for this CPU level (use the row-exact kernel)");
   auto a = gemm_args<Napi::Uint16Array, uint16_t>(info, "bf16gemm");
   if (a.rows == 0) return info.Env().Undefined();
   Dnnl& d = dnnl_state();
@@ -166,13 +188,34 @@ Napi::Value Bf16gemm(const Napi::CallbackInfo& info) {
 // are ldo apart, so a patch's few output features can be written into the full output in place.
 Napi::Value Bf16exact(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  check(bf16exact_supported(), env, "bf16exact: this CPU lacks AVX-512 (F, BW and BF16 or VL)");
   auto a = strided_args<Napi::Uint16Array, uint16_t>(info, "bf16exact");
   if (a.rows == 0) return env.Undefined();
   Dnnl& d = dnnl_state();
   if ((long)d.xbf.size() < a.rows * a.n) d.xbf.resize(a.rows * a.n);
   for (long i = 0; i < a.rows * a.n; i++) d.xbf[i] = to_bf16(a.x[i]);
-  bf16exact_gemm(a.out, a.ldo, d.xbf.data(), a.rows, a.w, a.m, a.n, threads_for(a.rows, a.m, a.n));
+  const void* x = d.xbf.data();
+  if (bf16exact_splits()) {
+    const long width = bf16exact_split_width(a.n);
+    if ((long)d.xsplit.size() < a.rows * width) d.xsplit.resize(a.rows * width);
+    bf16exact_split(d.xsplit.data(), d.xbf.data(), a.rows, a.n);
+    x = d.xsplit.data();
+  }
+  bf16exact_gemm(a.out, a.ldo, x, a.rows, a.w, a.m, a.n, threads_for(a.rows, a.m, a.n));
+  return env.Undefined();
+}
+
+// f32exact(out, ldo, x, rows, W, out_features, in_features): the row-exact float32 product (f32exact.cc), W float32
+// or, as a Uint16Array, float16; out rows ldo apart.
+Napi::Value F32exact(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const bool f16 = info[4].As<Napi::TypedArray>().TypedArrayType() == napi_uint16_array;
+  if (f16) {
+    auto a = strided_args<Napi::Uint16Array, uint16_t>(info, "f32exact");
+    if (a.rows > 0) f16exact_gemm(a.out, a.ldo, a.x, a.rows, a.w, a.m, a.n, threads_for(a.rows, a.m, a.n));
+  } else {
+    auto a = strided_args<Napi::Float32Array, float>(info, "f32exact");
+    if (a.rows > 0) f32exact_gemm(a.out, a.ldo, a.x, a.rows, a.w, a.m, a.n, threads_for(a.rows, a.m, a.n));
+  }
   return env.Undefined();
 }
 
@@ -228,7 +271,6 @@ Napi::Value Peak(const Napi::CallbackInfo& info) {
   bool bf16 = info[0].As<Napi::String>().Utf8Value() == "bf16";
   int threads = info[1].As<Napi::Number>().Int32Value();
   double seconds = info[2].As<Napi::Number>().DoubleValue();
-  if (!peak_supported(bf16)) return info.Env().Null();
   return Napi::Number::New(info.Env(), peak_gflops(bf16, threads, seconds));
 }
 
@@ -238,19 +280,41 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   o.Set("openblas", openblas_get_config());
   const dnnl_version_t* v = dnnl_version();
   o.Set("onednn", std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch));
-  o.Set("bf16", peak_supported(true));
+  o.Set("isa", isa_name(isa_level()));
+  o.Set("hostIsa", isa_name(host_isa()));
+  o.Set("onednnIsa", dnnl_cpu_isa2str(dnnl_get_effective_cpu_isa()));
+  o.Set("onednnBf16", onednn_bf16());
   o.Set("bf16exact", bf16exact_kernel());
+  o.Set("bf16Numerics", bf16exact_numerics());
+  o.Set("f32exact", f32exact_kernel());
+  o.Set("peakF32", peak_instruction(false));
+  o.Set("peakBf16", peak_instruction(true));
   o.Set("threads", g_threads);
   return o;
 }
 
+// oneDNN's kernels at most at the level in use, so that a capped level (MUTASCAN_ISA) caps them too; set before
+// any primitive exists.
+dnnl_cpu_isa_t onednn_cap(Isa l) {
+  switch (l) {
+    case Isa::portable: return dnnl_cpu_isa_sse41;
+    case Isa::avx2: return dnnl_cpu_isa_avx2;
+    case Isa::avx512f: return dnnl_cpu_isa_avx512_core;
+    case Isa::avx512bf16: return dnnl_cpu_isa_avx512_core_bf16;
+    default: return dnnl_cpu_isa_all;
+  }
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  if (*isa_request_error())
+    throw Napi::Error::New(env, std::string("MUTASCAN_ISA=") + isa_request_error() + " names no instruction-set level (use auto, portable, avx2, avx512f, avx512bf16 or amx)");
+  if (isa_level() != Isa::amx) dnnl_set_max_cpu_isa(onednn_cap(isa_level()));
   exports.Set("sgemm", Napi::Function::New(env, Sgemm));
   exports.Set("bf16gemm", Napi::Function::New(env, Bf16gemm));
   exports.Set("dnnlSgemm", Napi::Function::New(env, DnnlSgemm));
   exports.Set("bf16exact", Napi::Function::New(env, Bf16exact));
   exports.Set("sgemmInto", Napi::Function::New(env, SgemmInto));
-  exports.Set("bf16exactSupported", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return Napi::Boolean::New(i.Env(), bf16exact_supported()); }));
+  exports.Set("f32exact", Napi::Function::New(env, F32exact));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads));
   exports.Set("peak", Napi::Function::New(env, Peak));

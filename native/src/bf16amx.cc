@@ -6,14 +6,13 @@
 // Every bf16 product of a process goes through the same kernel, so the plain path's single rows and the fast
 // path's passes of thousands of rows agree bit for bit.
 #include <immintrin.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
 #include "bf16amx.h"
+#include "isa.h"
 
 namespace {
 
@@ -103,17 +102,7 @@ __attribute__((target("amx-tile,amx-bf16,avx512f"))) void block(const uint16_t* 
 
 }  // namespace
 
-bool bf16amx_supported() {
-  static const bool ok = [] {
-    const char* force = std::getenv("MUTASCAN_BF16_EXACT");
-    if (force && std::strcmp(force, "avx512") == 0) return false;
-    __builtin_cpu_init();
-    if (!__builtin_cpu_supports("amx-tile") || !__builtin_cpu_supports("amx-bf16")) return false;
-    // Linux hands out the tile registers' state only on request (ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA).
-    return syscall(SYS_arch_prctl, 0x1023, 18) == 0;
-  }();
-  return ok;
-}
+bool bf16amx_supported() { return isa_level() == Isa::amx; }
 
 __attribute__((target("amx-tile,amx-bf16,avx512f"))) void bf16amx_gemm(float* out, long ldo, const uint16_t* x, long rows, const uint16_t* w, long m, long n, int threads) {
   std::vector<uint16_t> xp;

@@ -11,30 +11,18 @@
 #include <cstring>
 #include <string>
 #include <vector>
+#include "isa.h"
 #include "ops.h"
+#include "simd.h"
 
 namespace {
 
 constexpr long kParallelWork = 1L << 19;  // below this many flops a call stays on one thread
 
-bool has_avx2() {
-  static const bool ok = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  }();
-  return ok;
-}
-
-// AVX-512 kernels here repeat their AVX2 twins' operations on 16 lanes: the same bits, faster.
-// MUTASCAN_NO_AVX512=1 keeps the AVX2 ones (the test that compares them uses it).
-bool has_avx512() {
-  static const bool ok = [] {
-    __builtin_cpu_init();
-    const char* off = std::getenv("MUTASCAN_NO_AVX512");
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && !(off && *off && std::string(off) != "0");
-  }();
-  return ok;
-}
+// The vector kernels need AVX2 + FMA; the AVX-512 ones repeat their AVX2 twins' operations on 16 lanes (the same
+// bits, faster). The level (isa.h) decides, so MUTASCAN_ISA=avx2 runs the AVX2 ones on any host.
+bool has_avx2() { return isa_at_least(Isa::avx2); }
+bool has_avx512() { return isa_at_least(Isa::avx512f); }
 
 // exp for 8 floats: exp(x) = 2^n * p(r), r = x - n ln2 in [-ln2/2, ln2/2], degree-6 polynomial (about 1 ulp).
 // Results below e^-87 (1.6e-38, near the smallest normal float) are returned as 0: computing denormals costs a
@@ -196,24 +184,6 @@ __attribute__((target("avx2,fma"))) void attend_row_small(float* out, const floa
   }
 }
 
-// In-register transpose of an 8x8 block of floats (rows in, rows out).
-__attribute__((target("avx2,fma"))) inline void transpose8(__m256* r) {
-  __m256 t[8], u[8];
-  for (int i = 0; i < 8; i += 2) {
-    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-  }
-  for (int i = 0; i < 8; i += 4) {
-    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
-    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
-    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
-    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
-  }
-  for (int i = 0; i < 4; i++) {
-    r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
-    r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
-  }
-}
 
 // Position t of a cache into the heads-in-lanes layout of attend_row_lanes: component i of head 8g+l at
 // [((g·stride + t)·hd + i)·8 + l]; kvOf[h] is where head h's key/value head starts in a cache row. Eight heads'
@@ -229,8 +199,8 @@ __attribute__((target("avx2,fma"))) void lanes_fill(float* k8, float* v8, const 
         rk[l] = _mm256_loadu_ps(kc + t * kvDim + kvOf[g * 8 + l] + b);
         rv[l] = _mm256_loadu_ps(vc + t * kvDim + kvOf[g * 8 + l] + b);
       }
-      transpose8(rk);
-      transpose8(rv);
+      simd::transpose8(rk);
+      simd::transpose8(rv);
       for (long i = 0; i < 8; i++) {
         _mm256_storeu_ps(kd + (b + i) * 8, rk[i]);
         _mm256_storeu_ps(vd + (b + i) * 8, rv[i]);
@@ -289,7 +259,7 @@ __attribute__((target("avx2,fma"))) void attend_row_lanes(float* out, const floa
       // a_j holds component b+j of the 8 heads; transposed, row l is head 8g+l's components b…b+7
       __m256 c[8] = {_mm256_mul_ps(a0, r), _mm256_mul_ps(a1, r), _mm256_mul_ps(a2, r), _mm256_mul_ps(a3, r),
                      _mm256_mul_ps(a4, r), _mm256_mul_ps(a5, r), _mm256_mul_ps(a6, r), _mm256_mul_ps(a7, r)};
-      transpose8(c);
+      simd::transpose8(c);
       for (long l = 0; l < 8; l++) _mm256_storeu_ps(out + (g * 8 + l) * HD + b, c[l]);
     }
   }
@@ -315,7 +285,7 @@ __attribute__((target("avx2,fma"))) void attend_row_direct(float* out, const flo
       for (long b = 0; b < HD; b += 8) {
         __m256 r[8];
         for (long l = 0; l < 8; l++) r[l] = _mm256_loadu_ps(row + ko[l] + b);
-        transpose8(r);
+        simd::transpose8(r);
         long i0 = 0;
         if (b == 0) s = _mm256_mul_ps(_mm256_load_ps(qt), r[0]), i0 = 1;
         for (long i = i0; i < 8; i++) s = _mm256_fmadd_ps(_mm256_load_ps(qt + (b + i) * 8), r[i], s);
@@ -339,7 +309,7 @@ __attribute__((target("avx2,fma"))) void attend_row_direct(float* out, const flo
         const float* row = vc + (t0 + t) * kvDim;
         __m256 r[8];
         for (long l = 0; l < 8; l++) r[l] = _mm256_loadu_ps(row + ko[l] + b);
-        transpose8(r);
+        simd::transpose8(r);
         a0 = _mm256_fmadd_ps(e, r[0], a0);
         a1 = _mm256_fmadd_ps(e, r[1], a1);
         a2 = _mm256_fmadd_ps(e, r[2], a2);
@@ -352,7 +322,7 @@ __attribute__((target("avx2,fma"))) void attend_row_direct(float* out, const flo
       const __m256 r = _mm256_div_ps(_mm256_set1_ps(1.0f), sum);
       __m256 c[8] = {_mm256_mul_ps(a0, r), _mm256_mul_ps(a1, r), _mm256_mul_ps(a2, r), _mm256_mul_ps(a3, r),
                      _mm256_mul_ps(a4, r), _mm256_mul_ps(a5, r), _mm256_mul_ps(a6, r), _mm256_mul_ps(a7, r)};
-      transpose8(c);
+      simd::transpose8(c);
       for (long l = 0; l < 8; l++) _mm256_storeu_ps(out + (g * 8 + l) * HD + b, c[l]);
     }
   }
@@ -410,7 +380,7 @@ __attribute__((target("avx512f,avx512dq,avx2,fma"))) void attend_pair_lanes(floa
           const __m512 v = _mm512_mul_ps(a[j], r);
           c[j] = half ? _mm512_extractf32x8_ps(v, 1) : _mm512_castps512_ps256(v);
         }
-        transpose8(c);
+        simd::transpose8(c);
         for (long l = 0; l < 8; l++) _mm256_storeu_ps(out + half * qDim + (g * 8 + l) * HD + b, c[l]);
       }
     }

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <thread>
 #include <vector>
+#include "isa.h"
 #include "peak.h"
 
 namespace {
@@ -40,20 +41,70 @@ __attribute__((target("avx512f,avx512bf16"))) double loop_bf16(long iters) {
   return _mm512_reduce_add_ps(s);
 }
 
+__attribute__((target("avx2,fma"))) double loop_f32_avx2(long iters) {
+  __m256 a[12];
+  for (int k = 0; k < 12; k++) a[k] = _mm256_set1_ps(0.1f * (k + 1));
+  const __m256 b = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+  for (long i = 0; i < iters; i++) {
+#pragma GCC unroll 12
+    for (int k = 0; k < 12; k++) a[k] = _mm256_fmadd_ps(a[k], b, c);
+  }
+  __m256 s = a[0];
+  for (int k = 1; k < 12; k++) s = _mm256_add_ps(s, a[k]);
+  alignas(32) float t[8];
+  _mm256_store_ps(t, s);
+  return t[0] + t[1] + t[2] + t[3] + t[4] + t[5] + t[6] + t[7];
+}
+
+// No FMA below AVX2: separate multiplies and adds on 4 lanes (SSE2), 2 flops per lane and pair.
+double loop_f32_sse(long iters) {
+  __m128 a[12];
+  for (int k = 0; k < 12; k++) a[k] = _mm_set1_ps(0.1f * (k + 1));
+  const __m128 b = _mm_set1_ps(0.999999f), c = _mm_set1_ps(1e-7f);
+  for (long i = 0; i < iters; i++) {
+#pragma GCC unroll 12
+    for (int k = 0; k < 12; k++) a[k] = _mm_add_ps(_mm_mul_ps(a[k], b), c);
+  }
+  __m128 s = a[0];
+  for (int k = 1; k < 12; k++) s = _mm_add_ps(s, a[k]);
+  alignas(16) float t[4];
+  _mm_store_ps(t, s);
+  return t[0] + t[1] + t[2] + t[3];
+}
+
+// The instruction loop a kind's products are bound by at the level in use, and its flops per iteration. bf16
+// below AVX-512 BF16 is two float32 FMAs per pair of inputs (bf16exact.cc), so its peak is float32's.
+struct Loop {
+  double (*fn)(long);
+  double flops;
+};
+
+Loop loop_for(bool bf16) {
+  const Isa l = isa_level();
+  if (bf16 && l >= Isa::avx512bf16) return {loop_bf16, 12.0 * 64};
+  if (l >= Isa::avx512f) return {loop_f32, 12.0 * 32};
+  if (l == Isa::avx2) return {loop_f32_avx2, 12.0 * 16};
+  return {loop_f32_sse, 12.0 * 8};
+}
+
 }  // namespace
 
-bool peak_supported(bool bf16) {
-  __builtin_cpu_init();
-  return bf16 ? __builtin_cpu_supports("avx512bf16") : __builtin_cpu_supports("avx512f");
+const char* peak_instruction(bool bf16) {
+  const Isa l = isa_level();
+  if (bf16 && l >= Isa::avx512bf16) return "vdpbf16ps (512-bit)";
+  if (l >= Isa::avx512f) return "vfmadd (512-bit)";
+  if (l == Isa::avx2) return "vfmadd (256-bit)";
+  return "mulps + addps (128-bit)";
 }
 
 double peak_gflops(bool bf16, int threads, double seconds) {
-  const double flops_per_iter = bf16 ? 12.0 * 64 : 12.0 * 32;
+  const Loop loop = loop_for(bf16);
+  const double flops_per_iter = loop.flops;
   // Calibrate the iteration count on one thread, then run all threads for about `seconds`.
   long iters = 1 << 20;
   for (;;) {
     auto t0 = std::chrono::steady_clock::now();
-    volatile double sink = bf16 ? loop_bf16(iters) : loop_f32(iters);
+    volatile double sink = loop.fn(iters);
     (void)sink;
     double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (dt > 0.05) {
@@ -67,7 +118,7 @@ double peak_gflops(bool bf16, int threads, double seconds) {
   auto t0 = std::chrono::steady_clock::now();
   for (int t = 0; t < threads; t++)
     pool.emplace_back([&, t] {
-      volatile double sink = bf16 ? loop_bf16(iters) : loop_f32(iters);
+      volatile double sink = loop.fn(iters);
       (void)sink;
       ready++;
     });

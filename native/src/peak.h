@@ -1,3 +1,5 @@
 #pragma once
-bool peak_supported(bool bf16);
+/** GFLOP/s of a tight loop of the instruction a kind's products are bound by at the level in use (isa.h) */
 double peak_gflops(bool bf16, int threads, double seconds);
+/** that instruction, for the benchmark's line */
+const char* peak_instruction(bool bf16);

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <cstring>
 #include <vector>
+#include "isa.h"
 #include "sample.h"
 
 namespace {
@@ -92,13 +93,8 @@ double fdlibm_exp(double x) {
 }
 
 
-bool has_avx512() {
-  static const bool ok = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
-  }();
-  return ok;
-}
+// the same bits as the scalar code, at the level MUTASCAN_ISA allows (isa.h)
+bool has_avx512() { return isa_at_least(Isa::avx512f); }
 
 // fdlibm_exp of 8 softmax arguments at once (x <= 0 or NaN), rounded to float: every lane runs the scalar code's
 // operations for its case, in the same order and without contraction, so the same bits. One shortcut: below -104
@@ -207,12 +203,13 @@ Choice sample_sorted(const float* p, long n, double coin, float top_p, long top_
   for (long i = (size >> 1) - 1; i >= 0; i--) down(i);
   const long limit = top_k > 0 && top_k < size ? top_k : size;
   long taken = 0;
-  float cum = 0;
+  float cum = 0, cum_before = 0;
   while (taken < limit) {
     const int32_t top = h[0];
     h[0] = h[--size];
     if (size > 0) down(0);
     h[n - 1 - taken++] = top;
+    cum_before = cum;
     cum = cum + p[top];
     if (top_p > 0 && cum > top_p) break;
   }
@@ -220,14 +217,32 @@ Choice sample_sorted(const float* p, long n, double coin, float top_p, long top_
   if (taken == 0) return {(int32_t)(n - 1), 0.0};
   const long last = taken - 1;
   const float r = (float)(coin * (double)cum);
+  const auto sorted = [&](long k) { return h[n - 1 - k]; };
   float cdf = 0;
+  long at = last;
+  double margin = 0;
   for (long i = 0; i <= last; i++) {
-    const int32_t tok = h[n - 1 - i];
     const float b = cdf;
-    cdf = cdf + p[tok];
-    if (r < cdf) return {tok, std::min((double)r - b, (double)cdf - r)};
+    cdf = cdf + p[sorted(i)];
+    if (r < cdf) {
+      at = i;
+      margin = std::min((double)r - b, (double)cdf - r);
+      break;
+    }
+    if (i == last) margin = (double)r - cdf;
   }
-  return {h[n - 1 - last], (double)r - cdf};
+  // sampler.ts sortedMargin: the order, the nucleus's cut, top-k's cut, and the cutoff when every token past it
+  // was taken
+  const int32_t next = size > 0 ? h[0] : -1;
+  const bool cut = top_p > 0 && cum > top_p;
+  const double pa = p[sorted(at)];
+  if (at > 0) margin = std::min(margin, (double)p[sorted(at - 1)] - pa);
+  if (at < last) margin = std::min(margin, pa - (double)p[sorted(at + 1)]);
+  if (at == last && next >= 0) margin = std::min(margin, pa - (double)p[next]);
+  if (cut) margin = std::min(margin, std::min((double)cum - (double)top_p, (double)top_p - (double)cum_before));
+  if (!cut && next < 0 && cutoff > 0)
+    for (long i = 0; i < n; i++) margin = std::min(margin, std::fabs((double)p[i] - (double)cutoff));
+  return {sorted(at), margin};
 }
 
 // sampleRows(tokens Int32Array, margins Float64Array, logits Float32Array, rows, vocab, temperature, topP, topK,

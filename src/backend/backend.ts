@@ -14,9 +14,14 @@ export interface Backend {
    * True when a row's products with matrices of this dtype come out bit for bit the same whatever other rows
    * share the call, and `matmulInto` on a few replacement rows gives what the whole mutated matrix would: the
    * fast path then equals the plain path without tie re-checks. (The TypeScript twin sums in index order, as
-   * run.c does; the native backend's bf16 kernel fixes its order per output, see native/src/bf16exact.cc.)
+   * run.c does; the native backend's kernels fix their order per output, see native/src/exact-order.h.)
    */
   rowExact(dtype: DType): boolean;
+  /**
+   * What the results' bits depend on besides the model and the inputs: equal strings mean the same bits
+   * (docs/numerics.md). Stored with a screen's results; workers whose numerics differ from a screen's are refused.
+   */
+  numerics(): string;
   /** out[r·W.rows + o] = Σ_j x[r·W.cols + j] · W[o, j], for r < rows; W is [out × in] as stored. */
   matmul(out: Float32Array, x: Float32Array, rows: number, w: Matrix): void;
   /** The same product written `ldo` apart: out[r·ldo + o]. Used for a mutant's few replaced rows of a matrix. */

@@ -79,6 +79,10 @@ export class MeteredBackend implements Backend {
     return this.inner.rowExact(dtype);
   }
 
+  numerics(): string {
+    return this.inner.numerics();
+  }
+
   matmul(out: Float32Array, x: Float32Array, rows: number, w: Matrix): void {
     const t = performance.now();
     this.inner.matmul(out, x, rows, w);

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { fail } from '../errors.js';
 import { chooseRows, type Sampling } from '../model/sampler.js';
 import type { DType, Matrix } from '../model/weights.js';
 import { scatterRows } from './ts-backend.js';
@@ -12,17 +13,18 @@ import type { AttentionShape, Backend } from './backend.js';
 export interface NativeAddon {
   sgemm(out: Float32Array, x: Float32Array, rows: number, w: Float32Array, m: number, n: number): void;
   bf16gemm(out: Float32Array, x: Float32Array, rows: number, w: Uint16Array, m: number, n: number): void;
-  /** bf16 product with a fixed order of summation per output (native/src/bf16exact.cc); out rows ldo apart */
+  /** bf16 product with a fixed order of operations per output (native/src/bf16exact.cc); out rows ldo apart */
   bf16exact(out: Float32Array, ldo: number, x: Float32Array, rows: number, w: Uint16Array, m: number, n: number): void;
-  bf16exactSupported(): boolean;
+  /** fp32 product with a fixed order of operations per output (native/src/f32exact.cc); W float32, or float16 bits */
+  f32exact(out: Float32Array, ldo: number, x: Float32Array, rows: number, w: Float32Array | Uint16Array, m: number, n: number): void;
   /** fp32 product summed left to right (the TypeScript twin's order); out rows ldo apart */
   sgemmInto(out: Float32Array, ldo: number, x: Float32Array, rows: number, w: Float32Array, m: number, n: number): void;
   dnnlSgemm(out: Float32Array, x: Float32Array, rows: number, w: Float32Array, m: number, n: number): void;
   setThreads(n: number): void;
   getThreads(): number;
-  /** GFLOP/s of a tight FMA loop on `threads` threads (null when the CPU lacks the instructions) */
-  peak(kind: 'f32' | 'bf16', threads: number, seconds: number): number | null;
-  info(): { openblas: string; onednn: string; bf16: boolean; threads: number; /** the row-exact bf16 kernel: amx, avx512bf16, avx512f or none */ bf16exact: string };
+  /** GFLOP/s of a tight loop of the instruction a kind's products are bound by at the level in use */
+  peak(kind: 'f32' | 'bf16', threads: number, seconds: number): number;
+  info(): AddonInfo;
   rmsnorm(out: Float32Array, x: Float32Array, w: Float32Array, rows: number, n: number, eps: number): void;
   rope(vec: Float32Array, rows: number, heads: number, hd: number, pos: Int32Array, cos: Float32Array, sin: Float32Array, interleaved: boolean): void;
   storeKv(kc: Float32Array, vc: Float32Array, k: Float32Array, v: Float32Array, offset: Float64Array, pos: Int32Array, rows: number, kvDim: number): void;
@@ -37,6 +39,31 @@ export interface NativeAddon {
   /** private, writable mappings of byte ranges of a file (src/model/mapped.ts) */
   mapTensors(path: string, starts: Float64Array, lengths: Float64Array): ArrayBuffer[];
 }
+
+/** What the addon runs here (native/src/addon.cc, Info). */
+export interface AddonInfo {
+  openblas: string;
+  onednn: string;
+  /** the instruction-set level the kernels run at (native/src/isa.h): the host's, capped by MUTASCAN_ISA */
+  isa: IsaLevel;
+  hostIsa: IsaLevel;
+  onednnIsa: string;
+  /** whether oneDNN has bf16 matmuls at this level (MUTASCAN_KERNEL=library) */
+  onednnBf16: boolean;
+  /** the row-exact bf16 kernel: amx, avx512bf16, avx512f, avx2 or portable */
+  bf16exact: IsaLevel;
+  /** the bits it gives: bf16-dp (every level but AMX) or bf16-amx */
+  bf16Numerics: 'bf16-dp' | 'bf16-amx';
+  /** the row-exact fp32 kernel: avx512f, avx2 or portable (the same bits on each) */
+  f32exact: IsaLevel;
+  /** the instruction each kind's peak is measured with */
+  peakF32: string;
+  peakBf16: string;
+  threads: number;
+}
+
+export const ISA_LEVELS = ['portable', 'avx2', 'avx512f', 'avx512bf16', 'amx'] as const;
+export type IsaLevel = (typeof ISA_LEVELS)[number];
 
 /** Where the addon is built; MUTASCAN_ADDON points elsewhere (a custom build, or a test of the missing-addon path). */
 function addonPath(): string {
@@ -63,35 +90,59 @@ export function defaultThreads(): number {
 }
 
 /**
- * fp32 matrices: OpenBLAS sgemv for a single row (memory-bound), oneDNN's AVX-512 matmul for more rows (OpenBLAS
- * is pinned to its Haswell kernels on these machines by OPENBLAS_CORETYPE and reaches half the speed; see
- * bench:gemm). bf16 matrices: oneDNN matmul on bf16-rounded activations with float32 accumulation, the same rule
- * as the TypeScript twin. Sums run in BLAS order (blocked, with FMA), so results differ from the twin in the last
- * bits; screens treat decisions within the tie epsilon as ties.
+ * Products run by the row-exact kernels (native/src/f32exact.cc, bf16exact.cc): every output is computed by the
+ * same operations in the same order whatever else shares the call and whatever the CPU's level, AMX excepted
+ * (its own order), so the fast path equals the plain path and a cluster of mixed machines gives one answer
+ * (docs/numerics.md). MUTASCAN_KERNEL=library runs OpenBLAS and oneDNN instead: faster on some shapes, but their
+ * order of summation changes with the shape and the CPU, so screens re-check near-ties on the plain path.
  */
 export class NativeBackend implements Backend {
   readonly name = 'native' as const;
-  private readonly bf16Exact: boolean;
+  readonly kernels: KernelChoice;
+  private readonly onednnBf16: boolean;
+  private warned = false;
+  private onednnRefused = false;
   constructor(readonly addon: NativeAddon) {
-    this.bf16Exact = addon.bf16exactSupported() && process.env.MUTASCAN_BF16_KERNEL !== 'onednn';
+    this.kernels = kernelChoice();
+    this.onednnBf16 = addon.info().onednnBf16;
   }
 
   rowExact(dtype: DType): boolean {
-    return dtype === 'bf16' && this.bf16Exact;
+    return this.kernels === 'exact' || (dtype === 'bf16' && !this.onednnBf16);
+  }
+
+  numerics(): string {
+    return nativeNumerics(this.addon.info(), this.kernels);
   }
 
   matmul(out: Float32Array, x: Float32Array, rows: number, w: Matrix): void {
-    if (w.dtype === 'f32') {
-      if (rows === 1) this.addon.sgemm(out, x, rows, w.data as Float32Array, w.rows, w.cols);
-      else this.addon.dnnlSgemm(out, x, rows, w.data as Float32Array, w.rows, w.cols);
-    } else this.matmulInto(out, w.rows, x, rows, w);
+    if (w.dtype === 'f32' && this.kernels === 'library' && !this.onednnRefused) {
+      if (rows === 1) return this.addon.sgemm(out, x, rows, w.data as Float32Array, w.rows, w.cols);
+      try {
+        return this.addon.dnnlSgemm(out, x, rows, w.data as Float32Array, w.rows, w.cols);
+      } catch (e) {
+        // oneDNN could not make a primitive at this CPU level: say so once, and go on with the row-exact kernel
+        this.onednnRefused = true;
+        process.stderr.write(`mutascan: ${(e as Error).message}; fp32 products of several rows use the row-exact kernel\n`);
+      }
+    }
+    this.matmulInto(out, w.rows, x, rows, w);
   }
 
   matmulInto(out: Float32Array, ldo: number, x: Float32Array, rows: number, w: Matrix): void {
-    if (w.dtype === 'bf16' && this.bf16Exact) this.addon.bf16exact(out, ldo, x, rows, w.data as Uint16Array, w.rows, w.cols);
-    else if (w.dtype === 'bf16' && ldo === w.rows) this.addon.bf16gemm(out, x, rows, w.data as Uint16Array, w.rows, w.cols);
-    // Strided fp32 (a patch's rows): summed in index order, as the TypeScript twin does.
-    else if (w.dtype === 'f32') this.addon.sgemmInto(out, ldo, x, rows, w.data as Float32Array, w.rows, w.cols);
+    if (w.dtype === 'f32') {
+      // Strided fp32 under the libraries (a patch's rows): summed in index order, as the TypeScript twin does.
+      if (this.kernels === 'library') this.addon.sgemmInto(out, ldo, x, rows, w.data as Float32Array, w.rows, w.cols);
+      else this.addon.f32exact(out, ldo, x, rows, w.data as Float32Array, w.rows, w.cols);
+      return;
+    }
+    if (this.kernels === 'exact' || !this.onednnBf16) {
+      if (this.kernels === 'library' && !this.warned) {
+        this.warned = true;
+        process.stderr.write(`mutascan: oneDNN has no bf16 matmul at this CPU level (${this.addon.info().isa}); bf16 products use the row-exact kernel\n`);
+      }
+      this.addon.bf16exact(out, ldo, x, rows, w.data as Uint16Array, w.rows, w.cols);
+    } else if (ldo === w.rows) this.addon.bf16gemm(out, x, rows, w.data as Uint16Array, w.rows, w.cols);
     else scatterRows(out, ldo, rows, w.rows, (tmp) => this.addon.bf16gemm(tmp, x, rows, w.data as Uint16Array, w.rows, w.cols));
   }
 
@@ -132,6 +183,27 @@ export class NativeBackend implements Backend {
     if (s.temperature === 0) chooseRows(tokens, margins, logits, rows, vocab, s, coins);
     else this.addon.sampleRows(tokens, margins, logits, rows, vocab, s.temperature, s.topP, s.topK, coins);
   }
+}
+
+export type KernelChoice = 'exact' | 'library';
+
+/** MUTASCAN_KERNEL: exact (the default) or library. */
+export function kernelChoice(): KernelChoice {
+  const v = process.env.MUTASCAN_KERNEL || 'exact';
+  if (v !== 'exact' && v !== 'library') fail(`MUTASCAN_KERNEL=${v} names no kernel choice`, 'the environment', 'use exact (the default: row-exact kernels) or library (OpenBLAS and oneDNN)');
+  return v;
+}
+
+/**
+ * The numerics a native run's results carry: two runs whose strings are equal compute the same bits for the same
+ * model and inputs (docs/numerics.md). Row-exact products are the same on every level but AMX; the per-position
+ * kernels (attention, SwiGLU, sampling) are the same on AVX2 and up, and scalar below; library products depend
+ * on the level oneDNN runs at.
+ */
+export function nativeNumerics(info: AddonInfo, kernels: KernelChoice): string {
+  const ops = info.isa === 'portable' ? 'ops-scalar' : 'ops-vector';
+  if (kernels === 'exact') return `native/f32-fma16/${info.bf16Numerics}/${ops}`;
+  return `native/library-${info.onednnIsa}/${info.onednnBf16 ? 'bf16-onednn' : info.bf16Numerics}/${ops}`;
 }
 
 export function loadNativeBackend(): NativeBackend {

@@ -1,4 +1,4 @@
-import { fail } from '../errors.js';
+import { fail, MutascanError } from '../errors.js';
 import type { Backend } from './backend.js';
 import { TsBackend } from './ts-backend.js';
 
@@ -26,7 +26,10 @@ export async function selectBackend(requested?: string, threads?: number): Promi
     native = mod.loadNativeBackend();
     if (threads) mod.loadAddon().setThreads(threads);
   } catch (e) {
+    // a setting that names nothing is the user's to fix, not a reason to change backends
+    if (e instanceof MutascanError) throw e;
     why = (e as Error).message;
+    if (why.startsWith('MUTASCAN_ISA=')) fail(why, 'the environment', 'unset it to run at this CPU\'s own level');
   }
   if (native) return native;
   if (choice === 'native') fail(`the native backend is not available: ${why}`, undefined, 'build it with `npm run build:native` (needs libopenblas-dev and libdnnl-dev)');

@@ -17,6 +17,10 @@ export class TsBackend implements Backend {
     return true;
   }
 
+  numerics(): string {
+    return 'ts/index-order';
+  }
+
   matmul(out: Float32Array, x: Float32Array, rows: number, w: Matrix): void {
     const n = w.cols;
     const m = w.rows;

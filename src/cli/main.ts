@@ -6,6 +6,7 @@ import { registerConvert } from './convert.js';
 import { registerEstimate } from './estimate.js';
 import { registerExport } from './export.js';
 import { registerGenerate } from './generate.js';
+import { registerInfo } from './info.js';
 import { registerPhenotypes } from './phenotypes.js';
 import { registerPredict } from './predict.js';
 import { registerRepair } from './repair.js';
@@ -36,6 +37,7 @@ export async function main(argv: string[]): Promise<number> {
   registerRepair(program);
   registerPhenotypes(program);
   registerServe(program);
+  registerInfo(program);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
