@@ -14,6 +14,8 @@ import { CLI, runCli, storeRows, STORIES_BIN, STORIES_TOK, tempDir } from './hel
 import { Store } from '../src/store/store.js';
 import { StoreWatch } from '../src/serve/watch.js';
 import { RedisServer } from './redis-server.js';
+import { ISA_LEVELS, loadAddon } from '../src/backend/native-backend.js';
+import { writeSynthModel } from '../src/model/synth.js';
 
 const dir = tempDir('scale');
 let redis: RedisServer;
@@ -55,8 +57,8 @@ function worker(extra: string[] = [], env: Record<string, string> = {}): { child
   return { child, log: () => log, exited };
 }
 
-function coordinator(spec: string, store: string, extra: string[] = []): { child: ChildProcess; log: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [CLI, 'run', spec, '--store', store, '--queue', redis.url, '--batch', '32', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+function coordinator(spec: string, store: string, extra: string[] = [], env: Record<string, string> = {}): { child: ChildProcess; log: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [CLI, 'run', spec, '--store', store, '--queue', redis.url, '--batch', '32', ...extra], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   let log = '';
   child.stderr!.on('data', (d) => (log += d));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
@@ -120,6 +122,55 @@ describe('a screen over worker processes', () => {
     assert.equal(n.results, n.distinct, 'no mutant stored twice');
     assert.equal(n.results, n.total * 2, 'no mutant missing');
     assert.deepEqual(storeRows(store), storeRows(reference));
+  });
+});
+
+describe('workers on machines of different instruction-set levels (MUTASCAN_ISA)', () => {
+  const host = loadAddon().info().hostIsa;
+  const higher = (['avx512bf16', 'avx512f'] as const).find((l) => ISA_LEVELS.indexOf(l) <= ISA_LEVELS.indexOf(host));
+  const skip = !higher && 'this host has no level above AVX2 to mix with it';
+  const model = join(dir.path, 'bf16-mixed');
+  const spec = join(dir.path, 'mixed.yaml');
+  before(() => {
+    writeSynthModel(model, { architecture: 'llama', dim: 96, hiddenDim: 200, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 512, maxSeqLen: 64, tied: false, dtype: 'BF16', shards: 1, seed: 77, tokenizer: STORIES_TOK });
+    writeFileSync(spec, `model: ${model}\ntargets: ["0.q", "1.down"]\nunit: { block: 8 }\nkinds: ["value:30", "value:-30"]\nassays:\n  - name: story\n    type: generate\n    prompt: "Once upon a time"\n    max_new_tokens: 24\n    temperature: 0.8\n    top_p: 0.9\n    seed: 9\n`);
+  });
+
+  it('a bf16 screen: coordinator and two workers at AVX2 and above give the store of one AVX2 machine', { skip }, async () => {
+    const reference = join(dir.path, 'mixed-reference.sqlite');
+    const local = runCli(['run', spec, '--store', reference], { env: { MUTASCAN_ISA: 'avx2' } });
+    assert.equal(local.status, 0, local.stderr);
+    const store = join(dir.path, 'mixed.sqlite');
+    const c = coordinator(spec, store, [], { MUTASCAN_ISA: higher! });
+    const ws = [worker([], { MUTASCAN_ISA: 'avx2' }), worker([], { MUTASCAN_ISA: higher! })];
+    assert.equal(await c.exited, 0, c.log());
+    await Promise.all(ws.map((w) => w.exited));
+    assert.ok(ws.every((w) => /ran [1-9]\d* batches/.test(w.log())), ws.map((w) => w.log()).join('\n'));
+    assert.deepEqual(storeRows(store), storeRows(reference));
+    assert.equal(Store.open(store).numerics(), 'native/f32-fma16/bf16-dp/ops-vector');
+  });
+
+  it('a worker whose numerics differ (AMX, or the libraries\' kernels) is refused with what to set; the others finish', { skip }, async () => {
+    const store = join(dir.path, 'mixed-refused.sqlite');
+    const c = coordinator(spec, store, [], { MUTASCAN_ISA: 'avx2' });
+    const odd = host === 'amx' ? worker() : worker([], { MUTASCAN_KERNEL: 'library', MUTASCAN_ISA: higher! });
+    const good = worker([], { MUTASCAN_ISA: higher! });
+    assert.equal(await odd.exited, 2, odd.log());
+    assert.match(odd.log(), /refusing screen \w+: this worker computes with other numerics \(native\/\S+\) than the screen's \(native\/f32-fma16\/bf16-dp\/ops-vector\): its results would not be the screen's bits \(in screen \w+\) — (run this machine with MUTASCAN_ISA=avx512bf16|use the same MUTASCAN_KERNEL on every machine)/);
+    assert.equal(await c.exited, 0, c.log());
+    assert.match(c.log(), /refused the screen: this worker computes with other numerics/);
+    await good.exited;
+    assert.equal(counts(store).pending, 0);
+  });
+
+  it('resuming a store on a machine of other numerics is refused, nothing changed', { skip: host !== 'amx' && 'needs an AMX host (the only level whose bf16 bits differ)' }, () => {
+    const store = join(dir.path, 'mixed-reference.sqlite');
+    const before = storeRows(store);
+    const r = runCli(['run', spec, '--store', store]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /mutascan: error: the store's results were computed with other numerics \(native\/f32-fma16\/bf16-dp\/ops-vector\) than this machine computes \(native\/f32-fma16\/bf16-amx\/ops-vector\)/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+    assert.deepEqual(storeRows(store), before);
   });
 });
 

@@ -170,12 +170,14 @@ function sampleSorted(p: Float32Array, n: number, coin: number, topP: number, to
   // The sorted head, taken from the heap's root; written to the array's end, which the heap no longer uses.
   let taken = 0;
   let cum = 0;
+  let cumBefore = 0;
   const sorted = (k: number): number => h[n - 1 - k];
   while (taken < limit) {
     const top = h[0];
     h[0] = h[--size];
     if (size > 0) down(0);
     h[n - 1 - taken++] = top;
+    cumBefore = cum;
     cum = f(cum + p[top]);
     if (topP > 0 && cum > topP) break;
   }
@@ -184,10 +186,42 @@ function sampleSorted(p: Float32Array, n: number, coin: number, topP: number, to
   const last = taken - 1;
   const r = f(coin * cum);
   let cdf = 0;
+  let at = last;
+  let margin = 0;
   for (let i = 0; i <= last; i++) {
     const before = cdf;
     cdf = f(cdf + p[sorted(i)]);
-    if (r < cdf) return { token: sorted(i), margin: Math.min(r - before, cdf - r) };
+    if (r < cdf) {
+      at = i;
+      margin = Math.min(r - before, cdf - r);
+      break;
+    }
+    if (i === last) margin = r - cdf;
   }
-  return { token: sorted(last), margin: r - cdf };
+  // next: the first token the sort placed after the taken ones (the heap's root), if any
+  const next = size > 0 ? h[0] : -1;
+  const cut = topP > 0 && cum > topP;
+  return { token: sorted(at), margin: Math.min(margin, sortedMargin(p, n, at, last, sorted, next, cut ? [cum, cumBefore, topP] : undefined, !cut && next < 0 ? cutoff : 0)) };
+}
+
+/**
+ * How far the sorted sampler's other decisions were from going another way, in probability units as the coin's
+ * margin: a change smaller than this could not have changed the token.
+ * - the order: the chosen token's probability against its neighbours' in the sorted order (two tokens that swap
+ *   places move the chosen one's interval by the other's probability);
+ * - the nucleus: the mass against top-p where it was cut (one token more or fewer rescales the coin);
+ * - the chosen token, when it is the last one taken, against the first one left out (top-p's or top-k's cut);
+ * - when the nucleus took every token past the cutoff, the probabilities nearest the cutoff (`cutoff` > 0).
+ */
+function sortedMargin(p: Float32Array, n: number, at: number, last: number, sorted: (k: number) => number, next: number, nucleus: [number, number, number] | undefined, cutoff: number): number {
+  let m = Infinity;
+  const pa = p[sorted(at)];
+  if (at > 0) m = Math.min(m, p[sorted(at - 1)] - pa);
+  if (at < last) m = Math.min(m, pa - p[sorted(at + 1)]);
+  // the last token taken against the first left out matters only when it is the one chosen
+  if (at === last && next >= 0) m = Math.min(m, pa - p[next]);
+  if (nucleus) m = Math.min(m, nucleus[0] - nucleus[2], nucleus[2] - nucleus[1]);
+  if (cutoff > 0)
+    for (let i = 0; i < n; i++) m = Math.min(m, Math.abs(p[i] - cutoff));
+  return m;
 }

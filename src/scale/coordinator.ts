@@ -18,7 +18,7 @@ import { fail } from '../errors.js';
 import { budgetSummary, checkBaselines, evaluatorFor, openScreenStore, prepareScreen, registerRun, runNullMutant, selectionDone, type RunOptions, type RunSummary } from '../screen/runner.js';
 import { describeParkedMutants } from '../store/summary.js';
 import type { Plan } from '../screen/plan.js';
-import type { Store } from '../store/store.js';
+import { numericsHint, type Store } from '../store/store.js';
 import { connect, connectionOptions, parseRedisUrl, publishScreen, refusals, withdrawScreen } from './redis.js';
 import { VERSION } from '../version.js';
 import { SCHEMA_VERSION, WORKERS } from '../store/schema.js';
@@ -40,7 +40,7 @@ export function batchMutants(b: Batch): number[] {
 export interface BatchResult {
   results: { ordinal: number; outcomes: Outcome[] }[];
   /** who evaluated it (host and pid) and how long it took, for the per-worker throughput */
-  worker?: { name: string; seconds: number };
+  worker?: { name: string; seconds: number; /** the worker backend's numerics (Backend.numerics) */ numerics?: string };
 }
 
 /** The plan cut into batches: consecutive mutants of one target, at most `size` each (the null mutant apart). */
@@ -109,7 +109,7 @@ export async function runDistributed(o: DistributedOptions): Promise<RunSummary 
     throw e;
   }
   const fingerprint = modelFingerprint(p.model.source.files);
-  const id = createHash('sha256').update(`${p.specHash}\0${fingerprint}\0${p.backend.name}`).digest('hex').slice(0, 16);
+  const id = createHash('sha256').update(`${p.specHash}\0${fingerprint}\0${p.backend.name}\0${p.backend.numerics()}`).digest('hex').slice(0, 16);
   const queueName = `mutascan-${id}`;
   const queue = new Queue(queueName, { connection: connectionOptions(address) as never });
   queue.on('error', () => {}); // a lost connection is retried; the loop below says so
@@ -132,7 +132,7 @@ export async function runDistributed(o: DistributedOptions): Promise<RunSummary 
     }
     const published = {
       id, queue: queueName, specYaml: p.spec.source, specFile: p.spec.file, modelFingerprint: fingerprint, backend: p.backend.name, plain: o.plain === true,
-      baselines: p.assays.map((a) => a.baselineIds), mutascanVersion: VERSION, schemaVersion: SCHEMA_VERSION,
+      baselines: p.assays.map((a) => a.baselineIds), mutascanVersion: VERSION, schemaVersion: SCHEMA_VERSION, numerics: p.backend.numerics(),
     };
     await publishScreen(redis, published);
     const batches = selection ? selectionBatches(selection.order, (x) => p.plan.targetIndexOf(x), o.batchSize ?? 64) : planBatches(p.plan, o.batchSize ?? 64);
@@ -160,6 +160,7 @@ export async function runDistributed(o: DistributedOptions): Promise<RunSummary 
       `INSERT INTO workers VALUES (?, 1, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET batches = batches + 1, mutants = mutants + excluded.mutants, seconds = seconds + excluded.seconds, last_ms = excluded.last_ms`,
     );
     const refusedBy = new Set<string>();
+    let rejected = false;
     let lastReconcile = performance.now();
     let stopped = false;
     let redisDown = false;
@@ -172,6 +173,13 @@ export async function runDistributed(o: DistributedOptions): Promise<RunSummary 
         const completed = await queue.getJobs(['completed'], 0, 199);
         for (const job of completed) {
           const r = job.returnvalue as BatchResult | undefined;
+          // Results of other numerics than the screen's are not stored: their batch goes back to the queue.
+          if (r?.results && r.worker?.numerics !== undefined && r.worker.numerics !== published.numerics) {
+            o.onNote?.(`worker ${r.worker.name} returned batch ${job.id} computed with other numerics (${r.worker.numerics}) than the screen's (${published.numerics}): not stored; ${numericsHint(published.numerics, r.worker.numerics)}`);
+            await job.remove();
+            rejected = true;
+            continue;
+          }
           if (r?.results) {
             store.save(r.results);
             if (r.worker) credit.run(r.worker.name, r.results.length, r.worker.seconds, Date.now(), Date.now());
@@ -204,7 +212,8 @@ export async function runDistributed(o: DistributedOptions): Promise<RunSummary 
         if (performance.now() - lastReconcile > 5000) {
           await publishScreen(redis, published);
           const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed');
-          if (Object.values(counts).every((n) => n === 0)) await enqueue();
+          if (rejected || Object.values(counts).every((n) => n === 0)) await enqueue();
+          rejected = false;
           lastReconcile = performance.now();
         }
         if (completed.length === 0) await sleep(200);

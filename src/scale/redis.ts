@@ -107,6 +107,8 @@ export interface PublishedScreen {
   plain: boolean;
   /** per assay, the unmutated model's output ids, which every worker must reproduce */
   baselines: number[][];
+  /** what the screen's results' bits depend on (Backend.numerics): a worker computing other bits refuses it */
+  numerics?: string;
   /** the coordinator's mutascan and store schema: a worker of another version refuses the screen */
   mutascanVersion: string;
   schemaVersion: number;

@@ -13,6 +13,7 @@ import { evaluatorFor, prepareFromSpec, type PreparedScreen } from '../screen/ru
 import type { Evaluator } from '../screen/evaluate.js';
 import { modelFingerprint } from '../model/fingerprint.js';
 import { MutascanError } from '../errors.js';
+import { numericsHint } from '../store/store.js';
 import { batchMutants, type Batch, type BatchResult } from './coordinator.js';
 import { connect, connectionOptions, parseRedisUrl, publishedScreens, reportRefusal, type PublishedScreen } from './redis.js';
 import { hostname } from 'node:os';
@@ -63,6 +64,10 @@ async function load(s: PublishedScreen, o: WorkerOptions): Promise<{ p: Prepared
     if (fp !== s.modelFingerprint)
       throw new MutascanError(`the model at ${model.source.path} is not the screen's model (fingerprint ${fp.slice(0, 12)}…, the screen's is ${s.modelFingerprint.slice(0, 12)}…)`, `screen ${s.id}`, 'point --model at the same file the coordinator uses');
   });
+  // Before the baselines: a machine of other numerics may well reproduce them and still differ on a mutant.
+  const numerics = p.backend.numerics();
+  if (s.numerics !== undefined && numerics !== s.numerics)
+    throw new MutascanError(`this worker computes with other numerics (${numerics}) than the screen's (${s.numerics}): its results would not be the screen's bits`, `screen ${s.id}`, `${numericsHint(s.numerics, numerics)}; \`mutascan info\` shows a machine's`);
   p.assays.forEach((a, i) => {
     if (JSON.stringify(a.baselineIds) !== JSON.stringify(s.baselines[i]))
       throw new MutascanError(`assay "${a.name}": this machine's unmutated model answers differently from the coordinator's`, `screen ${s.id}`, 'use the same mutascan version and backend on every machine');
@@ -124,7 +129,7 @@ export async function runWorker(o: WorkerOptions): Promise<{ batches: number; re
               await new Promise((r) => setImmediate(r));
             }
             batches++;
-            return { results, worker: { name: `${hostname()} pid ${process.pid}`, seconds: (performance.now() - t0) / 1000 } };
+            return { results, worker: { name: `${hostname()} pid ${process.pid}`, seconds: (performance.now() - t0) / 1000, numerics: p.backend.numerics() } };
           },
           {
             connection: connectionOptions(address) as never,

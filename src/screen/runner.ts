@@ -149,7 +149,7 @@ function mutantRows(p: PreparedScreen): Iterable<MutantRow> {
 export function openScreenStore(p: PreparedScreen, storePath: string): { store: Store; resumed: boolean; migratedFrom?: number } {
   return Store.forRun(
     storePath,
-    { specYaml: p.spec.source, specHash: p.specHash, modelPath: p.spec.model, modelFingerprint: modelFingerprint(p.model.source.files), backend: p.backend.name, totalMutants: p.plan.total },
+    { specYaml: p.spec.source, specHash: p.specHash, modelPath: p.spec.model, modelFingerprint: modelFingerprint(p.model.source.files), backend: p.backend.name, numerics: p.backend.numerics(), totalMutants: p.plan.total },
     () => ({
       assays: p.assays.map((a) => ({ name: a.name, type: a.type, settingsJson: a.settingsJson, promptIds: a.type === 'generate' ? a.promptIds : a.probes.map((x) => x.ids), baseline: { ids: a.baselineIds, text: a.baselineText } })),
       targets: p.plan.targets.map((t) => {

@@ -50,6 +50,19 @@ CREATE TABLE IF NOT EXISTS predictions (  -- mutascan predict: per mutant and ge
 `;
 
 /**
+ * The numerics the screen's results were computed with (Backend.numerics, docs/numerics.md): every run, local or
+ * distributed, and every worker must compute the same bits, so a store of mixed machines still holds one answer.
+ * Created where missing; a store without it gets the numerics of the next run.
+ */
+export const NUMERICS = `
+CREATE TABLE IF NOT EXISTS numerics (  -- what the results' bits depend on besides model and inputs (one row)
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  numerics TEXT NOT NULL,           -- e.g. native/f32-fma16/bf16-dp/ops-vector
+  recorded_at TEXT NOT NULL
+);
+`;
+
+/**
  * Each commit's mutants, in commit order: what the live view reads to find what is new without looking through
  * the plan (a run in predicted order finishes mutants all over it). Created where missing, like `workers`; a store
  * written by an older mutascan has none, and the live view falls back to scanning.
@@ -151,4 +164,4 @@ CREATE TABLE IF NOT EXISTS parked (  -- batches a distributed run (run --queue) 
   error TEXT NOT NULL,
   parked_at TEXT NOT NULL
 );
-${RUNS}${WORKERS}${PREDICTIONS}${DONE_LOG}`;
+${RUNS}${WORKERS}${PREDICTIONS}${DONE_LOG}${NUMERICS}`;

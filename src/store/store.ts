@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { fail } from '../errors.js';
 import { canMigrate, damaged, guardDamage, migrate, refuseOrphanLog, refuseVersion, writeError } from './health.js';
 import type { Outcome } from '../assays/assay.js';
-import { DONE_LOG, SCHEMA, SCHEMA_VERSION } from './schema.js';
+import { DONE_LOG, NUMERICS, SCHEMA, SCHEMA_VERSION } from './schema.js';
 import { VERSION } from '../version.js';
 
 type DB = Database.Database;
@@ -15,7 +15,18 @@ export interface ScreenIdentity {
   modelPath: string;
   modelFingerprint: string;
   backend: string;
+  /** what the results' bits depend on (Backend.numerics); a store of other numerics is refused */
+  numerics?: string;
   totalMutants: number;
+}
+
+/** What to do when two machines' numerics differ (the strings of nativeNumerics). */
+export function numericsHint(want: string, have: string): string {
+  if (want.includes('bf16-dp') && have.includes('bf16-amx')) return 'run this machine with MUTASCAN_ISA=avx512bf16 (it has AMX, whose bf16 products sum in another order)';
+  if (want.includes('bf16-amx') && have.includes('bf16-dp')) return 'the screen was computed on AMX; continue it on AMX machines, or run every machine with MUTASCAN_ISA=avx512bf16 (or lower) from the start';
+  if (want.includes('library') || have.includes('library')) return 'use the same MUTASCAN_KERNEL on every machine (the default, exact, gives the same bits on every CPU level)';
+  if (want.includes('ops-scalar') || have.includes('ops-scalar')) return 'use machines with AVX2 (the portable level computes attention and SwiGLU with other bits)';
+  return 'use the same backend and settings on every machine';
 }
 
 export interface AssayRow {
@@ -136,6 +147,14 @@ export class Store {
       if (row.spec_hash !== identity.specHash) refuse('the store was made from another screen file (its targets, unit, kinds or assays differ)', 'use a new --store file for this screen, or run the screen file that made this store');
       if (row.model_fingerprint !== identity.modelFingerprint) refuse(`the store was made with another model (fingerprint ${row.model_fingerprint}, this one is ${identity.modelFingerprint})`, 'point the screen at the model the store was made with, or use a new --store file');
       if (row.backend !== identity.backend) refuse(`the store's results were computed with the ${row.backend} backend, not ${identity.backend}`, `resume with --backend ${row.backend} so every result comes from the same arithmetic`);
+      if (identity.numerics) {
+        const had = s.hasTable('numerics') ? (db.prepare('SELECT numerics FROM numerics WHERE id = 1').pluck().get() as string | undefined) : undefined;
+        if (had !== undefined && had !== identity.numerics)
+          refuse(
+            `the store's results were computed with other numerics (${had}) than this machine computes (${identity.numerics})`,
+            `${numericsHint(had, identity.numerics)}; \`mutascan info\` shows a machine's`,
+          );
+      }
       // A damaged page must stop the run here, before anything is written next to it.
       const check = guardDamage(path, () => db.pragma('quick_check(5)', { simple: false }) as { quick_check: string }[]);
       if (check.length !== 1 || check[0].quick_check !== 'ok') {
@@ -155,6 +174,8 @@ export class Store {
         })();
       }
       db.exec(DONE_LOG);
+      db.exec(NUMERICS);
+      if (identity.numerics) db.prepare('INSERT OR IGNORE INTO numerics VALUES (1, ?, ?)').run(identity.numerics, new Date().toISOString());
       s.assayIds = s.assays().map((a) => a.id);
       return { store: s, resumed: true, migratedFrom };
     }
@@ -173,6 +194,7 @@ export class Store {
     db.transaction(() => {
       db.exec(SCHEMA);
       db.prepare('INSERT INTO screen VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run(SCHEMA_VERSION, identity.specYaml, identity.specHash, identity.modelPath, identity.modelFingerprint, identity.backend, identity.totalMutants, new Date().toISOString(), VERSION);
+      if (identity.numerics) db.prepare('INSERT INTO numerics VALUES (1, ?, ?)').run(identity.numerics, new Date().toISOString());
       const ia = db.prepare('INSERT INTO assays (id, name, type, settings_json, prompt_ids_json) VALUES (?, ?, ?, ?, ?)');
       const ib = db.prepare('INSERT INTO baselines VALUES (?, ?, ?)');
       data.assays.forEach((a, i) => {
@@ -213,6 +235,11 @@ export class Store {
       specYaml: String(r.spec_yaml), specHash: String(r.spec_hash), modelPath: String(r.model_path), modelFingerprint: String(r.model_fingerprint),
       backend: String(r.backend), totalMutants: Number(r.total_mutants), createdAt: String(r.created_at), version: String(r.mutascan_version),
     };
+  }
+
+  /** The numerics the results were computed with, where recorded (stores of 0.3.0 and later). */
+  numerics(): string | undefined {
+    return this.hasTable('numerics') ? (this.db.prepare('SELECT numerics FROM numerics WHERE id = 1').pluck().get() as string | undefined) : undefined;
   }
 
   assays(): (AssayRow & { id: number })[] {
