@@ -9,21 +9,22 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { TIE_EPSILON } from '../src/model/ties.js';
 import { PlainEvaluator } from '../src/screen/evaluate.js';
 import { prepareScreen, type PreparedScreen } from '../src/screen/runner.js';
 import { compareWithFixture, departure, fixtureKey, loadFixtureScreen, storedResults, type FixtureScreen } from './fixture-compare.js';
 import { EXPECTED, runCli, STORIES_BIN, STORIES_TOK, tempDir } from './helpers.js';
 
-const RUNC_TIE = 1e-5;
 const dir = tempDir('fixtures');
 after(() => dir.remove());
 
 function screenFor(name: string, fx: FixtureScreen): string {
   const b = fx.baseline;
   const f = join(dir.path, `${name}.yaml`);
+  const targets = [...new Set(fx.mutants.map((m) => m.target))];
   writeFileSync(
     f,
-    `model: ${STORIES_BIN}\ntokenizer: ${STORIES_TOK}\ntargets: all\nunit: { block: ${b.block} }\nkinds: [max, min]\nassays:\n  - name: once\n    type: generate\n    prompt: ${JSON.stringify(b.prompt)}\n    max_length: ${b.steps}\n    temperature: ${b.temperature}\n    top_p: ${b.topp}\n    seed: ${b.seed}\n`,
+    `model: ${STORIES_BIN}\ntokenizer: ${STORIES_TOK}\ntargets: ${targets.length === 35 ? 'all' : JSON.stringify(targets)}\nunit: { block: ${b.block} }\nkinds: [max, min]\nassays:\n  - name: once\n    type: generate\n    prompt: ${JSON.stringify(b.prompt)}\n    max_length: ${b.steps}\n    temperature: ${b.temperature}\n    top_p: ${b.topp}\n    seed: ${b.seed}\n`,
   );
   return f;
 }
@@ -32,13 +33,16 @@ const FIXTURES = [
   { name: 'b16 greedy (partial edge blocks)', file: 'screen-once-greedy-b16.jsonl', plainDraw: 300 },
   { name: 'b4 greedy', file: 'screen-once-greedy-b4.jsonl', plainDraw: 850 },
   { name: 'b4 T=0.7 top-p 0.9 seed 42', file: 'screen-once-t07-b4.jsonl', plainDraw: 850 },
+  { name: 'element screen of 3.gate, T=0.7 top-p 0.9 seed 7, 150 steps (every output whole)', file: 'screen-once-t07-s1-3gate.jsonl.gz', plainDraw: 120 },
 ];
 
 for (const fxDef of FIXTURES)
   describe(`run.c fixture ${fxDef.name}`, () => {
     const fx = loadFixtureScreen(join(EXPECTED, fxDef.file));
-    const spec = screenFor(fxDef.file.replace('.jsonl', ''), fx);
-    const store = join(dir.path, fxDef.file.replace('.jsonl', '.sqlite'));
+    // the tie epsilon of the decisions the fixture makes (fp32 model): greedy in logits, sampled in probability
+    const RUNC_TIE = fx.baseline.temperature > 0 ? TIE_EPSILON.f32.probability : TIE_EPSILON.f32.logit;
+    const spec = screenFor(fxDef.file.replace(/\.jsonl(\.gz)?$/, ''), fx);
+    const store = join(dir.path, fxDef.file.replace(/\.jsonl(\.gz)?$/, '.sqlite'));
     let p: PreparedScreen;
     let plain: PlainEvaluator;
     const ties: string[] = [];
