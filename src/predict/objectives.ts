@@ -7,8 +7,10 @@
  *   step picks another token.
  * - Sampled step (run.c's rule, sampler.ts): the coin's distance to the nearer edge of the chosen token's
  *   interval of cumulative probability (with the coin scaled by the kept mass under top-p / top-k). Below 0,
- *   the coin falls in another token's interval. The order of the tokens and the set kept are those of the
- *   baseline (the first-order view: a small change moves the edges, not the order).
+ *   the coin falls in another token's interval. Under top-p / top-k the sorted order and the kept set are
+ *   decisions too, as the sampler counts them: the chosen token's probability against its neighbours' (a swap
+ *   moves its interval), the kept mass against top-p; the margin is the smallest of these and its gradient that
+ *   term's (the first-order view: within a term, a small change moves the edges, not the order).
  *
  * Margins here are computed in float64 from the recorded logits; they are the same decisions sampler.ts makes
  * up to float32 rounding, which a prediction does not need.
@@ -89,16 +91,54 @@ export function stepObjective(logits: Float32Array, at: number, vocab: number, t
   const after = before + p[order[k]];
   const r = scaled ? coin * mass : coin;
   const lower = r - before <= after - r;
-  // ∂margin/∂p for each token, then through the softmax: ∂/∂z_v = p_v (a_v − Σ a·p) / T
+
+  // The margin is the smallest of the sampler's terms (sampler.ts: the coin's edges, then sortedMargin's order,
+  // nucleus and cutoff terms); its gradient is the smallest term's. `a` holds ∂term/∂p for each token.
   const a = new Float64Array(vocab);
-  for (let i = 0; i < kept; i++) {
-    const v = order[i];
-    const inR = scaled ? coin : 0;
-    if (lower) a[v] = inR - (i < k ? 1 : 0);
-    else a[v] = (i <= k ? 1 : 0) - inR;
+  let margin = lower ? r - before : after - r;
+  let term: () => void = () => {
+    for (let i = 0; i < kept; i++) {
+      const inR = scaled ? coin : 0;
+      a[order[i]] = lower ? inR - (i < k ? 1 : 0) : (i <= k ? 1 : 0) - inR;
+    }
+  };
+  const consider = (value: number, grad: () => void): void => {
+    if (value < margin) {
+      margin = value;
+      term = grad;
+    }
+  };
+  if (scaled) {
+    const pk = order[k];
+    const diff = (hi: number, lo: number) => () => {
+      a[hi] += 1;
+      a[lo] -= 1;
+    };
+    if (k > 0) consider(p[order[k - 1]] - p[pk], diff(order[k - 1], pk));
+    if (k < kept - 1) consider(p[pk] - p[order[k + 1]], diff(pk, order[k + 1]));
+    const next = kept < order.length ? order[kept] : -1;
+    if (k === kept - 1 && next >= 0) consider(p[pk] - p[next], diff(pk, next));
+    const cut = nucleus && mass > s.topP;
+    const massOf = (upTo: number, sign: number) => () => {
+      for (let i = 0; i < upTo; i++) a[order[i]] += sign;
+    };
+    if (cut) {
+      consider(mass - s.topP, massOf(kept, 1));
+      consider(s.topP - (mass - p[order[kept - 1]]), massOf(kept - 1, -1));
+    } else if (nucleus && next < 0) {
+      const cutoff = (1 - s.topP) / (vocab - 1);
+      for (let v = 0; v < vocab; v++) {
+        const sign = p[v] >= cutoff ? 1 : -1;
+        consider(sign * (p[v] - cutoff), () => {
+          a[v] = sign;
+        });
+      }
+    }
   }
+  term();
+  // through the softmax: ∂/∂z_v = p_v (a_v − Σ a·p) / T
   let ap = 0;
   for (let v = 0; v < vocab; v++) ap += a[v] * p[v];
   for (let v = 0; v < vocab; v++) dlogits[v] = (p[v] * (a[v] - ap)) / T;
-  return { position, dlogits, margin: lower ? r - before : after - r };
+  return { position, dlogits, margin };
 }
