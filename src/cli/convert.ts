@@ -1,19 +1,57 @@
 import type { Command } from 'commander';
-import { convertLlama2c } from '../model/convert.js';
-import { loadLlama2c } from '../model/load-llama2c.js';
-import { Llama2cTokenizer } from '../model/tokenizer-llama2c.js';
+import { writeModelHf } from '../model/convert.js';
+import { loadModel, type Model } from '../model/model.js';
+import { writeModelGguf } from '../model/to-gguf.js';
+import { matrixStats, mutate } from '../screen/mutate.js';
+import { parseMutantKey } from '../screen/plan.js';
+
+type Dtype = 'F32' | 'BF16' | undefined;
+
+function dtypeOption(v: string | undefined, error: (m: string) => never): Dtype {
+  if (v === undefined) return undefined;
+  const d = v.toUpperCase();
+  if (d !== 'F32' && d !== 'BF16') error(`error: --dtype must be f32 or bf16, got "${v}"`);
+  return d as Dtype;
+}
+
+/** Writes the model to `out`: a .gguf file (for llama.cpp and Ollama), anything else a Hugging Face folder. */
+function write(model: Model, out: string, dtype: Dtype): string {
+  if (out.endsWith('.gguf')) {
+    writeModelGguf(model, out, { dtype });
+    return `wrote ${out} (GGUF, ${model.config.architecture === 'qwen2' ? 'qwen2' : 'llama'} architecture)`;
+  }
+  writeModelHf(model, out, { dtype });
+  return `wrote ${out} (config.json, generation_config.json, model.safetensors, tokenizer files)`;
+}
 
 export function registerConvert(program: Command): void {
   program
     .command('convert')
-    .description('write a llama2.c checkpoint as a Hugging Face folder (config.json, model.safetensors, tokenizer.json)')
-    .argument('<model>', 'llama2.c .bin checkpoint')
-    .requiredOption('--tokenizer <file>', 'its llama2.c tokenizer.bin')
-    .requiredOption('--out <dir>', 'folder to write')
+    .description('write a model (llama2.c .bin, Hugging Face folder or .gguf) as a GGUF file (OUT ending in .gguf) or a Hugging Face folder')
+    .argument('<model>', 'llama2.c .bin checkpoint, Hugging Face model folder or .gguf file')
+    .option('--tokenizer <file>', 'llama2.c tokenizer.bin (default: beside a .bin model)')
+    .requiredOption('--out <path>', 'file.gguf, or a folder to write')
+    .option('--dtype <type>', "the matrices' type in the output: f32 or bf16 (default: the model's)")
     .action((modelPath: string, o) => {
-      const ckpt = loadLlama2c(modelPath);
-      const tok = Llama2cTokenizer.load(o.tokenizer, ckpt.config.vocabSize);
-      convertLlama2c(ckpt.config, ckpt.weights, tok, o.out);
-      process.stdout.write(`wrote ${o.out} (config.json, generation_config.json, model.safetensors, tokenizer.json, tokenizer_config.json)\n`);
+      const model = loadModel(modelPath, { tokenizer: o.tokenizer });
+      process.stdout.write(write(model, o.out, dtypeOption(o.dtype, program.error.bind(program))) + '\n');
+    });
+
+  program
+    .command('mutate')
+    .description('write one mutant (or several applied together) as a model file, to run it in llama.cpp, Ollama or transformers')
+    .argument('<model>', 'llama2.c .bin checkpoint, Hugging Face model folder or .gguf file')
+    .requiredOption('--mutant <key...>', 'a mutant key such as 1.down:2533,7890+1x1:zero, in the coordinates of MODEL (as stores and exports print them)')
+    .requiredOption('--out <path>', 'file.gguf, or a folder to write')
+    .option('--tokenizer <file>', 'llama2.c tokenizer.bin (default: beside a .bin model)')
+    .option('--dtype <type>', "the matrices' type in the output: f32 or bf16 (default: the model's)")
+    .action((modelPath: string, o) => {
+      const model = loadModel(modelPath, { tokenizer: o.tokenizer });
+      // (a mapped checkpoint's mapping is private: the write copies the page, never the file)
+      for (const key of o.mutant as string[]) {
+        const m = parseMutantKey(key, model);
+        mutate(m.target.weights, m.unit, m.kind, matrixStats(m.target.weights));
+      }
+      process.stdout.write(write(model, o.out, dtypeOption(o.dtype, program.error.bind(program))) + ` with ${(o.mutant as string[]).join(' + ')}\n`);
     });
 }

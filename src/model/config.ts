@@ -11,7 +11,9 @@ export type RopeScaling =
       lowFreqFactor: number;
       highFreqFactor: number;
       originalMaxPositionEmbeddings: number;
-    };
+    }
+  /** each frequency divided by its own factor (llama.cpp's rope_freqs tensor, which holds Llama 3's scaling) */
+  | { type: 'factors'; factors: Float32Array };
 
 /**
  * Where RoPE pairs its dimensions inside a head. llama2.c rotates adjacent pairs (0,1),(2,3)…;

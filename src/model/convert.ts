@@ -1,13 +1,16 @@
-import { makeDirs } from '../util/dirs.js';
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fail } from '../errors.js';
+import { makeDirs } from '../util/dirs.js';
 import type { ModelConfig } from './config.js';
+import type { Model } from './model.js';
 import { writeSafetensors, type TensorToWrite } from './safetensors.js';
-import type { Llama2cTokenizer } from './tokenizer-llama2c.js';
-import type { Matrix, ModelWeights } from './weights.js';
+import { matrixBytes } from './to-gguf.js';
+import { Llama2cTokenizer } from './tokenizer-llama2c.js';
+import { hfMatrixName, LAYER_MATRICES, type Matrix } from './weights.js';
 
 /**
- * llama2.c → Hugging Face folder.
+ * Hugging Face folders from other formats.
  *
  * Coordinates: llama2.c rotates adjacent pairs (2i, 2i+1) of each head, Hugging Face rotates halves (i, i+d/2).
  * Within every head of q_proj and k_proj, HF row i is llama2.c row 2i and HF row i + d/2 is llama2.c row 2i+1;
@@ -20,19 +23,12 @@ export function hfRowOfLlama2cRow(row: number, headDim: number): number {
   return head * headDim + (r % 2 === 0 ? r / 2 : headDim / 2 + (r - 1) / 2);
 }
 
-function permuteRows(m: Matrix, headDim: number): Float32Array {
-  const src = m.data as Float32Array;
-  const out = new Float32Array(src.length);
-  for (let r = 0; r < m.rows; r++) out.set(src.subarray(r * m.cols, (r + 1) * m.cols), hfRowOfLlama2cRow(r, headDim) * m.cols);
-  return out;
-}
-
 const f32 = (name: string, shape: number[], a: Float32Array): TensorToWrite => ({ name, dtype: 'F32', shape, data: new Uint8Array(a.buffer, a.byteOffset, a.byteLength) });
 
 export function hfConfigJson(c: ModelConfig): Record<string, unknown> {
   return {
-    architectures: ['LlamaForCausalLM'],
-    model_type: 'llama',
+    architectures: [c.architecture === 'qwen2' ? 'Qwen2ForCausalLM' : c.architecture === 'mistral' ? 'MistralForCausalLM' : 'LlamaForCausalLM'],
+    model_type: c.architecture,
     hidden_size: c.dim,
     intermediate_size: c.hiddenDim,
     num_hidden_layers: c.nLayers,
@@ -44,9 +40,15 @@ export function hfConfigJson(c: ModelConfig): Record<string, unknown> {
     rope_theta: c.ropeTheta,
     hidden_act: 'silu',
     tie_word_embeddings: c.tiedEmbeddings,
-    attention_bias: false,
-    bos_token_id: 1,
-    eos_token_id: 2,
+    attention_bias: c.qkvBias,
+    head_dim: c.headDim,
+    ...(c.slidingWindow ? { sliding_window: c.slidingWindow, use_sliding_window: true } : {}),
+    ...(c.ropeScaling?.type === 'linear' ? { rope_scaling: { rope_type: 'linear', factor: c.ropeScaling.factor } } : {}),
+    ...(c.ropeScaling?.type === 'llama3'
+      ? { rope_scaling: { rope_type: 'llama3', factor: c.ropeScaling.factor, low_freq_factor: c.ropeScaling.lowFreqFactor, high_freq_factor: c.ropeScaling.highFreqFactor, original_max_position_embeddings: c.ropeScaling.originalMaxPositionEmbeddings } }
+      : {}),
+    bos_token_id: c.bosId,
+    eos_token_id: c.stopIds[0] ?? 2,
     torch_dtype: 'float32',
   };
 }
@@ -124,26 +126,53 @@ export function tokenizerJson(tok: Llama2cTokenizer, vocabSize = tok.vocabSize):
   };
 }
 
-export function convertLlama2c(config: ModelConfig, w: ModelWeights, tok: Llama2cTokenizer, out: string): void {
+/**
+ * Any model mutascan opens (its current weights, mutations included) → a Hugging Face folder. Interleaved models
+ * (llama2.c, GGUF `llama`) get their q/k rows permuted into halves (`hfRowOfLlama2cRow`); a Hugging Face model's
+ * tokenizer files are copied, a llama2.c/GGUF SentencePiece vocabulary becomes tokenizer.json.
+ */
+export function writeModelHf(model: Model, out: string, opts: { dtype?: 'F32' | 'BF16' } = {}): void {
   makeDirs(out);
-  const c = config;
-  const tensors: TensorToWrite[] = [f32('model.embed_tokens.weight', [c.vocabSize, c.dim], w.embed.data as Float32Array)];
+  const c = model.config;
+  const w = model.weights;
+  const dtype = opts.dtype ?? (w.embed.dtype === 'bf16' ? 'BF16' : 'F32');
+  if (c.ropeScaling?.type === 'factors') fail('per-frequency RoPE factors (rope_freqs.weight) have no Hugging Face config form', model.source.path, 'write this model as GGUF instead');
+  const permute = c.ropeLayout === 'interleaved' ? (r: number) => hfRowOfLlama2cRow(r, c.headDim) : undefined;
+  const mat = (name: string, m: Matrix, rowOf?: (r: number) => number): TensorToWrite => ({ name, dtype, shape: [m.rows, m.cols], data: () => matrixBytes(m, dtype, rowOf) });
+  const vec = (name: string, v: Float32Array, rowOf?: (r: number) => number): TensorToWrite => {
+    let data = v;
+    if (rowOf) {
+      data = new Float32Array(v.length);
+      for (let i = 0; i < v.length; i++) data[rowOf(i)] = v[i];
+    }
+    return f32(name, [v.length], data);
+  };
+  const tensors: TensorToWrite[] = [mat('model.embed_tokens.weight', w.embed)];
   w.layers.forEach((l, i) => {
     const p = `model.layers.${i}`;
-    tensors.push(f32(`${p}.input_layernorm.weight`, [c.dim], l.attnNorm));
-    tensors.push(f32(l.q.name, [l.q.rows, l.q.cols], permuteRows(l.q, c.headDim)));
-    tensors.push(f32(l.k.name, [l.k.rows, l.k.cols], permuteRows(l.k, c.headDim)));
-    for (const m of [l.v, l.o]) tensors.push(f32(m.name, [m.rows, m.cols], m.data as Float32Array));
-    tensors.push(f32(`${p}.post_attention_layernorm.weight`, [c.dim], l.ffnNorm));
-    for (const m of [l.gate, l.up, l.down]) tensors.push(f32(m.name, [m.rows, m.cols], m.data as Float32Array));
+    tensors.push(vec(`${p}.input_layernorm.weight`, l.attnNorm));
+    for (const k of LAYER_MATRICES) tensors.push(mat(hfMatrixName(i, k), l[k], k === 'q' || k === 'k' ? permute : undefined));
+    if (l.qBias) tensors.push(vec(`${p}.self_attn.q_proj.bias`, l.qBias, permute));
+    if (l.kBias) tensors.push(vec(`${p}.self_attn.k_proj.bias`, l.kBias, permute));
+    if (l.vBias) tensors.push(vec(`${p}.self_attn.v_proj.bias`, l.vBias));
+    tensors.push(vec(`${p}.post_attention_layernorm.weight`, l.ffnNorm));
   });
-  tensors.push(f32('model.norm.weight', [c.dim], w.finalNorm));
-  if (!c.tiedEmbeddings) tensors.push(f32('lm_head.weight', [c.vocabSize, c.dim], w.lmHead.data as Float32Array));
+  tensors.push(vec('model.norm.weight', w.finalNorm));
+  if (w.lmHead !== w.embed) tensors.push(mat('lm_head.weight', w.lmHead));
   writeSafetensors(join(out, 'model.safetensors'), tensors);
   const json = (name: string, v: unknown): void => writeFileSync(join(out, name), JSON.stringify(v, null, 2) + '\n');
-  json('config.json', hfConfigJson(c));
-  // llama2.c models end a story by emitting BOS (run.c stops there), so that is the stop token here.
-  json('generation_config.json', { bos_token_id: 1, eos_token_id: 1 });
-  json('tokenizer.json', tokenizerJson(tok));
-  json('tokenizer_config.json', { bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>', add_bos_token: true, add_eos_token: false, model_max_length: c.maxSeqLen, tokenizer_class: 'LlamaTokenizer' });
+  json('config.json', { ...hfConfigJson(c), tie_word_embeddings: w.lmHead === w.embed, torch_dtype: dtype === 'BF16' ? 'bfloat16' : 'float32' });
+  json('generation_config.json', { bos_token_id: c.bosId, eos_token_id: c.stopIds.length === 1 ? c.stopIds[0] : c.stopIds });
+  if (model.source.format === 'hf') {
+    for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'])
+      if (existsSync(join(model.source.path, f))) copyFileSync(join(model.source.path, f), join(out, f));
+    return;
+  }
+  const tok = model.tokenizer;
+  if (!(tok instanceof Llama2cTokenizer)) fail('the model has no tokenizer that tokenizer.json can hold', model.source.path);
+  json('tokenizer.json', tokenizerJson(tok, c.vocabSize));
+  json('tokenizer_config.json', {
+    bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>', add_bos_token: true, add_eos_token: false, model_max_length: c.maxSeqLen, tokenizer_class: 'LlamaTokenizer',
+    ...(model.chatTemplate ? { chat_template: model.chatTemplate.source } : {}),
+  });
 }

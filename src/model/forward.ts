@@ -142,6 +142,7 @@ class RopeTable {
       let fr = f(1 / f(Math.pow(c.ropeTheta, f((2 * i) / c.headDim))));
       const s = c.ropeScaling;
       if (s?.type === 'linear') fr = f(fr / s.factor);
+      if (s?.type === 'factors') fr = f(fr / s.factors[i]);
       if (s?.type === 'llama3') {
         const lowWavelen = s.originalMaxPositionEmbeddings / s.lowFreqFactor;
         const highWavelen = s.originalMaxPositionEmbeddings / s.highFreqFactor;

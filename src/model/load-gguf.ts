@@ -1,0 +1,214 @@
+/**
+ * A model from a GGUF file: llama.cpp's metadata keys become a ModelConfig, its tensor names our weights, its
+ * tokenizer arrays a tokenizer.
+ *
+ * Coordinates stay the file's own. llama.cpp's `llama` architecture rotates adjacent pairs (its converter
+ * permutes Hugging Face's q/k rows into that order), so those files run with the interleaved RoPE layout, as
+ * llama2.c files do; `qwen2` keeps Hugging Face's halves. A matrix [rows × cols] is stored as ggml dims
+ * [cols, rows], row-major: the same bytes as a safetensors [rows, cols] tensor.
+ */
+import { fail, MutascanError } from '../errors.js';
+import { ChatTemplate } from './chat.js';
+import type { Architecture, ModelConfig, RopeLayout } from './config.js';
+import { readGguf, readGgufTensor, readableType, type GgufFile, type GgufTensor, type GgufValue } from './gguf.js';
+import { mappingAvailable, mapTensors } from './mapped.js';
+import type { TensorInfo } from './safetensors.js';
+import { Llama2cTokenizer } from './tokenizer-llama2c.js';
+import type { Tokenizer } from './tokenizer.js';
+import { LAYER_MATRICES, matrix, type LayerMatrix, type LayerWeights, type Matrix, type ModelWeights } from './weights.js';
+
+/** The GGUF architectures read here, with the engine's architecture and RoPE layout for each. */
+const GGUF_ARCHITECTURES: Record<string, { architecture: Architecture; ropeLayout: RopeLayout; qkvBias: boolean }> = {
+  llama: { architecture: 'llama', ropeLayout: 'interleaved', qkvBias: false },
+  qwen2: { architecture: 'qwen2', ropeLayout: 'halves', qkvBias: true },
+};
+
+/** llama.cpp's tensor name of each layer matrix (`blk.N.<name>.weight`). */
+export const GGUF_LAYER_NAMES: Record<LayerMatrix, string> = {
+  q: 'attn_q', k: 'attn_k', v: 'attn_v', o: 'attn_output', gate: 'ffn_gate', up: 'ffn_up', down: 'ffn_down',
+};
+
+export interface GgufModel {
+  config: ModelConfig;
+  weights: ModelWeights;
+  tokenizer: Tokenizer;
+  chatTemplate?: ChatTemplate;
+  mapped: boolean;
+  /** tensors that were dequantized, with the bytes that cost */
+  dequantized: { types: string[]; bytes: number };
+}
+
+export function loadGguf(file: string, opts: { map?: boolean } = {}): GgufModel {
+  const g = readGguf(file);
+  const md = g.metadata;
+  const arch = md.get('general.architecture');
+  if (typeof arch !== 'string') fail('the file has no general.architecture', file, 'the header is incomplete: was it written by llama.cpp?');
+  const family = GGUF_ARCHITECTURES[arch];
+  if (!family) fail(`GGUF architecture "${arch}" is not supported`, file, `mutascan reads GGUF architectures: ${Object.keys(GGUF_ARCHITECTURES).join(', ')}`);
+
+  const num = (key: string, fallback?: number): number => {
+    const v = md.get(`${arch}.${key}`);
+    if (v === undefined) {
+      if (fallback !== undefined) return fallback;
+      fail(`the file has no ${arch}.${key}`, file, 'the header is incomplete');
+    }
+    const n = typeof v === 'bigint' ? Number(v) : v;
+    if (typeof n !== 'number' || !Number.isFinite(n)) fail(`${arch}.${key} must be a number, got ${describe(v)}`, file, 'the header is corrupt');
+    return n;
+  };
+  const posInt = (key: string, fallback?: number): number => {
+    const n = num(key, fallback);
+    if (!Number.isInteger(n) || n <= 0) fail(`${arch}.${key} must be a positive integer, got ${n}`, file, 'the header is corrupt');
+    return n;
+  };
+  const tensor = (name: string): GgufTensor => {
+    const t = g.tensors.get(name);
+    if (!t) fail(`tensor ${name} is missing`, file, `a ${arch} model needs it`);
+    return t;
+  };
+
+  const dim = posInt('embedding_length');
+  const nHeads = posInt('attention.head_count');
+  const nKvHeads = posInt('attention.head_count_kv', nHeads);
+  if (nHeads % nKvHeads !== 0) fail(`${arch}.attention.head_count (${nHeads}) is not a multiple of head_count_kv (${nKvHeads})`, file);
+  const headDim = posInt('attention.key_length', dim / nHeads);
+  if (headDim % 2 !== 0) fail(`head size ${headDim} is odd; RoPE needs an even head size`, file);
+  const ropeDims = posInt('rope.dimension_count', headDim);
+  if (ropeDims !== headDim) fail(`${arch}.rope.dimension_count is ${ropeDims}, the head size ${headDim}`, file, 'partial rotary embeddings are not supported for this architecture');
+  const embed = tensor('token_embd.weight');
+  const vocabSize = posInt('vocab_size', embed.dims[1]);
+
+  const config: ModelConfig = {
+    architecture: family.architecture,
+    dim,
+    hiddenDim: posInt('feed_forward_length'),
+    nLayers: posInt('block_count'),
+    nHeads,
+    nKvHeads,
+    headDim,
+    vocabSize,
+    maxSeqLen: posInt('context_length', 2048),
+    normEps: num('attention.layer_norm_rms_epsilon', 1e-5),
+    ropeTheta: num('rope.freq_base', 10000),
+    ropeLayout: family.ropeLayout,
+    tiedEmbeddings: !g.tensors.has('output.weight'),
+    qkvBias: family.qkvBias || g.tensors.has('blk.0.attn_q.bias'),
+    bosId: idOf(md, 'tokenizer.ggml.bos_token_id', 1),
+    stopIds: [idOf(md, 'tokenizer.ggml.eos_token_id', 2)],
+  };
+  const scaling = md.get(`${arch}.rope.scaling.type`);
+  if (g.tensors.has('rope_freqs.weight')) {
+    const factors = readGgufTensor(tensor('rope_freqs.weight'), { widen: true }) as Float32Array;
+    if (factors.length !== headDim / 2) fail(`rope_freqs.weight has ${factors.length} factors, the head needs ${headDim / 2}`, file, 'the header is corrupt');
+    config.ropeScaling = { type: 'factors', factors };
+  } else if (scaling === 'linear') config.ropeScaling = { type: 'linear', factor: num('rope.scaling.factor') };
+  else if (scaling !== undefined && scaling !== 'none') fail(`RoPE scaling "${describe(scaling)}" is not supported`, file, 'supported: linear, and per-frequency factors (rope_freqs.weight, as Llama 3 files have)');
+  const window = md.get(`${arch}.attention.sliding_window`);
+  if (typeof window === 'number' && window > 0) config.slidingWindow = window;
+
+  // Matrices of F32/BF16 are mapped where they can be; F16 and quantized ones are widened into memory.
+  const canMap = opts.map ?? mappingAvailable();
+  const matrixTensors = [...g.tensors.values()].filter((t) => t.dims.length === 2 && (t.type === 'F32' || t.type === 'BF16'));
+  const mapped = canMap ? mapTensors(matrixTensors.map(asTensorInfo)) : new Map<string, Float32Array | Uint16Array>();
+  const dequantized = { types: new Set<string>(), bytes: 0 };
+
+  const mat = (name: string, rows: number, cols: number): Matrix => {
+    const t = tensor(name);
+    if (t.dims.length !== 2 || t.dims[0] !== cols || t.dims[1] !== rows)
+      fail(`tensor ${name} has dims [${t.dims}] but the header implies [${cols}, ${rows}]`, file, 'the tensors do not match the metadata');
+    if (!readableType(t.type)) readGgufTensor(t); // refuses, naming the type
+    const data = mapped.get(name) ?? readGgufTensor(t);
+    if (t.type !== 'F32' && t.type !== 'BF16') {
+      dequantized.types.add(t.type);
+      dequantized.bytes += rows * cols * 4 - t.byteLength;
+    }
+    return matrix(name, rows, cols, data);
+  };
+  const vec = (name: string, n: number): Float32Array => {
+    const t = tensor(name);
+    if (t.dims.length !== 1 || t.dims[0] !== n) fail(`tensor ${name} has dims [${t.dims}] but the header implies [${n}]`, file, 'the tensors do not match the metadata');
+    return readGgufTensor(t, { widen: true }) as Float32Array;
+  };
+
+  const c = config;
+  const qDim = c.nHeads * c.headDim;
+  const kvDim = c.nKvHeads * c.headDim;
+  const shapes: Record<LayerMatrix, [number, number]> = {
+    q: [qDim, c.dim], k: [kvDim, c.dim], v: [kvDim, c.dim], o: [c.dim, qDim],
+    gate: [c.hiddenDim, c.dim], up: [c.hiddenDim, c.dim], down: [c.dim, c.hiddenDim],
+  };
+  const embedM = mat('token_embd.weight', c.vocabSize, c.dim);
+  const layers: LayerWeights[] = [];
+  for (let l = 0; l < c.nLayers; l++) {
+    const p = `blk.${l}`;
+    const m = Object.fromEntries(LAYER_MATRICES.map((k) => [k, mat(`${p}.${GGUF_LAYER_NAMES[k]}.weight`, ...shapes[k])])) as Record<LayerMatrix, Matrix>;
+    layers.push({
+      attnNorm: vec(`${p}.attn_norm.weight`, c.dim),
+      ffnNorm: vec(`${p}.ffn_norm.weight`, c.dim),
+      ...m,
+      ...(c.qkvBias ? { qBias: vec(`${p}.attn_q.bias`, qDim), kBias: vec(`${p}.attn_k.bias`, kvDim), vBias: vec(`${p}.attn_v.bias`, kvDim) } : {}),
+    });
+  }
+  const weights: ModelWeights = {
+    embed: embedM,
+    layers,
+    finalNorm: vec('output_norm.weight', c.dim),
+    lmHead: c.tiedEmbeddings ? embedM : mat('output.weight', c.vocabSize, c.dim),
+  };
+  const dtypes = new Set([weights.embed, ...layers.flatMap((l) => LAYER_MATRICES.map((k) => l[k])), weights.lmHead].map((x) => x.dtype));
+  if (dtypes.size > 1)
+    fail(`the file mixes matrix types (${[...new Set(matrixTensors.map((t) => t.type))].join(', ')} with others)`, file, 'mutascan runs one working dtype: convert the model to a single type (F32 or BF16)');
+
+  const tokenizer = ggufTokenizer(g, c.vocabSize);
+  const template = md.get('tokenizer.chat_template');
+  let chatTemplate: ChatTemplate | undefined;
+  if (typeof template === 'string') {
+    const piece = (key: string): string => {
+      const id = md.get(key);
+      return typeof id === 'number' && id >= 0 && id < tokenizer.vocabSize ? tokenizer.tokenText(id) : '';
+    };
+    chatTemplate = new ChatTemplate(template, { bos_token: piece('tokenizer.ggml.bos_token_id'), eos_token: piece('tokenizer.ggml.eos_token_id') }, `${file}: tokenizer.chat_template`);
+  }
+  return { config, weights, tokenizer, chatTemplate, mapped: mapped.size > 0, dequantized: { types: [...dequantized.types], bytes: dequantized.bytes } };
+}
+
+function asTensorInfo(t: GgufTensor): TensorInfo {
+  return { name: t.name, file: t.file, dtype: t.type as 'F32' | 'BF16', shape: [t.dims[1], t.dims[0]], start: t.start, byteLength: t.byteLength };
+}
+
+function describe(v: GgufValue | undefined): string {
+  if (typeof v === 'bigint') return String(v);
+  if (Array.isArray(v) || ArrayBuffer.isView(v)) return `an array of ${(v as ArrayLike<unknown>).length}`;
+  return JSON.stringify(v);
+}
+
+function idOf(md: Map<string, GgufValue>, key: string, fallback: number): number {
+  const v = md.get(key);
+  return typeof v === 'number' && Number.isInteger(v) ? v : fallback;
+}
+
+/**
+ * The tokenizer in the file's metadata. `llama` (SentencePiece) vocabularies become run.c's tokenizer: the same
+ * merge-by-score rule llama.cpp's SPM tokenizer applies, with GGUF's U+2581 turned back into spaces.
+ */
+function ggufTokenizer(g: GgufFile, vocabSize: number): Tokenizer {
+  const md = g.metadata;
+  const kind = md.get('tokenizer.ggml.model');
+  if (kind === undefined) fail('the file has no tokenizer (tokenizer.ggml.model)', g.file, 'convert the model again with its tokenizer');
+  if (kind !== 'llama')
+    fail(`tokenizer type "${describe(kind)}" is not supported yet`, g.file, 'mutascan reads SentencePiece-style ("llama") GGUF vocabularies; open the Hugging Face folder instead');
+  const tokens = md.get('tokenizer.ggml.tokens');
+  const scores = md.get('tokenizer.ggml.scores');
+  if (!Array.isArray(tokens) || !tokens.every((t) => typeof t === 'string')) fail('tokenizer.ggml.tokens is not an array of strings', g.file, 'the header is corrupt');
+  if (tokens.length > vocabSize) fail(`the tokenizer has ${tokens.length} tokens but the embedding only ${vocabSize} rows`, g.file, 'the tokenizer does not belong to this model');
+  const sc = scores instanceof Float32Array ? scores : new Float32Array(tokens.length);
+  if (sc.length !== tokens.length) fail(`tokenizer.ggml.scores has ${sc.length} entries for ${tokens.length} tokens`, g.file, 'the header is corrupt');
+  // run.c compares pieces as byte strings: one char per UTF-8 byte
+  const pieces = (tokens as string[]).map((t) => Buffer.from(t.replaceAll('\u2581', ' '), 'utf8').toString('latin1'));
+  try {
+    return new Llama2cTokenizer(pieces, sc, pieces.reduce((a, p) => Math.max(a, p.length), 1));
+  } catch (e) {
+    if (e instanceof MutascanError) throw e;
+    fail(`the tokenizer could not be built: ${(e as Error).message}`, g.file);
+  }
+}

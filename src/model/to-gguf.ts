@@ -1,0 +1,219 @@
+/**
+ * Any model mutascan opens, written as a GGUF file that llama.cpp (and Ollama) run: the same weights, the metadata
+ * keys llama.cpp's converter writes, and a SentencePiece-style vocabulary.
+ *
+ * Coordinates: llama.cpp's `llama` architecture rotates adjacent pairs, so q/k rows of a Hugging Face model
+ * (halves) are permuted into that order here, as llama.cpp's converter does (row i of a head ↔ row 2i, row
+ * i + d/2 ↔ row 2i+1: `ggufRowOfHfRow`); llama2.c and GGUF models already rotate pairs and are written as they
+ * are; `qwen2` keeps halves. Every other matrix keeps its (row, col).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fail } from '../errors.js';
+import { f32ToBf16 } from '../util/float.js';
+import type { ModelConfig } from './config.js';
+import { writeGguf, type GgufEntry, type GgufTensorToWrite } from './gguf.js';
+import { GGUF_LAYER_NAMES } from './load-gguf.js';
+import type { Model } from './model.js';
+import { Llama2cTokenizer } from './tokenizer-llama2c.js';
+import { LAYER_MATRICES, type Matrix } from './weights.js';
+
+/** The GGUF (interleaved) row of a Hugging Face (halves) q/k row; the inverse of convert.ts's hfRowOfLlama2cRow. */
+export function ggufRowOfHfRow(row: number, headDim: number): number {
+  const head = Math.floor(row / headDim);
+  const r = row % headDim;
+  const half = headDim / 2;
+  return head * headDim + (r < half ? 2 * r : 2 * (r - half) + 1);
+}
+
+export interface GgufVocabulary {
+  tokens: string[];
+  scores: Float32Array;
+  /** llama.cpp's token types: 1 normal, 2 unknown, 3 control, 5 unused, 6 byte */
+  types: Int32Array;
+}
+
+/**
+ * The model's vocabulary as GGUF's SentencePiece arrays (spaces as U+2581), padded with unused tokens to the
+ * embedding's rows. From a llama2.c tokenizer: its pieces and scores. From a tokenizer.json BPE with byte fallback
+ * (Llama 2, Mistral, mutascan's synthesized models): a token made by merge r scores −r, so llama.cpp's rule
+ * (merge the pair whose result scores best) follows the merge list.
+ */
+export function ggufVocabulary(model: Model): GgufVocabulary {
+  const n = model.config.vocabSize;
+  const tokens: string[] = [];
+  const scores = new Float32Array(n);
+  const types = new Int32Array(n).fill(1);
+  const tok = model.tokenizer;
+  if (tok instanceof Llama2cTokenizer) {
+    tok.pieces.forEach((p, i) => {
+      tokens.push(Buffer.from(p, 'latin1').toString('utf8').replaceAll(' ', '\u2581'));
+      scores[i] = tok.scores[i];
+    });
+  } else {
+    const file = join(model.source.path, 'tokenizer.json');
+    if (model.source.format !== 'hf' || !existsSync(file)) fail('the model has no tokenizer that GGUF can hold', model.source.path);
+    const json = JSON.parse(readFileSync(file, 'utf8')) as { model?: { type?: string; byte_fallback?: boolean; vocab?: Record<string, number>; merges?: (string | string[])[] }; added_tokens?: { id: number; content: string; special?: boolean }[] };
+    const m = json.model;
+    if (m?.type !== 'BPE' || !m.byte_fallback || !m.vocab)
+      fail('only SentencePiece-style tokenizers (BPE with byte fallback) can be written to GGUF yet', file, 'byte-level BPE vocabularies (GPT-2 style) are not supported by the GGUF writer');
+    for (const [piece, id] of Object.entries(m.vocab)) if (id >= 0 && id < n) tokens[id] = piece;
+    for (const a of json.added_tokens ?? []) if (a.id >= 0 && a.id < n) {
+      tokens[a.id] = a.content;
+      if (a.special) types[a.id] = 3;
+    }
+    const rank = new Map<string, number>();
+    (m.merges ?? []).forEach((mg, r) => {
+      const [a, b] = Array.isArray(mg) ? mg : mg.split(' ');
+      if (!rank.has(a + b)) rank.set(a + b, r);
+    });
+    for (let i = 0; i < tokens.length; i++) if (tokens[i] !== undefined) scores[i] = rank.has(tokens[i]) ? -rank.get(tokens[i])! : 0;
+  }
+  for (let i = 0; i < n; i++) {
+    if (tokens[i] === undefined) {
+      tokens[i] = `<unused_${i}>`;
+      types[i] = 5;
+    } else if (/^<0x[0-9A-F]{2}>$/.test(tokens[i])) types[i] = 6;
+  }
+  if (n > 2) {
+    types[0] = 2;
+    types[1] = types[2] = 3;
+  }
+  return { tokens, scores, types };
+}
+
+const FILE_TYPE = { F32: 0, BF16: 32 } as const;
+
+function architectureOf(c: ModelConfig): 'llama' | 'qwen2' {
+  return c.architecture === 'qwen2' ? 'qwen2' : 'llama';
+}
+
+/** The metadata llama.cpp reads for this config. */
+function metadata(model: Model, dtype: 'F32' | 'BF16', name: string): [string, GgufEntry][] {
+  const c = model.config;
+  const arch = architectureOf(c);
+  const u32 = (value: number): GgufEntry => ({ type: 'u32', value });
+  const f32 = (value: number): GgufEntry => ({ type: 'f32', value });
+  const v = ggufVocabulary(model);
+  const md: [string, GgufEntry][] = [
+    ['general.architecture', { type: 'string', value: arch }],
+    ['general.name', { type: 'string', value: name }],
+    ['general.file_type', u32(FILE_TYPE[dtype])],
+    [`${arch}.context_length`, u32(c.maxSeqLen)],
+    [`${arch}.embedding_length`, u32(c.dim)],
+    [`${arch}.block_count`, u32(c.nLayers)],
+    [`${arch}.feed_forward_length`, u32(c.hiddenDim)],
+    [`${arch}.attention.head_count`, u32(c.nHeads)],
+    [`${arch}.attention.head_count_kv`, u32(c.nKvHeads)],
+    [`${arch}.attention.key_length`, u32(c.headDim)],
+    [`${arch}.attention.value_length`, u32(c.headDim)],
+    [`${arch}.attention.layer_norm_rms_epsilon`, f32(c.normEps)],
+    [`${arch}.rope.freq_base`, f32(c.ropeTheta)],
+    [`${arch}.rope.dimension_count`, u32(c.headDim)],
+    [`${arch}.vocab_size`, u32(c.vocabSize)],
+  ];
+  if (c.ropeScaling?.type === 'linear') md.push([`${arch}.rope.scaling.type`, { type: 'string', value: 'linear' }], [`${arch}.rope.scaling.factor`, f32(c.ropeScaling.factor)]);
+  if (c.slidingWindow) md.push([`${arch}.attention.sliding_window`, u32(c.slidingWindow)]);
+  md.push(
+    ['tokenizer.ggml.model', { type: 'string', value: 'llama' }],
+    ['tokenizer.ggml.tokens', { type: 'strings', value: v.tokens }],
+    ['tokenizer.ggml.scores', { type: 'f32s', value: v.scores }],
+    ['tokenizer.ggml.token_type', { type: 'i32s', value: v.types }],
+    ['tokenizer.ggml.bos_token_id', u32(c.bosId)],
+    ['tokenizer.ggml.eos_token_id', u32(c.stopIds[0] ?? 2)],
+    ['tokenizer.ggml.unknown_token_id', u32(0)],
+    ['tokenizer.ggml.add_bos_token', { type: 'bool', value: true }],
+    ['tokenizer.ggml.add_eos_token', { type: 'bool', value: false }],
+  );
+  if (model.chatTemplate) md.push(['tokenizer.chat_template', { type: 'string', value: model.chatTemplate.source }]);
+  return md;
+}
+
+/** Llama 3's scaling as llama.cpp's per-frequency factors (each frequency is divided by its factor). */
+function ropeFactors(c: ModelConfig): Float32Array | undefined {
+  const s = c.ropeScaling;
+  if (s?.type === 'factors') return s.factors;
+  if (s?.type !== 'llama3') return undefined;
+  const half = c.headDim / 2;
+  const out = new Float32Array(half);
+  const low = s.originalMaxPositionEmbeddings / s.lowFreqFactor;
+  const high = s.originalMaxPositionEmbeddings / s.highFreqFactor;
+  for (let i = 0; i < half; i++) {
+    const freq = 1 / Math.pow(c.ropeTheta, (2 * i) / c.headDim);
+    const wavelen = (2 * Math.PI) / freq;
+    if (wavelen < high) out[i] = 1;
+    else if (wavelen > low) out[i] = s.factor;
+    else {
+      const smooth = (s.originalMaxPositionEmbeddings / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
+      out[i] = 1 / ((1 - smooth) / s.factor + smooth);
+    }
+  }
+  return out;
+}
+
+function bytesOf(a: Float32Array | Uint16Array | Int32Array): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+/** A matrix's bytes in `dtype` (f32 → bf16 rounds to nearest even), rows permuted by `rowOf` if given. */
+export function matrixBytes(m: Matrix, dtype: 'F32' | 'BF16', rowOf?: (r: number) => number): Uint8Array {
+  const n = m.rows * m.cols;
+  let data: Float32Array | Uint16Array = m.data;
+  if (dtype === 'BF16' && m.dtype === 'f32') {
+    const out = new Uint16Array(n);
+    for (let i = 0; i < n; i++) out[i] = f32ToBf16(m.data[i]);
+    data = out;
+  } else if (dtype === 'F32' && m.dtype === 'bf16') {
+    const out = new Float32Array(n);
+    const u = new Uint32Array(out.buffer);
+    for (let i = 0; i < n; i++) u[i] = m.data[i] << 16;
+    data = out;
+  }
+  if (rowOf) {
+    const src = data;
+    const out = new (src.constructor as typeof Float32Array | typeof Uint16Array)(n);
+    for (let r = 0; r < m.rows; r++) out.set(src.subarray(r * m.cols, (r + 1) * m.cols), rowOf(r) * m.cols);
+    data = out;
+  }
+  return bytesOf(data);
+}
+
+export interface GgufWriteOptions {
+  /** the matrices' type in the file (default: the model's own) */
+  dtype?: 'F32' | 'BF16';
+  name?: string;
+}
+
+/** Writes `model` (its current weights, mutations included) as a GGUF file. */
+export function writeModelGguf(model: Model, file: string, opts: GgufWriteOptions = {}): void {
+  const c = model.config;
+  const w = model.weights;
+  const dtype = opts.dtype ?? (w.embed.dtype === 'bf16' ? 'BF16' : 'F32');
+  const arch = architectureOf(c);
+  const permute = arch === 'llama' && c.ropeLayout === 'halves' ? (r: number) => ggufRowOfHfRow(r, c.headDim) : undefined;
+  const dims = (m: Matrix): number[] => [m.cols, m.rows];
+  const mat = (name: string, m: Matrix, rowOf?: (r: number) => number): GgufTensorToWrite => ({ name, type: dtype, dims: dims(m), data: () => matrixBytes(m, dtype, rowOf) });
+  const vec = (name: string, v: Float32Array, rowOf?: (r: number) => number): GgufTensorToWrite => {
+    let data = v;
+    if (rowOf) {
+      data = new Float32Array(v.length);
+      for (let i = 0; i < v.length; i++) data[rowOf(i)] = v[i];
+    }
+    return { name, type: 'F32', dims: [v.length], data: bytesOf(data) };
+  };
+  const tensors: GgufTensorToWrite[] = [mat('token_embd.weight', w.embed)];
+  const factors = ropeFactors(c);
+  if (factors) tensors.push(vec('rope_freqs.weight', factors));
+  w.layers.forEach((l, i) => {
+    const p = `blk.${i}`;
+    tensors.push(vec(`${p}.attn_norm.weight`, l.attnNorm));
+    for (const k of LAYER_MATRICES) tensors.push(mat(`${p}.${GGUF_LAYER_NAMES[k]}.weight`, l[k], k === 'q' || k === 'k' ? permute : undefined));
+    if (l.qBias) tensors.push(vec(`${p}.attn_q.bias`, l.qBias, permute));
+    if (l.kBias) tensors.push(vec(`${p}.attn_k.bias`, l.kBias, permute));
+    if (l.vBias) tensors.push(vec(`${p}.attn_v.bias`, l.vBias));
+    tensors.push(vec(`${p}.ffn_norm.weight`, l.ffnNorm));
+  });
+  tensors.push(vec('output_norm.weight', w.finalNorm));
+  if (w.lmHead !== w.embed) tensors.push(mat('output.weight', w.lmHead));
+  writeGguf(file, metadata(model, dtype, opts.name ?? 'mutascan'), tensors);
+}

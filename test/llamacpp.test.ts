@@ -1,0 +1,255 @@
+/**
+ * mutascan against llama.cpp (node-llama-cpp's CPU build), an engine nobody here wrote, on the same GGUF files:
+ * the one llama.cpp's own tools wrote (stories260K.gguf) and the ones `mutascan convert` and `mutascan mutate`
+ * write from synthesized Hugging Face models of every architecture, F32 and BF16, odd sizes, several seeds.
+ *
+ * Tolerances, and why:
+ * - F32 models: 5e-5 in log-probability. llama.cpp sums its products in another order (and in blocks of its own),
+ *   so each logit differs by a few ulps of the partial sums; measured up to 1.0e-5 here.
+ * - BF16 models: 1e-2. Both engines round the activations to BF16 before a BF16 product (ggml's vec_dot_type for
+ *   BF16 is BF16; mutascan's row-exact kernels follow vdpbf16ps), so an activation that the other engine's summation
+ *   order puts on the other side of a BF16 rounding boundary moves by 2^-9 of itself; measured up to 8.6e-3.
+ *   (mutascan reading the GGUF and the folder it came from differ the same way: the q/k rows of a head are in
+ *   another order, so q·k sums in another order.)
+ * Log-probabilities are compared down to e^-60, scaled by the logits' size: random tied models put a token's own
+ * logit near |e|² (about 130 here), where an ulp is larger.
+ * - Greedy continuations: llama.cpp's tokens fed back to mutascan; a step where mutascan's argmax differs must be
+ *   a near-tie within the tolerance (counted and printed).
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { join } from 'node:path';
+import { selectBackend } from '../src/backend/select.js';
+import type { Backend } from '../src/backend/backend.js';
+import { Transformer } from '../src/model/forward.js';
+import { loadModel, type Model } from '../src/model/model.js';
+import { writeSynthModel } from '../src/model/synth.js';
+import { matrixStats, mutate } from '../src/screen/mutate.js';
+import { parseMutantKey } from '../src/screen/plan.js';
+import { runCli, SHARED, STORIES_BIN, STORIES_TOK, tempDir } from './helpers.js';
+import { llamaCppGreedy, llamaCppLogprobs } from './reference/llamacpp.js';
+
+const STORIES_GGUF = join(SHARED, 'models', 'stories260K-gguf', 'stories260K.gguf');
+const TOL = { F32: 5e-5, BF16: 1e-2 } as const;
+
+let backend: Backend;
+before(async () => {
+  backend = await selectBackend('native', 2);
+});
+
+/** mutascan's logits of `ids`, teacher-forced, [positions × vocab]. */
+function logitsOf(model: Model, ids: number[]): Float32Array {
+  const tf = new Transformer(model.config, model.weights, backend);
+  return tf.forward([{ cache: tf.newCache(ids.length + 1), tokens: ids }], 'all');
+}
+
+/**
+ * max |Δ log-probability| between mutascan's logits and llama.cpp's distributions, over tokens above e^-60, each
+ * row's differences divided by its logits' size (max |logit| / 4, at least 1). Every position must have a finite
+ * distribution.
+ */
+function worstLogprob(logits: Float32Array, vocab: number, ref: Map<number, number>[]): number {
+  let worst = 0;
+  assert.equal(ref.length * vocab, logits.length, 'llama.cpp gave a distribution for every position');
+  ref.forEach((m, pos) => {
+    let scale = 4;
+    for (let v = 0; v < vocab; v++) scale = Math.max(scale, Math.abs(logits[pos * vocab + v]));
+    scale /= 4;
+    let mass = 0;
+    for (const lp of m.values()) mass += Math.exp(lp);
+    assert.ok(Math.abs(mass - 1) < 1e-3, `llama.cpp's distribution at position ${pos} sums to ${mass}`);
+    let mx = -Infinity;
+    for (let v = 0; v < vocab; v++) mx = Math.max(mx, logits[pos * vocab + v]);
+    let s = 0;
+    for (let v = 0; v < vocab; v++) s += Math.exp(logits[pos * vocab + v] - mx);
+    const lse = mx + Math.log(s);
+    for (const [t, lp] of m) if (lp > -60) worst = Math.max(worst, Math.abs(logits[pos * vocab + t] - lse - lp) / scale);
+  });
+  return worst;
+}
+
+/** llama.cpp's greedy continuation fed to mutascan: steps where mutascan's own argmax differs, with their gaps. */
+async function greedyAgreement(file: string, model: Model, prompt: number[], n: number): Promise<{ differ: number; worstGap: number; ids: number[] }> {
+  const g = await llamaCppGreedy(file, prompt, n);
+  const all = [...prompt, ...g.ids];
+  const logits = logitsOf(model, all.slice(0, -1));
+  const V = model.config.vocabSize;
+  let differ = 0;
+  let worstGap = 0;
+  for (let i = 0; i < n; i++) {
+    const row = prompt.length - 1 + i;
+    let best = 0;
+    for (let v = 1; v < V; v++) if (logits[row * V + v] > logits[row * V + best]) best = v;
+    if (best !== g.ids[i]) {
+      differ++;
+      worstGap = Math.max(worstGap, logits[row * V + best] - logits[row * V + g.ids[i]], g.gaps[i]);
+    }
+  }
+  return { differ, worstGap, ids: g.ids };
+}
+
+const PROMPT = [1, 403, 407, 261, 378]; // "Once upon a time" in the stories vocabulary
+const forced = (n: number, seed: number): number[] => [1, ...Array.from({ length: n }, (_, i) => ((i * 37 + seed * 101 + 11) % 500) + 3)];
+
+describe('stories260K.gguf, written by llama.cpp\'s own converter', () => {
+  it('holds the weights of stories260K.bin bit for bit, and mutascan and llama.cpp agree on it', async () => {
+    const gguf = loadModel(STORIES_GGUF);
+    const bin = loadModel(STORIES_BIN, { tokenizer: STORIES_TOK });
+    assert.equal(gguf.source.format, 'gguf');
+    assert.equal(gguf.config.ropeLayout, 'interleaved');
+    const pairs: [ArrayLike<number>, ArrayLike<number>][] = [[bin.weights.embed.data, gguf.weights.embed.data], [bin.weights.finalNorm, gguf.weights.finalNorm]];
+    bin.weights.layers.forEach((l, i) => {
+      const g = gguf.weights.layers[i];
+      for (const k of ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const) pairs.push([l[k].data, g[k].data]);
+      pairs.push([l.attnNorm, g.attnNorm], [l.ffnNorm, g.ffnNorm]);
+    });
+    pairs.forEach(([x, y], i) => assert.ok(Buffer.from(Float32Array.from(x).buffer).equals(Buffer.from(Float32Array.from(y).buffer)), `tensor ${i} differs`));
+    const text = 'Once upon a time, Lily met a "big" dog.\nThe end!';
+    assert.deepEqual(gguf.tokenizer.encode(text), bin.tokenizer.encode(text));
+
+    const ids = forced(60, 1);
+    const worst = worstLogprob(logitsOf(gguf, ids), gguf.config.vocabSize, await llamaCppLogprobs(STORIES_GGUF, ids));
+    console.log(`# stories260K.gguf: max |Δ log p| vs llama.cpp ${worst.toExponential(2)} over ${ids.length} positions`);
+    assert.ok(worst < TOL.F32, `max |Δ log p| ${worst}`);
+    const g = await greedyAgreement(STORIES_GGUF, gguf, PROMPT, 64);
+    assert.equal(g.differ, 0, `greedy differs at ${g.differ} steps`);
+  });
+
+  it('converted by mutascan (from the .bin) into a GGUF that llama.cpp reads with the same results', async () => {
+    const dir = tempDir('gguf-stories');
+    try {
+      const out = join(dir.path, 's.gguf');
+      const r = runCli(['convert', STORIES_BIN, '--tokenizer', STORIES_TOK, '--out', out]);
+      assert.equal(r.status, 0, r.stderr);
+      const ids = forced(40, 2);
+      const a = await llamaCppLogprobs(out, ids);
+      const b = await llamaCppLogprobs(STORIES_GGUF, ids);
+      a.forEach((m, pos) => {
+        for (const [t, v] of m) assert.equal(v, b[pos].get(t), `position ${pos}, token ${t}`);
+      });
+    } finally {
+      dir.remove();
+    }
+  });
+});
+
+interface Case {
+  name: string;
+  architecture: 'llama' | 'mistral' | 'qwen2';
+  dtype: 'F32' | 'BF16';
+  seed: number;
+  nKvHeads: number;
+  tied: boolean;
+  attentionBias?: boolean;
+}
+const CASES: Case[] = [
+  { name: 'llama F32, GQA 5:1, untied', architecture: 'llama', dtype: 'F32', seed: 1, nKvHeads: 1, tied: false },
+  { name: 'llama BF16, MHA, tied', architecture: 'llama', dtype: 'BF16', seed: 2, nKvHeads: 5, tied: true },
+  { name: 'llama F32 with q/k/v bias', architecture: 'llama', dtype: 'F32', seed: 3, nKvHeads: 5, tied: false, attentionBias: true },
+  { name: 'mistral BF16, GQA', architecture: 'mistral', dtype: 'BF16', seed: 4, nKvHeads: 1, tied: false },
+  { name: 'qwen2 F32, GQA', architecture: 'qwen2', dtype: 'F32', seed: 5, nKvHeads: 1, tied: true },
+  { name: 'qwen2 BF16', architecture: 'qwen2', dtype: 'BF16', seed: 6, nKvHeads: 5, tied: false },
+];
+
+describe('synthesized models of every architecture, converted to GGUF, against llama.cpp', () => {
+  const dir = tempDir('gguf-families');
+  after(() => dir.remove());
+  const rows: string[] = [];
+  after(() => console.log(`# ${rows.join('\n# ')}`));
+
+  for (const c of CASES) {
+    it(`${c.name}: logits, greedy 64 tokens, and a mutant written by \`mutate\``, async () => {
+      const hf = join(dir.path, `${c.architecture}-${c.seed}`);
+      writeSynthModel(hf, { architecture: c.architecture, dim: 200, hiddenDim: 333, nLayers: 2, nHeads: 5, nKvHeads: c.nKvHeads, vocabSize: 512, maxSeqLen: 256, tied: c.tied, attentionBias: c.attentionBias, shards: 1, tokenizer: STORIES_TOK, dtype: c.dtype, seed: c.seed });
+      const file = `${hf}.gguf`;
+      const r = runCli(['convert', hf, '--out', file]);
+      assert.equal(r.status, 0, r.stderr);
+      const model = loadModel(hf);
+      const gguf = loadModel(file);
+      const ids = forced(48, c.seed);
+      const ours = logitsOf(model, ids);
+      // mutascan reading its own GGUF computes what it computes from the folder (rows permuted, not values)
+      const again = logitsOf(gguf, ids);
+      let self = 0;
+      let scale = 4;
+      for (let i = 0; i < ours.length; i++) {
+        self = Math.max(self, Math.abs(ours[i] - again[i]));
+        scale = Math.max(scale, Math.abs(ours[i]));
+      }
+      assert.ok(self <= (TOL[c.dtype] * scale) / 4, `GGUF vs folder in mutascan: max |Δ logit| ${self} (logits up to ${scale})`);
+      const worst = worstLogprob(ours, model.config.vocabSize, await llamaCppLogprobs(file, ids));
+      const g = await greedyAgreement(file, model, PROMPT, 64);
+
+      // a mutant of q (rows permuted in the GGUF) and of down, applied by mutascan and written by `mutate`
+      const key = `1.q:${c.seed * 7},${c.seed * 3}+4x4:max`;
+      const key2 = '0.down:10,20+3x3:min';
+      const mutFile = join(dir.path, `${c.architecture}-${c.seed}-mutant.gguf`);
+      const rm = runCli(['mutate', hf, '--mutant', key, key2, '--out', mutFile]);
+      assert.equal(rm.status, 0, rm.stderr);
+      const mutated = loadModel(hf);
+      for (const k of [key, key2]) {
+        const m = parseMutantKey(k, mutated);
+        mutate(m.target.weights, m.unit, m.kind, matrixStats(m.target.weights));
+      }
+      const mutLogits = logitsOf(mutated, ids);
+      let moved = 0;
+      for (let i = 0; i < ours.length; i++) moved = Math.max(moved, Math.abs(ours[i] - mutLogits[i]));
+      assert.ok(moved > 1e-3, 'the mutant changes the logits');
+      const mutWorst = worstLogprob(mutLogits, model.config.vocabSize, await llamaCppLogprobs(mutFile, ids));
+      const mg = await greedyAgreement(mutFile, mutated, PROMPT, 64);
+
+      const tol = TOL[c.dtype];
+      rows.push(`${c.name}: max |Δ log p| ${worst.toExponential(2)}, greedy 64: ${64 - g.differ} identical; mutant: ${mutWorst.toExponential(2)}, greedy ${64 - mg.differ} identical`);
+      assert.ok(worst < tol, `max |Δ log p| ${worst} (tolerance ${tol})`);
+      assert.ok(mutWorst < tol, `mutant: max |Δ log p| ${mutWorst} (tolerance ${tol})`);
+      for (const [what, x] of [['baseline', g], ['mutant', mg]] as const)
+        assert.ok(x.differ === 0 || x.worstGap <= 2 * tol, `${what}: ${x.differ} greedy steps differ, not near-ties (gap ${x.worstGap})`);
+    });
+  }
+});
+
+describe('GGUF files that mutascan refuses, with a message', () => {
+  const dir = tempDir('gguf-bad');
+  after(() => dir.remove());
+  const good = (): Buffer => readFileSync(STORIES_GGUF);
+
+  const cases: [string, () => Buffer, RegExp][] = [
+    ['bad magic', () => Buffer.concat([Buffer.from('GGUX'), good().subarray(4)]), /not a GGUF file/],
+    ['a newer version', () => { const b = good(); b.writeUInt32LE(99, 4); return b; }, /GGUF version 99 is not supported/],
+    ['truncated in the header', () => good().subarray(0, 5000), /ends inside the header/],
+    ['truncated in the data', () => good().subarray(0, good().length - 1000), /past the file's end|truncated/],
+    ['a tensor count beyond the file', () => { const b = good(); b.writeBigUInt64LE(1n << 40n, 8); return b; }, /more than .* bytes can hold/],
+    ['an unknown architecture', () => replaceString(good(), 'llama', 'llamX', 1), /GGUF architecture "llamX" is not supported/],
+    ['an unknown tensor type', () => setTensorType(good(), 'blk.0.attn_q.weight', 77), /tensor type 77 is not a ggml type/],
+    ['a quantized type mutascan does not read', () => setTensorType(good(), 'blk.0.attn_q.weight', 12), /stored as Q4_K, which mutascan cannot read/],
+  ];
+  for (const [name, make, message] of cases)
+    it(name, () => {
+      const file = join(dir.path, `${name.replaceAll(' ', '-')}.gguf`);
+      writeFileSync(file, make());
+      const r = runCli(['generate', file, '--prompt', 'Once', '--max-new-tokens', '2', '--temperature', '0']);
+      assert.notEqual(r.status, 0);
+      assert.match(r.stderr, message);
+      assert.doesNotMatch(r.stderr, /internal error|\n\s+at /, r.stderr);
+    });
+});
+
+/** The first `nth` occurrence of `from` in the file's metadata strings replaced by `to` (same length). */
+function replaceString(b: Buffer, from: string, to: string, nth: number): Buffer {
+  const key = Buffer.from('general.architecture');
+  let at = b.indexOf(key);
+  for (let i = 1; i < nth; i++) at = b.indexOf(key, at + 1);
+  const v = b.indexOf(Buffer.from(from), at + key.length);
+  b.write(to, v, 'latin1');
+  return b;
+}
+
+/** The type field of a tensor info: after its name, dimension count and dimensions. */
+function setTensorType(b: Buffer, tensor: string, type: number): Buffer {
+  const name = Buffer.from(tensor);
+  const at = b.indexOf(name);
+  const nd = b.readUInt32LE(at + name.length);
+  b.writeUInt32LE(type, at + name.length + 4 + 8 * nd);
+  return b;
+}
