@@ -23,7 +23,9 @@ import { join } from 'node:path';
 import { selectBackend } from '../src/backend/select.js';
 import type { Backend } from '../src/backend/backend.js';
 import { Transformer } from '../src/model/forward.js';
+import { readGguf, readGgufTensor, writeGguf, type GgufEntry, type GgufTensorToWrite, type GgufValue } from '../src/model/gguf.js';
 import { loadModel, type Model } from '../src/model/model.js';
+import { f16ToF32, f32ToF16 } from '../src/util/float.js';
 import { writeSynthModel } from '../src/model/synth.js';
 import { matrixStats, mutate } from '../src/screen/mutate.js';
 import { parseMutantKey } from '../src/screen/plan.js';
@@ -208,6 +210,74 @@ describe('synthesized models of every architecture, converted to GGUF, against l
     });
   }
 });
+
+describe('a Q8_0 GGUF (quantized by the test as ggml does)', () => {
+  it('is dequantized exactly, with a note of the memory, and mutascan agrees with llama.cpp on it', async () => {
+    const dir = tempDir('gguf-q8');
+    try {
+      const src = join(dir.path, 'f32.gguf');
+      assert.equal(runCli(['convert', STORIES_BIN, '--tokenizer', STORIES_TOK, '--out', src]).status, 0);
+      const g = readGguf(src);
+      // every layer matrix whose rows hold whole blocks as Q8_0 (ffn_down's 172 columns do not; it stays F32) (blocks of 32: an f16 scale amax/127, then round(x / scale) as int8)
+      const expected = new Map<string, Float32Array>();
+      const tensors: GgufTensorToWrite[] = [...g.tensors.values()].map((t) => {
+        const values = readGgufTensor(t) as Float32Array;
+        if (!t.name.startsWith('blk.') || t.dims.length !== 2 || t.dims[0] % 32 !== 0) return { name: t.name, type: 'F32', dims: t.dims, data: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) };
+        const blocks = values.length / 32;
+        const out = Buffer.alloc(blocks * 34);
+        const deq = new Float32Array(values.length);
+        for (let b = 0; b < blocks; b++) {
+          let amax = 0;
+          for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(values[b * 32 + j]));
+          const d = amax / 127;
+          const id = d ? 1 / d : 0;
+          const h = f32ToF16(d);
+          out.writeUInt16LE(h, b * 34);
+          for (let j = 0; j < 32; j++) {
+            const x = Math.fround(values[b * 32 + j] * Math.fround(id));
+            const q = (Math.sign(x) * Math.round(Math.abs(x))) | 0; // roundf: halves away from zero; an int8 has no -0
+            out.writeInt8(q, b * 34 + 2 + j);
+            deq[b * 32 + j] = Math.fround(f16ToF32(h) * q);
+          }
+        }
+        expected.set(t.name, deq);
+        return { name: t.name, type: 'Q8_0', dims: t.dims, data: new Uint8Array(out) };
+      });
+      const md: [string, GgufEntry][] = [];
+      for (const [k, v] of g.metadata) if (k !== 'general.alignment') md.push([k, asEntry(v, g.metadataTypes.get(k)!)]);
+      const q8 = join(dir.path, 'q8.gguf');
+      writeGguf(q8, md, tensors);
+      const model = loadModel(q8);
+      model.weights.layers.forEach((l, i) => {
+        for (const [k, name] of [['q', 'attn_q'], ['gate', 'ffn_gate']] as const)
+          assert.deepEqual(l[k].data, expected.get(`blk.${i}.${name}.weight`), `blk.${i}.${name}`);
+      });
+      const r = runCli(['generate', q8, '--prompt', 'Once upon a time', '--max-new-tokens', '4', '--temperature', '0']);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, /note: Q8_0 matrices dequantized to float32 \([\d.]+ MiB more than the file\)/);
+      // llama.cpp multiplies Q8_0 weights with activations quantized to Q8_0 too (its vec_dot_type): larger gaps
+      const ids = forced(40, 3);
+      const worst = worstLogprob(logitsOf(model, ids), model.config.vocabSize, await llamaCppLogprobs(q8, ids));
+      const gr = await greedyAgreement(q8, model, PROMPT, 64);
+      console.log(`# stories260K as Q8_0: max |Δ log p| vs llama.cpp ${worst.toExponential(2)}, greedy 64: ${64 - gr.differ} identical`);
+      assert.ok(worst < 0.1, `max |Δ log p| ${worst}`);
+      assert.ok(gr.differ === 0 || gr.worstGap < 0.2, `greedy: ${gr.differ} steps differ (gap ${gr.worstGap})`);
+    } finally {
+      dir.remove();
+    }
+  });
+});
+
+/** A metadata value read back, as the writer's entry of the same GGUF type. */
+function asEntry(v: GgufValue, type: string): GgufEntry {
+  if (typeof v === 'string') return { type: 'string', value: v };
+  if (typeof v === 'boolean') return { type: 'bool', value: v };
+  if (v instanceof Float32Array) return { type: 'f32s', value: v };
+  if (v instanceof Int32Array) return { type: 'i32s', value: v };
+  if (Array.isArray(v)) return { type: 'strings', value: v as string[] };
+  if (type === 'u32' || type === 'i32' || type === 'f32' || type === 'u64') return { type, value: Number(v) };
+  throw new Error(`no writer entry for a ${type}`);
+}
 
 describe('GGUF files that mutascan refuses, with a message', () => {
   const dir = tempDir('gguf-bad');

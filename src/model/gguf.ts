@@ -18,6 +18,16 @@ const enum VType {
 }
 const SCALAR_BYTES: Partial<Record<VType, number>> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
 
+const TYPE_NAMES: Record<number, string> = { 0: 'u8', 1: 'i8', 2: 'u16', 3: 'i16', 4: 'u32', 5: 'i32', 6: 'f32', 7: 'bool', 8: 'string', 9: 'array', 10: 'u64', 11: 'i64', 12: 'f64' };
+
+/** The u32 at the cursor, without moving it (an array's element type). */
+function peekU32(c: Cursor): number {
+  const at = c.pos;
+  const v = c.u32('array element type');
+  c.pos = at;
+  return v;
+}
+
 export type GgufValue = number | bigint | boolean | string | GgufValue[] | Float32Array | Int32Array;
 
 /** ggml tensor types this reader knows by name; the ones it can turn into weights are in `BLOCKS`. */
@@ -30,7 +40,7 @@ export const GGML_TYPE_NAMES: Record<number, string> = {
 
 /** Types read here: elements per block and bytes per block. */
 const BLOCKS: Record<string, [number, number]> = { F32: [1, 4], F16: [1, 2], BF16: [1, 2], Q8_0: [32, 34], Q4_0: [32, 18] };
-export const GGML_TYPE: Record<'F32' | 'F16' | 'BF16', number> = { F32: 0, F16: 1, BF16: 30 };
+export const GGML_TYPE: Record<'F32' | 'F16' | 'BF16' | 'Q8_0', number> = { F32: 0, F16: 1, BF16: 30, Q8_0: 8 };
 
 export interface GgufTensor {
   name: string;
@@ -48,6 +58,8 @@ export interface GgufFile {
   file: string;
   version: number;
   metadata: Map<string, GgufValue>;
+  /** each key's GGUF value type (an array's as `array of <element type>`), e.g. `u32`, `f32`, `array of string` */
+  metadataTypes: Map<string, string>;
   tensors: Map<string, GgufTensor>;
   alignment: number;
   dataStart: number;
@@ -167,9 +179,12 @@ export function readGguf(file: string): GgufFile {
     // each entry takes at least 8 bytes (a length) in the file
     if (nTensors > size / 8 || nKv > size / 8) fail(`header claims ${nTensors} tensors and ${nKv} metadata keys, more than ${size} bytes can hold`, file, 'the header is corrupt');
     const metadata = new Map<string, GgufValue>();
+    const metadataTypes = new Map<string, string>();
     for (let i = 0; i < nKv; i++) {
       const key = c.string(`metadata key ${i}`);
       const t = c.u32(`type of ${key}`);
+      const at = c.pos;
+      metadataTypes.set(key, t === VType.ARRAY && c.size - at >= 4 ? `array of ${TYPE_NAMES[peekU32(c)] ?? '?'}` : (TYPE_NAMES[t] ?? '?'));
       metadata.set(key, readValue(c, t, key, 0));
     }
     const alignment = metadata.has('general.alignment') ? Number(metadata.get('general.alignment')) : 32;
@@ -207,7 +222,7 @@ export function readGguf(file: string): GgufFile {
         fail(`tensor data ends at byte ${dataStart + t.offset + byteLength}, past the file's end (${size} bytes)`, where, 'the file is truncated');
       tensors.set(t.name, { name: t.name, type: typeName, dims: t.dims, start: dataStart + t.offset, byteLength, file });
     }
-    return { file, version, metadata, tensors, alignment, dataStart };
+    return { file, version, metadata, metadataTypes, tensors, alignment, dataStart };
   } finally {
     closeSync(fd);
   }
@@ -294,7 +309,8 @@ export type GgufEntry =
 
 export interface GgufTensorToWrite {
   name: string;
-  type: 'F32' | 'F16' | 'BF16';
+  /** Q8_0: the caller's blocks, as ggml lays them out */
+  type: 'F32' | 'F16' | 'BF16' | 'Q8_0';
   /** innermost first, as GGUF lists them (a [rows × cols] matrix is [cols, rows]) */
   dims: number[];
   /** raw little-endian bytes, or a function making them when the writer gets there */
@@ -366,7 +382,6 @@ function writeEntry(b: Bytes, e: GgufEntry): void {
   }
 }
 
-const ELEMENT_BYTES = { F32: 4, F16: 2, BF16: 2 } as const;
 
 /** Writes a GGUF v3 file: metadata in the given order, tensors aligned to 32 bytes, written one at a time. */
 export function writeGguf(file: string, metadata: [string, GgufEntry][], tensors: GgufTensorToWrite[]): void {
@@ -384,7 +399,7 @@ export function writeGguf(file: string, metadata: [string, GgufEntry][], tensors
   }
   const pad = (n: number): number => Math.ceil(n / alignment) * alignment;
   let offset = 0;
-  const sizes = tensors.map((t) => t.dims.reduce((a, b) => a * b, 1) * ELEMENT_BYTES[t.type]);
+  const sizes = tensors.map((t) => (t.dims.reduce((a, b) => a * b, 1) / BLOCKS[t.type][0]) * BLOCKS[t.type][1]);
   tensors.forEach((t, i) => {
     head.string(t.name);
     head.u32(t.dims.length);

@@ -76,7 +76,7 @@ export function loadModel(path: string, opts: LoadOptions = {}): Model {
     const g = loadGguf(abs);
     if (opts.tokenizer) fail('--tokenizer is for llama2.c checkpoints; a GGUF file carries its own', abs);
     if (g.dequantized.bytes > 0)
-      process.stderr.write(`mutascan: note: ${g.dequantized.types.join(', ')} matrices dequantized to float32 (${(g.dequantized.bytes / 2 ** 20).toFixed(0)} MiB more than the file)\n`);
+      process.stderr.write(`mutascan: note: ${g.dequantized.types.join(', ')} matrices dequantized to float32 (${(g.dequantized.bytes / 2 ** 20).toFixed(1)} MiB more than the file)\n`);
     return { config: g.config, weights: g.weights, tokenizer: g.tokenizer, chatTemplate: g.chatTemplate, defaults: {}, source: { format: 'gguf', path: abs, files: [abs], mapped: g.mapped } };
   }
   const ckpt = loadLlama2c(abs);
