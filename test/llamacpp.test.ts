@@ -22,7 +22,6 @@ import { after, before, describe, it } from 'node:test';
 import { join } from 'node:path';
 import { selectBackend } from '../src/backend/select.js';
 import type { Backend } from '../src/backend/backend.js';
-import { Transformer } from '../src/model/forward.js';
 import { readGguf, readGgufTensor, writeGguf, type GgufEntry, type GgufTensorToWrite, type GgufValue } from '../src/model/gguf.js';
 import { loadModel, type Model } from '../src/model/model.js';
 import { f16ToF32, f32ToF16 } from '../src/util/float.js';
@@ -30,7 +29,8 @@ import { writeSynthModel } from '../src/model/synth.js';
 import { matrixStats, mutate } from '../src/screen/mutate.js';
 import { parseMutantKey } from '../src/screen/plan.js';
 import { runCli, SHARED, STORIES_BIN, STORIES_TOK, tempDir } from './helpers.js';
-import { llamaCppGreedy, llamaCppLogprobs } from './reference/llamacpp.js';
+import { greedyAgreement as greedyIn, logitsOf as logitsIn, worstLogprob } from './reference/compare.js';
+import { llamaCppLogprobs } from './reference/llamacpp.js';
 
 const STORIES_GGUF = join(SHARED, 'models', 'stories260K-gguf', 'stories260K.gguf');
 const TOL = { F32: 5e-5, BF16: 1e-2 } as const;
@@ -40,56 +40,8 @@ before(async () => {
   backend = await selectBackend('native', 2);
 });
 
-/** mutascan's logits of `ids`, teacher-forced, [positions × vocab]. */
-function logitsOf(model: Model, ids: number[]): Float32Array {
-  const tf = new Transformer(model.config, model.weights, backend);
-  return tf.forward([{ cache: tf.newCache(ids.length + 1), tokens: ids }], 'all');
-}
-
-/**
- * max |Δ log-probability| between mutascan's logits and llama.cpp's distributions, over tokens above e^-60, each
- * row's differences divided by its logits' size (max |logit| / 4, at least 1). Every position must have a finite
- * distribution.
- */
-function worstLogprob(logits: Float32Array, vocab: number, ref: Map<number, number>[]): number {
-  let worst = 0;
-  assert.equal(ref.length * vocab, logits.length, 'llama.cpp gave a distribution for every position');
-  ref.forEach((m, pos) => {
-    let scale = 4;
-    for (let v = 0; v < vocab; v++) scale = Math.max(scale, Math.abs(logits[pos * vocab + v]));
-    scale /= 4;
-    let mass = 0;
-    for (const lp of m.values()) mass += Math.exp(lp);
-    assert.ok(Math.abs(mass - 1) < 1e-3, `llama.cpp's distribution at position ${pos} sums to ${mass}`);
-    let mx = -Infinity;
-    for (let v = 0; v < vocab; v++) mx = Math.max(mx, logits[pos * vocab + v]);
-    let s = 0;
-    for (let v = 0; v < vocab; v++) s += Math.exp(logits[pos * vocab + v] - mx);
-    const lse = mx + Math.log(s);
-    for (const [t, lp] of m) if (lp > -60) worst = Math.max(worst, Math.abs(logits[pos * vocab + t] - lse - lp) / scale);
-  });
-  return worst;
-}
-
-/** llama.cpp's greedy continuation fed to mutascan: steps where mutascan's own argmax differs, with their gaps. */
-async function greedyAgreement(file: string, model: Model, prompt: number[], n: number): Promise<{ differ: number; worstGap: number; ids: number[] }> {
-  const g = await llamaCppGreedy(file, prompt, n);
-  const all = [...prompt, ...g.ids];
-  const logits = logitsOf(model, all.slice(0, -1));
-  const V = model.config.vocabSize;
-  let differ = 0;
-  let worstGap = 0;
-  for (let i = 0; i < n; i++) {
-    const row = prompt.length - 1 + i;
-    let best = 0;
-    for (let v = 1; v < V; v++) if (logits[row * V + v] > logits[row * V + best]) best = v;
-    if (best !== g.ids[i]) {
-      differ++;
-      worstGap = Math.max(worstGap, logits[row * V + best] - logits[row * V + g.ids[i]], g.gaps[i]);
-    }
-  }
-  return { differ, worstGap, ids: g.ids };
-}
+const logitsOf = (model: Model, ids: number[]): Float32Array => logitsIn(backend, model, ids);
+const greedyAgreement = (file: string, model: Model, prompt: number[], n: number) => greedyIn(backend, file, model, prompt, n);
 
 const PROMPT = [1, 403, 407, 261, 378]; // "Once upon a time" in the stories vocabulary
 const forced = (n: number, seed: number): number[] => [1, ...Array.from({ length: n }, (_, i) => ((i * 37 + seed * 101 + 11) % 500) + 3)];
