@@ -163,62 +163,98 @@ describe('synthesized models of every architecture, converted to GGUF, against l
   }
 });
 
-describe('a Q8_0 GGUF (quantized by the test as ggml does)', () => {
-  it('is dequantized exactly, with a note of the memory, and mutascan agrees with llama.cpp on it', async () => {
-    const dir = tempDir('gguf-q8');
-    try {
-      const src = join(dir.path, 'f32.gguf');
-      assert.equal(runCli(['convert', STORIES_BIN, '--tokenizer', STORIES_TOK, '--out', src]).status, 0);
-      const g = readGguf(src);
-      // every layer matrix whose rows hold whole blocks as Q8_0 (ffn_down's 172 columns do not; it stays F32) (blocks of 32: an f16 scale amax/127, then round(x / scale) as int8)
-      const expected = new Map<string, Float32Array>();
-      const tensors: GgufTensorToWrite[] = [...g.tensors.values()].map((t) => {
-        const values = readGgufTensor(t) as Float32Array;
-        if (!t.name.startsWith('blk.') || t.dims.length !== 2 || t.dims[0] % 32 !== 0) return { name: t.name, type: 'F32', dims: t.dims, data: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) };
-        const blocks = values.length / 32;
-        const out = Buffer.alloc(blocks * 34);
-        const deq = new Float32Array(values.length);
-        for (let b = 0; b < blocks; b++) {
-          let amax = 0;
-          for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(values[b * 32 + j]));
-          const d = amax / 127;
-          const id = d ? 1 / d : 0;
-          const h = f32ToF16(d);
-          out.writeUInt16LE(h, b * 34);
-          for (let j = 0; j < 32; j++) {
-            const x = Math.fround(values[b * 32 + j] * Math.fround(id));
-            const q = (Math.sign(x) * Math.round(Math.abs(x))) | 0; // roundf: halves away from zero; an int8 has no -0
-            out.writeInt8(q, b * 34 + 2 + j);
-            deq[b * 32 + j] = Math.fround(f16ToF32(h) * q);
-          }
-        }
-        expected.set(t.name, deq);
-        return { name: t.name, type: 'Q8_0', dims: t.dims, data: new Uint8Array(out) };
-      });
-      const md: [string, GgufEntry][] = [];
-      for (const [k, v] of g.metadata) if (k !== 'general.alignment') md.push([k, asEntry(v, g.metadataTypes.get(k)!)]);
-      const q8 = join(dir.path, 'q8.gguf');
-      writeGguf(q8, md, tensors);
-      const model = loadModel(q8);
-      model.weights.layers.forEach((l, i) => {
-        for (const [k, name] of [['q', 'attn_q'], ['gate', 'ffn_gate']] as const)
-          assert.deepEqual(l[k].data, expected.get(`blk.${i}.${name}.weight`), `blk.${i}.${name}`);
-      });
-      const r = runCli(['generate', q8, '--prompt', 'Once upon a time', '--max-new-tokens', '4', '--temperature', '0']);
-      assert.equal(r.status, 0, r.stderr);
-      assert.match(r.stderr, /note: Q8_0 matrices dequantized to float32 \([\d.]+ MiB more than the file\)/);
-      // llama.cpp multiplies Q8_0 weights with activations quantized to Q8_0 too (its vec_dot_type): larger gaps
-      const ids = forced(40, 3);
-      const worst = worstLogprob(logitsOf(model, ids), model.config.vocabSize, await llamaCppLogprobs(q8, ids));
-      const gr = await greedyAgreement(q8, model, PROMPT, 64);
-      console.log(`# stories260K as Q8_0: max |Δ log p| vs llama.cpp ${worst.toExponential(2)}, greedy 64: ${64 - gr.differ} identical`);
-      assert.ok(worst < 0.1, `max |Δ log p| ${worst}`);
-      assert.ok(gr.differ === 0 || gr.worstGap < 0.2, `greedy: ${gr.differ} steps differ (gap ${gr.worstGap})`);
-    } finally {
-      dir.remove();
+/**
+ * ggml's reference quantizers (quantize_row_q8_0_ref, quantize_row_q4_0_ref), for blocks of 32: the bytes of one
+ * block and the values they stand for.
+ * - Q8_0: an f16 scale d = amax / 127, then round(x / d) as int8 (roundf: halves away from zero).
+ * - Q4_0: d = (the value of largest magnitude) / −8, then min(15, trunc(x / d + 8.5)) as nibbles, element j in
+ *   the low nibble of byte j and element j + 16 in its high nibble; the value is (q − 8) · d.
+ */
+const QUANTIZERS = {
+  Q8_0: { bytes: 34, block(x: Float32Array, out: Buffer, at: number, deq: Float32Array): void {
+    let amax = 0;
+    for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[j]));
+    const d = Math.fround(amax / 127);
+    const id = Math.fround(d ? 1 / d : 0);
+    const h = f32ToF16(d);
+    out.writeUInt16LE(h, at);
+    for (let j = 0; j < 32; j++) {
+      const v = Math.fround(x[j] * id);
+      const q = (Math.sign(v) * Math.round(Math.abs(v))) | 0; // an int8 has no -0
+      out.writeInt8(q, at + 2 + j);
+      deq[j] = Math.fround(f16ToF32(h) * q);
     }
+  } },
+  Q4_0: { bytes: 18, block(x: Float32Array, out: Buffer, at: number, deq: Float32Array): void {
+    let amax = 0;
+    let max = 0;
+    for (let j = 0; j < 32; j++) if (Math.abs(x[j]) > amax) {
+      amax = Math.abs(x[j]);
+      max = x[j];
+    }
+    const d = max / -8;
+    const id = Math.fround(d ? 1 / d : 0);
+    const h = f32ToF16(d);
+    out.writeUInt16LE(h, at);
+    const q = (v: number): number => Math.min(15, Math.trunc(Math.fround(Math.fround(v * id) + 8.5)));
+    for (let j = 0; j < 16; j++) {
+      const lo = q(x[j]);
+      const hi = q(x[j + 16]);
+      out.writeUInt8(lo | (hi << 4), at + 2 + j);
+      deq[j] = Math.fround(f16ToF32(h) * (lo - 8));
+      deq[j + 16] = Math.fround(f16ToF32(h) * (hi - 8));
+    }
+  } },
+} as const;
+
+// llama.cpp multiplies quantized weights with activations quantized to Q8_0 (the vec_dot_type of both types),
+// mutascan the dequantized weights with float32 activations: larger gaps than F32's, and larger for Q4_0.
+const QUANT_TOL = { Q8_0: 0.1, Q4_0: 0.15 } as const;
+
+for (const type of ['Q8_0', 'Q4_0'] as const)
+  describe(`a ${type} GGUF (quantized by the test as ggml does)`, () => {
+    it('is dequantized exactly, with a note of the memory, and mutascan agrees with llama.cpp on it', async () => {
+      const dir = tempDir('gguf-quant');
+      try {
+        const src = join(dir.path, 'f32.gguf');
+        assert.equal(runCli(['convert', STORIES_BIN, '--tokenizer', STORIES_TOK, '--out', src]).status, 0);
+        const g = readGguf(src);
+        // every layer matrix whose rows hold whole blocks (ffn_down's 172 columns do not: it stays F32)
+        const expected = new Map<string, Float32Array>();
+        const qz = QUANTIZERS[type];
+        const tensors: GgufTensorToWrite[] = [...g.tensors.values()].map((t) => {
+          const values = readGgufTensor(t) as Float32Array;
+          if (!t.name.startsWith('blk.') || t.dims.length !== 2 || t.dims[0] % 32 !== 0) return { name: t.name, type: 'F32', dims: t.dims, data: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) };
+          const blocks = values.length / 32;
+          const out = Buffer.alloc(blocks * qz.bytes);
+          const deq = new Float32Array(values.length);
+          for (let b = 0; b < blocks; b++) qz.block(values.subarray(b * 32, b * 32 + 32), out, b * qz.bytes, deq.subarray(b * 32, b * 32 + 32));
+          expected.set(t.name, deq);
+          return { name: t.name, type, dims: t.dims, data: new Uint8Array(out) };
+        });
+        const md: [string, GgufEntry][] = [];
+        for (const [k, v] of g.metadata) if (k !== 'general.alignment') md.push([k, asEntry(v, g.metadataTypes.get(k)!)]);
+        const file = join(dir.path, `${type}.gguf`);
+        writeGguf(file, md, tensors);
+        const model = loadModel(file);
+        model.weights.layers.forEach((l, i) => {
+          for (const [k, name] of [['q', 'attn_q'], ['gate', 'ffn_gate']] as const)
+            assert.deepEqual(l[k].data, expected.get(`blk.${i}.${name}.weight`), `blk.${i}.${name}`);
+        });
+        const r = runCli(['generate', file, '--prompt', 'Once upon a time', '--max-new-tokens', '4', '--temperature', '0']);
+        assert.equal(r.status, 0, r.stderr);
+        assert.match(r.stderr, new RegExp(`note: ${type} matrices dequantized to float32 \\([\\d.]+ MiB more than the file\\)`));
+        const ids = forced(40, 3);
+        const worst = worstLogprob(logitsOf(model, ids), model.config.vocabSize, await llamaCppLogprobs(file, ids));
+        const gr = await greedyAgreement(file, model, PROMPT, 64);
+        console.log(`# stories260K as ${type}: max |Δ log p| vs llama.cpp ${worst.toExponential(2)}, greedy 64: ${64 - gr.differ} identical`);
+        assert.ok(worst < QUANT_TOL[type], `max |Δ log p| ${worst}`);
+        assert.ok(gr.differ === 0 || gr.worstGap < 2 * QUANT_TOL[type], `greedy: ${gr.differ} steps differ (gap ${gr.worstGap})`);
+      } finally {
+        dir.remove();
+      }
+    });
   });
-});
 
 /** A metadata value read back, as the writer's entry of the same GGUF type. */
 function asEntry(v: GgufValue, type: string): GgufEntry {

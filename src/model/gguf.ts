@@ -40,7 +40,7 @@ export const GGML_TYPE_NAMES: Record<number, string> = {
 
 /** Types read here: elements per block and bytes per block. */
 const BLOCKS: Record<string, [number, number]> = { F32: [1, 4], F16: [1, 2], BF16: [1, 2], Q8_0: [32, 34], Q4_0: [32, 18] };
-export const GGML_TYPE: Record<'F32' | 'F16' | 'BF16' | 'Q8_0', number> = { F32: 0, F16: 1, BF16: 30, Q8_0: 8 };
+export const GGML_TYPE: Record<'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_0', number> = { F32: 0, F16: 1, BF16: 30, Q8_0: 8, Q4_0: 2 };
 
 export interface GgufTensor {
   name: string;
@@ -309,8 +309,8 @@ export type GgufEntry =
 
 export interface GgufTensorToWrite {
   name: string;
-  /** Q8_0: the caller's blocks, as ggml lays them out */
-  type: 'F32' | 'F16' | 'BF16' | 'Q8_0';
+  /** Q8_0, Q4_0: the caller's blocks, as ggml lays them out */
+  type: 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_0';
   /** innermost first, as GGUF lists them (a [rows × cols] matrix is [cols, rows]) */
   dims: number[];
   /** raw little-endian bytes, or a function making them when the writer gets there */
