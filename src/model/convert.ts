@@ -5,7 +5,7 @@ import { makeDirs } from '../util/dirs.js';
 import type { ModelConfig } from './config.js';
 import type { Model } from './model.js';
 import { writeSafetensors, type TensorToWrite } from './safetensors.js';
-import { matrixBytes } from './to-gguf.js';
+import { matrixBytes, permuted } from './to-gguf.js';
 import { Llama2cTokenizer } from './tokenizer-llama2c.js';
 import { hfMatrixName, LAYER_MATRICES, type Matrix } from './weights.js';
 
@@ -139,14 +139,7 @@ export function writeModelHf(model: Model, out: string, opts: { dtype?: 'F32' | 
   if (c.ropeScaling?.type === 'factors') fail('per-frequency RoPE factors (rope_freqs.weight) have no Hugging Face config form', model.source.path, 'write this model as GGUF instead');
   const permute = c.ropeLayout === 'interleaved' ? (r: number) => hfRowOfLlama2cRow(r, c.headDim) : undefined;
   const mat = (name: string, m: Matrix, rowOf?: (r: number) => number): TensorToWrite => ({ name, dtype, shape: [m.rows, m.cols], data: () => matrixBytes(m, dtype, rowOf) });
-  const vec = (name: string, v: Float32Array, rowOf?: (r: number) => number): TensorToWrite => {
-    let data = v;
-    if (rowOf) {
-      data = new Float32Array(v.length);
-      for (let i = 0; i < v.length; i++) data[rowOf(i)] = v[i];
-    }
-    return f32(name, [v.length], data);
-  };
+  const vec = (name: string, v: Float32Array, rowOf?: (r: number) => number): TensorToWrite => f32(name, [v.length], permuted(v, rowOf));
   const tensors: TensorToWrite[] = [mat('model.embed_tokens.weight', w.embed)];
   w.layers.forEach((l, i) => {
     const p = `model.layers.${i}`;

@@ -178,6 +178,14 @@ export function matrixBytes(m: Matrix, dtype: 'F32' | 'BF16', rowOf?: (r: number
   return bytesOf(data);
 }
 
+/** A vector (a q/k bias) with element i moved to rowOf(i), as its matrix's rows are; itself without rowOf. */
+export function permuted(v: Float32Array, rowOf?: (r: number) => number): Float32Array {
+  if (!rowOf) return v;
+  const out = new Float32Array(v.length);
+  for (let i = 0; i < v.length; i++) out[rowOf(i)] = v[i];
+  return out;
+}
+
 export interface GgufWriteOptions {
   /** the matrices' type in the file (default: the model's own) */
   dtype?: 'F32' | 'BF16';
@@ -193,14 +201,7 @@ export function writeModelGguf(model: Model, file: string, opts: GgufWriteOption
   const permute = arch === 'llama' && c.ropeLayout === 'halves' ? (r: number) => ggufRowOfHfRow(r, c.headDim) : undefined;
   const dims = (m: Matrix): number[] => [m.cols, m.rows];
   const mat = (name: string, m: Matrix, rowOf?: (r: number) => number): GgufTensorToWrite => ({ name, type: dtype, dims: dims(m), data: () => matrixBytes(m, dtype, rowOf) });
-  const vec = (name: string, v: Float32Array, rowOf?: (r: number) => number): GgufTensorToWrite => {
-    let data = v;
-    if (rowOf) {
-      data = new Float32Array(v.length);
-      for (let i = 0; i < v.length; i++) data[rowOf(i)] = v[i];
-    }
-    return { name, type: 'F32', dims: [v.length], data: bytesOf(data) };
-  };
+  const vec = (name: string, v: Float32Array, rowOf?: (r: number) => number): GgufTensorToWrite => ({ name, type: 'F32', dims: [v.length], data: bytesOf(permuted(v, rowOf)) });
   const tensors: GgufTensorToWrite[] = [mat('token_embd.weight', w.embed)];
   const factors = ropeFactors(c);
   if (factors) tensors.push(vec('rope_freqs.weight', factors));
