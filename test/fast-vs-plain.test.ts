@@ -8,24 +8,11 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
 import { writeSynthModel } from '../src/model/synth.js';
-import { LLAMA2_TOK, runCli, STORIES_BIN, STORIES_TOK, tempDir } from './helpers.js';
+import { LLAMA2_TOK, resultRows as rows, runCli, STORIES_BIN, STORIES_TOK, tempDir } from './helpers.js';
 
 const dir = tempDir('fast-plain');
 after(() => dir.remove());
-
-function rows(path: string): string[] {
-  const db = new Database(path, { readonly: true });
-  try {
-    return (db
-      .prepare(`SELECT m.key, r.assay_id, r.silent, r.first_divergence, r.n_tokens, p.ids_json FROM results r JOIN mutants m ON m.id = r.mutant_id
-                LEFT JOIN phenotypes p ON p.id = r.phenotype_id ORDER BY m.id, r.assay_id`)
-      .all() as Record<string, unknown>[]).map((r) => JSON.stringify(r));
-  } finally {
-    db.close();
-  }
-}
 
 describe('fast path = plain path on a SmolLM-135M-shaped model', () => {
   const model = join(dir.path, 'smollm');

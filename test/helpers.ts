@@ -89,3 +89,16 @@ export function storeRows(path: string): string[] {
     db.close();
   }
 }
+
+/** Every result of a store (mutant key, assay, silent/NSM call, divergence, phenotype ids), one JSON line each, in mutant order. */
+export function resultRows(path: string): string[] {
+  const db = new Database(path, { readonly: true });
+  try {
+    return (db
+      .prepare(`SELECT m.key, r.assay_id, r.silent, r.first_divergence, r.n_tokens, p.ids_json FROM results r JOIN mutants m ON m.id = r.mutant_id
+                LEFT JOIN phenotypes p ON p.id = r.phenotype_id ORDER BY m.id, r.assay_id`)
+      .all() as Record<string, unknown>[]).map((r) => JSON.stringify(r));
+  } finally {
+    db.close();
+  }
+}

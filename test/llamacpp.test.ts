@@ -25,11 +25,9 @@ import type { Backend } from '../src/backend/backend.js';
 import { readGguf, readGgufTensor, writeGguf, type GgufEntry, type GgufTensorToWrite, type GgufValue } from '../src/model/gguf.js';
 import { loadModel, type Model } from '../src/model/model.js';
 import { f16ToF32, f32ToF16 } from '../src/util/float.js';
-import { writeSynthModel } from '../src/model/synth.js';
-import { matrixStats, mutate } from '../src/screen/mutate.js';
-import { parseMutantKey } from '../src/screen/plan.js';
 import { runCli, SHARED, STORIES_BIN, STORIES_TOK, tempDir } from './helpers.js';
 import { greedyAgreement as greedyIn, logitsOf as logitsIn, worstLogprob } from './reference/compare.js';
+import { assertAgrees, checkFamily, familyRow, forced, PROMPT } from './reference/family-check.js';
 import { llamaCppLogprobs } from './reference/llamacpp.js';
 
 const STORIES_GGUF = join(SHARED, 'models', 'stories260K-gguf', 'stories260K.gguf');
@@ -43,8 +41,6 @@ before(async () => {
 const logitsOf = (model: Model, ids: number[]): Float32Array => logitsIn(backend, model, ids);
 const greedyAgreement = (file: string, model: Model, prompt: number[], n: number) => greedyIn(backend, file, model, prompt, n);
 
-const PROMPT = [1, 403, 407, 261, 378]; // "Once upon a time" in the stories vocabulary
-const forced = (n: number, seed: number): number[] => [1, ...Array.from({ length: n }, (_, i) => ((i * 37 + seed * 101 + 11) % 500) + 3)];
 
 describe('stories260K.gguf, written by llama.cpp\'s own converter', () => {
   it('holds the weights of stories260K.bin bit for bit, and mutascan and llama.cpp agree on it', async () => {
@@ -56,7 +52,7 @@ describe('stories260K.gguf, written by llama.cpp\'s own converter', () => {
     bin.weights.layers.forEach((l, i) => {
       const g = gguf.weights.layers[i];
       for (const k of ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const) pairs.push([l[k].data, g[k].data]);
-      pairs.push([l.attnNorm, g.attnNorm], [l.ffnNorm, g.ffnNorm]);
+      pairs.push([l.attnNorm!, g.attnNorm!], [l.ffnNorm!, g.ffnNorm!]);
     });
     pairs.forEach(([x, y], i) => assert.ok(Buffer.from(Float32Array.from(x).buffer).equals(Buffer.from(Float32Array.from(y).buffer)), `tensor ${i} differs`));
     const text = 'Once upon a time, Lily met a "big" dog.\nThe end!';
@@ -114,51 +110,9 @@ describe('synthesized models of every architecture, converted to GGUF, against l
 
   for (const c of CASES) {
     it(`${c.name}: logits, greedy 64 tokens, and a mutant written by \`mutate\``, async () => {
-      const hf = join(dir.path, `${c.architecture}-${c.seed}`);
-      writeSynthModel(hf, { architecture: c.architecture, dim: 200, hiddenDim: 333, nLayers: 2, nHeads: 5, nKvHeads: c.nKvHeads, vocabSize: 512, maxSeqLen: 256, tied: c.tied, attentionBias: c.attentionBias, shards: 1, tokenizer: STORIES_TOK, dtype: c.dtype, seed: c.seed });
-      const file = `${hf}.gguf`;
-      const r = runCli(['convert', hf, '--out', file]);
-      assert.equal(r.status, 0, r.stderr);
-      const model = loadModel(hf);
-      const gguf = loadModel(file);
-      const ids = forced(48, c.seed);
-      const ours = logitsOf(model, ids);
-      // mutascan reading its own GGUF computes what it computes from the folder (rows permuted, not values)
-      const again = logitsOf(gguf, ids);
-      let self = 0;
-      let scale = 4;
-      for (let i = 0; i < ours.length; i++) {
-        self = Math.max(self, Math.abs(ours[i] - again[i]));
-        scale = Math.max(scale, Math.abs(ours[i]));
-      }
-      assert.ok(self <= (TOL[c.dtype] * scale) / 4, `GGUF vs folder in mutascan: max |Δ logit| ${self} (logits up to ${scale})`);
-      const worst = worstLogprob(ours, model.config.vocabSize, await llamaCppLogprobs(file, ids));
-      const g = await greedyAgreement(file, model, PROMPT, 64);
-
-      // a mutant of q (rows permuted in the GGUF) and of down, applied by mutascan and written by `mutate`
-      const key = `1.q:${c.seed * 7},${c.seed * 3}+4x4:max`;
-      const key2 = '0.down:10,20+3x3:min';
-      const mutFile = join(dir.path, `${c.architecture}-${c.seed}-mutant.gguf`);
-      const rm = runCli(['mutate', hf, '--mutant', key, key2, '--out', mutFile]);
-      assert.equal(rm.status, 0, rm.stderr);
-      const mutated = loadModel(hf);
-      for (const k of [key, key2]) {
-        const m = parseMutantKey(k, mutated);
-        mutate(m.target.weights, m.unit, m.kind, matrixStats(m.target.weights));
-      }
-      const mutLogits = logitsOf(mutated, ids);
-      let moved = 0;
-      for (let i = 0; i < ours.length; i++) moved = Math.max(moved, Math.abs(ours[i] - mutLogits[i]));
-      assert.ok(moved > 1e-3, 'the mutant changes the logits');
-      const mutWorst = worstLogprob(mutLogits, model.config.vocabSize, await llamaCppLogprobs(mutFile, ids));
-      const mg = await greedyAgreement(mutFile, mutated, PROMPT, 64);
-
-      const tol = TOL[c.dtype];
-      rows.push(`${c.name}: max |Δ log p| ${worst.toExponential(2)}, greedy 64: ${64 - g.differ} identical; mutant: ${mutWorst.toExponential(2)}, greedy ${64 - mg.differ} identical`);
-      assert.ok(worst < tol, `max |Δ log p| ${worst} (tolerance ${tol})`);
-      assert.ok(mutWorst < tol, `mutant: max |Δ log p| ${mutWorst} (tolerance ${tol})`);
-      for (const [what, x] of [['baseline', g], ['mutant', mg]] as const)
-        assert.ok(x.differ === 0 || x.worstGap <= 2 * tol, `${what}: ${x.differ} greedy steps differ, not near-ties (gap ${x.worstGap})`);
+      const r = await checkFamily(backend, dir.path, `${c.architecture}-${c.seed}`, { architecture: c.architecture, dim: 200, hiddenDim: 333, nLayers: 2, nHeads: 5, nKvHeads: c.nKvHeads, tied: c.tied, attentionBias: c.attentionBias, dtype: c.dtype, seed: c.seed });
+      rows.push(familyRow(c.name, r));
+      assertAgrees(r, TOL[c.dtype]);
     });
   }
 });

@@ -35,6 +35,8 @@ export interface Backend {
   storeKv(kc: Float32Array, vc: Float32Array, k: Float32Array, v: Float32Array, offset: Float64Array, pos: Int32Array, rows: number, kvDim: number): void;
   attention(out: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, offset: Float64Array, pos: Int32Array, rows: number, shape: AttentionShape): void;
   swiglu(h1: Float32Array, h3: Float32Array): void;
+  /** h1 ← gelu_tanh(h1) · h3 (Gemma's GeGLU) */
+  geglu(h1: Float32Array, h3: Float32Array): void;
   add(x: Float32Array, y: Float32Array): void;
   /** out [W.cols × W.rows] = Wᵀ in float32 (a bf16 matrix widened): the backward pass multiplies by W itself. */
   transposeF32(out: Float32Array, w: Matrix): void;

@@ -122,6 +122,12 @@ export class MeteredBackend implements Backend {
     this.op('attention', rows, 4 * positions * shape.nHeads * shape.headDim, seconds);
   }
 
+  geglu(h1: Float32Array, h3: Float32Array): void {
+    const t = performance.now();
+    this.inner.geglu(h1, h3);
+    this.op('geglu', 0, 0, (performance.now() - t) / 1000);
+  }
+
   swiglu(h1: Float32Array, h3: Float32Array): void {
     const t = performance.now();
     this.inner.swiglu(h1, h3);

@@ -7,6 +7,7 @@ import { fail } from '../errors.js';
 import { chooseRows, type Sampling } from '../model/sampler.js';
 import type { DType, Matrix } from '../model/weights.js';
 import { scatterRows } from './ts-backend.js';
+import * as tsOps from './ts-ops.js';
 import type { AttentionShape, Backend } from './backend.js';
 
 /** The addon's functions (native/src/addon.cc). All arrays are used in place. */
@@ -163,11 +164,18 @@ export class NativeBackend implements Backend {
   }
 
   attention(out: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, offset: Float64Array, pos: Int32Array, rows: number, s: AttentionShape): void {
+    // the native kernels divide by √headDim and do not cap: other scales and soft-capping (Gemma 2) run in the twin
+    if (s.scale !== undefined || s.softcap) return tsOps.attention(out, q, k, v, offset, pos, rows, s);
     this.addon.attention(out, q, k, v, offset, pos, rows, s.nHeads, s.nKvHeads, s.headDim, s.window);
   }
 
   swiglu(h1: Float32Array, h3: Float32Array): void {
     this.addon.swiglu(h1, h3);
+  }
+
+  /** elementwise and a small share of a step: the twin's */
+  geglu(h1: Float32Array, h3: Float32Array): void {
+    tsOps.geglu(h1, h3);
   }
 
   add(x: Float32Array, y: Float32Array): void {

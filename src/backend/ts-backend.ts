@@ -1,7 +1,7 @@
 import { BF16_TO_F32, f32ToBf16 } from '../util/float.js';
 import type { Matrix } from '../model/weights.js';
 import type { Backend } from './backend.js';
-import { add, attention, rmsnorm, rope, storeKv, swiglu, transposeF32 } from './ts-ops.js';
+import { add, attention, geglu, rmsnorm, rope, storeKv, swiglu, transposeF32 } from './ts-ops.js';
 import { chooseRows } from '../model/sampler.js';
 
 const f = Math.fround;
@@ -37,6 +37,7 @@ export class TsBackend implements Backend {
   storeKv = storeKv;
   attention = attention;
   swiglu = swiglu;
+  geglu = geglu;
   add = add;
   transposeF32 = transposeF32;
   sampleRows = chooseRows;

@@ -48,6 +48,10 @@ export interface AttentionShape {
   headDim: number;
   /** 0 = none; otherwise a position attends to at most this many positions, itself included */
   window: number;
+  /** scores multiplied by this; without it divided by √headDim (run.c's rule) */
+  scale?: number;
+  /** scores soft-capped to cap · tanh(score / cap) before the softmax */
+  softcap?: number;
 }
 
 /**
@@ -68,6 +72,8 @@ export function attention(out: Float32Array, q: Float32Array, kc: Float32Array, 
   const qDim = s.nHeads * hd;
   const group = s.nHeads / s.nKvHeads;
   const scale = f(Math.sqrt(hd));
+  const mul = s.scale === undefined ? 0 : f(s.scale);
+  const cap = f(s.softcap ?? 0);
   let scores = new Float32Array(64);
   for (let r = 0; r < rows; r++) {
     const p = pos[r];
@@ -82,7 +88,8 @@ export function attention(out: Float32Array, q: Float32Array, kc: Float32Array, 
         let sc = 0;
         const kt = t * kvDim + ko;
         for (let i = 0; i < hd; i++) sc = f(sc + f(q[qo + i] * kc[kt + i]));
-        sc = f(sc / scale);
+        sc = mul ? f(sc * mul) : f(sc / scale);
+        if (cap) sc = f(cap * f(Math.tanh(f(sc / cap))));
         scores[t] = sc;
         if (sc > max) max = sc;
       }
@@ -109,6 +116,19 @@ export function swiglu(h1: Float32Array, h3: Float32Array): void {
     let val = h1[i];
     val = f(val * f(1 / f(1 + f(Math.exp(-val)))));
     h1[i] = f(val * h3[i]);
+  }
+}
+
+const GELU_C = f(Math.sqrt(2 / Math.PI));
+const GELU_A = f(0.044715);
+
+/** h1 ← gelu(h1) · h3 with GELU's tanh form, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), as Gemma's reference computes it. */
+export function geglu(h1: Float32Array, h3: Float32Array): void {
+  for (let i = 0; i < h1.length; i++) {
+    const x = h1[i];
+    const inner = f(GELU_C * f(x + f(GELU_A * f(f(x * x) * x))));
+    const g = f(f(0.5 * x) * f(1 + f(Math.tanh(inner))));
+    h1[i] = f(g * h3[i]);
   }
 }
 

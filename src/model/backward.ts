@@ -13,6 +13,7 @@
  * through the backend; per-position work is float64 arithmetic stored as float32.
  */
 import type { Backend } from '../backend/backend.js';
+import { fail } from '../errors.js';
 import { BF16_TO_F32, f32ToBf16 } from '../util/float.js';
 import type { ModelConfig } from './config.js';
 import { addBias, type LayerStages, type Transformer } from './forward.js';
@@ -61,9 +62,31 @@ export interface Tape {
   normedFinal: Float32Array;
 }
 
+/**
+ * What of a family's numerics the backward pass does not differentiate yet (q/k norms, output norms, GeGLU,
+ * scaled or capped scores, scaled embeddings, per-layer RoPE): undefined when it covers the whole model.
+ */
+export function backwardGap(c: ModelConfig, w: Transformer['weights']): string | undefined {
+  const L = w.layers[0];
+  const gaps = [
+    [!!(L && (L.qNorm || L.kNorm)), 'query/key norms'],
+    [!!(L && (L.attnOutNorm || L.ffnOutNorm)), 'norms on block outputs'],
+    [!!(L && (!L.attnNorm || !L.ffnNorm)), 'blocks without input norms'],
+    [c.activation === 'gelu_tanh', 'GeGLU'],
+    [c.embedScale !== undefined, 'scaled embeddings'],
+    [c.attnScale !== undefined || !!c.attnSoftcap || !!c.finalSoftcap, 'scaled or soft-capped scores'],
+    [c.localRopeTheta !== undefined || c.slidingPattern !== undefined, 'per-layer attention windows and RoPE'],
+  ] as const;
+  const missing = gaps.filter(([has]) => has).map(([, what]) => what);
+  return missing.length ? missing.join(', ') : undefined;
+}
+
 /** Runs `tokens` forward (teacher-forced, the unmutated model) and keeps what the backward pass reads. */
 export function record(tf: Transformer, tokens: readonly number[]): Tape {
   const c = tf.config;
+  const gap = backwardGap(c, tf.weights);
+  if (gap)
+    fail(`predictions need gradients, and the backward pass does not cover this ${c.architecture} model's ${gap} yet`, undefined, 'screen it without predict (drop `order: predicted`, `mutascan predict` and `scout`)');
   const be = tf.backend;
   const w = tf.weights;
   const T = tokens.length;
@@ -80,7 +103,7 @@ export function record(tf: Transformer, tokens: readonly number[]): Tape {
     const L = w.layers[l];
     const xIn = layerInputs[l];
     const xn1 = new Float32Array(T * c.dim);
-    be.rmsnorm(xn1, xIn, L.attnNorm, T, c.dim, c.normEps);
+    be.rmsnorm(xn1, xIn, L.attnNorm!, T, c.dim, c.normEps);
     const q = new Float32Array(T * qDim);
     const k = new Float32Array(T * kvDim);
     const v = new Float32Array(T * kvDim);
@@ -94,7 +117,7 @@ export function record(tf: Transformer, tokens: readonly number[]): Tape {
     be.rope(k, T, c.nKvHeads, c.headDim, pos, cos, sin, interleaved);
     const probs = attentionWeights(c, q, k, T);
     const xn2 = new Float32Array(T * c.dim);
-    be.rmsnorm(xn2, stages[l].mid, L.ffnNorm, T, c.dim, c.normEps);
+    be.rmsnorm(xn2, stages[l].mid, L.ffnNorm!, T, c.dim, c.normEps);
     const h1 = new Float32Array(T * c.hiddenDim);
     const h3 = new Float32Array(T * c.hiddenDim);
     be.matmul(h1, xn2, T, L.gate);
@@ -184,7 +207,7 @@ export function backwardGroups(tf: Transformer, tape: Tape, groups: readonly (re
       see(linear(L.up, t.xn2, dh3));
       const dXn2 = product(be, dh1, R, L.gate, rows);
       addInto(dXn2, product(be, dh3, R, L.up, rows));
-      const dMid = rmsnormBackward(dXn2, t.stages.mid, L.ffnNorm, R, T, dim, c.normEps);
+      const dMid = rmsnormBackward(dXn2, t.stages.mid, L.ffnNorm!, R, T, dim, c.normEps);
       addInto(dMid, dx);
       // Attention block: mid = x_in + o(attention(rope(q(xn1)), rope(k(xn1)), v(xn1))).
       see(linear(L.o, t.stages.attention, dMid));
@@ -202,7 +225,7 @@ export function backwardGroups(tf: Transformer, tape: Tape, groups: readonly (re
       const dXn1 = product(be, dq, R, L.q, rows);
       addInto(dXn1, product(be, dk, R, L.k, rows));
       addInto(dXn1, product(be, dv, R, L.v, rows));
-      g.dx = rmsnormBackward(dXn1, t.xIn, L.attnNorm, R, T, dim, c.normEps);
+      g.dx = rmsnormBackward(dXn1, t.xIn, L.attnNorm!, R, T, dim, c.normEps);
       addInto(g.dx, dMid);
     });
     // one layer's transposed copies alive at a time (a 7B model's would otherwise add 26 GB of float32)

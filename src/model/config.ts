@@ -1,7 +1,8 @@
 import { fail } from '../errors.js';
+import type { FieldReader } from './family.js';
+import { FAMILIES, familyOfHfType } from './families/index.js';
 
-export type Architecture = 'llama' | 'mistral' | 'qwen2';
-export const ARCHITECTURES: readonly Architecture[] = ['llama', 'mistral', 'qwen2'];
+export type Architecture = 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'olmo2' | 'gemma2' | 'gemma3';
 
 export type RopeScaling =
   | { type: 'linear'; factor: number }
@@ -40,6 +41,24 @@ export interface ModelConfig {
   qkvBias: boolean;
   /** Mistral: a position attends to at most this many positions (itself included). */
   slidingWindow?: number;
+  /** with slidingWindow: layer l attends within it unless l + 1 is a multiple of this (Gemma 2: 2, Gemma 3: 6) */
+  slidingPattern?: number;
+  /** the RoPE base of windowed layers, which also skip ropeScaling (Gemma 3's local layers) */
+  localRopeTheta?: number;
+  /** RMSNorm multiplies by (normOffset + w): 1 for Gemma's Hugging Face checkpoints, which store w − 1 */
+  normOffset?: number;
+  /** RMSNorm of queries and keys before RoPE: per head (Qwen3, Gemma 3) or over the whole projection (OLMo 2) */
+  qkNorm?: 'head' | 'whole';
+  /** the feed-forward block's gate: SiLU (SwiGLU) or GELU with the tanh approximation (GeGLU, Gemma) */
+  activation?: 'silu' | 'gelu_tanh';
+  /** embeddings multiplied by √dim, rounded to the embedding's dtype as Gemma's reference does */
+  embedScale?: 'sqrt-dim';
+  /** attention scores multiplied by this instead of 1/√headDim (Gemma's query_pre_attn_scalar^−½) */
+  attnScale?: number;
+  /** attention scores soft-capped: cap · tanh(score / cap) (Gemma 2) */
+  attnSoftcap?: number;
+  /** logits soft-capped the same way (Gemma 2) */
+  finalSoftcap?: number;
   bosId: number;
   /** Generation ends when one of these is sampled (llama2.c's run.c stops at BOS). */
   stopIds: number[];
@@ -71,20 +90,20 @@ function ids(v: unknown): number[] {
 }
 
 /** Reads a Hugging Face config.json (already parsed) into our config; refuses what the engine cannot run. */
-export function parseHfConfig(cfg: Json, file: string, generation: Json = {}): ModelConfig {
-  const modelType = cfg.model_type;
-  const archs = Array.isArray(cfg.architectures) ? (cfg.architectures as string[]) : [];
-  if (typeof modelType !== 'string')
-    fail('config has no "model_type"', file, `set "model_type" to one of: ${ARCHITECTURES.join(', ')}`);
-  if (!(ARCHITECTURES as readonly string[]).includes(modelType))
+export function parseHfConfig(top: Json, file: string, generation: Json = {}): ModelConfig {
+  const modelType = top.model_type;
+  const archs = Array.isArray(top.architectures) ? (top.architectures as string[]) : [];
+  const known = FAMILIES.flatMap((f) => f.hfTypes ?? [f.name]);
+  if (typeof modelType !== 'string') fail('config has no "model_type"', file, `set "model_type" to one of: ${known.join(', ')}`);
+  const family = familyOfHfType(modelType);
+  if (!family)
     fail(
       `architecture "${modelType}"${archs.length ? ` (${archs.join(', ')})` : ''} is not supported`,
       file,
-      `mutascan runs Llama-family decoders: ${ARCHITECTURES.join(', ')}`,
+      `mutascan runs these decoder families: ${known.join(', ')}`,
     );
-  const architecture = modelType as Architecture;
-  const act = cfg.hidden_act ?? 'silu';
-  if (act !== 'silu') fail(`hidden_act "${String(act)}" is not supported (only silu/SwiGLU)`, file);
+  // multimodal checkpoints (Gemma 3 4B and up) keep the language model's fields under text_config
+  const cfg = typeof top.text_config === 'object' && top.text_config !== null ? { ...top, ...(top.text_config as Json) } : top;
 
   const dim = positiveInt(cfg, 'hidden_size', file);
   const nHeads = positiveInt(cfg, 'num_attention_heads', file);
@@ -112,17 +131,11 @@ export function parseHfConfig(cfg: Json, file: string, generation: Json = {}): M
       fail(`rope_scaling type "${type}" is not supported`, file, 'supported: linear, llama3');
   }
 
-  const qkvBias = architecture === 'qwen2' ? true : cfg.attention_bias === true;
-  let slidingWindow: number | undefined;
-  if (architecture === 'mistral' && typeof cfg.sliding_window === 'number') slidingWindow = cfg.sliding_window;
-  if (architecture === 'qwen2' && cfg.use_sliding_window === true && typeof cfg.sliding_window === 'number')
-    slidingWindow = cfg.sliding_window;
-
   const bosId = ids(generation.bos_token_id ?? cfg.bos_token_id)[0] ?? 1;
   const stopIds = ids(generation.eos_token_id ?? cfg.eos_token_id);
 
-  return {
-    architecture,
+  const config: ModelConfig = {
+    architecture: family.name,
     dim,
     hiddenDim: positiveInt(cfg, 'intermediate_size', file),
     nLayers: positiveInt(cfg, 'num_hidden_layers', file),
@@ -136,9 +149,23 @@ export function parseHfConfig(cfg: Json, file: string, generation: Json = {}): M
     ropeScaling,
     ropeLayout: 'halves',
     tiedEmbeddings: cfg.tie_word_embeddings === true,
-    qkvBias,
-    slidingWindow,
+    qkvBias: family.qkvBias === 'always' || (family.qkvBias === 'config' && cfg.attention_bias === true),
     bosId,
     stopIds,
+  };
+  if (family.hfNormOffset) config.normOffset = family.hfNormOffset;
+  family.fromHf(fieldReader(cfg, file), config, file);
+  if ((config.activation ?? 'silu') === 'silu') {
+    const act = cfg.hidden_act ?? 'silu';
+    if (act !== 'silu') fail(`hidden_act "${String(act)}" is not supported for ${family.name} (only silu/SwiGLU)`, file);
+  }
+  return config;
+}
+
+/** Typed reads of a config.json's fields, for a family's own ones. */
+export function fieldReader(cfg: Json, file: string): FieldReader {
+  return {
+    num: (key, fallback) => num(cfg, key, file, fallback),
+    get: (key) => (cfg[key] === null ? undefined : cfg[key]),
   };
 }

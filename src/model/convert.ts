@@ -5,7 +5,9 @@ import { makeDirs } from '../util/dirs.js';
 import type { ModelConfig } from './config.js';
 import type { Model } from './model.js';
 import { writeSafetensors, type TensorToWrite } from './safetensors.js';
-import { matrixBytes, permuted } from './to-gguf.js';
+import { NORM_SLOTS } from './family.js';
+import { family } from './families/index.js';
+import { matrixBytes, permuted, withOffset } from './to-gguf.js';
 import { Llama2cTokenizer } from './tokenizer-llama2c.js';
 import { hfMatrixName, LAYER_MATRICES, type Matrix } from './weights.js';
 
@@ -26,9 +28,10 @@ export function hfRowOfLlama2cRow(row: number, headDim: number): number {
 const f32 = (name: string, shape: number[], a: Float32Array): TensorToWrite => ({ name, dtype: 'F32', shape, data: new Uint8Array(a.buffer, a.byteOffset, a.byteLength) });
 
 export function hfConfigJson(c: ModelConfig): Record<string, unknown> {
+  const fam = family(c.architecture);
   return {
-    architectures: [c.architecture === 'qwen2' ? 'Qwen2ForCausalLM' : c.architecture === 'mistral' ? 'MistralForCausalLM' : 'LlamaForCausalLM'],
-    model_type: c.architecture,
+    architectures: [fam.hfClass],
+    model_type: (fam.hfTypes ?? [fam.name])[0],
     hidden_size: c.dim,
     intermediate_size: c.hiddenDim,
     num_hidden_layers: c.nLayers,
@@ -40,9 +43,7 @@ export function hfConfigJson(c: ModelConfig): Record<string, unknown> {
     rope_theta: c.ropeTheta,
     hidden_act: 'silu',
     tie_word_embeddings: c.tiedEmbeddings,
-    attention_bias: c.qkvBias,
     head_dim: c.headDim,
-    ...(c.slidingWindow ? { sliding_window: c.slidingWindow, use_sliding_window: true } : {}),
     ...(c.ropeScaling?.type === 'linear' ? { rope_scaling: { rope_type: 'linear', factor: c.ropeScaling.factor } } : {}),
     ...(c.ropeScaling?.type === 'llama3'
       ? { rope_scaling: { rope_type: 'llama3', factor: c.ropeScaling.factor, low_freq_factor: c.ropeScaling.lowFreqFactor, high_freq_factor: c.ropeScaling.highFreqFactor, original_max_position_embeddings: c.ropeScaling.originalMaxPositionEmbeddings } }
@@ -50,6 +51,7 @@ export function hfConfigJson(c: ModelConfig): Record<string, unknown> {
     bos_token_id: c.bosId,
     eos_token_id: c.stopIds[0] ?? 2,
     torch_dtype: 'float32',
+    ...fam.toHf(c),
   };
 }
 
@@ -140,17 +142,23 @@ export function writeModelHf(model: Model, out: string, opts: { dtype?: 'F32' | 
   const permute = c.ropeLayout === 'interleaved' ? (r: number) => hfRowOfLlama2cRow(r, c.headDim) : undefined;
   const mat = (name: string, m: Matrix, rowOf?: (r: number) => number): TensorToWrite => ({ name, dtype, shape: [m.rows, m.cols], data: () => matrixBytes(m, dtype, rowOf) });
   const vec = (name: string, v: Float32Array, rowOf?: (r: number) => number): TensorToWrite => f32(name, [v.length], permuted(v, rowOf));
+  const fam = family(c.architecture);
+  // the family's Hugging Face convention for norm vectors (Gemma: w − 1), from the model's own
+  const norm = (name: string, v: Float32Array): TensorToWrite => vec(name, withOffset(v, (c.normOffset ?? 0) - (fam.hfNormOffset ?? 0)));
   const tensors: TensorToWrite[] = [mat('model.embed_tokens.weight', w.embed)];
   w.layers.forEach((l, i) => {
     const p = `model.layers.${i}`;
-    tensors.push(vec(`${p}.input_layernorm.weight`, l.attnNorm));
+    for (const slot of NORM_SLOTS) {
+      const v = l[slot];
+      const n = fam.norms[slot];
+      if (v && n) tensors.push(norm(`${p}.${n.hf}.weight`, v));
+    }
     for (const k of LAYER_MATRICES) tensors.push(mat(hfMatrixName(i, k), l[k], k === 'q' || k === 'k' ? permute : undefined));
     if (l.qBias) tensors.push(vec(`${p}.self_attn.q_proj.bias`, l.qBias, permute));
     if (l.kBias) tensors.push(vec(`${p}.self_attn.k_proj.bias`, l.kBias, permute));
     if (l.vBias) tensors.push(vec(`${p}.self_attn.v_proj.bias`, l.vBias));
-    tensors.push(vec(`${p}.post_attention_layernorm.weight`, l.ffnNorm));
   });
-  tensors.push(vec('model.norm.weight', w.finalNorm));
+  tensors.push(norm('model.norm.weight', w.finalNorm));
   if (w.lmHead !== w.embed) tensors.push(mat('lm_head.weight', w.lmHead));
   writeSafetensors(join(out, 'model.safetensors'), tensors);
   const json = (name: string, v: unknown): void => writeFileSync(join(out, name), JSON.stringify(v, null, 2) + '\n');

@@ -7,10 +7,11 @@
  * One call evaluates any number of new positions of any number of sequences (prefill and decode are the
  * same code): all rows go through each matrix product together, then attention reads each row's own cache.
  */
-import type { Backend } from '../backend/backend.js';
+import type { AttentionShape, Backend } from '../backend/backend.js';
 import { fail } from '../errors.js';
-import { BF16_TO_F32 } from '../util/float.js';
+import { BF16_TO_F32, f32ToBf16 } from '../util/float.js';
 import type { ModelConfig } from './config.js';
+import { windowed, windowOf } from './family.js';
 import type { Matrix, ModelWeights } from './weights.js';
 
 const f = Math.fround;
@@ -135,12 +136,11 @@ class RopeTable {
   sin = new Float32Array(0);
   private positions = 0;
 
-  constructor(c: ModelConfig) {
+  constructor(c: ModelConfig, theta: number, s: ModelConfig['ropeScaling']) {
     this.half = c.headDim / 2;
     this.freq = new Float32Array(this.half);
     for (let i = 0; i < this.half; i++) {
-      let fr = f(1 / f(Math.pow(c.ropeTheta, f((2 * i) / c.headDim))));
-      const s = c.ropeScaling;
+      let fr = f(1 / f(Math.pow(theta, f((2 * i) / c.headDim))));
       if (s?.type === 'linear') fr = f(fr / s.factor);
       if (s?.type === 'factors') fr = f(fr / s.factors[i]);
       if (s?.type === 'llama3') {
@@ -179,6 +179,10 @@ class RopeTable {
 export class Transformer {
   readonly config: ModelConfig;
   private readonly rope: RopeTable;
+  /** windowed layers' own RoPE (Gemma 3), or the same table */
+  private readonly localRope: RopeTable;
+  /** the norm weights RMSNorm multiplies by, per stored vector (normOffset + w; the vector itself without offset) */
+  private readonly norms = new Map<Float32Array, Float32Array>();
 
   constructor(
     config: ModelConfig,
@@ -186,7 +190,33 @@ export class Transformer {
     readonly backend: Backend,
   ) {
     this.config = config;
-    this.rope = new RopeTable(config);
+    this.rope = new RopeTable(config, config.ropeTheta, config.ropeScaling);
+    this.localRope = config.localRopeTheta !== undefined ? new RopeTable(config, config.localRopeTheta, undefined) : this.rope;
+  }
+
+  /** What RMSNorm multiplies by for a stored norm vector: offset + w, rounded to float32, as Gemma's reference computes it. */
+  normWeight(w: Float32Array): Float32Array {
+    const offset = this.config.normOffset ?? 0;
+    if (!offset) return w;
+    let e = this.norms.get(w);
+    if (!e) this.norms.set(w, (e = w.map((x) => f(offset + x))));
+    return e;
+  }
+
+  /** out = RMSNorm of `rows` rows of x by the stored vector w, or a copy of x where the family has no such norm. */
+  norm(out: Float32Array, x: Float32Array, w: Float32Array | undefined, rows: number, n: number): void {
+    if (w) this.backend.rmsnorm(out, x, this.normWeight(w), rows, n, this.config.normEps);
+    else out.set(x.subarray(0, rows * n));
+  }
+
+  /** The feed-forward block's input for the residual rows `mid` of layer l (its norm, or mid itself). */
+  ffnInput(out: Float32Array, mid: Float32Array, l: number, rows: number): void {
+    this.norm(out, mid, this.weights.layers[l].ffnNorm, rows, this.config.dim);
+  }
+
+  /** Layer l's RoPE tables: a windowed layer's own base where the family has one (Gemma 3). */
+  private ropeOf(l: number): RopeTable {
+    return windowed(this.config, l) ? this.localRope : this.rope;
   }
 
   /**
@@ -201,10 +231,11 @@ export class Transformer {
     return b.subarray(0, size);
   }
 
-  /** RoPE's cos and sin tables ([position × headDim/2]) covering `positions` positions (the backward pass rotates back). */
-  rotations(positions: number): { cos: Float32Array; sin: Float32Array } {
-    this.rope.ensure(positions);
-    return { cos: this.rope.cos, sin: this.rope.sin };
+  /** Layer l's RoPE cos and sin tables ([position × headDim/2]) covering `positions` positions (the backward pass rotates back). */
+  rotations(positions: number, layer = 0): { cos: Float32Array; sin: Float32Array } {
+    const r = this.ropeOf(layer);
+    r.ensure(positions);
+    return { cos: r.cos, sin: r.sin };
   }
 
   newCache(capacity = this.config.maxSeqLen): KVCache {
@@ -244,6 +275,7 @@ export class Transformer {
       maxPos = Math.max(maxPos, ch.cache.length + ch.tokens.length - 1);
     }
     this.rope.ensure(maxPos + 1);
+    this.localRope.ensure(maxPos + 1);
 
     const fromLayer = opts.fromLayer ?? 0;
     let x: Float32Array;
@@ -261,6 +293,10 @@ export class Transformer {
           if (p && p.matrix === w.embed && t >= p.row && t < p.row + p.rows) copyRow(x, r++ * dim, p.weights, t - p.row);
           else copyRow(x, r++ * dim, w.embed, t);
         }
+      if (c.embedScale) {
+        const s = embedScale(c, w.embed);
+        for (let i = 0; i < x.length; i++) x[i] = f(x[i] * s);
+      }
     }
     // Patches, by matrix: [first row of the chunk, row count, patch].
     const patches = new Map<Matrix, [number, number, Patch][]>();
@@ -300,16 +336,18 @@ export class Transformer {
       // the residual between the blocks, before the feed-forward block adds to it
       const mid = opts.captureStages ? x.slice() : undefined;
 
-      // Feed-forward block (SwiGLU).
+      // Feed-forward block (SwiGLU or GeGLU).
       if (l === fromLayer && opts.fromStage === 'ffn' && opts.ffnProducts) this.sharedFfnProducts(opts.ffnProducts, chunks, h1, h3, patches, L.gate, L.up);
       else {
-        be.rmsnorm(xb, x, L.ffnNorm, R, dim, c.normEps);
+        this.ffnInput(xb, x, l, R);
         mm(h1, xb, L.gate);
         mm(h3, xb, L.up);
       }
-      be.swiglu(h1, h3);
+      if (c.activation === 'gelu_tanh') be.geglu(h1, h3);
+      else be.swiglu(h1, h3);
       if (opts.captureStages) opts.captureStages[l] = { attention: att.slice(), mid: mid!, hidden: h1.slice() };
       mm(xb2, h1, L.down);
+      if (L.ffnOutNorm) this.norm(xb2, xb2, L.ffnOutNorm, R, dim);
       be.add(x, xb2);
     }
     if (opts.captureLayerInputs) opts.captureLayerInputs[c.nLayers] = x.slice();
@@ -350,17 +388,19 @@ export class Transformer {
     const qDim = c.nHeads * c.headDim;
     const kvDim = c.nKvHeads * c.headDim;
     const { xb, xb2, q, k, v, att } = buf;
-    const shape = { nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim: c.headDim, window: c.slidingWindow ?? 0 };
+    const shape = attentionShape(c, l);
     const interleaved = c.ropeLayout === 'interleaved';
-    be.rmsnorm(xb, x, L.attnNorm, R, dim, c.normEps);
+    const rope = this.ropeOf(l);
+    this.norm(xb, x, L.attnNorm, R, dim);
     mm(q, xb, L.q);
     mm(k, xb, L.k);
     mm(v, xb, L.v);
     if (L.qBias) addBias(q, L.qBias, R);
     if (L.kBias) addBias(k, L.kBias, R);
     if (L.vBias) addBias(v, L.vBias, R);
-    be.rope(q, R, c.nHeads, c.headDim, pos, this.rope.cos, this.rope.sin, interleaved);
-    be.rope(k, R, c.nKvHeads, c.headDim, pos, this.rope.cos, this.rope.sin, interleaved);
+    this.qkNorm(q, k, L, R);
+    be.rope(q, R, c.nHeads, c.headDim, pos, rope.cos, rope.sin, interleaved);
+    be.rope(k, R, c.nKvHeads, c.headDim, pos, rope.cos, rope.sin, interleaved);
     for (const g of groups) {
       const kb = new Float32Array(g.cache.k[l].buffer);
       const vb = new Float32Array(g.cache.v[l].buffer);
@@ -383,7 +423,16 @@ export class Transformer {
       }
     }
     mm(xb2, att, L.o);
+    if (L.attnOutNorm) this.norm(xb2, xb2, L.attnOutNorm, R, dim);
     be.add(x, xb2);
+  }
+
+  /** Queries' and keys' RMSNorm before RoPE, in place: each head's (Qwen3, Gemma 3) or each row's whole projection (OLMo 2). */
+  qkNorm(q: Float32Array, k: Float32Array, L: ModelWeights['layers'][number], R: number): void {
+    const c = this.config;
+    const perHead = c.qkNorm !== 'whole';
+    if (L.qNorm) this.norm(q, q, L.qNorm, perHead ? R * c.nHeads : R, perHead ? c.headDim : c.nHeads * c.headDim);
+    if (L.kNorm) this.norm(k, k, L.kNorm, perHead ? R * c.nKvHeads : R, perHead ? c.headDim : c.nKvHeads * c.headDim);
   }
 
   /** Final norm and classifier for the rows asked (see LogitRows). */
@@ -410,7 +459,7 @@ export class Transformer {
       at += n;
     }
     const normed = this.scratch('normed', count * dim);
-    this.backend.rmsnorm(normed, sel, w.finalNorm, count, dim, c.normEps);
+    this.norm(normed, sel, w.finalNorm, count, dim);
     if (opts.classifierInput) return normed;
     const out = new Float32Array(count * c.vocabSize);
     if (count) {
@@ -426,9 +475,34 @@ export class Transformer {
           k += mine;
         }
       }
+      if (c.finalSoftcap) softcap(out, c.finalSoftcap);
     }
     return out;
   }
+}
+
+/** x ← cap · tanh(x / cap), each step rounded to float32 (Gemma 2's logit soft-capping). */
+export function softcap(x: Float32Array, cap: number): void {
+  const c = f(cap);
+  for (let i = 0; i < x.length; i++) x[i] = f(c * f(Math.tanh(f(x[i] / c))));
+}
+
+/** Gemma's embedding multiplier: √dim rounded to the embedding's dtype, as its reference rounds it. */
+export function embedScale(c: ModelConfig, embed: Matrix): number {
+  const s = Math.sqrt(c.dim);
+  return embed.dtype === 'bf16' ? BF16_TO_F32[f32ToBf16(s)] : f(s);
+}
+
+/** Layer l's attention: its window, and the family's score scale and cap where they differ from Llama's. */
+export function attentionShape(c: ModelConfig, l: number): AttentionShape {
+  return {
+    nHeads: c.nHeads,
+    nKvHeads: c.nKvHeads,
+    headDim: c.headDim,
+    window: windowOf(c, l),
+    ...(c.attnScale !== undefined ? { scale: c.attnScale } : {}),
+    ...(c.attnSoftcap ? { softcap: c.attnSoftcap } : {}),
+  };
 }
 
 function copyRow(out: Float32Array, at: number, m: Matrix, row: number): void {

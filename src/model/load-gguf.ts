@@ -4,24 +4,21 @@
  *
  * Coordinates stay the file's own. llama.cpp's `llama` architecture rotates adjacent pairs (its converter
  * permutes Hugging Face's q/k rows into that order), so those files run with the interleaved RoPE layout, as
- * llama2.c files do; `qwen2` keeps Hugging Face's halves. A matrix [rows × cols] is stored as ggml dims
+ * llama2.c files do; the other architectures keep Hugging Face's halves (families/, ggufRopeLayout). A matrix [rows × cols] is stored as ggml dims
  * [cols, rows], row-major: the same bytes as a safetensors [rows, cols] tensor.
  */
 import { fail, MutascanError } from '../errors.js';
 import { ChatTemplate } from './chat.js';
-import type { Architecture, ModelConfig, RopeLayout } from './config.js';
+import type { ModelConfig } from './config.js';
+import { NORM_SLOTS } from './family.js';
+import { FAMILIES, familyOfGguf } from './families/index.js';
 import { readGguf, readGgufTensor, readableType, type GgufFile, type GgufTensor, type GgufValue } from './gguf.js';
 import { mappingAvailable, mapTensors } from './mapped.js';
 import type { TensorInfo } from './safetensors.js';
 import { Llama2cTokenizer } from './tokenizer-llama2c.js';
 import type { Tokenizer } from './tokenizer.js';
-import { LAYER_MATRICES, matrix, type LayerMatrix, type LayerWeights, type Matrix, type ModelWeights } from './weights.js';
+import { LAYER_MATRICES, layerShapes, matrix, normLength, type LayerMatrix, type LayerWeights, type Matrix, type ModelWeights } from './weights.js';
 
-/** The GGUF architectures read here, with the engine's architecture and RoPE layout for each. */
-const GGUF_ARCHITECTURES: Record<string, { architecture: Architecture; ropeLayout: RopeLayout; qkvBias: boolean }> = {
-  llama: { architecture: 'llama', ropeLayout: 'interleaved', qkvBias: false },
-  qwen2: { architecture: 'qwen2', ropeLayout: 'halves', qkvBias: true },
-};
 
 /** llama.cpp's tensor name of each layer matrix (`blk.N.<name>.weight`). */
 export const GGUF_LAYER_NAMES: Record<LayerMatrix, string> = {
@@ -43,8 +40,8 @@ export function loadGguf(file: string, opts: { map?: boolean } = {}): GgufModel 
   const md = g.metadata;
   const arch = md.get('general.architecture');
   if (typeof arch !== 'string') fail('the file has no general.architecture', file, 'the header is incomplete: was it written by llama.cpp?');
-  const family = GGUF_ARCHITECTURES[arch];
-  if (!family) fail(`GGUF architecture "${arch}" is not supported`, file, `mutascan reads GGUF architectures: ${Object.keys(GGUF_ARCHITECTURES).join(', ')}`);
+  const family = familyOfGguf(arch);
+  if (!family) fail(`GGUF architecture "${arch}" is not supported`, file, `mutascan reads GGUF architectures: ${[...new Set(FAMILIES.map((f) => f.gguf))].join(', ')}`);
 
   const num = (key: string, fallback?: number): number => {
     const v = md.get(`${arch}.${key}`);
@@ -79,7 +76,7 @@ export function loadGguf(file: string, opts: { map?: boolean } = {}): GgufModel 
   const vocabSize = posInt('vocab_size', embed.dims[1]);
 
   const config: ModelConfig = {
-    architecture: family.architecture,
+    architecture: family.name,
     dim,
     hiddenDim: posInt('feed_forward_length'),
     nLayers: posInt('block_count'),
@@ -90,9 +87,9 @@ export function loadGguf(file: string, opts: { map?: boolean } = {}): GgufModel 
     maxSeqLen: posInt('context_length', 2048),
     normEps: num('attention.layer_norm_rms_epsilon', 1e-5),
     ropeTheta: num('rope.freq_base', 10000),
-    ropeLayout: family.ropeLayout,
+    ropeLayout: family.ggufRopeLayout,
     tiedEmbeddings: !g.tensors.has('output.weight'),
-    qkvBias: family.qkvBias || g.tensors.has('blk.0.attn_q.bias'),
+    qkvBias: family.qkvBias === 'always' || (family.qkvBias === 'config' && g.tensors.has('blk.0.attn_q.bias')),
     bosId: idOf(md, 'tokenizer.ggml.bos_token_id', 1),
     stopIds: [idOf(md, 'tokenizer.ggml.eos_token_id', 2)],
   };
@@ -105,6 +102,7 @@ export function loadGguf(file: string, opts: { map?: boolean } = {}): GgufModel 
   else if (scaling !== undefined && scaling !== 'none') fail(`RoPE scaling "${describe(scaling)}" is not supported`, file, 'supported: linear, and per-frequency factors (rope_freqs.weight, as Llama 3 files have)');
   const window = md.get(`${arch}.attention.sliding_window`);
   if (typeof window === 'number' && window > 0) config.slidingWindow = window;
+  family.fromGguf({ num, get: (key) => md.get(`${arch}.${key}`) }, config, file);
 
   // Matrices of F32/BF16 are mapped where they can be; F16 and quantized ones are widened into memory.
   const canMap = opts.map ?? mappingAvailable();
@@ -133,18 +131,18 @@ export function loadGguf(file: string, opts: { map?: boolean } = {}): GgufModel 
   const c = config;
   const qDim = c.nHeads * c.headDim;
   const kvDim = c.nKvHeads * c.headDim;
-  const shapes: Record<LayerMatrix, [number, number]> = {
-    q: [qDim, c.dim], k: [kvDim, c.dim], v: [kvDim, c.dim], o: [c.dim, qDim],
-    gate: [c.hiddenDim, c.dim], up: [c.hiddenDim, c.dim], down: [c.dim, c.hiddenDim],
-  };
+  const shapes = layerShapes(c);
   const embedM = mat('token_embd.weight', c.vocabSize, c.dim);
   const layers: LayerWeights[] = [];
   for (let l = 0; l < c.nLayers; l++) {
     const p = `blk.${l}`;
     const m = Object.fromEntries(LAYER_MATRICES.map((k) => [k, mat(`${p}.${GGUF_LAYER_NAMES[k]}.weight`, ...shapes[k])])) as Record<LayerMatrix, Matrix>;
+    const norms = Object.fromEntries(NORM_SLOTS.flatMap((slot) => {
+      const n = family.norms[slot];
+      return n ? [[slot, vec(`${p}.${n.gguf}.weight`, normLength(c, slot))]] : [];
+    }));
     layers.push({
-      attnNorm: vec(`${p}.attn_norm.weight`, c.dim),
-      ffnNorm: vec(`${p}.ffn_norm.weight`, c.dim),
+      ...norms,
       ...m,
       ...(c.qkvBias ? { qBias: vec(`${p}.attn_q.bias`, qDim), kBias: vec(`${p}.attn_k.bias`, kvDim), vBias: vec(`${p}.attn_v.bias`, kvDim) } : {}),
     });

@@ -7,7 +7,9 @@ import { mappingAvailable, mapTensors } from './mapped.js';
 import { readSafetensorsHeader, readTensor, type TensorInfo } from './safetensors.js';
 import { HfTokenizerAdapter } from './tokenizer-hf.js';
 import type { Tokenizer } from './tokenizer.js';
-import { hfMatrixName, LAYER_MATRICES, matrix, type LayerWeights, type Matrix, type ModelWeights } from './weights.js';
+import { NORM_SLOTS } from './family.js';
+import { family } from './families/index.js';
+import { hfMatrixName, LAYER_MATRICES, layerShapes, matrix, normLength, type LayerWeights, type Matrix, type ModelWeights } from './weights.js';
 
 type Json = Record<string, unknown>;
 
@@ -88,18 +90,19 @@ export function loadHfFolder(dir: string, opts: HfLoadOptions = {}): HfFolder {
   const c = config;
   const qDim = c.nHeads * c.headDim;
   const kvDim = c.nKvHeads * c.headDim;
+  const fam = family(c.architecture);
+  const shapes = layerShapes(c);
   const embed = mat('model.embed_tokens.weight', c.vocabSize, c.dim);
   const layers: LayerWeights[] = [];
   for (let l = 0; l < c.nLayers; l++) {
     const p = `model.layers.${l}`;
-    const shapes: Record<(typeof LAYER_MATRICES)[number], [number, number]> = {
-      q: [qDim, c.dim], k: [kvDim, c.dim], v: [kvDim, c.dim], o: [c.dim, qDim],
-      gate: [c.hiddenDim, c.dim], up: [c.hiddenDim, c.dim], down: [c.dim, c.hiddenDim],
-    };
     const m = Object.fromEntries(LAYER_MATRICES.map((k) => [k, mat(hfMatrixName(l, k), ...shapes[k])])) as Record<(typeof LAYER_MATRICES)[number], Matrix>;
+    const norms = Object.fromEntries(NORM_SLOTS.flatMap((slot) => {
+      const n = fam.norms[slot];
+      return n ? [[slot, vec(`${p}.${n.hf}.weight`, normLength(c, slot))]] : [];
+    }));
     layers.push({
-      attnNorm: vec(`${p}.input_layernorm.weight`, c.dim),
-      ffnNorm: vec(`${p}.post_attention_layernorm.weight`, c.dim),
+      ...norms,
       ...m,
       ...(c.qkvBias
         ? { qBias: vec(`${p}.self_attn.q_proj.bias`, qDim), kBias: vec(`${p}.self_attn.k_proj.bias`, kvDim), vBias: vec(`${p}.self_attn.v_proj.bias`, kvDim) }

@@ -60,7 +60,7 @@ export function plantSuperWeight(dir: string, sw: SuperWeight): { weight: number
       maxAbs = Math.max(maxAbs, Math.abs(r[j]));
     }
     const inv = 1 / Math.sqrt(ss / c.dim + c.normEps);
-    xs.push(Float64Array.from({ length: c.dim }, (_, j) => r[j] * inv * L.ffnNorm[j]));
+    xs.push(Float64Array.from({ length: c.dim }, (_, j) => r[j] * inv * (L.ffnNorm ? tf.normWeight(L.ffnNorm)[j] : 1)));
   }
   // their shared direction (the mean of their unit vectors), scaled so that gate · x averages GATE over the probe
   const dir64 = new Float64Array(c.dim);

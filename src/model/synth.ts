@@ -3,11 +3,13 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { f32ToF16 } from '../util/float.js';
 import { Gaussian } from '../util/random.js';
-import type { Architecture } from './config.js';
+import { parseHfConfig, type Architecture } from './config.js';
 import { tokenizerJson } from './convert.js';
+import { NORM_SLOTS } from './family.js';
+import { family } from './families/index.js';
 import { tensorBytes, writeSafetensors, type StDType, type TensorToWrite } from './safetensors.js';
 import { Llama2cTokenizer } from './tokenizer-llama2c.js';
-import { hfMatrixName, LAYER_MATRICES } from './weights.js';
+import { hfMatrixName, LAYER_MATRICES, layerShapes, normLength } from './weights.js';
 
 /** The shape and format of a synthetic (random-weight) Hugging Face model. */
 export interface SynthSpec {
@@ -24,7 +26,7 @@ export interface SynthSpec {
   ropeScaling?: Record<string, unknown>;
   normEps?: number;
   tied: boolean;
-  /** llama only: q/k/v bias (qwen2 always has it) */
+  /** q/k/v bias where the family lets config.json choose (qwen2 always has it) */
   attentionBias?: boolean;
   slidingWindow?: number;
   dtype: StDType;
@@ -66,10 +68,10 @@ function* encode(values: () => number, count: number, dtype: StDType): Generator
 }
 
 export function synthConfigJson(s: SynthSpec): Record<string, unknown> {
-  const archName = { llama: 'LlamaForCausalLM', mistral: 'MistralForCausalLM', qwen2: 'Qwen2ForCausalLM' }[s.architecture];
+  const fam = family(s.architecture);
   return {
-    architectures: [archName],
-    model_type: s.architecture,
+    architectures: [fam.hfClass],
+    model_type: (fam.hfTypes ?? [fam.name])[0],
     hidden_size: s.dim,
     intermediate_size: s.hiddenDim,
     num_hidden_layers: s.nLayers,
@@ -83,9 +85,10 @@ export function synthConfigJson(s: SynthSpec): Record<string, unknown> {
     rope_scaling: s.ropeScaling ?? null,
     hidden_act: 'silu',
     tie_word_embeddings: s.tied,
-    ...(s.architecture === 'llama' ? { attention_bias: s.attentionBias ?? false } : {}),
-    ...(s.architecture === 'mistral' ? { sliding_window: s.slidingWindow ?? null } : {}),
-    ...(s.architecture === 'qwen2' ? { use_sliding_window: s.slidingWindow !== undefined, sliding_window: s.slidingWindow ?? null } : {}),
+    ...(fam.qkvBias === 'config' ? { attention_bias: s.attentionBias ?? false } : {}),
+    ...(s.architecture === 'mistral' || s.architecture.startsWith('gemma') ? { sliding_window: s.slidingWindow ?? null } : {}),
+    ...(s.architecture === 'qwen2' || s.architecture === 'qwen3' ? { use_sliding_window: s.slidingWindow !== undefined, sliding_window: s.slidingWindow ?? null } : {}),
+    ...(s.architecture.startsWith('gemma') ? { hidden_activation: 'gelu_pytorch_tanh', hidden_act: 'gelu_pytorch_tanh', query_pre_attn_scalar: s.headDim ?? s.dim / s.nHeads } : {}),
     bos_token_id: 1,
     eos_token_id: 2,
     torch_dtype: { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[s.dtype],
@@ -99,10 +102,11 @@ export function synthConfigJson(s: SynthSpec): Record<string, unknown> {
  */
 export function writeSynthModel(dir: string, s: SynthSpec, progress?: (bytesDone: number, bytesTotal: number) => void): void {
   makeDirs(dir);
-  const hd = s.headDim ?? s.dim / s.nHeads;
-  const qDim = s.nHeads * hd;
-  const kvDim = s.nKvHeads * hd;
-  const bias = s.architecture === 'qwen2' || s.attentionBias === true;
+  const configJson = s.config ?? synthConfigJson(s);
+  // the tensors follow the config as mutascan reads it, so what is written is what loads
+  const c = parseHfConfig(configJson, join(dir, 'config.json'));
+  const fam = family(c.architecture);
+  const shapes = layerShapes(c);
   let tensorSeed = s.seed * 7919;
   const t = (name: string, shape: number[], gen: (g: Gaussian) => () => number, dtype: StDType = s.dtype): TensorToWrite => {
     const seed = ++tensorSeed;
@@ -111,28 +115,31 @@ export function writeSynthModel(dir: string, s: SynthSpec, progress?: (bytesDone
   };
   const mat = (name: string, rows: number, cols: number, gain = 1): TensorToWrite =>
     t(name, [rows, cols], (g) => () => (g.normal() * gain) / Math.sqrt(cols));
-  const norm = (name: string, n: number): TensorToWrite => t(name, [n], (g) => () => 1 + 0.1 * g.normal());
+  // norms multiply by about 1 (Gemma's files store w − 1)
+  const base = 1 - (c.normOffset ?? 0);
+  const norm = (name: string, n: number): TensorToWrite => t(name, [n], (g) => () => base + 0.1 * g.normal());
   const vec = (name: string, n: number): TensorToWrite => t(name, [n], (g) => () => 0.05 * g.normal());
 
   const tensors: TensorToWrite[] = [t('model.embed_tokens.weight', [s.vocabSize, s.dim], (g) => () => g.normal())];
-  const shapes = { q: [qDim, s.dim], k: [kvDim, s.dim], v: [kvDim, s.dim], o: [s.dim, qDim], gate: [s.hiddenDim, s.dim], up: [s.hiddenDim, s.dim], down: [s.dim, s.hiddenDim] } as const;
   for (let l = 0; l < s.nLayers; l++) {
-    tensors.push(norm(`model.layers.${l}.input_layernorm.weight`, s.dim));
-    tensors.push(norm(`model.layers.${l}.post_attention_layernorm.weight`, s.dim));
+    for (const slot of NORM_SLOTS) {
+      const n = fam.norms[slot];
+      if (n) tensors.push(norm(`model.layers.${l}.${n.hf}.weight`, normLength(c, slot)));
+    }
     // Residual branches are damped so that 32 layers of random weights do not blow the activations up.
     const branch = 1 / Math.sqrt(2 * s.nLayers);
     for (const m of LAYER_MATRICES) {
       const [rows, cols] = shapes[m];
       tensors.push(mat(hfMatrixName(l, m), rows, cols, m === 'o' || m === 'down' ? branch * 2 : m === 'q' || m === 'k' ? 2 : 1));
     }
-    if (bias) {
-      tensors.push(vec(`model.layers.${l}.self_attn.q_proj.bias`, qDim));
-      tensors.push(vec(`model.layers.${l}.self_attn.k_proj.bias`, kvDim));
-      tensors.push(vec(`model.layers.${l}.self_attn.v_proj.bias`, kvDim));
+    if (c.qkvBias) {
+      tensors.push(vec(`model.layers.${l}.self_attn.q_proj.bias`, shapes.q[0]));
+      tensors.push(vec(`model.layers.${l}.self_attn.k_proj.bias`, shapes.k[0]));
+      tensors.push(vec(`model.layers.${l}.self_attn.v_proj.bias`, shapes.v[0]));
     }
   }
   tensors.push(norm('model.norm.weight', s.dim));
-  if (!s.tied) tensors.push(mat('lm_head.weight', s.vocabSize, s.dim));
+  if (!c.tiedEmbeddings) tensors.push(mat('lm_head.weight', s.vocabSize, s.dim));
 
   if (progress) {
     const total = tensors.reduce((a, x) => a + tensorBytes(x), 0);
@@ -170,7 +177,7 @@ export function writeSynthModel(dir: string, s: SynthSpec, progress?: (bytesDone
     writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2) + '\n');
   }
   const json = (name: string, v: unknown): void => writeFileSync(join(dir, name), JSON.stringify(v, null, 2) + '\n');
-  json('config.json', s.config ?? synthConfigJson(s));
+  json('config.json', configJson);
   json('generation_config.json', { bos_token_id: 1, eos_token_id: 2 });
   if (s.tokenizer) {
     const tok = Llama2cTokenizer.loadAll(s.tokenizer);

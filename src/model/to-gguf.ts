@@ -5,7 +5,8 @@
  * Coordinates: llama.cpp's `llama` architecture rotates adjacent pairs, so q/k rows of a Hugging Face model
  * (halves) are permuted into that order here, as llama.cpp's converter does (row i of a head ↔ row 2i, row
  * i + d/2 ↔ row 2i+1: `ggufRowOfHfRow`); llama2.c and GGUF models already rotate pairs and are written as they
- * are; `qwen2` keeps halves. Every other matrix keeps its (row, col).
+ * are; the other architectures keep halves. Every other matrix keeps its (row, col). Norm vectors are written as
+ * what RMSNorm multiplies by: Gemma's Hugging Face w − 1 becomes llama.cpp's 1 + w.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +14,8 @@ import { fail } from '../errors.js';
 import { f32ToBf16 } from '../util/float.js';
 import type { ModelConfig } from './config.js';
 import { writeGguf, type GgufEntry, type GgufTensorToWrite } from './gguf.js';
+import { NORM_SLOTS } from './family.js';
+import { family } from './families/index.js';
 import { GGUF_LAYER_NAMES } from './load-gguf.js';
 import type { Model } from './model.js';
 import { Llama2cTokenizer } from './tokenizer-llama2c.js';
@@ -84,14 +87,15 @@ export function ggufVocabulary(model: Model): GgufVocabulary {
 
 const FILE_TYPE = { F32: 0, BF16: 32 } as const;
 
-function architectureOf(c: ModelConfig): 'llama' | 'qwen2' {
-  return c.architecture === 'qwen2' ? 'qwen2' : 'llama';
+/** The GGUF architecture a model is written as (Mistral as `llama`, as llama.cpp's converter writes it). */
+export function ggufArchitectureOf(c: ModelConfig): string {
+  return family(c.architecture).gguf;
 }
 
 /** The metadata llama.cpp reads for this config. */
 function metadata(model: Model, dtype: 'F32' | 'BF16', name: string): [string, GgufEntry][] {
   const c = model.config;
-  const arch = architectureOf(c);
+  const arch = ggufArchitectureOf(c);
   const u32 = (value: number): GgufEntry => ({ type: 'u32', value });
   const f32 = (value: number): GgufEntry => ({ type: 'f32', value });
   const v = ggufVocabulary(model);
@@ -125,6 +129,7 @@ function metadata(model: Model, dtype: 'F32' | 'BF16', name: string): [string, G
     ['tokenizer.ggml.add_bos_token', { type: 'bool', value: true }],
     ['tokenizer.ggml.add_eos_token', { type: 'bool', value: false }],
   );
+  for (const [key, entry] of family(c.architecture).toGguf(c)) md.push([`${arch}.${key}`, entry]);
   if (model.chatTemplate) md.push(['tokenizer.chat_template', { type: 'string', value: model.chatTemplate.source }]);
   return md;
 }
@@ -178,6 +183,11 @@ export function matrixBytes(m: Matrix, dtype: 'F32' | 'BF16', rowOf?: (r: number
   return bytesOf(data);
 }
 
+/** v + offset in float32 (a norm vector from one offset convention to another); v itself for 0. */
+export function withOffset(v: Float32Array, offset: number): Float32Array {
+  return offset ? v.map((x) => Math.fround(x + offset)) : v;
+}
+
 /** A vector (a q/k bias) with element i moved to rowOf(i), as its matrix's rows are; itself without rowOf. */
 export function permuted(v: Float32Array, rowOf?: (r: number) => number): Float32Array {
   if (!rowOf) return v;
@@ -197,24 +207,31 @@ export function writeModelGguf(model: Model, file: string, opts: GgufWriteOption
   const c = model.config;
   const w = model.weights;
   const dtype = opts.dtype ?? (w.embed.dtype === 'bf16' ? 'BF16' : 'F32');
-  const arch = architectureOf(c);
-  const permute = arch === 'llama' && c.ropeLayout === 'halves' ? (r: number) => ggufRowOfHfRow(r, c.headDim) : undefined;
+  const arch = ggufArchitectureOf(c);
+  const fam = family(c.architecture);
+  if (c.ropeLayout === 'interleaved' && fam.ggufRopeLayout === 'halves') fail(`a ${c.architecture} model with interleaved RoPE cannot be written as GGUF ${arch}`, model.source.path);
+  const permute = fam.ggufRopeLayout === 'interleaved' && c.ropeLayout === 'halves' ? (r: number) => ggufRowOfHfRow(r, c.headDim) : undefined;
   const dims = (m: Matrix): number[] => [m.cols, m.rows];
   const mat = (name: string, m: Matrix, rowOf?: (r: number) => number): GgufTensorToWrite => ({ name, type: dtype, dims: dims(m), data: () => matrixBytes(m, dtype, rowOf) });
   const vec = (name: string, v: Float32Array, rowOf?: (r: number) => number): GgufTensorToWrite => ({ name, type: 'F32', dims: [v.length], data: bytesOf(permuted(v, rowOf)) });
+  // llama.cpp's files hold what RMSNorm multiplies by (Gemma's 1 + w)
+  const norm = (name: string, v: Float32Array): GgufTensorToWrite => vec(name, withOffset(v, c.normOffset ?? 0));
   const tensors: GgufTensorToWrite[] = [mat('token_embd.weight', w.embed)];
   const factors = ropeFactors(c);
   if (factors) tensors.push(vec('rope_freqs.weight', factors));
   w.layers.forEach((l, i) => {
     const p = `blk.${i}`;
-    tensors.push(vec(`${p}.attn_norm.weight`, l.attnNorm));
+    for (const slot of NORM_SLOTS) {
+      const v = l[slot];
+      const n = fam.norms[slot];
+      if (v && n) tensors.push(norm(`${p}.${n.gguf}.weight`, v));
+    }
     for (const k of LAYER_MATRICES) tensors.push(mat(`${p}.${GGUF_LAYER_NAMES[k]}.weight`, l[k], k === 'q' || k === 'k' ? permute : undefined));
     if (l.qBias) tensors.push(vec(`${p}.attn_q.bias`, l.qBias, permute));
     if (l.kBias) tensors.push(vec(`${p}.attn_k.bias`, l.kBias, permute));
     if (l.vBias) tensors.push(vec(`${p}.attn_v.bias`, l.vBias));
-    tensors.push(vec(`${p}.ffn_norm.weight`, l.ffnNorm));
   });
-  tensors.push(vec('output_norm.weight', w.finalNorm));
+  tensors.push(norm('output_norm.weight', w.finalNorm));
   if (w.lmHead !== w.embed) tensors.push(mat('output.weight', w.lmHead));
   writeGguf(file, metadata(model, dtype, opts.name ?? 'mutascan'), tensors);
 }

@@ -2,6 +2,8 @@
  * The weights of a Llama-family decoder. Matrices are stored [out_features, in_features], row-major,
  * exactly as in the checkpoint; bf16 stays bf16 (a Uint16Array of the raw bits), everything else is f32.
  */
+import type { NormSlot } from './family.js';
+
 export type DType = 'f32' | 'bf16';
 
 export interface Matrix {
@@ -13,8 +15,15 @@ export interface Matrix {
   readonly data: Float32Array | Uint16Array;
 }
 
+/** One layer. Norm weights are float32 as the file stores them (Gemma's HF files: w − 1, see ModelConfig.normOffset). */
 export interface LayerWeights {
-  attnNorm: Float32Array;
+  /** the attention block's input norm (absent in OLMo 2) */
+  attnNorm?: Float32Array;
+  /** the attention block's output norm, before the residual add (Gemma 2/3, OLMo 2) */
+  attnOutNorm?: Float32Array;
+  /** query and key norms before RoPE ([headDim] per head, or the whole projection) */
+  qNorm?: Float32Array;
+  kNorm?: Float32Array;
   q: Matrix;
   k: Matrix;
   v: Matrix;
@@ -22,7 +31,10 @@ export interface LayerWeights {
   qBias?: Float32Array;
   kBias?: Float32Array;
   vBias?: Float32Array;
-  ffnNorm: Float32Array;
+  /** the feed-forward block's input norm (absent in OLMo 2) */
+  ffnNorm?: Float32Array;
+  /** the feed-forward block's output norm (Gemma 2/3, OLMo 2) */
+  ffnOutNorm?: Float32Array;
   gate: Matrix;
   up: Matrix;
   down: Matrix;
@@ -51,6 +63,23 @@ const HF_SUFFIX: Record<LayerMatrix, string> = {
 
 export function hfMatrixName(layer: number, m: LayerMatrix): string {
   return `model.layers.${layer}.${HF_SUFFIX[m]}`;
+}
+
+/** The [rows, cols] of each layer matrix of a model of this config. */
+export function layerShapes(c: { dim: number; hiddenDim: number; nHeads: number; nKvHeads: number; headDim: number }): Record<LayerMatrix, [number, number]> {
+  const qDim = c.nHeads * c.headDim;
+  const kvDim = c.nKvHeads * c.headDim;
+  return {
+    q: [qDim, c.dim], k: [kvDim, c.dim], v: [kvDim, c.dim], o: [c.dim, qDim],
+    gate: [c.hiddenDim, c.dim], up: [c.hiddenDim, c.dim], down: [c.dim, c.hiddenDim],
+  };
+}
+
+/** The length of a layer's norm vector in this slot. */
+export function normLength(c: { dim: number; nHeads: number; nKvHeads: number; headDim: number; qkNorm?: 'head' | 'whole' }, slot: NormSlot): number {
+  if (slot === 'qNorm') return c.qkNorm === 'whole' ? c.nHeads * c.headDim : c.headDim;
+  if (slot === 'kNorm') return c.qkNorm === 'whole' ? c.nKvHeads * c.headDim : c.headDim;
+  return c.dim;
 }
 
 export function matrix(name: string, rows: number, cols: number, data: Float32Array | Uint16Array): Matrix {

@@ -22,7 +22,8 @@ const FONT = 'DejaVu Sans, Liberation Sans, Arial, sans-serif';
 export async function render(name: string, title: string, spec: TopLevelSpec): Promise<Figure> {
   const full = { config: { font: FONT, background: 'white' }, ...spec } as TopLevelSpec;
   const view = new vega.View(vega.parse(compile(full).spec), { renderer: 'none' });
-  const svg = await view.toSVG();
+  // generated texts may hold control characters (byte tokens), which XML forbids: shown as U+FFFD
+  const svg = (await view.toSVG()).replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, '\uFFFD');
   view.finalize();
   const png = new Resvg(svg, { fitTo: { mode: 'zoom', value: 2 }, font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' } }).render().asPng();
   return { name, title, svg, png: new Uint8Array(png) };

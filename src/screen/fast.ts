@@ -26,7 +26,7 @@ import type { Assay } from '../assays/prepare.js';
 import { KVCache, type FfnProducts, type LayerStages, type Patch, type Transformer } from '../model/forward.js';
 import { choose, coins, type Choice } from '../model/sampler.js';
 import { precisionOf, tieEpsilon } from '../model/ties.js';
-import { allMatrices, matrix } from '../model/weights.js';
+import { allMatrices, matrix, type ModelWeights } from '../model/weights.js';
 import { BF16_TO_F32, f32ToBf16 } from '../util/float.js';
 import { decodeSlots, Decoder, kvBytesPerSequence, type Live } from './decode.js';
 import type { Evaluator, PlainEvaluator } from './evaluate.js';
@@ -146,7 +146,8 @@ export class FastEvaluator implements Evaluator {
     const sampled = a.settings.temperature > 0;
     let check: GreedyCheck | undefined;
     const steps = seq.length - from;
-    if (!sampled && baseline.length > 0) {
+    // the check bounds margins of the classifier's products; soft-capped logits (Gemma 2) are not those
+    if (!sampled && baseline.length > 0 && !this.tf.config.finalSoftcap) {
       const head = this.tf.weights.lmHead;
       const logits = new Float32Array(steps * head.rows);
       this.tf.backend.matmul(logits, input, steps, head);
@@ -191,7 +192,7 @@ export class FastEvaluator implements Evaluator {
     const L = tf.weights.layers[layer];
     const n = t.seq.length;
     const input = new Float32Array(n * c.dim);
-    tf.backend.rmsnorm(input, t.stages[layer].mid, L.ffnNorm, n, c.dim, c.normEps);
+    tf.ffnInput(input, t.stages[layer].mid, layer, n);
     const gate = new Float32Array(n * c.hiddenDim);
     const up = new Float32Array(n * c.hiddenDim);
     tf.backend.matmul(gate, input, n, L.gate);
@@ -274,7 +275,7 @@ export class FastEvaluator implements Evaluator {
     const dim = tf.config.dim;
     // The batch starts where its earliest mutant does; mutants that start exactly there begin from the
     // baseline's own stage with their few changed features recomputed.
-    const entries = batch.map((m) => entryOf(m));
+    const entries = batch.map((m) => entryOf(m, tf.weights));
     const entry = Math.min(...entries);
     const fromLayer = entry >> 1;
     const fromStage = entry & 1 ? 'ffn' : 'attention';
@@ -321,6 +322,7 @@ export class FastEvaluator implements Evaluator {
           // o mutants start after their attention block, down mutants at the next layer: the product's changed
           // output features are recomputed from the baseline's input to it and added as the layer adds them.
           const cols = p.weights.cols;
+          if (!addsDirectly(batch[b], tf.weights)) return;
           if (m === 'o') addPatched(tf, input!, k * rows, rows, t.layerInputs[fromLayer].subarray(start * dim), t.stages[fromLayer].attention.subarray(start * cols), p);
           else if (m === 'down') addPatched(tf, input!, k * rows, rows, t.stages[fromLayer - 1].mid.subarray(start * dim), t.stages[fromLayer - 1].hidden.subarray(start * cols), p);
         });
@@ -412,12 +414,22 @@ const FIRST_STAGE_STEPS = 16;
  * block): q, k, v change the attention; o, gate, up leave the layer's attention as the baseline's; down leaves
  * the whole layer but its own output features, so it starts at the next layer.
  */
-function entryOf(m: Mutant): number {
+function entryOf(m: Mutant, w: ModelWeights): number {
   const t = m.target;
   if (!t || t.layer === null) return 0;
-  if (t.matrix === 'o' || t.matrix === 'gate' || t.matrix === 'up') return 2 * t.layer + 1;
-  if (t.matrix === 'down') return 2 * (t.layer + 1);
+  // o and down outputs normed before the residual add (Gemma, OLMo 2) are recomputed within their block
+  const direct = addsDirectly(m, w);
+  if (t.matrix === 'gate' || t.matrix === 'up' || (t.matrix === 'o' && direct)) return 2 * t.layer + 1;
+  if (t.matrix === 'down') return direct ? 2 * (t.layer + 1) : 2 * t.layer + 1;
   return 2 * t.layer;
+}
+
+/** Whether a mutant's o or down product joins the residual stream as it is (no output norm between). */
+function addsDirectly(m: Mutant, w: ModelWeights): boolean {
+  const t = m.target;
+  if (!t || t.layer === null) return false;
+  const L = w.layers[t.layer];
+  return t.matrix === 'o' ? !L.attnOutNorm : t.matrix === 'down' ? !L.ffnOutNorm : false;
 }
 
 /**
