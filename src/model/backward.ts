@@ -13,10 +13,10 @@
  * through the backend; per-position work is float64 arithmetic stored as float32.
  */
 import type { Backend } from '../backend/backend.js';
-import { fail } from '../errors.js';
 import { BF16_TO_F32, f32ToBf16 } from '../util/float.js';
 import type { ModelConfig } from './config.js';
-import { addBias, type LayerStages, type Transformer } from './forward.js';
+import { addBias, embedScale, type LayerStages, type Transformer } from './forward.js';
+import { windowOf } from './family.js';
 import { LAYER_MATRICES, matrix, type Matrix } from './weights.js';
 
 /** A scalar of the logits at one position, given by its gradient there (the first-order view is all we need). */
@@ -38,12 +38,20 @@ export interface WeightGradient {
 interface LayerTape {
   xIn: Float32Array;
   xn1: Float32Array;
+  /** queries and keys before their norms (where the family has them), for the norms' backward */
+  qRaw?: Float32Array;
+  kRaw?: Float32Array;
+  /** the o and down products before their output norms (Gemma, OLMo 2) */
+  oOut?: Float32Array;
+  downOut?: Float32Array;
   /** queries and keys after RoPE, values */
   q: Float32Array;
   k: Float32Array;
   v: Float32Array;
   /** attention weights [head × T × T] (row i: over positions ≤ i) */
   probs: Float32Array;
+  /** with soft-capped scores (Gemma 2): ∂capped/∂raw score, 1 − tanh², in the same layout */
+  capSlope?: Float32Array;
   stages: LayerStages;
   xn2: Float32Array;
   /** gate and up products before SwiGLU */
@@ -62,31 +70,9 @@ export interface Tape {
   normedFinal: Float32Array;
 }
 
-/**
- * What of a family's numerics the backward pass does not differentiate yet (q/k norms, output norms, GeGLU,
- * scaled or capped scores, scaled embeddings, per-layer RoPE): undefined when it covers the whole model.
- */
-export function backwardGap(c: ModelConfig, w: Transformer['weights']): string | undefined {
-  const L = w.layers[0];
-  const gaps = [
-    [!!(L && (L.qNorm || L.kNorm)), 'query/key norms'],
-    [!!(L && (L.attnOutNorm || L.ffnOutNorm)), 'norms on block outputs'],
-    [!!(L && (!L.attnNorm || !L.ffnNorm)), 'blocks without input norms'],
-    [c.activation === 'gelu_tanh', 'GeGLU'],
-    [c.embedScale !== undefined, 'scaled embeddings'],
-    [c.attnScale !== undefined || !!c.attnSoftcap || !!c.finalSoftcap, 'scaled or soft-capped scores'],
-    [c.localRopeTheta !== undefined || c.slidingPattern !== undefined, 'per-layer attention windows and RoPE'],
-  ] as const;
-  const missing = gaps.filter(([has]) => has).map(([, what]) => what);
-  return missing.length ? missing.join(', ') : undefined;
-}
-
 /** Runs `tokens` forward (teacher-forced, the unmutated model) and keeps what the backward pass reads. */
 export function record(tf: Transformer, tokens: readonly number[]): Tape {
   const c = tf.config;
-  const gap = backwardGap(c, tf.weights);
-  if (gap)
-    fail(`predictions need gradients, and the backward pass does not cover this ${c.architecture} model's ${gap} yet`, undefined, 'screen it without predict (drop `order: predicted`, `mutascan predict` and `scout`)');
   const be = tf.backend;
   const w = tf.weights;
   const T = tokens.length;
@@ -96,14 +82,14 @@ export function record(tf: Transformer, tokens: readonly number[]): Tape {
   const qDim = c.nHeads * c.headDim;
   const kvDim = c.nKvHeads * c.headDim;
   const pos = Int32Array.from({ length: T }, (_, i) => i);
-  const { cos, sin } = tf.rotations(T);
   const interleaved = c.ropeLayout === 'interleaved';
   const layers: LayerTape[] = [];
   for (let l = 0; l < c.nLayers; l++) {
     const L = w.layers[l];
     const xIn = layerInputs[l];
+    const { cos, sin } = tf.rotations(T, l);
     const xn1 = new Float32Array(T * c.dim);
-    be.rmsnorm(xn1, xIn, L.attnNorm!, T, c.dim, c.normEps);
+    tf.norm(xn1, xIn, L.attnNorm, T, c.dim);
     const q = new Float32Array(T * qDim);
     const k = new Float32Array(T * kvDim);
     const v = new Float32Array(T * kvDim);
@@ -113,20 +99,27 @@ export function record(tf: Transformer, tokens: readonly number[]): Tape {
     if (L.qBias) addBias(q, L.qBias, T);
     if (L.kBias) addBias(k, L.kBias, T);
     if (L.vBias) addBias(v, L.vBias, T);
+    const qRaw = L.qNorm ? q.slice() : undefined;
+    const kRaw = L.kNorm ? k.slice() : undefined;
+    tf.qkNorm(q, k, L, T);
     be.rope(q, T, c.nHeads, c.headDim, pos, cos, sin, interleaved);
     be.rope(k, T, c.nKvHeads, c.headDim, pos, cos, sin, interleaved);
-    const probs = attentionWeights(c, q, k, T);
+    const { probs, capSlope } = attentionWeights(c, q, k, T, l);
+    let oOut: Float32Array | undefined;
+    if (L.attnOutNorm) be.matmul((oOut = new Float32Array(T * c.dim)), stages[l].attention, T, L.o);
     const xn2 = new Float32Array(T * c.dim);
-    be.rmsnorm(xn2, stages[l].mid, L.ffnNorm!, T, c.dim, c.normEps);
+    tf.ffnInput(xn2, stages[l].mid, l, T);
     const h1 = new Float32Array(T * c.hiddenDim);
     const h3 = new Float32Array(T * c.hiddenDim);
     be.matmul(h1, xn2, T, L.gate);
     be.matmul(h3, xn2, T, L.up);
-    layers.push({ xIn, xn1, q, k, v, probs, stages: stages[l], xn2, h1, h3 });
+    let downOut: Float32Array | undefined;
+    if (L.ffnOutNorm) be.matmul((downOut = new Float32Array(T * c.dim)), stages[l].hidden, T, L.down);
+    layers.push({ xIn, xn1, qRaw, kRaw, oOut, downOut, q, k, v, probs, capSlope, stages: stages[l], xn2, h1, h3 });
   }
   const xFinal = layerInputs[c.nLayers];
   const normedFinal = new Float32Array(T * c.dim);
-  be.rmsnorm(normedFinal, xFinal, w.finalNorm, T, c.dim, c.normEps);
+  tf.norm(normedFinal, xFinal, w.finalNorm, T, c.dim);
   return { tokens, logits, layers, xFinal, normedFinal };
 }
 
@@ -155,6 +148,9 @@ export function backwardGroups(tf: Transformer, tape: Tape, groups: readonly (re
   const kvDim = c.nKvHeads * c.headDim;
   const vocab = c.vocabSize;
   const tied = w.lmHead === w.embed;
+  /** RMSNorm's backward by a stored vector (its effective weight), or the gradient itself where there is no norm */
+  const normBackward = (dy: Float32Array, x: Float32Array, v: Float32Array | undefined, R: number, T: number, n: number): Float32Array =>
+    v ? rmsnormBackward(dy, x, tf.normWeight(v), R, T, n, c.normEps) : dy;
 
   // Classifier: ∂/∂(final norm output) at each objective's position.
   const state = groups.map((objectives, group) => {
@@ -164,6 +160,15 @@ export function backwardGroups(tf: Transformer, tape: Tape, groups: readonly (re
     for (const p of last) if (!(p >= 0 && p < T)) throw new RangeError(`objective at position ${p} of a ${T}-token sequence`);
     const dz = new Float32Array(S * vocab);
     objectives.forEach((o, s) => dz.set(o.dlogits, s * vocab));
+    // objectives read the capped logits (Gemma 2): through cap·tanh(z/cap), whose slope is 1 − (capped/cap)²
+    const cap = c.finalSoftcap;
+    if (cap)
+      objectives.forEach((o, s) => {
+        for (let v = 0; v < vocab; v++) {
+          const y = tape.logits[o.position * vocab + v] / cap;
+          dz[s * vocab + v] *= 1 - y * y;
+        }
+      });
     const dNormed = new Float32Array(R * dim);
     const t = new Float32Array(S * dim);
     be.matmul(t, dz, S, transposed(be, w.lmHead));
@@ -179,13 +184,11 @@ export function backwardGroups(tf: Transformer, tape: Tape, groups: readonly (re
       }
     };
     if (!tied) visit({ matrix: w.lmHead, of: (s, out) => headGradient(s, out, false) }, group);
-    const dx = rmsnormBackward(dNormed, tape.xFinal, w.finalNorm, R, T, dim, c.normEps);
+    const dx = normBackward(dNormed, tape.xFinal, w.finalNorm, R, T, dim);
     return { S, R, last, rows: activeRows(last, T), headGradient, dx, pos: Int32Array.from({ length: R }, (_, r) => r % T) };
   });
   releaseTransposes([w.lmHead]);
   const linear = (m: Matrix, input: Float32Array, dOut: Float32Array): WeightGradient => ({ matrix: m, of: (s, out) => weightGradient(be, m, input, dOut, s, T, out) });
-  const { cos, sin } = tf.rotations(T);
-  const back = sin.map((x) => -x);
   const interleaved = c.ropeLayout === 'interleaved';
 
   // `downTo`: no matrix below that layer is wanted (nor the embedding), so the pass stops there
@@ -194,30 +197,38 @@ export function backwardGroups(tf: Transformer, tape: Tape, groups: readonly (re
     const L = w.layers[l];
     const t = tape.layers[l];
     const bottom = l === downTo && downTo > 0;
+    const { cos, sin } = tf.rotations(T, l);
+    const rot = { cos, back: sin.map((x) => -x) };
     state.forEach((g, group) => {
       const { S, R, last, rows, dx } = g;
       const see = (x: WeightGradient): void => visit(x, group);
-      // Feed-forward block: x_out = mid + down(silu(gate(xn2)) · up(xn2)).
-      see(linear(L.down, t.stages.hidden, dx));
-      const dHidden = product(be, dx, R, L.down, rows);
+      // Feed-forward block: x_out = mid + N_out(down(act(gate(xn2)) · up(xn2))), xn2 = N_in(mid) (either norm may be absent).
+      const dDown = L.ffnOutNorm ? normBackward(dx, t.downOut!, L.ffnOutNorm, R, T, dim) : dx;
+      see(linear(L.down, t.stages.hidden, dDown));
+      const dHidden = product(be, dDown, R, L.down, rows);
       const dh1 = new Float32Array(R * c.hiddenDim);
       const dh3 = new Float32Array(R * c.hiddenDim);
-      swigluBackward(dHidden, t.h1, t.h3, dh1, dh3, S, T, c.hiddenDim, last);
+      if (c.activation === 'gelu_tanh') gegluBackward(dHidden, t.h1, t.h3, dh1, dh3, S, T, c.hiddenDim, last);
+      else swigluBackward(dHidden, t.h1, t.h3, dh1, dh3, S, T, c.hiddenDim, last);
       see(linear(L.gate, t.xn2, dh1));
       see(linear(L.up, t.xn2, dh3));
       const dXn2 = product(be, dh1, R, L.gate, rows);
       addInto(dXn2, product(be, dh3, R, L.up, rows));
-      const dMid = rmsnormBackward(dXn2, t.stages.mid, L.ffnNorm!, R, T, dim, c.normEps);
+      const dMid = L.ffnNorm ? normBackward(dXn2, t.stages.mid, L.ffnNorm, R, T, dim) : dXn2;
       addInto(dMid, dx);
-      // Attention block: mid = x_in + o(attention(rope(q(xn1)), rope(k(xn1)), v(xn1))).
-      see(linear(L.o, t.stages.attention, dMid));
-      const dAtt = product(be, dMid, R, L.o, rows);
-      const dq = new Float32Array(R * qDim);
-      const dk = new Float32Array(R * kvDim);
+      // Attention block: mid = x_in + N_out(o(attention(rope(N_q(q(xn1))), rope(N_k(k(xn1))), v(xn1)))).
+      const dO = L.attnOutNorm ? normBackward(dMid, t.oOut!, L.attnOutNorm, R, T, dim) : dMid;
+      see(linear(L.o, t.stages.attention, dO));
+      const dAtt = product(be, dO, R, L.o, rows);
+      let dq: Float32Array = new Float32Array(R * qDim);
+      let dk: Float32Array = new Float32Array(R * kvDim);
       const dv = new Float32Array(R * kvDim);
       attentionBackward(be, c, t, dAtt, dq, dk, dv, rows, T);
-      be.rope(dq, R, c.nHeads, c.headDim, g.pos, cos, back, interleaved);
-      be.rope(dk, R, c.nKvHeads, c.headDim, g.pos, cos, back, interleaved);
+      be.rope(dq, R, c.nHeads, c.headDim, g.pos, rot.cos, rot.back, interleaved);
+      be.rope(dk, R, c.nKvHeads, c.headDim, g.pos, rot.cos, rot.back, interleaved);
+      const perHead = c.qkNorm !== 'whole';
+      if (L.qNorm) dq = perHead ? normBackward(dq, t.qRaw!, L.qNorm, R * c.nHeads, T * c.nHeads, c.headDim) : normBackward(dq, t.qRaw!, L.qNorm, R, T, qDim);
+      if (L.kNorm) dk = perHead ? normBackward(dk, t.kRaw!, L.kNorm, R * c.nKvHeads, T * c.nKvHeads, c.headDim) : normBackward(dk, t.kRaw!, L.kNorm, R, T, kvDim);
       see(linear(L.q, t.xn1, dq));
       see(linear(L.k, t.xn1, dk));
       see(linear(L.v, t.xn1, dv));
@@ -225,7 +236,7 @@ export function backwardGroups(tf: Transformer, tape: Tape, groups: readonly (re
       const dXn1 = product(be, dq, R, L.q, rows);
       addInto(dXn1, product(be, dk, R, L.k, rows));
       addInto(dXn1, product(be, dv, R, L.v, rows));
-      g.dx = rmsnormBackward(dXn1, t.xIn, L.attnNorm!, R, T, dim, c.normEps);
+      g.dx = L.attnNorm ? normBackward(dXn1, t.xIn, L.attnNorm, R, T, dim) : dXn1;
       addInto(g.dx, dMid);
     });
     // one layer's transposed copies alive at a time (a 7B model's would otherwise add 26 GB of float32)
@@ -234,6 +245,8 @@ export function backwardGroups(tf: Transformer, tape: Tape, groups: readonly (re
   }
 
   // Embedding: each position's row of the table gets that position's gradient.
+  // Gemma's embeddings enter the residual stream scaled
+  const scale = c.embedScale ? embedScale(c, w.embed) : 1;
   state.forEach(({ last, dx: dEmbed, headGradient }, group) =>
     visit(
       {
@@ -243,7 +256,7 @@ export function backwardGroups(tf: Transformer, tape: Tape, groups: readonly (re
           for (let p = 0; p <= last[s]; p++) {
             const at = tape.tokens[p] * dim;
             const from = (s * T + p) * dim;
-            for (let j = 0; j < dim; j++) out[at + j] += dEmbed[from + j];
+            for (let j = 0; j < dim; j++) out[at + j] += scale * dEmbed[from + j];
           }
           if (tied) headGradient(s, out, true);
         },
@@ -385,30 +398,57 @@ function swigluBackward(dHidden: Float32Array, h1: Float32Array, h3: Float32Arra
     }
 }
 
-/** The first position row i attends to (a sliding window starts later). */
-function firstKey(c: ModelConfig, i: number): number {
-  const win = c.slidingWindow ?? 0;
+/** hidden = gelu_tanh(h1) · h3 */
+function gegluBackward(dHidden: Float32Array, h1: Float32Array, h3: Float32Array, dh1: Float32Array, dh3: Float32Array, S: number, T: number, n: number, last: number[]): void {
+  const C = Math.sqrt(2 / Math.PI);
+  for (let s = 0; s < S; s++)
+    for (let p = 0; p <= last[s]; p++) {
+      const o = (s * T + p) * n;
+      const fo = p * n;
+      for (let j = 0; j < n; j++) {
+        const g = dHidden[o + j];
+        const a = h1[fo + j];
+        const t = Math.tanh(C * (a + 0.044715 * a * a * a));
+        dh3[o + j] = g * 0.5 * a * (1 + t);
+        dh1[o + j] = g * h3[fo + j] * (0.5 * (1 + t) + 0.5 * a * (1 - t * t) * C * (1 + 3 * 0.044715 * a * a));
+      }
+    }
+}
+
+/** The first position row i of layer l attends to (a sliding window starts later). */
+function firstKey(c: ModelConfig, i: number, l: number): number {
+  const win = windowOf(c, l);
   return win > 0 ? Math.max(0, i - win + 1) : 0;
 }
 
-/** softmax over j ≤ i of q_i · k_j / √headDim, per head: [head × T × T] */
-function attentionWeights(c: ModelConfig, q: Float32Array, k: Float32Array, T: number): Float32Array {
+/**
+ * softmax over j ≤ i of q_i · k_j · scale (1/√headDim unless the family says), soft-capped where the family caps
+ * scores, per head: [head × T × T]
+ */
+function attentionWeights(c: ModelConfig, q: Float32Array, k: Float32Array, T: number, l: number): { probs: Float32Array; capSlope?: Float32Array } {
   const hd = c.headDim;
   const qDim = c.nHeads * hd;
   const kvDim = c.nKvHeads * hd;
   const group = c.nHeads / c.nKvHeads;
-  const scale = Math.sqrt(hd);
+  const scale = c.attnScale ?? 1 / Math.sqrt(hd);
+  const cap = c.attnSoftcap;
   const P = new Float32Array(c.nHeads * T * T);
+  const capSlope = cap ? new Float32Array(c.nHeads * T * T) : undefined;
   const row = new Float64Array(T);
   for (let h = 0; h < c.nHeads; h++) {
     const ko = Math.floor(h / group) * hd;
     for (let i = 0; i < T; i++) {
-      const j0 = firstKey(c, i);
+      const j0 = firstKey(c, i, l);
       let max = -Infinity;
       for (let j = j0; j <= i; j++) {
         let sc = 0;
         for (let d = 0; d < hd; d++) sc += q[i * qDim + h * hd + d] * k[j * kvDim + ko + d];
-        row[j] = sc / scale;
+        row[j] = sc * scale;
+        if (cap) {
+          const t = Math.tanh(row[j] / cap);
+          row[j] = cap * t;
+          capSlope![(h * T + i) * T + j] = 1 - t * t;
+        }
         if (row[j] > max) max = row[j];
       }
       let sum = 0;
@@ -417,7 +457,7 @@ function attentionWeights(c: ModelConfig, q: Float32Array, k: Float32Array, T: n
       for (let j = j0; j <= i; j++) P[at + j] = row[j] / sum;
     }
   }
-  return P;
+  return { probs: P, capSlope };
 }
 
 /**
@@ -425,7 +465,7 @@ function attentionWeights(c: ModelConfig, q: Float32Array, k: Float32Array, T: n
  * objectives share q, k, v and P (one sequence) and differ only in G, the gradient arriving at the output, so
  * each head's work is four products over the batch's rows on the backend (the per-element loops of an earlier
  * version were most of a 7B backward pass):
- *   dP = G Vᵀ,  dS = P ∘ (dP − rowsum(P ∘ dP)) / √d,  dQ = dS K,  dK_s = dS_sᵀ Q,  dV_s = Pᵀ G_s.
+ *   dP = G Vᵀ,  dS = P ∘ (dP − rowsum(P ∘ dP)) · scale (· the cap's slope, Gemma 2),  dQ = dS K,  dK_s = dS_sᵀ Q,  dV_s = Pᵀ G_s.
  * Only rows at or before their objective's position take part (`rows`); P is zero outside each row's causal (or
  * sliding) window, which masks dS and dV.
  */
@@ -434,11 +474,11 @@ function attentionBackward(be: Backend, c: ModelConfig, t: LayerTape, dAtt: Floa
   const qDim = c.nHeads * hd;
   const kvDim = c.nKvHeads * hd;
   const group = c.nHeads / c.nKvHeads;
-  const inv = 1 / Math.sqrt(hd);
+  const inv = c.attnScale ?? 1 / Math.sqrt(hd);
   const { index, start, last } = rows;
   const A = index.length;
   const S = last.length;
-  const { q, k, v, probs } = t;
+  const { q, k, v, probs, capSlope } = t;
   const G = new Float32Array(A * hd);
   const dS = new Float32Array(A * T);
   // dS_sᵀ by rows (s, j), G_sᵀ by rows (s, d): entries zero by causality (i past the objective, j past i) are never written
@@ -460,6 +500,7 @@ function attentionBackward(be: Backend, c: ModelConfig, t: LayerTape, dAtt: Floa
         Qt[d * T + j] = q[j * qDim + qo + d];
       }
     const P = probs.subarray(h * T * T, (h + 1) * T * T);
+    const slope = capSlope?.subarray(h * T * T, (h + 1) * T * T);
     for (let i = 0; i < T; i++) for (let j = 0; j <= i; j++) Pt[j * T + i] = P[i * T + j];
     for (let a = 0; a < A; a++) for (let d = 0; d < hd; d++) G[a * hd + d] = dAtt[index[a] * qDim + qo + d];
 
@@ -469,7 +510,8 @@ function attentionBackward(be: Backend, c: ModelConfig, t: LayerTape, dAtt: Floa
       const at = a * T;
       let dot = 0;
       for (let j = 0; j <= i; j++) dot += P[i * T + j] * dS[at + j];
-      for (let j = 0; j <= i; j++) dS[at + j] = P[i * T + j] * (dS[at + j] - dot) * inv;
+      if (slope) for (let j = 0; j <= i; j++) dS[at + j] = P[i * T + j] * (dS[at + j] - dot) * slope[i * T + j] * inv;
+      else for (let j = 0; j <= i; j++) dS[at + j] = P[i * T + j] * (dS[at + j] - dot) * inv;
       for (let j = i + 1; j < T; j++) dS[at + j] = 0;
     }
     be.matmul(out, dS, A, matrix('Kᵀ', hd, T, Kt));
