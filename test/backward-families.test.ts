@@ -1,7 +1,8 @@
 /**
  * The backward pass on the families whose numerics the PyTorch twin does not have (q/k norms per head and over
  * the whole projection, output norms, blocks without input norms, GeGLU, scaled embeddings, scaled and
- * soft-capped scores and logits, 5 local : 1 global layers with their own RoPE bases), checked against the
+ * soft-capped scores and logits, 5 local : 1 global layers with their own RoPE bases, partial rotary
+ * embeddings with longrope, fused matrices), checked against the
  * forward pass itself: for every matrix and a direction D, ⟨∂s/∂W, D⟩ must equal the central difference of
  * s(W + hD). The forward pass is the one test/families.test.ts checks against llama.cpp, so this ties the
  * gradients to an independent engine.
@@ -27,6 +28,7 @@ const CASES: { name: string; spec: Partial<SynthSpec> }[] = [
   { name: 'Qwen3: per-head q/k norms, tied', spec: { architecture: 'qwen3', tied: true, seed: 2 } },
   { name: 'OLMo 2: output norms only, q/k norms over the whole projection', spec: { architecture: 'olmo2', nKvHeads: 4, seed: 3 } },
   { name: 'Gemma 2: query_pre_attn_scalar ≠ head_dim, soft-capped scores and logits, window 4 on even layers', spec: { architecture: 'gemma2', nLayers: 3, dim: 40, tied: true, seed: 5, configExtra: { query_pre_attn_scalar: 24, attn_logit_softcapping: 2, final_logit_softcapping: 3, sliding_window: 4 } } },
+  { name: 'Phi-4-mini: fused qkv and gate_up, RoPE over 12 of 16 dimensions, longrope factors and attention factor', spec: { architecture: 'phi3', nKvHeads: 1, seed: 6, configExtra: { partial_rotary_factor: 0.75, max_position_embeddings: 4096, original_max_position_embeddings: 1024, rope_scaling: { rope_type: 'longrope', short_factor: [1, 1.2, 1.5, 2, 3, 5], long_factor: [2, 3, 4, 5, 6, 7] } } } },
   { name: 'Gemma 3: (1 + w) norms, GeGLU, scaled embeddings, window 4 and local RoPE on 5 of 6 layers', spec: { architecture: 'gemma3', nLayers: 6, dim: 40, tied: true, seed: 4, ropeTheta: 1e6, configExtra: { sliding_window: 4, sliding_window_pattern: 6, rope_local_base_freq: 10000 } } },
 ];
 

@@ -12,6 +12,9 @@
  *   1.2e-2, while its F32 case agrees to 3e-6).
  * - Gemma F32 1e-3: llama.cpp's CPU GELU reads a table of fp16 inputs, so each GeGLU activation is rounded to
  *   half precision on the way in (measured 2.4e-4 here; its own output without that is within F32's).
+ * - Phi-4-mini BF16 2e-2: at this shape (dim 192, 3 heads of 64, GQA 3:1) BF16's rounding boundaries alone give
+ *   1.0–1.1e-2, for a plain Llama of the same shape too (measured 1.1e-2); longrope's attention factor (×1.2 on
+ *   the scores) sharpens the attention and with it each difference (1.4e-2).
  * - Gemma BF16 2e-2: the same, on top of BF16's rounding boundaries; and Gemma's reference (which mutascan
  *   follows) rounds √dim to the weights' dtype before scaling the embeddings, llama.cpp does not (dims here
  *   are chosen with √dim exact in BF16 for one case and not for the other).
@@ -44,6 +47,14 @@ const LLAMA3_SCALING = { rope_type: 'llama3', factor: 8, low_freq_factor: 1, hig
 const GEMMA2 = { attn_logit_softcapping: 10, final_logit_softcapping: 30, sliding_window: 8 };
 const GEMMA3 = { sliding_window: 8, sliding_window_pattern: 6, rope_local_base_freq: 10000 };
 
+// Phi-4-mini's structure: a quarter of each head unrotated, longrope's factors (the short ones, which both engines
+// use within the original context; the long ones differ, so using them would show) and attention factor √1.2
+const PHI4 = {
+  partial_rotary_factor: 0.75, max_position_embeddings: 4096, original_max_position_embeddings: 1024,
+  rope_scaling: { rope_type: 'longrope', short_factor: Array.from({ length: 24 }, (_, i) => 1 + 0.05 * i), long_factor: Array.from({ length: 24 }, (_, i) => 2 + i) },
+};
+const PHI_MUTANTS = ['0.k:3,5+4x4:max', '1.v:0,0+2x8:min', '0.up:7,9+3x3:max', '1.gate:11,2+4x4:min'];
+
 const CASES: Case[] = [
   { name: 'Llama 3.2 F32 (llama3 RoPE scaling, tied, GQA 5:1)', tol: 5e-5, spec: { architecture: 'llama', dim: 200, hiddenDim: 333, nLayers: 2, nHeads: 5, nKvHeads: 1, tied: true, ropeTheta: 500000, ropeScaling: LLAMA3_SCALING, dtype: 'F32', seed: 11 } },
   { name: 'Llama 3.2 BF16, untied', tol: 1e-2, spec: { architecture: 'llama', dim: 200, hiddenDim: 333, nLayers: 2, nHeads: 5, nKvHeads: 1, tied: false, ropeTheta: 500000, ropeScaling: LLAMA3_SCALING, dtype: 'BF16', seed: 12 } },
@@ -55,6 +66,9 @@ const CASES: Case[] = [
   { name: 'Gemma 2 BF16 (√256 exact in BF16)', tol: 2e-2, spec: { architecture: 'gemma2', dim: 256, hiddenDim: 333, nLayers: 2, nHeads: 4, nKvHeads: 1, headDim: 48, tied: true, dtype: 'BF16', seed: 18, configExtra: GEMMA2 } },
   { name: 'Gemma 3 F32 (5 local : 1 global, q/k norms)', tol: 1e-3, spec: { architecture: 'gemma3', dim: 176, hiddenDim: 333, nLayers: 6, nHeads: 4, nKvHeads: 1, headDim: 48, tied: false, ropeTheta: 1e6, dtype: 'F32', seed: 19, configExtra: GEMMA3 } },
   { name: 'Gemma 3 BF16 (√176 rounded in BF16)', tol: 2e-2, spec: { architecture: 'gemma3', dim: 176, hiddenDim: 333, nLayers: 6, nHeads: 4, nKvHeads: 2, headDim: 48, tied: false, ropeTheta: 1e6, dtype: 'BF16', seed: 20, configExtra: GEMMA3 } },
+  { name: 'Phi-3 F32 (fused qkv and gate_up, window 2047)', tol: 5e-5, more: PHI_MUTANTS, spec: { architecture: 'phi3', dim: 192, hiddenDim: 333, nLayers: 2, nHeads: 4, nKvHeads: 4, tied: false, dtype: 'F32', seed: 21, configExtra: { sliding_window: 2047 } } },
+  { name: 'Phi-4-mini F32 (partial rotary 0.75, longrope, GQA 3:1, tied)', tol: 5e-5, more: PHI_MUTANTS, spec: { architecture: 'phi3', dim: 192, hiddenDim: 333, nLayers: 2, nHeads: 3, nKvHeads: 1, tied: true, dtype: 'F32', seed: 22, configExtra: PHI4 } },
+  { name: 'Phi-4-mini BF16', tol: 2e-2, more: PHI_MUTANTS, spec: { architecture: 'phi3', dim: 192, hiddenDim: 333, nLayers: 2, nHeads: 3, nKvHeads: 1, tied: false, dtype: 'BF16', seed: 23, configExtra: PHI4 } },
 ];
 
 describe('the families of 2024–2025, from Hugging Face layouts through GGUF, against llama.cpp', () => {
@@ -78,13 +92,15 @@ describe('a screen of each family, fast path against plain path, and a report', 
     ['olmo2', { architecture: 'olmo2', dim: 96, hiddenDim: 160, nLayers: 2, nHeads: 4, nKvHeads: 2, tied: false, dtype: 'BF16', seed: 32 }],
     ['gemma2', { architecture: 'gemma2', dim: 96, hiddenDim: 160, nLayers: 2, nHeads: 4, nKvHeads: 2, headDim: 32, tied: true, dtype: 'BF16', seed: 33, configExtra: GEMMA2 }],
     ['gemma3', { architecture: 'gemma3', dim: 96, hiddenDim: 160, nLayers: 6, nHeads: 4, nKvHeads: 1, headDim: 32, tied: false, dtype: 'F32', seed: 34, configExtra: GEMMA3 }],
+    ['phi3', { architecture: 'phi3', dim: 192, hiddenDim: 160, nLayers: 2, nHeads: 3, nKvHeads: 1, tied: false, dtype: 'BF16', seed: 35, configExtra: PHI4 }],
   ];
   for (const [name, spec] of SCREENS)
     it(`${name}: every class and text of a greedy and a sampled assay is the plain path's`, () => {
       const model = join(dir.path, name);
       writeSynthModel(model, { ...spec, vocabSize: 512, maxSeqLen: 256, shards: 1, tokenizer: STORIES_TOK });
       const last = spec.nLayers - 1;
-      // o and down of the last layer: with output norms (OLMo 2, Gemma) they are recomputed inside their block
+      // o and down of the last layer: with output norms (OLMo 2, Gemma) they are recomputed inside their block;
+      // layer 0's q, k, v, gate and up are views of Phi-3's fused tensors
       const screen = join(dir.path, `${name}.yaml`);
       writeFileSync(
         screen,

@@ -27,7 +27,8 @@ export interface Backend {
   /** The same product written `ldo` apart: out[r·ldo + o]. Used for a mutant's few replaced rows of a matrix. */
   matmulInto(out: Float32Array, ldo: number, x: Float32Array, rows: number, w: Matrix): void;
   rmsnorm(out: Float32Array, x: Float32Array, weight: Float32Array, rows: number, n: number, eps: number): void;
-  rope(vec: Float32Array, rows: number, heads: number, headDim: number, pos: Int32Array, cos: Float32Array, sin: Float32Array, interleaved: boolean): void;
+  /** RoPE over the first `rotDim` dimensions of each head (default: all of them); see ts-ops.ts */
+  rope(vec: Float32Array, rows: number, heads: number, headDim: number, pos: Int32Array, cos: Float32Array, sin: Float32Array, interleaved: boolean, rotDim?: number): void;
   /**
    * Writes each row's key and value into its cache: rows [rows × kvDim] of k and v go to kc/vc at
    * offset[r] + pos[r]·kvDim (the layout `attention` reads).

@@ -101,9 +101,9 @@ export class MeteredBackend implements Backend {
     this.op('rmsnorm', rows, 0, (performance.now() - t) / 1000);
   }
 
-  rope(vec: Float32Array, rows: number, heads: number, headDim: number, pos: Int32Array, cos: Float32Array, sin: Float32Array, interleaved: boolean): void {
+  rope(vec: Float32Array, rows: number, heads: number, headDim: number, pos: Int32Array, cos: Float32Array, sin: Float32Array, interleaved: boolean, rotDim?: number): void {
     const t = performance.now();
-    this.inner.rope(vec, rows, heads, headDim, pos, cos, sin, interleaved);
+    this.inner.rope(vec, rows, heads, headDim, pos, cos, sin, interleaved, rotDim);
     this.op('rope', rows, 0, (performance.now() - t) / 1000);
   }
 

@@ -155,7 +155,9 @@ export class NativeBackend implements Backend {
     this.addon.rmsnorm(out, x, weight, rows, n, eps);
   }
 
-  rope(vec: Float32Array, rows: number, heads: number, hd: number, pos: Int32Array, cos: Float32Array, sin: Float32Array, interleaved: boolean): void {
+  rope(vec: Float32Array, rows: number, heads: number, hd: number, pos: Int32Array, cos: Float32Array, sin: Float32Array, interleaved: boolean, rotDim = hd): void {
+    // partial rotation (Phi-3/4) is rare and cheap: the TypeScript loop, the same float32 arithmetic
+    if (rotDim !== hd) return tsOps.rope(vec, rows, heads, hd, pos, cos, sin, interleaved, rotDim);
     this.addon.rope(vec, rows, heads, hd, pos, cos, sin, interleaved);
   }
 

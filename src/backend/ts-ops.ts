@@ -20,9 +20,12 @@ export function rmsnorm(out: Float32Array, x: Float32Array, weight: Float32Array
   }
 }
 
-/** Rotates each head of each row by the row's position; pairs are (2i, 2i+1) or (i, i + hd/2). */
-export function rope(vec: Float32Array, rows: number, heads: number, hd: number, pos: Int32Array, cos: Float32Array, sin: Float32Array, interleaved: boolean): void {
-  const half = hd / 2;
+/**
+ * Rotates the first rd dimensions of each head of each row by the row's position (the rest pass unchanged);
+ * pairs are (2i, 2i+1) or (i, i + rd/2); cos and sin are [position × rd/2].
+ */
+export function rope(vec: Float32Array, rows: number, heads: number, hd: number, pos: Int32Array, cos: Float32Array, sin: Float32Array, interleaved: boolean, rd = hd): void {
+  const half = rd / 2;
   const width = heads * hd;
   for (let r = 0; r < rows; r++) {
     const tab = pos[r] * half;

@@ -102,8 +102,8 @@ export function record(tf: Transformer, tokens: readonly number[]): Tape {
     const qRaw = L.qNorm ? q.slice() : undefined;
     const kRaw = L.kNorm ? k.slice() : undefined;
     tf.qkNorm(q, k, L, T);
-    be.rope(q, T, c.nHeads, c.headDim, pos, cos, sin, interleaved);
-    be.rope(k, T, c.nKvHeads, c.headDim, pos, cos, sin, interleaved);
+    be.rope(q, T, c.nHeads, c.headDim, pos, cos, sin, interleaved, c.ropeDim);
+    be.rope(k, T, c.nKvHeads, c.headDim, pos, cos, sin, interleaved, c.ropeDim);
     const { probs, capSlope } = attentionWeights(c, q, k, T, l);
     let oOut: Float32Array | undefined;
     if (L.attnOutNorm) be.matmul((oOut = new Float32Array(T * c.dim)), stages[l].attention, T, L.o);
@@ -224,8 +224,8 @@ export function backwardGroups(tf: Transformer, tape: Tape, groups: readonly (re
       let dk: Float32Array = new Float32Array(R * kvDim);
       const dv = new Float32Array(R * kvDim);
       attentionBackward(be, c, t, dAtt, dq, dk, dv, rows, T);
-      be.rope(dq, R, c.nHeads, c.headDim, g.pos, rot.cos, rot.back, interleaved);
-      be.rope(dk, R, c.nKvHeads, c.headDim, g.pos, rot.cos, rot.back, interleaved);
+      be.rope(dq, R, c.nHeads, c.headDim, g.pos, rot.cos, rot.back, interleaved, c.ropeDim);
+      be.rope(dk, R, c.nKvHeads, c.headDim, g.pos, rot.cos, rot.back, interleaved, c.ropeDim);
       const perHead = c.qkNorm !== 'whole';
       if (L.qNorm) dq = perHead ? normBackward(dq, t.qRaw!, L.qNorm, R * c.nHeads, T * c.nHeads, c.headDim) : normBackward(dq, t.qRaw!, L.qNorm, R, T, qDim);
       if (L.kNorm) dk = perHead ? normBackward(dk, t.kRaw!, L.kNorm, R * c.nKvHeads, T * c.nKvHeads, c.headDim) : normBackward(dk, t.kRaw!, L.kNorm, R, T, kvDim);

@@ -2,7 +2,7 @@ import { fail } from '../errors.js';
 import type { FieldReader } from './family.js';
 import { FAMILIES, familyOfHfType } from './families/index.js';
 
-export type Architecture = 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'olmo2' | 'gemma2' | 'gemma3';
+export type Architecture = 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'olmo2' | 'gemma2' | 'gemma3' | 'phi3';
 
 export type RopeScaling =
   | { type: 'linear'; factor: number }
@@ -14,7 +14,12 @@ export type RopeScaling =
       originalMaxPositionEmbeddings: number;
     }
   /** each frequency divided by its own factor (llama.cpp's rope_freqs tensor, which holds Llama 3's scaling) */
-  | { type: 'factors'; factors: Float32Array };
+  | { type: 'factors'; factors: Float32Array }
+  /**
+   * Phi-3's longrope (`su`): each frequency divided by its own factor, the short ones within the original context
+   * (the only ones mutascan runs: its context is capped there), and cos/sin multiplied by attnFactor
+   */
+  | { type: 'longrope'; short: Float32Array; long: Float32Array; attnFactor: number; originalMaxPositionEmbeddings: number };
 
 /**
  * Where RoPE pairs its dimensions inside a head. llama2.c rotates adjacent pairs (0,1),(2,3)…;
@@ -37,6 +42,8 @@ export interface ModelConfig {
   ropeTheta: number;
   ropeScaling?: RopeScaling;
   ropeLayout: RopeLayout;
+  /** RoPE rotates only the first ropeDim dimensions of each head (Phi-3's partial_rotary_factor); default all */
+  ropeDim?: number;
   tiedEmbeddings: boolean;
   qkvBias: boolean;
   /** Mistral: a position attends to at most this many positions (itself included). */
@@ -127,8 +134,9 @@ export function parseHfConfig(top: Json, file: string, generation: Json = {}): M
         highFreqFactor: num(rs, 'high_freq_factor', where),
         originalMaxPositionEmbeddings: num(rs, 'original_max_position_embeddings', where),
       };
+    else if (type === 'longrope' || type === 'su') ropeScaling = longrope(cfg, rs, file);
     else if (type !== 'default')
-      fail(`rope_scaling type "${type}" is not supported`, file, 'supported: linear, llama3');
+      fail(`rope_scaling type "${type}" is not supported`, file, 'supported: linear, llama3, longrope');
   }
 
   const bosId = ids(generation.bos_token_id ?? cfg.bos_token_id)[0] ?? 1;
@@ -153,6 +161,8 @@ export function parseHfConfig(top: Json, file: string, generation: Json = {}): M
     bosId,
     stopIds,
   };
+  // past the original context longrope switches to its long factors, which mutascan does not run
+  if (ropeScaling?.type === 'longrope') config.maxSeqLen = Math.min(config.maxSeqLen, ropeScaling.originalMaxPositionEmbeddings);
   if (family.hfNormOffset) config.normOffset = family.hfNormOffset;
   family.fromHf(fieldReader(cfg, file), config, file);
   if ((config.activation ?? 'silu') === 'silu') {
@@ -160,6 +170,29 @@ export function parseHfConfig(top: Json, file: string, generation: Json = {}): M
     if (act !== 'silu') fail(`hidden_act "${String(act)}" is not supported for ${family.name} (only silu/SwiGLU)`, file);
   }
   return config;
+}
+
+/**
+ * Phi-3's longrope: factors per frequency of the rotated dimensions (checked by the family, which knows them), and
+ * the attention factor of transformers and llama.cpp's converter: √(1 + ln(s) / ln(original)), s = max / original.
+ */
+function longrope(cfg: Json, rs: Json, file: string): RopeScaling {
+  const where = `${file}: rope_scaling`;
+  const factors = (key: string): Float32Array => {
+    const v = rs[key];
+    if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'number' && Number.isFinite(x) && x > 0))
+      fail(`rope_scaling.${key} must be a list of positive numbers`, file);
+    return Float32Array.from(v as number[]);
+  };
+  const short = factors('short_factor');
+  const long = factors('long_factor');
+  if (short.length !== long.length) fail(`rope_scaling has ${short.length} short and ${long.length} long factors`, file, 'the lists must be equally long');
+  const original = positiveInt(cfg, 'original_max_position_embeddings', file, positiveInt(rs, 'original_max_position_embeddings', where, 4096));
+  const max = positiveInt(cfg, 'max_position_embeddings', file, original);
+  const s = max / original;
+  const given = rs.attention_factor;
+  const attnFactor = typeof given === 'number' ? given : s > 1 ? Math.sqrt(1 + Math.log(s) / Math.log(original)) : 1;
+  return { type: 'longrope', short, long, attnFactor, originalMaxPositionEmbeddings: original };
 }
 
 /** Typed reads of a config.json's fields, for a family's own ones. */

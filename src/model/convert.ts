@@ -9,7 +9,8 @@ import { NORM_SLOTS } from './family.js';
 import { family } from './families/index.js';
 import { matrixBytes, permuted, withOffset } from './to-gguf.js';
 import { Llama2cTokenizer } from './tokenizer-llama2c.js';
-import { hfMatrixName, LAYER_MATRICES, type Matrix } from './weights.js';
+import { storedMatrices } from './layout.js';
+import type { Matrix } from './weights.js';
 
 /**
  * Hugging Face folders from other formats.
@@ -140,7 +141,12 @@ export function writeModelHf(model: Model, out: string, opts: { dtype?: 'F32' | 
   const dtype = opts.dtype ?? (w.embed.dtype === 'bf16' ? 'BF16' : 'F32');
   if (c.ropeScaling?.type === 'factors') fail('per-frequency RoPE factors (rope_freqs.weight) have no Hugging Face config form', model.source.path, 'write this model as GGUF instead');
   const permute = c.ropeLayout === 'interleaved' ? (r: number) => hfRowOfLlama2cRow(r, c.headDim) : undefined;
-  const mat = (name: string, m: Matrix, rowOf?: (r: number) => number): TensorToWrite => ({ name, dtype, shape: [m.rows, m.cols], data: () => matrixBytes(m, dtype, rowOf) });
+  const mat = (name: string, m: Matrix): TensorToWrite => stored(name, [[m]]);
+  // a tensor of one matrix, or of several fused (their rows one after another)
+  const stored = (name: string, parts: [Matrix, ((r: number) => number)?][]): TensorToWrite => ({
+    name, dtype, shape: [parts.reduce((a, [m]) => a + m.rows, 0), parts[0][0].cols],
+    data: () => (parts.length === 1 ? matrixBytes(parts[0][0], dtype, parts[0][1]) : Buffer.concat(parts.map(([m, rowOf]) => matrixBytes(m, dtype, rowOf)))),
+  });
   const vec = (name: string, v: Float32Array, rowOf?: (r: number) => number): TensorToWrite => f32(name, [v.length], permuted(v, rowOf));
   const fam = family(c.architecture);
   // the family's Hugging Face convention for norm vectors (Gemma: w − 1), from the model's own
@@ -153,7 +159,7 @@ export function writeModelHf(model: Model, out: string, opts: { dtype?: 'F32' | 
       const n = fam.norms[slot];
       if (v && n) tensors.push(norm(`${p}.${n.hf}.weight`, v));
     }
-    for (const k of LAYER_MATRICES) tensors.push(mat(hfMatrixName(i, k), l[k], k === 'q' || k === 'k' ? permute : undefined));
+    for (const st of storedMatrices(fam)) tensors.push(stored(`${p}.${st.hf}`, st.parts.map((k) => [l[k], k === 'q' || k === 'k' ? permute : undefined])));
     if (l.qBias) tensors.push(vec(`${p}.self_attn.q_proj.bias`, l.qBias, permute));
     if (l.kBias) tensors.push(vec(`${p}.self_attn.k_proj.bias`, l.kBias, permute));
     if (l.vBias) tensors.push(vec(`${p}.self_attn.v_proj.bias`, l.vBias));

@@ -23,6 +23,15 @@ export interface TensorNames {
   gguf: string;
 }
 
+/** A layer's logical matrices that a family may store fused in one tensor, their rows one after another. */
+export type FusablePart = 'q' | 'k' | 'v' | 'gate' | 'up';
+
+/** One tensor holding several logical matrices (Phi-3's qkv_proj = [q; k; v], gate_up_proj = [gate; up]). */
+export interface FusedTensor {
+  names: TensorNames;
+  parts: readonly FusablePart[];
+}
+
 /** Reads typed fields of a config (config.json, or a GGUF file's `<arch>.` keys), failing with the field's name. */
 export interface FieldReader {
   num(key: string, fallback?: number): number;
@@ -53,6 +62,10 @@ export interface Family {
    * the sum (llama.cpp's converter adds the 1): the offset the HF files need.
    */
   hfNormOffset?: number;
+  /** tensors that hold several logical matrices; the others are one tensor each */
+  fused?: readonly FusedTensor[];
+  /** whether RoPE may rotate fewer dimensions than a head has (Phi-3's partial_rotary_factor) */
+  partialRotary?: boolean;
   /** the family's numerics from its config.json (after the common fields are read into `c`) */
   fromHf(cfg: FieldReader, c: ModelConfig, file: string): void;
   /** the family's own config.json fields for `c` */

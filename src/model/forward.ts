@@ -136,11 +136,19 @@ class RopeTable {
   sin = new Float32Array(0);
   private positions = 0;
 
+  /** cos and sin multiplied by this (longrope's attention factor) */
+  private readonly mscale: number;
+
   constructor(c: ModelConfig, theta: number, s: ModelConfig['ropeScaling']) {
-    this.half = c.headDim / 2;
+    const rd = c.ropeDim ?? c.headDim;
+    this.half = rd / 2;
     this.freq = new Float32Array(this.half);
+    this.mscale = s?.type === 'longrope' ? f(s.attnFactor) : 1;
     for (let i = 0; i < this.half; i++) {
-      let fr = f(1 / f(Math.pow(theta, f((2 * i) / c.headDim))));
+      const p = f(Math.pow(theta, f((2 * i) / rd)));
+      let fr = f(1 / p);
+      // as transformers computes it: 1 / (factor · θ^(2i/d))
+      if (s?.type === 'longrope') fr = f(1 / f(s.short[i] * p));
       if (s?.type === 'linear') fr = f(fr / s.factor);
       if (s?.type === 'factors') fr = f(fr / s.factors[i]);
       if (s?.type === 'llama3') {
@@ -167,8 +175,8 @@ class RopeTable {
     for (let p = this.positions; p < n; p++)
       for (let i = 0; i < this.half; i++) {
         const val = f(p * this.freq[i]);
-        cos[p * this.half + i] = f(Math.cos(val));
-        sin[p * this.half + i] = f(Math.sin(val));
+        cos[p * this.half + i] = this.mscale === 1 ? f(Math.cos(val)) : f(f(Math.cos(val)) * this.mscale);
+        sin[p * this.half + i] = this.mscale === 1 ? f(Math.sin(val)) : f(f(Math.sin(val)) * this.mscale);
       }
     this.cos = cos;
     this.sin = sin;
@@ -231,7 +239,7 @@ export class Transformer {
     return b.subarray(0, size);
   }
 
-  /** Layer l's RoPE cos and sin tables ([position × headDim/2]) covering `positions` positions (the backward pass rotates back). */
+  /** Layer l's RoPE cos and sin tables ([position × rotated dims / 2]) covering `positions` positions (the backward pass rotates back). */
   rotations(positions: number, layer = 0): { cos: Float32Array; sin: Float32Array } {
     const r = this.ropeOf(layer);
     r.ensure(positions);
@@ -399,8 +407,8 @@ export class Transformer {
     if (L.kBias) addBias(k, L.kBias, R);
     if (L.vBias) addBias(v, L.vBias, R);
     this.qkNorm(q, k, L, R);
-    be.rope(q, R, c.nHeads, c.headDim, pos, rope.cos, rope.sin, interleaved);
-    be.rope(k, R, c.nKvHeads, c.headDim, pos, rope.cos, rope.sin, interleaved);
+    be.rope(q, R, c.nHeads, c.headDim, pos, rope.cos, rope.sin, interleaved, c.ropeDim);
+    be.rope(k, R, c.nKvHeads, c.headDim, pos, rope.cos, rope.sin, interleaved, c.ropeDim);
     for (const g of groups) {
       const kb = new Float32Array(g.cache.k[l].buffer);
       const vb = new Float32Array(g.cache.v[l].buffer);

@@ -1,8 +1,10 @@
 /**
  * Architectures mutascan can imitate with random weights: the paper's two models (Llama-2-7b, Zephyr-7b-beta),
- * SmolLM-135M, and one model of each family since (Llama 3.2 1B, Qwen3 0.6B, OLMo 2 1B, Gemma 2 2B, Gemma 3 1B). Each writes its published config.json field for field (only num_hidden_layers follows
+ * SmolLM-135M, and one model of each family since (Llama 3.2 1B, Qwen3 0.6B, OLMo 2 1B, Gemma 2 2B, Gemma 3 1B,
+ * Phi-3-mini-4k). Each writes its published config.json field for field (only num_hidden_layers follows
  * --layers, and torch_dtype says bfloat16 because the weights are bf16), the shard layout of the published
- * checkpoint, and the Llama 2 vocabulary as tokenizer. Zephyr brings its chat template.
+ * checkpoint, and the Llama 2 vocabulary as tokenizer. Zephyr brings its chat template. (Phi-4-mini is not
+ * here: its config's 2 × 48 longrope factors are not reproduced; the tests build its structure with their own.)
  */
 import type { SynthSpec } from './synth.js';
 
@@ -99,6 +101,16 @@ export const LIKE: Record<string, LikeModel> = {
       intermediate_size: 6912, max_position_embeddings: 32768, model_type: 'gemma3_text', num_attention_heads: 4, num_hidden_layers: 26, num_key_value_heads: 1,
       pad_token_id: 0, query_pre_attn_scalar: 256, rms_norm_eps: 1e-6, rope_local_base_freq: 10000, rope_scaling: null, rope_theta: 1000000,
       sliding_window: 512, sliding_window_pattern: 6, torch_dtype: 'bfloat16', use_cache: true, vocab_size: 262144,
+    },
+  },
+  'phi-3-mini-4k': {
+    repo: 'microsoft/Phi-3-mini-4k-instruct',
+    spec: { architecture: 'phi3', dim: 3072, hiddenDim: 8192, nLayers: 32, nHeads: 32, nKvHeads: 32, vocabSize: 32064, maxSeqLen: 4096, tied: false, dtype: 'BF16', shards: 2 },
+    config: {
+      architectures: ['Phi3ForCausalLM'], attention_bias: false, attention_dropout: 0.0, bos_token_id: 1, embd_pdrop: 0.0, eos_token_id: 32000, hidden_act: 'silu',
+      hidden_size: 3072, initializer_range: 0.02, intermediate_size: 8192, max_position_embeddings: 4096, model_type: 'phi3', num_attention_heads: 32,
+      num_hidden_layers: 32, num_key_value_heads: 32, original_max_position_embeddings: 4096, pad_token_id: 32000, resid_pdrop: 0.0, rms_norm_eps: 1e-5,
+      rope_scaling: null, rope_theta: 10000.0, sliding_window: 2047, tie_word_embeddings: false, torch_dtype: 'bfloat16', use_cache: true, vocab_size: 32064,
     },
   },
 };

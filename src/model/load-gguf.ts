@@ -17,13 +17,9 @@ import { mappingAvailable, mapTensors } from './mapped.js';
 import type { TensorInfo } from './safetensors.js';
 import { Llama2cTokenizer } from './tokenizer-llama2c.js';
 import type { Tokenizer } from './tokenizer.js';
+import { GGUF_LAYER_NAMES, partsOf, storedMatrices, storedRows } from './layout.js';
 import { LAYER_MATRICES, layerShapes, matrix, normLength, type LayerMatrix, type LayerWeights, type Matrix, type ModelWeights } from './weights.js';
 
-
-/** llama.cpp's tensor name of each layer matrix (`blk.N.<name>.weight`). */
-export const GGUF_LAYER_NAMES: Record<LayerMatrix, string> = {
-  q: 'attn_q', k: 'attn_k', v: 'attn_v', o: 'attn_output', gate: 'ffn_gate', up: 'ffn_up', down: 'ffn_down',
-};
 
 export interface GgufModel {
   config: ModelConfig;
@@ -71,7 +67,8 @@ export function loadGguf(file: string, opts: { map?: boolean } = {}): GgufModel 
   const headDim = posInt('attention.key_length', dim / nHeads);
   if (headDim % 2 !== 0) fail(`head size ${headDim} is odd; RoPE needs an even head size`, file);
   const ropeDims = posInt('rope.dimension_count', headDim);
-  if (ropeDims !== headDim) fail(`${arch}.rope.dimension_count is ${ropeDims}, the head size ${headDim}`, file, 'partial rotary embeddings are not supported for this architecture');
+  if (ropeDims !== headDim && !(family.partialRotary && ropeDims < headDim && ropeDims % 2 === 0))
+    fail(`${arch}.rope.dimension_count is ${ropeDims}, the head size ${headDim}`, file, family.partialRotary ? 'it must be even and at most the head size' : 'partial rotary embeddings are not supported for this architecture');
   const embed = tensor('token_embd.weight');
   const vocabSize = posInt('vocab_size', embed.dims[1]);
 
@@ -93,11 +90,18 @@ export function loadGguf(file: string, opts: { map?: boolean } = {}): GgufModel 
     bosId: idOf(md, 'tokenizer.ggml.bos_token_id', 1),
     stopIds: [idOf(md, 'tokenizer.ggml.eos_token_id', 2)],
   };
+  if (ropeDims !== headDim) config.ropeDim = ropeDims;
   const scaling = md.get(`${arch}.rope.scaling.type`);
-  if (g.tensors.has('rope_freqs.weight')) {
-    const factors = readGgufTensor(tensor('rope_freqs.weight'), { widen: true }) as Float32Array;
-    if (factors.length !== headDim / 2) fail(`rope_freqs.weight has ${factors.length} factors, the head needs ${headDim / 2}`, file, 'the header is corrupt');
-    config.ropeScaling = { type: 'factors', factors };
+  const factorsOf = (name: string): Float32Array => {
+    const t = tensor(name);
+    if (t.dims.length !== 1 || t.dims[0] !== ropeDims / 2) fail(`${name} has dims [${t.dims}], the rotated dimensions need [${ropeDims / 2}]`, file, 'the header is corrupt');
+    return readGgufTensor(t, { widen: true }) as Float32Array;
+  };
+  if (g.tensors.has('rope_freqs.weight')) config.ropeScaling = { type: 'factors', factors: factorsOf('rope_freqs.weight') };
+  else if (g.tensors.has('rope_factors_short.weight')) {
+    const original = posInt('rope.scaling.original_context_length', config.maxSeqLen);
+    config.ropeScaling = { type: 'longrope', short: factorsOf('rope_factors_short.weight'), long: factorsOf('rope_factors_long.weight'), attnFactor: num('rope.scaling.attn_factor', 1), originalMaxPositionEmbeddings: original };
+    config.maxSeqLen = Math.min(config.maxSeqLen, original);
   } else if (scaling === 'linear') config.ropeScaling = { type: 'linear', factor: num('rope.scaling.factor') };
   else if (scaling !== undefined && scaling !== 'none') fail(`RoPE scaling "${describe(scaling)}" is not supported`, file, 'supported: linear, and per-frequency factors (rope_freqs.weight, as Llama 3 files have)');
   const window = md.get(`${arch}.attention.sliding_window`);
@@ -132,11 +136,17 @@ export function loadGguf(file: string, opts: { map?: boolean } = {}): GgufModel 
   const qDim = c.nHeads * c.headDim;
   const kvDim = c.nKvHeads * c.headDim;
   const shapes = layerShapes(c);
+  const stored = storedMatrices(family);
   const embedM = mat('token_embd.weight', c.vocabSize, c.dim);
   const layers: LayerWeights[] = [];
   for (let l = 0; l < c.nLayers; l++) {
     const p = `blk.${l}`;
-    const m = Object.fromEntries(LAYER_MATRICES.map((k) => [k, mat(`${p}.${GGUF_LAYER_NAMES[k]}.weight`, ...shapes[k])])) as Record<LayerMatrix, Matrix>;
+    const m = {} as Record<LayerMatrix, Matrix>;
+    for (const st of stored) {
+      const cols = shapes[st.parts[0]][1];
+      const whole = mat(`${p}.${st.gguf}`, storedRows(st, (k) => shapes[k][0]), cols);
+      for (const [k, view] of partsOf(whole.data, cols, st.parts, (k) => shapes[k][0], (k) => (st.parts.length > 1 ? `${p}.${GGUF_LAYER_NAMES[k]}.weight` : whole.name))) m[k] = view;
+    }
     const norms = Object.fromEntries(NORM_SLOTS.flatMap((slot) => {
       const n = family.norms[slot];
       return n ? [[slot, vec(`${p}.${n.gguf}.weight`, normLength(c, slot))]] : [];

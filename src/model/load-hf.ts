@@ -9,7 +9,8 @@ import { HfTokenizerAdapter } from './tokenizer-hf.js';
 import type { Tokenizer } from './tokenizer.js';
 import { NORM_SLOTS } from './family.js';
 import { family } from './families/index.js';
-import { hfMatrixName, LAYER_MATRICES, layerShapes, matrix, normLength, type LayerWeights, type Matrix, type ModelWeights } from './weights.js';
+import { partsOf, storedMatrices, storedRows } from './layout.js';
+import { hfMatrixName, layerShapes, matrix, normLength, type LayerMatrix, type LayerWeights, type Matrix, type ModelWeights } from './weights.js';
 
 type Json = Record<string, unknown>;
 
@@ -92,11 +93,18 @@ export function loadHfFolder(dir: string, opts: HfLoadOptions = {}): HfFolder {
   const kvDim = c.nKvHeads * c.headDim;
   const fam = family(c.architecture);
   const shapes = layerShapes(c);
+  const stored = storedMatrices(fam);
   const embed = mat('model.embed_tokens.weight', c.vocabSize, c.dim);
   const layers: LayerWeights[] = [];
   for (let l = 0; l < c.nLayers; l++) {
     const p = `model.layers.${l}`;
-    const m = Object.fromEntries(LAYER_MATRICES.map((k) => [k, mat(hfMatrixName(l, k), ...shapes[k])])) as Record<(typeof LAYER_MATRICES)[number], Matrix>;
+    const m = {} as Record<LayerMatrix, Matrix>;
+    for (const st of stored) {
+      const name = `${p}.${st.hf}`;
+      const cols = shapes[st.parts[0]][1];
+      const data = get(name, [storedRows(st, (k) => shapes[k][0]), cols], 'matrix');
+      for (const [k, view] of partsOf(data, cols, st.parts, (k) => shapes[k][0], (k) => hfMatrixName(l, k))) m[k] = view;
+    }
     const norms = Object.fromEntries(NORM_SLOTS.flatMap((slot) => {
       const n = fam.norms[slot];
       return n ? [[slot, vec(`${p}.${n.hf}.weight`, normLength(c, slot))]] : [];

@@ -9,7 +9,8 @@ import { NORM_SLOTS } from './family.js';
 import { family } from './families/index.js';
 import { tensorBytes, writeSafetensors, type StDType, type TensorToWrite } from './safetensors.js';
 import { Llama2cTokenizer } from './tokenizer-llama2c.js';
-import { hfMatrixName, LAYER_MATRICES, layerShapes, normLength } from './weights.js';
+import { storedMatrices } from './layout.js';
+import { hfMatrixName, layerShapes, normLength, type LayerMatrix } from './weights.js';
 
 /** The shape and format of a synthetic (random-weight) Hugging Face model. */
 export interface SynthSpec {
@@ -128,9 +129,18 @@ export function writeSynthModel(dir: string, s: SynthSpec, progress?: (bytesDone
     }
     // Residual branches are damped so that 32 layers of random weights do not blow the activations up.
     const branch = 1 / Math.sqrt(2 * s.nLayers);
-    for (const m of LAYER_MATRICES) {
-      const [rows, cols] = shapes[m];
-      tensors.push(mat(hfMatrixName(l, m), rows, cols, m === 'o' || m === 'down' ? branch * 2 : m === 'q' || m === 'k' ? 2 : 1));
+    const gain = (m: LayerMatrix): number => (m === 'o' || m === 'down' ? branch * 2 : m === 'q' || m === 'k' ? 2 : 1);
+    for (const st of storedMatrices(fam)) {
+      const cols = shapes[st.parts[0]][1];
+      if (st.parts.length === 1) tensors.push(mat(hfMatrixName(l, st.parts[0]), shapes[st.parts[0]][0], cols, gain(st.parts[0])));
+      else {
+        // fused (Phi-3): each part's rows with its own gain, one after another
+        const rowGain = st.parts.flatMap((m) => Array<number>(shapes[m][0]).fill(gain(m) / Math.sqrt(cols)));
+        tensors.push(t(`model.layers.${l}.${st.hf}`, [rowGain.length, cols], (g) => {
+          let i = 0;
+          return () => g.normal() * rowGain[Math.floor(i++ / cols)];
+        }));
+      }
     }
     if (c.qkvBias) {
       tensors.push(vec(`model.layers.${l}.self_attn.q_proj.bias`, shapes.q[0]));

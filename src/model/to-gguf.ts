@@ -16,10 +16,10 @@ import type { ModelConfig } from './config.js';
 import { writeGguf, type GgufEntry, type GgufTensorToWrite } from './gguf.js';
 import { NORM_SLOTS } from './family.js';
 import { family } from './families/index.js';
-import { GGUF_LAYER_NAMES } from './load-gguf.js';
+import { storedMatrices } from './layout.js';
 import type { Model } from './model.js';
 import { Llama2cTokenizer } from './tokenizer-llama2c.js';
-import { LAYER_MATRICES, type Matrix } from './weights.js';
+import type { Matrix } from './weights.js';
 
 /** The GGUF (interleaved) row of a Hugging Face (halves) q/k row; the inverse of convert.ts's hfRowOfLlama2cRow. */
 export function ggufRowOfHfRow(row: number, headDim: number): number {
@@ -113,7 +113,7 @@ function metadata(model: Model, dtype: 'F32' | 'BF16', name: string): [string, G
     [`${arch}.attention.value_length`, u32(c.headDim)],
     [`${arch}.attention.layer_norm_rms_epsilon`, f32(c.normEps)],
     [`${arch}.rope.freq_base`, f32(c.ropeTheta)],
-    [`${arch}.rope.dimension_count`, u32(c.headDim)],
+    [`${arch}.rope.dimension_count`, u32(c.ropeDim ?? c.headDim)],
     [`${arch}.vocab_size`, u32(c.vocabSize)],
   ];
   if (c.ropeScaling?.type === 'linear') md.push([`${arch}.rope.scaling.type`, { type: 'string', value: 'linear' }], [`${arch}.rope.scaling.factor`, f32(c.ropeScaling.factor)]);
@@ -211,14 +211,19 @@ export function writeModelGguf(model: Model, file: string, opts: GgufWriteOption
   const fam = family(c.architecture);
   if (c.ropeLayout === 'interleaved' && fam.ggufRopeLayout === 'halves') fail(`a ${c.architecture} model with interleaved RoPE cannot be written as GGUF ${arch}`, model.source.path);
   const permute = fam.ggufRopeLayout === 'interleaved' && c.ropeLayout === 'halves' ? (r: number) => ggufRowOfHfRow(r, c.headDim) : undefined;
-  const dims = (m: Matrix): number[] => [m.cols, m.rows];
-  const mat = (name: string, m: Matrix, rowOf?: (r: number) => number): GgufTensorToWrite => ({ name, type: dtype, dims: dims(m), data: () => matrixBytes(m, dtype, rowOf) });
+  const mat = (name: string, m: Matrix): GgufTensorToWrite => stored(name, [[m]]);
+  // a tensor of one matrix, or of several fused (their rows one after another)
+  const stored = (name: string, parts: [Matrix, ((r: number) => number)?][]): GgufTensorToWrite => ({
+    name, type: dtype, dims: [parts[0][0].cols, parts.reduce((a, [m]) => a + m.rows, 0)],
+    data: () => (parts.length === 1 ? matrixBytes(parts[0][0], dtype, parts[0][1]) : Buffer.concat(parts.map(([m, rowOf]) => matrixBytes(m, dtype, rowOf)))),
+  });
   const vec = (name: string, v: Float32Array, rowOf?: (r: number) => number): GgufTensorToWrite => ({ name, type: 'F32', dims: [v.length], data: bytesOf(permuted(v, rowOf)) });
   // llama.cpp's files hold what RMSNorm multiplies by (Gemma's 1 + w)
   const norm = (name: string, v: Float32Array): GgufTensorToWrite => vec(name, withOffset(v, c.normOffset ?? 0));
   const tensors: GgufTensorToWrite[] = [mat('token_embd.weight', w.embed)];
   const factors = ropeFactors(c);
   if (factors) tensors.push(vec('rope_freqs.weight', factors));
+  if (c.ropeScaling?.type === 'longrope') tensors.push(vec('rope_factors_long.weight', c.ropeScaling.long), vec('rope_factors_short.weight', c.ropeScaling.short));
   w.layers.forEach((l, i) => {
     const p = `blk.${i}`;
     for (const slot of NORM_SLOTS) {
@@ -226,7 +231,7 @@ export function writeModelGguf(model: Model, file: string, opts: GgufWriteOption
       const n = fam.norms[slot];
       if (v && n) tensors.push(norm(`${p}.${n.gguf}.weight`, v));
     }
-    for (const k of LAYER_MATRICES) tensors.push(mat(`${p}.${GGUF_LAYER_NAMES[k]}.weight`, l[k], k === 'q' || k === 'k' ? permute : undefined));
+    for (const st of storedMatrices(fam)) tensors.push(stored(`${p}.${st.gguf}`, st.parts.map((k) => [l[k], k === 'q' || k === 'k' ? permute : undefined])));
     if (l.qBias) tensors.push(vec(`${p}.attn_q.bias`, l.qBias, permute));
     if (l.kBias) tensors.push(vec(`${p}.attn_k.bias`, l.kBias, permute));
     if (l.vBias) tensors.push(vec(`${p}.attn_v.bias`, l.vBias));

@@ -6,10 +6,11 @@ import { gemma3 } from './gemma3.js';
 import { llama } from './llama.js';
 import { mistral } from './mistral.js';
 import { olmo2 } from './olmo2.js';
+import { phi3 } from './phi3.js';
 import { qwen2 } from './qwen2.js';
 import { qwen3 } from './qwen3.js';
 
-export const FAMILIES: readonly Family[] = [llama, mistral, qwen2, qwen3, olmo2, gemma2, gemma3];
+export const FAMILIES: readonly Family[] = [llama, mistral, qwen2, qwen3, olmo2, gemma2, gemma3, phi3];
 
 export function familyOfHfType(modelType: string): Family | undefined {
   return FAMILIES.find((f) => (f.hfTypes ?? [f.name]).includes(modelType));
