@@ -255,7 +255,7 @@ describe('a screen with generate, choice and likelihood assays', () => {
     const csv = join(dir.path, 'mixed.csv');
     assert.equal(runCli(['export', killed, '--format', 'csv', '--out', csv]).status, 0);
     const [head, ...lines] = readFileSync(csv, 'utf8').trim().split('\n');
-    assert.ok(head.endsWith(',accuracy,accuracy_change,kl_mean,kl_max,loglik_change,argmax_changes,predicted_margin,predicted_step'), head);
+    assert.ok(head.endsWith(',accuracy,accuracy_change,kl_mean,kl_max,loglik_change,argmax_changes,predicted_margin,predicted_step,layout'), head);
     assert.ok(lines.some((l) => /,facts,/.test(l)) && lines.some((l) => /,story-kl,/.test(l)));
 
     const st = runCli(['status', killed]);

@@ -264,12 +264,12 @@ describe('store versions', () => {
     assert.match(st.stdout, /39 of 480 mutants done/);
     const run = runCli(['run', fixtureSpec, '--store', store, '--jobs', '1']);
     assert.equal(run.status, 0, run.stderr);
-    assert.match(run.stderr, /note: the store was written with schema 2; migrated to schema 3 \(every result kept\)/);
+    assert.match(run.stderr, /note: the store was written with schema 2; migrated to schema 4 \(every result kept\)/);
     const fresh = join(dir.path, 'v3.sqlite');
     assert.equal(runCli(['run', fixtureSpec, '--store', fresh, '--jobs', '1']).status, 0);
     assert.deepEqual(storeRows(store), storeRows(fresh));
     const db = new Database(store, { readonly: true });
-    assert.equal(db.prepare('SELECT schema_version FROM screen').pluck().get(), 3);
+    assert.equal(db.prepare('SELECT schema_version FROM screen').pluck().get(), 4);
     db.close();
   });
 
@@ -280,7 +280,7 @@ describe('store versions', () => {
     db.prepare('UPDATE screen SET schema_version = 99').run();
     db.close();
     for (const args of [['status', store], ['run', fixtureSpec, '--store', store]])
-      expectCleanError(runCli(args), /the store was written by a newer mutascan \(store schema 99; this mutascan knows schema 3 and older\)/);
+      expectCleanError(runCli(args), /the store was written by a newer mutascan \(store schema 99; this mutascan knows schema 4 and older\)/);
   });
 });
 
@@ -354,7 +354,7 @@ describe('Redis that is not wide open, and mismatched versions', () => {
       const c = start(['run', small, '--store', store, '--queue', redis.url, '--batch', '32']);
       const old = start(['worker', '--queue', redis.url, '--lock-seconds', '1', '--exit-when-idle', '3'], {}, join(other, 'bin', 'mutascan.js'));
       assert.equal(await old.exited, 2, old.log());
-      assert.match(old.log(), new RegExp(`refusing screen \\w+: the coordinator runs mutascan ${pkg.version.replaceAll('.', '\\.')} \\(store schema 3\\); this worker is mutascan 0\\.1\\.9 \\(store schema 3\\).*install mutascan ${pkg.version.replaceAll('.', '\\.')} on this machine`));
+      assert.match(old.log(), new RegExp(`refusing screen \\w+: the coordinator runs mutascan ${pkg.version.replaceAll('.', '\\.')} \\(store schema 4\\); this worker is mutascan 0\\.1\\.9 \\(store schema 4\\).*install mutascan ${pkg.version.replaceAll('.', '\\.')} on this machine`));
       assert.match(old.log(), /ran 0 batches, refused 1 screens/);
       await until('the coordinator to note the refusal', () => /worker .* pid \d+ refused the screen: the coordinator runs mutascan/.test(c.log()), 20_000);
       assert.equal(storedCount(store), 1, 'only the null mutant, by the coordinator');

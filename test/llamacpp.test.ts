@@ -9,8 +9,8 @@
  * - BF16 models: 1e-2. Both engines round the activations to BF16 before a BF16 product (ggml's vec_dot_type for
  *   BF16 is BF16; mutascan's row-exact kernels follow vdpbf16ps), so an activation that the other engine's summation
  *   order puts on the other side of a BF16 rounding boundary moves by 2^-9 of itself; measured up to 8.6e-3.
- *   (mutascan reading the GGUF and the folder it came from differ the same way: the q/k rows of a head are in
- *   another order, so q·k sums in another order.)
+ *   (mutascan reading the GGUF computes the very bits it computes from the folder it came from: the q/k rows
+ *   llama.cpp's converter permutes are put back on loading.)
  * Log-probabilities are compared down to e^-60, scaled by the logits' size: random tied models put a token's own
  * logit near |e|² (about 130 here), where an ulp is larger.
  * - Greedy continuations: llama.cpp's tokens fed back to mutascan; a step where mutascan's argmax differs must be
@@ -23,7 +23,9 @@ import { join } from 'node:path';
 import { selectBackend } from '../src/backend/select.js';
 import type { Backend } from '../src/backend/backend.js';
 import { readGguf, readGgufTensor, writeGguf, type GgufEntry, type GgufTensorToWrite, type GgufValue } from '../src/model/gguf.js';
+import { hfRowOfPairRow, pairsToHalves } from '../src/model/layout.js';
 import { loadModel, type Model } from '../src/model/model.js';
+import type { Matrix } from '../src/model/weights.js';
 import { f16ToF32, f32ToF16 } from '../src/util/float.js';
 import { runCli, SHARED, STORIES_BIN, STORIES_TOK, tempDir } from './helpers.js';
 import { greedyAgreement as greedyIn, logitsOf as logitsIn, worstLogprob } from './reference/compare.js';
@@ -43,15 +45,23 @@ const greedyAgreement = (file: string, model: Model, prompt: number[], n: number
 
 
 describe('stories260K.gguf, written by llama.cpp\'s own converter', () => {
-  it('holds the weights of stories260K.bin bit for bit, and mutascan and llama.cpp agree on it', async () => {
+  it('holds the weights of stories260K.bin bit for bit (q/k rows in Hugging Face order), and mutascan and llama.cpp agree on it', async () => {
     const gguf = loadModel(STORIES_GGUF);
     const bin = loadModel(STORIES_BIN, { tokenizer: STORIES_TOK });
     assert.equal(gguf.source.format, 'gguf');
-    assert.equal(gguf.config.ropeLayout, 'interleaved');
+    // llama.cpp's pair order is put back into halves on loading: coordinates are Hugging Face's
+    assert.equal(gguf.config.ropeLayout, 'halves');
+    assert.equal(bin.config.ropeLayout, 'interleaved');
+    const hd = bin.config.headDim;
+    const inHfOrder = (m: Matrix): Float32Array => {
+      const out = new Float32Array(m.rows * m.cols);
+      for (let r = 0; r < m.rows; r++) out.set((m.data as Float32Array).subarray(r * m.cols, (r + 1) * m.cols), hfRowOfPairRow(r, hd) * m.cols);
+      return out;
+    };
     const pairs: [ArrayLike<number>, ArrayLike<number>][] = [[bin.weights.embed.data, gguf.weights.embed.data], [bin.weights.finalNorm, gguf.weights.finalNorm]];
     bin.weights.layers.forEach((l, i) => {
       const g = gguf.weights.layers[i];
-      for (const k of ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const) pairs.push([l[k].data, g[k].data]);
+      for (const k of ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const) pairs.push([k === 'q' || k === 'k' ? inHfOrder(l[k]) : l[k].data, g[k].data]);
       pairs.push([l.attnNorm!, g.attnNorm!], [l.ffnNorm!, g.ffnNorm!]);
     });
     pairs.forEach(([x, y], i) => assert.ok(Buffer.from(Float32Array.from(x).buffer).equals(Buffer.from(Float32Array.from(y).buffer)), `tensor ${i} differs`));
@@ -192,8 +202,12 @@ for (const type of ['Q8_0', 'Q4_0'] as const)
         writeGguf(file, md, tensors);
         const model = loadModel(file);
         model.weights.layers.forEach((l, i) => {
-          for (const [k, name] of [['q', 'attn_q'], ['gate', 'ffn_gate']] as const)
-            assert.deepEqual(l[k].data, expected.get(`blk.${i}.${name}.weight`), `blk.${i}.${name}`);
+          for (const [k, name] of [['q', 'attn_q'], ['gate', 'ffn_gate']] as const) {
+            const want = expected.get(`blk.${i}.${name}.weight`)!.slice();
+            // the file's q rows are in llama.cpp's pair order, mutascan's in Hugging Face's
+            if (k === 'q') pairsToHalves(want, l.q.rows, l.q.cols, model.config.headDim);
+            assert.deepEqual(l[k].data, want, `blk.${i}.${name}`);
+          }
         });
         const r = runCli(['generate', file, '--prompt', 'Once upon a time', '--max-new-tokens', '4', '--temperature', '0']);
         assert.equal(r.status, 0, r.stderr);

@@ -115,7 +115,7 @@ describe('a screen, resumed, exported', () => {
   });
 
   it('exports CSV and Parquet with the documented columns', async () => {
-    const cols = 'mutant_id,key,target,tensor,row,col,rows,cols,kind,value,assay,silent,phenotype,first_divergence,similarity,destructive,n_tokens,tie,text,accuracy,accuracy_change,kl_mean,kl_max,loglik_change,argmax_changes,predicted_margin,predicted_step';
+    const cols = 'mutant_id,key,target,tensor,row,col,rows,cols,kind,value,assay,silent,phenotype,first_divergence,similarity,destructive,n_tokens,tie,text,accuracy,accuracy_change,kl_mean,kl_max,loglik_change,argmax_changes,predicted_margin,predicted_step,layout';
     const csv = join(dir.path, 'out.csv');
     assert.equal(runCli(['export', store, '--format', 'csv', '--out', csv]).status, 0);
     const lines = readFileSync(csv, 'utf8').trimEnd().split('\n');

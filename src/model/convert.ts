@@ -9,22 +9,13 @@ import { NORM_SLOTS } from './family.js';
 import { family } from './families/index.js';
 import { matrixBytes, permuted, withOffset } from './to-gguf.js';
 import { Llama2cTokenizer } from './tokenizer-llama2c.js';
-import { storedMatrices } from './layout.js';
+import { hfRowOfPairRow, storedMatrices } from './layout.js';
 import type { Matrix } from './weights.js';
 
 /**
- * Hugging Face folders from other formats.
- *
- * Coordinates: llama2.c rotates adjacent pairs (2i, 2i+1) of each head, Hugging Face rotates halves (i, i+d/2).
- * Within every head of q_proj and k_proj, HF row i is llama2.c row 2i and HF row i + d/2 is llama2.c row 2i+1;
- * all other matrices (and the columns of q/k) keep their coordinates. With this permutation the two models
- * compute the very same numbers.
+ * Hugging Face folders from other formats. A llama2.c checkpoint's q/k rows are permuted from its pair order into
+ * Hugging Face's halves (layout.ts, hfRowOfPairRow); every other matrix keeps its coordinates.
  */
-export function hfRowOfLlama2cRow(row: number, headDim: number): number {
-  const head = Math.floor(row / headDim);
-  const r = row % headDim;
-  return head * headDim + (r % 2 === 0 ? r / 2 : headDim / 2 + (r - 1) / 2);
-}
 
 const f32 = (name: string, shape: number[], a: Float32Array): TensorToWrite => ({ name, dtype: 'F32', shape, data: new Uint8Array(a.buffer, a.byteOffset, a.byteLength) });
 
@@ -131,7 +122,7 @@ export function tokenizerJson(tok: Llama2cTokenizer, vocabSize = tok.vocabSize):
 
 /**
  * Any model mutascan opens (its current weights, mutations included) → a Hugging Face folder. Interleaved models
- * (llama2.c, GGUF `llama`) get their q/k rows permuted into halves (`hfRowOfLlama2cRow`); a Hugging Face model's
+ * (llama2.c, GGUF `llama`) get their q/k rows permuted into halves (`hfRowOfPairRow`); a Hugging Face model's
  * tokenizer files are copied, a llama2.c/GGUF SentencePiece vocabulary becomes tokenizer.json.
  */
 export function writeModelHf(model: Model, out: string, opts: { dtype?: 'F32' | 'BF16' } = {}): void {
@@ -140,7 +131,7 @@ export function writeModelHf(model: Model, out: string, opts: { dtype?: 'F32' | 
   const w = model.weights;
   const dtype = opts.dtype ?? (w.embed.dtype === 'bf16' ? 'BF16' : 'F32');
   if (c.ropeScaling?.type === 'factors') fail('per-frequency RoPE factors (rope_freqs.weight) have no Hugging Face config form', model.source.path, 'write this model as GGUF instead');
-  const permute = c.ropeLayout === 'interleaved' ? (r: number) => hfRowOfLlama2cRow(r, c.headDim) : undefined;
+  const permute = c.ropeLayout === 'interleaved' ? (r: number) => hfRowOfPairRow(r, c.headDim) : undefined;
   const mat = (name: string, m: Matrix): TensorToWrite => stored(name, [[m]]);
   // a tensor of one matrix, or of several fused (their rows one after another)
   const stored = (name: string, parts: [Matrix, ((r: number) => number)?][]): TensorToWrite => ({

@@ -7,6 +7,42 @@
 import type { Family } from './family.js';
 import { hfMatrixName, LAYER_MATRICES, matrix, type LayerMatrix, type Matrix } from './weights.js';
 
+/** Which order a matrix's rows are given in: Hugging Face's, or llama2.c's pair order (q and k of its checkpoints). */
+export type RowLayout = 'huggingface' | 'llama2c';
+
+/**
+ * RoPE's two orders of a head's q/k rows. llama2.c checkpoints and llama.cpp's `llama` GGUF files rotate adjacent
+ * pairs (2i, 2i+1); Hugging Face checkpoints rotate halves (i, i + d/2). Within every head, Hugging Face row i is
+ * pair row 2i and row i + d/2 is pair row 2i + 1; every other matrix, and the columns of q and k, are the same in
+ * both. Permuted so, the two compute the very same numbers.
+ */
+export function hfRowOfPairRow(row: number, headDim: number): number {
+  const head = Math.floor(row / headDim);
+  const r = row % headDim;
+  return head * headDim + (r % 2 === 0 ? r / 2 : headDim / 2 + (r - 1) / 2);
+}
+
+/** The inverse of hfRowOfPairRow: the pair-order row of a Hugging Face q/k row. */
+export function pairRowOfHfRow(row: number, headDim: number): number {
+  const head = Math.floor(row / headDim);
+  const r = row % headDim;
+  const half = headDim / 2;
+  return head * headDim + (r < half ? 2 * r : 2 * (r - half) + 1);
+}
+
+/**
+ * Rows of a q/k matrix (or bias: `cols` 1) in pair order put into Hugging Face's halves order, in place, one head
+ * at a time. On a memory-mapped matrix this writes every page (they become private memory).
+ */
+export function pairsToHalves(data: Float32Array | Uint16Array, rows: number, cols: number, headDim: number): void {
+  const head = data.slice(0, headDim * cols);
+  for (let h = 0; h < rows / headDim; h++) {
+    const base = h * headDim;
+    head.set(data.subarray(base * cols, (base + headDim) * cols));
+    for (let r = 0; r < headDim; r++) data.set(head.subarray(r * cols, (r + 1) * cols), hfRowOfPairRow(base + r, headDim) * cols);
+  }
+}
+
 /** llama.cpp's tensor name of each layer matrix (`blk.N.<name>.weight`). */
 export const GGUF_LAYER_NAMES: Record<LayerMatrix, string> = {
   q: 'attn_q', k: 'attn_k', v: 'attn_v', o: 'attn_output', gate: 'ffn_gate', up: 'ffn_up', down: 'ffn_down',

@@ -2,10 +2,10 @@
  * A model from a GGUF file: llama.cpp's metadata keys become a ModelConfig, its tensor names our weights, its
  * tokenizer arrays a tokenizer.
  *
- * Coordinates stay the file's own. llama.cpp's `llama` architecture rotates adjacent pairs (its converter
- * permutes Hugging Face's q/k rows into that order), so those files run with the interleaved RoPE layout, as
- * llama2.c files do; the other architectures keep Hugging Face's halves (families/, ggufRopeLayout). A matrix [rows × cols] is stored as ggml dims
- * [cols, rows], row-major: the same bytes as a safetensors [rows, cols] tensor.
+ * Coordinates are Hugging Face's. llama.cpp's converter permutes the q/k rows of `llama` files into pair order
+ * (layout.ts); they are put back into halves here, so a mutant's (row, col) names the same weight in a GGUF file
+ * as in the Hugging Face folder it came from, and both compute the very same numbers. A matrix [rows × cols] is
+ * stored as ggml dims [cols, rows], row-major: the same bytes as a safetensors [rows, cols] tensor.
  */
 import { fail, MutascanError } from '../errors.js';
 import { ChatTemplate } from './chat.js';
@@ -17,7 +17,7 @@ import { mappingAvailable, mapTensors } from './mapped.js';
 import type { TensorInfo } from './safetensors.js';
 import { Llama2cTokenizer } from './tokenizer-llama2c.js';
 import type { Tokenizer } from './tokenizer.js';
-import { GGUF_LAYER_NAMES, partsOf, storedMatrices, storedRows } from './layout.js';
+import { GGUF_LAYER_NAMES, pairsToHalves, partsOf, storedMatrices, storedRows } from './layout.js';
 import { LAYER_MATRICES, layerShapes, matrix, normLength, type LayerMatrix, type LayerWeights, type Matrix, type ModelWeights } from './weights.js';
 
 
@@ -84,7 +84,7 @@ export function loadGguf(file: string, opts: { map?: boolean } = {}): GgufModel 
     maxSeqLen: posInt('context_length', 2048),
     normEps: num('attention.layer_norm_rms_epsilon', 1e-5),
     ropeTheta: num('rope.freq_base', 10000),
-    ropeLayout: family.ggufRopeLayout,
+    ropeLayout: 'halves',
     tiedEmbeddings: !g.tensors.has('output.weight'),
     qkvBias: family.qkvBias === 'always' || (family.qkvBias === 'config' && g.tensors.has('blk.0.attn_q.bias')),
     bosId: idOf(md, 'tokenizer.ggml.bos_token_id', 1),
@@ -151,11 +151,12 @@ export function loadGguf(file: string, opts: { map?: boolean } = {}): GgufModel 
       const n = family.norms[slot];
       return n ? [[slot, vec(`${p}.${n.gguf}.weight`, normLength(c, slot))]] : [];
     }));
-    layers.push({
-      ...norms,
-      ...m,
-      ...(c.qkvBias ? { qBias: vec(`${p}.attn_q.bias`, qDim), kBias: vec(`${p}.attn_k.bias`, kvDim), vBias: vec(`${p}.attn_v.bias`, kvDim) } : {}),
-    });
+    const biases = c.qkvBias ? { qBias: vec(`${p}.attn_q.bias`, qDim), kBias: vec(`${p}.attn_k.bias`, kvDim), vBias: vec(`${p}.attn_v.bias`, kvDim) } : {};
+    if (family.ggufRopeLayout === 'interleaved') {
+      for (const x of [m.q, m.k]) pairsToHalves(x.data, x.rows, x.cols, c.headDim);
+      for (const b of [biases.qBias, biases.kBias]) if (b) pairsToHalves(b, b.length, 1, c.headDim);
+    }
+    layers.push({ ...norms, ...m, ...biases });
   }
   const weights: ModelWeights = {
     embed: embedM,

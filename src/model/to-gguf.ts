@@ -2,11 +2,11 @@
  * Any model mutascan opens, written as a GGUF file that llama.cpp (and Ollama) run: the same weights, the metadata
  * keys llama.cpp's converter writes, and a SentencePiece-style vocabulary.
  *
- * Coordinates: llama.cpp's `llama` architecture rotates adjacent pairs, so q/k rows of a Hugging Face model
- * (halves) are permuted into that order here, as llama.cpp's converter does (row i of a head ↔ row 2i, row
- * i + d/2 ↔ row 2i+1: `ggufRowOfHfRow`); llama2.c and GGUF models already rotate pairs and are written as they
- * are; the other architectures keep halves. Every other matrix keeps its (row, col). Norm vectors are written as
- * what RMSNorm multiplies by: Gemma's Hugging Face w − 1 becomes llama.cpp's 1 + w.
+ * Coordinates: llama.cpp's `llama` architecture rotates adjacent pairs, so a Hugging Face model's q/k rows
+ * (halves) are permuted into pair order here, as llama.cpp's converter does (layout.ts, pairRowOfHfRow); a llama2.c
+ * model already rotates pairs and is written as it is; the other architectures keep halves. Every other matrix
+ * keeps its (row, col). Norm vectors are written as what RMSNorm multiplies by: Gemma's Hugging Face w − 1 becomes
+ * llama.cpp's 1 + w.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,18 +16,10 @@ import type { ModelConfig } from './config.js';
 import { writeGguf, type GgufEntry, type GgufTensorToWrite } from './gguf.js';
 import { NORM_SLOTS } from './family.js';
 import { family } from './families/index.js';
-import { storedMatrices } from './layout.js';
+import { pairRowOfHfRow, storedMatrices } from './layout.js';
 import type { Model } from './model.js';
 import { Llama2cTokenizer } from './tokenizer-llama2c.js';
 import type { Matrix } from './weights.js';
-
-/** The GGUF (interleaved) row of a Hugging Face (halves) q/k row; the inverse of convert.ts's hfRowOfLlama2cRow. */
-export function ggufRowOfHfRow(row: number, headDim: number): number {
-  const head = Math.floor(row / headDim);
-  const r = row % headDim;
-  const half = headDim / 2;
-  return head * headDim + (r < half ? 2 * r : 2 * (r - half) + 1);
-}
 
 export interface GgufVocabulary {
   tokens: string[];
@@ -210,7 +202,7 @@ export function writeModelGguf(model: Model, file: string, opts: GgufWriteOption
   const arch = ggufArchitectureOf(c);
   const fam = family(c.architecture);
   if (c.ropeLayout === 'interleaved' && fam.ggufRopeLayout === 'halves') fail(`a ${c.architecture} model with interleaved RoPE cannot be written as GGUF ${arch}`, model.source.path);
-  const permute = fam.ggufRopeLayout === 'interleaved' && c.ropeLayout === 'halves' ? (r: number) => ggufRowOfHfRow(r, c.headDim) : undefined;
+  const permute = fam.ggufRopeLayout === 'interleaved' && c.ropeLayout === 'halves' ? (r: number) => pairRowOfHfRow(r, c.headDim) : undefined;
   const mat = (name: string, m: Matrix): GgufTensorToWrite => stored(name, [[m]]);
   // a tensor of one matrix, or of several fused (their rows one after another)
   const stored = (name: string, parts: [Matrix, ((r: number) => number)?][]): GgufTensorToWrite => ({

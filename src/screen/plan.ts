@@ -8,6 +8,7 @@ import { fail } from '../errors.js';
 import type { Model } from '../model/model.js';
 import { LAYER_MATRICES, type LayerMatrix, type Matrix } from '../model/weights.js';
 import type { Kind, Unit } from './mutate.js';
+import type { RowLayout } from '../model/layout.js';
 import { parseKind, targetLine, type ScreenSpec, type UnitSpec } from '../spec/spec.js';
 
 export type MatrixKind = LayerMatrix | 'embed' | 'lm_head';
@@ -20,6 +21,13 @@ export interface Target {
   layer: number | null;
   matrix: MatrixKind;
   weights: Matrix;
+  /** the order of its rows in mutant coordinates: Hugging Face's, or llama2.c's pair order for q/k of its checkpoints */
+  layout: RowLayout;
+}
+
+/** The layout of a target's rows in a model (docs/families.md, Coordinates). */
+export function layoutOf(model: Model, m: MatrixKind): RowLayout {
+  return (m === 'q' || m === 'k') && model.config.ropeLayout === 'interleaved' ? 'llama2c' : 'huggingface';
 }
 
 export interface Mutant {
@@ -37,7 +45,7 @@ const SHORT_RE = /^(\*|\d+|\d+-\d+)\.(q|k|v|o|gate|up|down|\*)$/;
 export function resolveTargets(spec: ScreenSpec, model: Model): Target[] {
   const w = model.weights;
   const L = model.config.nLayers;
-  const layerTarget = (l: number, m: LayerMatrix): Target => ({ short: `${l}.${m}`, tensor: w.layers[l][m].name, layer: l, matrix: m, weights: w.layers[l][m] });
+  const layerTarget = (l: number, m: LayerMatrix): Target => ({ short: `${l}.${m}`, tensor: w.layers[l][m].name, layer: l, matrix: m, weights: w.layers[l][m], layout: layoutOf(model, m) });
   const out = new Map<string, Target>();
   spec.targets.forEach((t, i) => {
     const where = targetLine(spec, i);
@@ -47,12 +55,12 @@ export function resolveTargets(spec: ScreenSpec, model: Model): Target[] {
       return;
     }
     if (name === 'embed' || name === 'model.embed_tokens.weight') {
-      out.set('embed', { short: 'embed', tensor: w.embed.name, layer: null, matrix: 'embed', weights: w.embed });
+      out.set('embed', { short: 'embed', tensor: w.embed.name, layer: null, matrix: 'embed', weights: w.embed, layout: 'huggingface' });
       return;
     }
     if (name === 'lm_head' || name === 'lm_head.weight') {
       if (w.lmHead === w.embed) fail(`target "${name}": this model ties lm_head to the embedding`, where, 'mutate "embed" instead (it is the same matrix)');
-      out.set('lm_head', { short: 'lm_head', tensor: w.lmHead.name, layer: null, matrix: 'lm_head', weights: w.lmHead });
+      out.set('lm_head', { short: 'lm_head', tensor: w.lmHead.name, layer: null, matrix: 'lm_head', weights: w.lmHead, layout: 'huggingface' });
       return;
     }
     let layers: number[];
@@ -123,8 +131,8 @@ export function parseMutantKey(key: string, model: Model): { target: Target; uni
     const l = Number(L[1]);
     if (l >= model.config.nLayers) fail(`mutant key "${key}": layer ${l} does not exist`, '--mutate', `the model has layers 0–${model.config.nLayers - 1}`);
     const name = L[2] as LayerMatrix;
-    target = { short, tensor: w.layers[l][name].name, layer: l, matrix: name, weights: w.layers[l][name] };
-  } else if (short === 'embed' || short === 'lm_head') target = { short, tensor: (short === 'embed' ? w.embed : w.lmHead).name, layer: null, matrix: short, weights: short === 'embed' ? w.embed : w.lmHead };
+    target = { short, tensor: w.layers[l][name].name, layer: l, matrix: name, weights: w.layers[l][name], layout: layoutOf(model, name) };
+  } else if (short === 'embed' || short === 'lm_head') target = { short, tensor: (short === 'embed' ? w.embed : w.lmHead).name, layer: null, matrix: short, weights: short === 'embed' ? w.embed : w.lmHead, layout: 'huggingface' };
   else fail(`mutant key "${key}": unknown target "${short}"`, '--mutate', 'targets are L.q, L.k, L.v, L.o, L.gate, L.up, L.down, embed, lm_head');
   const unit = { row: Number(row), col: Number(col), rows: Number(rows), cols: Number(cols) };
   const mat = target.weights;

@@ -8,9 +8,10 @@ import type { Backend } from '../backend/backend.js';
 import { selectBackend } from '../backend/select.js';
 import { fail } from '../errors.js';
 import { modelFingerprint } from '../model/fingerprint.js';
+import { family } from '../model/families/index.js';
 import { Transformer } from '../model/forward.js';
 import { loadModel, type Model } from '../model/model.js';
-import { Store, type MutantRow } from '../store/store.js';
+import { Store, type MutantRow, type ScreenIdentity } from '../store/store.js';
 import { describeRun, RunRegistration, type RunKind } from '../store/runs.js';
 import { SCHEMA_VERSION } from '../store/schema.js';
 import type { Outcome } from '../assays/assay.js';
@@ -145,16 +146,27 @@ function mutantRows(p: PreparedScreen): Iterable<MutantRow> {
   };
 }
 
+/**
+ * Before schema 4, mutascan gave the q/k rows of llama.cpp's `llama` GGUF files in the file's pair order; they are
+ * in Hugging Face's order now, so such a screen cannot continue in a store begun before.
+ */
+function resumableFrom(p: PreparedScreen): ScreenIdentity['resumableFrom'] {
+  const pairFile = p.model.source.format === 'gguf' && family(p.model.config.architecture).ggufRopeLayout === 'interleaved';
+  if (pairFile && p.plan.targets.some((t) => t.matrix === 'q' || t.matrix === 'k'))
+    return { schema: 4, why: "its q/k mutants name rows in llama.cpp's order of this GGUF file, which mutascan now gives in Hugging Face's" };
+  return undefined;
+}
+
 /** Creates the store of a prepared screen, or opens it to resume (another screen's store is refused). */
 export function openScreenStore(p: PreparedScreen, storePath: string): { store: Store; resumed: boolean; migratedFrom?: number } {
   return Store.forRun(
     storePath,
-    { specYaml: p.spec.source, specHash: p.specHash, modelPath: p.spec.model, modelFingerprint: modelFingerprint(p.model.source.files), backend: p.backend.name, numerics: p.backend.numerics(), totalMutants: p.plan.total },
+    { specYaml: p.spec.source, specHash: p.specHash, modelPath: p.spec.model, modelFingerprint: modelFingerprint(p.model.source.files), backend: p.backend.name, numerics: p.backend.numerics(), totalMutants: p.plan.total, resumableFrom: resumableFrom(p) },
     () => ({
       assays: p.assays.map((a) => ({ name: a.name, type: a.type, settingsJson: a.settingsJson, promptIds: a.type === 'generate' ? a.promptIds : a.probes.map((x) => x.ids), baseline: { ids: a.baselineIds, text: a.baselineText } })),
       targets: p.plan.targets.map((t) => {
         const s = matrixStats(t.weights);
-        return { short: t.short, tensor: t.tensor, layer: t.layer, matrix: t.matrix, rows: t.weights.rows, cols: t.weights.cols, max: s.max, min: s.min };
+        return { short: t.short, tensor: t.tensor, layer: t.layer, matrix: t.matrix, rows: t.weights.rows, cols: t.weights.cols, max: s.max, min: s.min, layout: t.layout };
       }),
       mutants: mutantRows(p),
     }),

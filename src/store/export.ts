@@ -2,10 +2,12 @@
  * Exports: one row per mutant × assay. Columns (documented in the README):
  * mutant_id, key, target, tensor, row, col, rows, cols, kind, value, assay, silent, phenotype, first_divergence,
  * similarity, destructive, n_tokens, tie, text, accuracy, accuracy_change, kl_mean, kl_max, loglik_change,
- * argmax_changes, predicted_margin, predicted_step. `text` is the phenotype's output (empty when silent); accuracy …
+ * argmax_changes, predicted_margin, predicted_step, layout. `text` is the phenotype's output (empty when silent); accuracy …
  * argmax_changes are empty where the assay does not measure them (choice assays: accuracy; likelihood assays: the
  * rest). A store with predictions (`mutascan predict`) lists every predicted mutant, screened or not: the outcome
- * columns of one not screened yet are empty.
+ * columns of one not screened yet are empty. `layout` says in which order (row, col) counts the target's rows:
+ * `huggingface` (as Hugging Face stores the matrix, also for GGUF files) or `llama2c` (q and k of llama2.c
+ * checkpoints, in their pair order); empty for stores written before it was recorded.
  */
 import { rmSync } from 'node:fs';
 import { outputFailure, writeWhole } from '../util/output.js';
@@ -43,9 +45,10 @@ export interface ExportRow {
   /** mutascan predict: the lowest first-order predicted margin over the steps (below 0 = predicted NSM), its step */
   predicted_margin: number | null;
   predicted_step: number | null;
+  layout: string | null;
 }
 
-export const EXPORT_COLUMNS: (keyof ExportRow)[] = ['mutant_id', 'key', 'target', 'tensor', 'row', 'col', 'rows', 'cols', 'kind', 'value', 'assay', 'silent', 'phenotype', 'first_divergence', 'similarity', 'destructive', 'n_tokens', 'tie', 'text', 'accuracy', 'accuracy_change', 'kl_mean', 'kl_max', 'loglik_change', 'argmax_changes', 'predicted_margin', 'predicted_step'];
+export const EXPORT_COLUMNS: (keyof ExportRow)[] = ['mutant_id', 'key', 'target', 'tensor', 'row', 'col', 'rows', 'cols', 'kind', 'value', 'assay', 'silent', 'phenotype', 'first_divergence', 'similarity', 'destructive', 'n_tokens', 'tie', 'text', 'accuracy', 'accuracy_change', 'kl_mean', 'kl_max', 'loglik_change', 'argmax_changes', 'predicted_margin', 'predicted_step', 'layout'];
 
 export function exportRows(store: Store): ExportRow[] {
   const predicted = store.hasTable('predictions');
@@ -56,7 +59,7 @@ export function exportRows(store: Store): ExportRow[] {
       `SELECT m.id AS mutant_id, m.key, t.short AS target, t.tensor, m.row, m.col, m.rows, m.cols, m.kind, m.value, a.name AS assay,
               r.silent, r.phenotype_id AS phenotype, r.first_divergence, r.similarity, r.destructive, r.n_tokens, r.tie, coalesce(p.text, '') AS text,
               r.accuracy, r.accuracy_change, r.kl_mean, r.kl_max, r.loglik_change, r.argmax_changes,
-              ${predicted ? 'pr.predicted_margin, pr.step AS predicted_step' : 'NULL AS predicted_margin, NULL AS predicted_step'}
+              ${predicted ? 'pr.predicted_margin, pr.step AS predicted_step' : 'NULL AS predicted_margin, NULL AS predicted_step'}, t.layout
        FROM (${keys}) k JOIN mutants m ON m.id = k.mutant_id JOIN assays a ON a.id = k.assay_id
        LEFT JOIN results r ON r.mutant_id = k.mutant_id AND r.assay_id = k.assay_id
        ${predicted ? 'LEFT JOIN predictions pr ON pr.mutant_id = k.mutant_id AND pr.assay_id = k.assay_id' : ''}
@@ -93,6 +96,7 @@ export function writeExport(store: Store, format: string, out: string): number {
           col('phenotype', 'INT32'), col('first_divergence', 'INT32'), col('similarity', 'DOUBLE'), col('destructive', 'BOOLEAN'), col('n_tokens', 'INT32'),
           col('tie', 'BOOLEAN'), col('text', 'STRING'), col('accuracy', 'DOUBLE'), col('accuracy_change', 'DOUBLE'), col('kl_mean', 'DOUBLE'),
           col('kl_max', 'DOUBLE'), col('loglik_change', 'DOUBLE'), col('argmax_changes', 'INT32'), col('predicted_margin', 'DOUBLE'), col('predicted_step', 'INT32'),
+          col('layout', 'STRING'),
         ],
       });
     }

@@ -2,7 +2,7 @@
  * The store: one SQLite file per screen (WAL). Documented in the README; every table is plain SQL that any
  * SQLite tool can read.
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** The runs table (schema 3): the processes that fill a store, so that a second run joins the first. */
 const RUNS = `
@@ -75,7 +75,11 @@ CREATE TABLE IF NOT EXISTS done_log (  -- per commit of results: the mutants it 
 `;
 
 /** How an older store becomes this schema: ALTERs that keep every row, run in one transaction by `run`. */
-export const MIGRATIONS: { from: number; sql: string }[] = [{ from: 2, sql: `ALTER TABLE mutants ADD COLUMN claim INTEGER;\n${RUNS}\nUPDATE screen SET schema_version = 3;` }];
+export const MIGRATIONS: { from: number; sql: string }[] = [
+  { from: 2, sql: `ALTER TABLE mutants ADD COLUMN claim INTEGER;\n${RUNS}\nUPDATE screen SET schema_version = 3;` },
+  // the layout of targets made before schema 4 is filled in by the next run, which knows the model
+  { from: 3, sql: 'ALTER TABLE targets ADD COLUMN layout TEXT;\nUPDATE screen SET schema_version = 4;' },
+];
 
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS screen (
@@ -111,7 +115,8 @@ CREATE TABLE IF NOT EXISTS targets (
   rows INTEGER NOT NULL,
   cols INTEGER NOT NULL,
   max REAL NOT NULL,                -- of the unmutated matrix
-  min REAL NOT NULL
+  min REAL NOT NULL,
+  layout TEXT                       -- the order of its rows: huggingface, or llama2c for q/k of llama2.c checkpoints (schema 4; NULL in older stores)
 );
 CREATE TABLE IF NOT EXISTS mutants (
   id INTEGER PRIMARY KEY,           -- ordinal in the plan; 0 is the null mutant

@@ -18,6 +18,8 @@ export interface ScreenIdentity {
   /** what the results' bits depend on (Backend.numerics); a store of other numerics is refused */
   numerics?: string;
   totalMutants: number;
+  /** the oldest store schema this screen can continue, and why (a store of an older one is refused, unchanged) */
+  resumableFrom?: { schema: number; why: string };
 }
 
 /** What to do when two machines' numerics differ (the strings of nativeNumerics). */
@@ -47,6 +49,8 @@ export interface TargetRow {
   cols: number;
   max: number;
   min: number;
+  /** what a mutant's (row, col) index: the rows as Hugging Face stores them, or llama2.c's pair order of q/k (model/layout.ts) */
+  layout: string;
 }
 
 export interface MutantRow {
@@ -144,6 +148,8 @@ export class Store {
         db.close();
         refuseVersion(path, row.schema_version);
       }
+      if (identity.resumableFrom && row.schema_version < identity.resumableFrom.schema)
+        refuse(`the store was written with schema ${row.schema_version}, and ${identity.resumableFrom.why}`, 'finish it with the mutascan version that began it, or run the screen into a new store');
       if (row.spec_hash !== identity.specHash) refuse('the store was made from another screen file (its targets, unit, kinds or assays differ)', 'use a new --store file for this screen, or run the screen file that made this store');
       if (row.model_fingerprint !== identity.modelFingerprint) refuse(`the store was made with another model (fingerprint ${row.model_fingerprint}, this one is ${identity.modelFingerprint})`, 'point the screen at the model the store was made with, or use a new --store file');
       if (row.backend !== identity.backend) refuse(`the store's results were computed with the ${row.backend} backend, not ${identity.backend}`, `resume with --backend ${row.backend} so every result comes from the same arithmetic`);
@@ -163,7 +169,13 @@ export class Store {
       }
       db.pragma('journal_mode = WAL');
       const migratedFrom = row.schema_version !== SCHEMA_VERSION ? row.schema_version : undefined;
-      if (migratedFrom !== undefined) migrate(db, migratedFrom);
+      if (migratedFrom !== undefined) {
+        migrate(db, migratedFrom);
+        const set = db.prepare('UPDATE targets SET layout = ? WHERE short = ? AND layout IS NULL');
+        db.transaction(() => {
+          for (const t of init().targets) set.run(t.layout, t.short);
+        })();
+      }
       // `mutascan repair` leaves out mutant rows it could not read: the plan makes them again, pending
       if ((db.prepare('SELECT count(*) FROM mutants').pluck().get() as number) < identity.totalMutants) {
         const { mutants } = init();
@@ -201,10 +213,10 @@ export class Store {
         ia.run(i + 1, a.name, a.type, a.settingsJson, JSON.stringify(a.promptIds));
         ib.run(i + 1, JSON.stringify(a.baseline.ids), a.baseline.text);
       });
-      const it = db.prepare('INSERT INTO targets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+      const it = db.prepare('INSERT INTO targets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
       const tid = new Map<string, number>();
       data.targets.forEach((t, i) => {
-        it.run(i + 1, t.short, t.tensor, t.layer, t.matrix, t.rows, t.cols, t.max, t.min);
+        it.run(i + 1, t.short, t.tensor, t.layer, t.matrix, t.rows, t.cols, t.max, t.min, t.layout);
         tid.set(t.short, i + 1);
       });
       const im = db.prepare('INSERT INTO mutants (id, key, target_id, row, col, rows, cols, kind, value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
