@@ -100,11 +100,12 @@ describe('a screen of each family, fast path against plain path, and a report', 
       writeSynthModel(model, { ...spec, vocabSize: 512, maxSeqLen: 256, shards: 1, tokenizer: STORIES_TOK });
       const last = spec.nLayers - 1;
       // o and down of the last layer: with output norms (OLMo 2, Gemma) they are recomputed inside their block;
-      // layer 0's q, k, v, gate and up are views of Phi-3's fused tensors
+      // layer 0's q, k, v, gate and up are views of Phi-3's fused tensors; the norm vectors of a layer and the
+      // final norm are patched per sequence (Gemma's as the factor 1 + w)
       const screen = join(dir.path, `${name}.yaml`);
       writeFileSync(
         screen,
-        `model: ${model}\ntargets: ["0.*", "${last}.o", "${last}.down", "embed"]\nunit: { block: 32 }\nkinds: [zero, max]\nassays:\n` +
+        `model: ${model}\ntargets: ["0.*", "${last}.o", "${last}.down", "embed", "${last}.norms", "final_norm"]\nunit: { block: 32 }\nkinds: [zero, max]\nassays:\n` +
           `  - name: greedy\n    type: generate\n    prompt: "Once upon a time"\n    max_new_tokens: 12\n    temperature: 0\n` +
           `  - name: sampled\n    type: generate\n    prompt: "Lily saw a"\n    max_new_tokens: 12\n    temperature: 0.7\n    seed: 42\n`,
       );

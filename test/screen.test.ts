@@ -53,6 +53,7 @@ describe('screen file errors name the key and line, and leave the store alone', 
     ['wrong type', GOOD.replace('temperature: 0\n', 'temperature: hot\n'), /assays\[0\]\.temperature must be a number ≥ 0 \(in .*:11\)/],
     ['unknown order', `${GOOD}order: random\n`, /order must be plan or predicted \(in .*unknown-order\.yaml:\d+\)/],
     ['budget of 0', `${GOOD}select: { top: 0 }\n`, /select\.top must be a whole number ≥ 1 \(in .*budget-of-0\.yaml:\d+\)/],
+    ['a norm the family lacks', GOOD.replace('"4.down"', '"1.q_norm"'), /target "1\.q_norm": this model's layers have no q_norm \(in .*:3\) — its norm targets are attn_norm, ffn_norm/],
   ];
   for (const [name, body, pattern] of cases)
     it(name, () => {
@@ -132,6 +133,37 @@ describe('a screen, resumed, exported', () => {
     assert.equal(downMin.cols, 12, 'edge blocks are partial, never dropped');
     assert.equal(typeof downMin.silent, 'boolean');
     expectCleanError(runCli(['export', store, '--format', 'xlsx', '--out', pq]), /unknown export format "xlsx".*use csv or parquet/);
+  });
+});
+
+describe('norm vectors as targets', () => {
+  it('are named by short form, layer wildcard and checkpoint name, run fast as plain, and stay out of predictions', () => {
+    const body = GOOD.replace('targets: ["4.down", "model.layers.0.self_attn.k_proj.weight"]', 'targets: ["2.norms", "model.layers.4.post_attention_layernorm.weight", "final_norm", "0.attn_norm"]')
+      .replace('block: 16', 'block: 4');
+    const spec = screenFile('norms.yaml', body);
+    const fast = join(dir.path, 'norms-fast.sqlite');
+    const plain = join(dir.path, 'norms-plain.sqlite');
+    for (const [store, extra] of [[fast, []], [plain, ['--plain']]] as const) {
+      const r = runCli(['run', spec, '--store', store, ...extra]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, /screen complete: 241 mutants/); // 5 vectors of 64 in units of 4, × 3 kinds, + the null mutant
+    }
+    assert.deepEqual(storeRows(fast), storeRows(plain));
+    const db = new Database(fast, { readonly: true });
+    const targets = db.prepare('SELECT short, tensor, matrix, rows, cols FROM targets ORDER BY id').all();
+    assert.deepEqual(targets, [
+      { short: '0.attn_norm', tensor: 'model.layers.0.input_layernorm.weight', matrix: 'attn_norm', rows: 1, cols: 64 },
+      { short: '2.attn_norm', tensor: 'model.layers.2.input_layernorm.weight', matrix: 'attn_norm', rows: 1, cols: 64 },
+      { short: '2.ffn_norm', tensor: 'model.layers.2.post_attention_layernorm.weight', matrix: 'ffn_norm', rows: 1, cols: 64 },
+      { short: '4.ffn_norm', tensor: 'model.layers.4.post_attention_layernorm.weight', matrix: 'ffn_norm', rows: 1, cols: 64 },
+      { short: 'final_norm', tensor: 'model.norm.weight', matrix: 'final_norm', rows: 1, cols: 64 },
+    ]);
+    const nsm = db.prepare('SELECT count(*) FROM results WHERE silent = 0').pluck().get() as number;
+    db.close();
+    assert.ok(nsm > 10 && nsm < 480, `${nsm} NSMs of 480`);
+    expectCleanError(runCli(['predict', spec, '--store', join(dir.path, 'norms-predict.sqlite')]), /first-order predictions cover weight matrices, and the screen lists norm vectors \(0\.attn_norm, 2\.attn_norm, 2\.ffn_norm, …\)/);
+    const g = runCli(['generate', STORIES_BIN, '--tokenizer', STORIES_TOK, '--prompt', 'Once upon a time', '--max-new-tokens', '8', '--temperature', '0', '--mutate', 'final_norm:0,0+1x64:zero']);
+    assert.equal(g.status, 0, g.stderr);
   });
 });
 

@@ -68,7 +68,8 @@ export class KVCache {
  * ([rows × matrix.cols], the matrix's dtype). The shared product is computed with the original weights, then
  * those output features are recomputed for this sequence's rows by the backend's `matmulInto` — which, on a
  * row-exact backend, gives what the mutated matrix itself would: mutants of one matrix share every product and
- * still get exact results.
+ * still get exact results. A norm vector's patch (`matrix` a 1 × n view of the vector, as screen targets hold
+ * norms) replaces the whole vector for the sequence: its rows are normed again with `weights`' data.
  */
 export interface Patch {
   matrix: Matrix;
@@ -124,6 +125,9 @@ export interface LayerStages {
   /** SwiGLU output, the down product's input [rows × hiddenDim] */
   hidden: Float32Array;
 }
+
+/** Per norm vector, the chunks that see another one: [first row, row count, the vector they see]. */
+type NormPatches = Map<Float32Array, [number, number, Float32Array][]>;
 
 /** Which rows get logits: the last of each chunk, all of them, none, or each chunk's rows from index `from` on. */
 export type LogitRows = 'last' | 'all' | 'none' | { from: number };
@@ -189,8 +193,8 @@ export class Transformer {
   private readonly rope: RopeTable;
   /** windowed layers' own RoPE (Gemma 3), or the same table */
   private readonly localRope: RopeTable;
-  /** the norm weights RMSNorm multiplies by, per stored vector (normOffset + w; the vector itself without offset) */
-  private readonly norms = new Map<Float32Array, Float32Array>();
+  /** every norm vector of the model: a patch of one of them is a norm patch (see Patch) */
+  private readonly normVectors: Set<Float32Array>;
 
   constructor(
     config: ModelConfig,
@@ -200,26 +204,38 @@ export class Transformer {
     this.config = config;
     this.rope = new RopeTable(config, config.ropeTheta, config.ropeScaling);
     this.localRope = config.localRopeTheta !== undefined ? new RopeTable(config, config.localRopeTheta, undefined) : this.rope;
+    this.normVectors = new Set([weights.finalNorm, ...weights.layers.flatMap((l) => [l.attnNorm, l.attnOutNorm, l.qNorm, l.kNorm, l.ffnNorm, l.ffnOutNorm].filter((v): v is Float32Array => v !== undefined))]);
   }
 
-  /** What RMSNorm multiplies by for a stored norm vector: offset + w, rounded to float32, as Gemma's reference computes it. */
+  /**
+   * What RMSNorm multiplies by for a stored norm vector: offset + w, rounded to float32, as Gemma's reference
+   * computes it. Made at each use (n additions): a screen mutates norm vectors in place.
+   */
   normWeight(w: Float32Array): Float32Array {
     const offset = this.config.normOffset ?? 0;
-    if (!offset) return w;
-    let e = this.norms.get(w);
-    if (!e) this.norms.set(w, (e = w.map((x) => f(offset + x))));
-    return e;
+    return offset ? w.map((x) => f(offset + x)) : w;
   }
 
-  /** out = RMSNorm of `rows` rows of x by the stored vector w, or a copy of x where the family has no such norm. */
-  norm(out: Float32Array, x: Float32Array, w: Float32Array | undefined, rows: number, n: number): void {
-    if (w) this.backend.rmsnorm(out, x, this.normWeight(w), rows, n, this.config.normEps);
-    else out.set(x.subarray(0, rows * n));
+  /**
+   * out = RMSNorm of `rows` rows of x by the stored vector w, or a copy of x where the family has no such norm.
+   * Chunks that see another vector (`patches`, in token rows of `perToken` rows each) are normed again with it.
+   */
+  norm(out: Float32Array, x: Float32Array, w: Float32Array | undefined, rows: number, n: number, patches?: NormPatches, perToken = 1): void {
+    if (!w) {
+      if (out !== x) out.set(x.subarray(0, rows * n));
+      return;
+    }
+    const mine = patches?.get(w);
+    const span = perToken * n;
+    // normed in place: the patched rows' input is kept first
+    const inputs = mine?.map(([first, count]) => (out === x ? x.slice(first * span, (first + count) * span) : x.subarray(first * span, (first + count) * span)));
+    this.backend.rmsnorm(out, x, this.normWeight(w), rows, n, this.config.normEps);
+    mine?.forEach(([first, count, v], i) => this.backend.rmsnorm(out.subarray(first * span), inputs![i], this.normWeight(v), count * perToken, n, this.config.normEps));
   }
 
   /** The feed-forward block's input for the residual rows `mid` of layer l (its norm, or mid itself). */
-  ffnInput(out: Float32Array, mid: Float32Array, l: number, rows: number): void {
-    this.norm(out, mid, this.weights.layers[l].ffnNorm, rows, this.config.dim);
+  ffnInput(out: Float32Array, mid: Float32Array, l: number, rows: number, patches?: NormPatches): void {
+    this.norm(out, mid, this.weights.layers[l].ffnNorm, rows, this.config.dim, patches);
   }
 
   /** Layer l's RoPE tables: a windowed layer's own base where the family has one (Gemma 3). */
@@ -306,16 +322,17 @@ export class Transformer {
         for (let i = 0; i < x.length; i++) x[i] = f(x[i] * s);
       }
     }
-    // Patches, by matrix: [first row of the chunk, row count, patch].
+    // Patches, by matrix: [first row of the chunk, row count, patch]; norm patches by vector.
     const patches = new Map<Matrix, [number, number, Patch][]>();
+    const normPatches: NormPatches = new Map();
     {
       let start = 0;
       for (const ch of chunks) {
-        if (ch.patch) {
-          const list = patches.get(ch.patch.matrix) ?? [];
-          list.push([start, ch.tokens.length, ch.patch]);
-          patches.set(ch.patch.matrix, list);
-        }
+        const p = ch.patch;
+        if (p && this.normVectors.has(p.matrix.data as Float32Array)) {
+          const v = p.matrix.data as Float32Array;
+          normPatches.set(v, [...(normPatches.get(v) ?? []), [start, ch.tokens.length, p.weights.data as Float32Array]]);
+        } else if (p) patches.set(p.matrix, [...(patches.get(p.matrix) ?? []), [start, ch.tokens.length, p]]);
         start += ch.tokens.length;
       }
     }
@@ -340,14 +357,14 @@ export class Transformer {
     for (let l = fromLayer; l < c.nLayers; l++) {
       const L = w.layers[l];
       if (opts.captureLayerInputs) opts.captureLayerInputs[l] = x.slice();
-      if (!(l === fromLayer && opts.fromStage === 'ffn')) this.attentionBlock(l, x, R, chunks, pos, groups, mm, { xb, xb2, q, k, v, att });
+      if (!(l === fromLayer && opts.fromStage === 'ffn')) this.attentionBlock(l, x, R, chunks, pos, groups, mm, normPatches, { xb, xb2, q, k, v, att });
       // the residual between the blocks, before the feed-forward block adds to it
       const mid = opts.captureStages ? x.slice() : undefined;
 
       // Feed-forward block (SwiGLU or GeGLU).
       if (l === fromLayer && opts.fromStage === 'ffn' && opts.ffnProducts) this.sharedFfnProducts(opts.ffnProducts, chunks, h1, h3, patches, L.gate, L.up);
       else {
-        this.ffnInput(xb, x, l, R);
+        this.ffnInput(xb, x, l, R, normPatches);
         mm(h1, xb, L.gate);
         mm(h3, xb, L.up);
       }
@@ -355,12 +372,12 @@ export class Transformer {
       else be.swiglu(h1, h3);
       if (opts.captureStages) opts.captureStages[l] = { attention: att.slice(), mid: mid!, hidden: h1.slice() };
       mm(xb2, h1, L.down);
-      if (L.ffnOutNorm) this.norm(xb2, xb2, L.ffnOutNorm, R, dim);
+      if (L.ffnOutNorm) this.norm(xb2, xb2, L.ffnOutNorm, R, dim, normPatches);
       be.add(x, xb2);
     }
     if (opts.captureLayerInputs) opts.captureLayerInputs[c.nLayers] = x.slice();
     for (const ch of chunks) ch.cache.length += ch.tokens.length;
-    return this.classify(x, chunks, logits, opts, patches);
+    return this.classify(x, chunks, logits, opts, patches, normPatches);
   }
 
   /** Gate and up products of every chunk from one sequence's (ForwardOptions.ffnProducts), patched features recomputed. */
@@ -387,6 +404,7 @@ export class Transformer {
     pos: Int32Array,
     groups: AttentionGroup[],
     mm: (out: Float32Array, input: Float32Array, m: Matrix) => void,
+    np: NormPatches,
     buf: { xb: Float32Array; xb2: Float32Array; q: Float32Array; k: Float32Array; v: Float32Array; att: Float32Array },
   ): void {
     const c = this.config;
@@ -399,14 +417,14 @@ export class Transformer {
     const shape = attentionShape(c, l);
     const interleaved = c.ropeLayout === 'interleaved';
     const rope = this.ropeOf(l);
-    this.norm(xb, x, L.attnNorm, R, dim);
+    this.norm(xb, x, L.attnNorm, R, dim, np);
     mm(q, xb, L.q);
     mm(k, xb, L.k);
     mm(v, xb, L.v);
     if (L.qBias) addBias(q, L.qBias, R);
     if (L.kBias) addBias(k, L.kBias, R);
     if (L.vBias) addBias(v, L.vBias, R);
-    this.qkNorm(q, k, L, R);
+    this.qkNorm(q, k, L, R, np);
     be.rope(q, R, c.nHeads, c.headDim, pos, rope.cos, rope.sin, interleaved, c.ropeDim);
     be.rope(k, R, c.nKvHeads, c.headDim, pos, rope.cos, rope.sin, interleaved, c.ropeDim);
     for (const g of groups) {
@@ -431,20 +449,20 @@ export class Transformer {
       }
     }
     mm(xb2, att, L.o);
-    if (L.attnOutNorm) this.norm(xb2, xb2, L.attnOutNorm, R, dim);
+    if (L.attnOutNorm) this.norm(xb2, xb2, L.attnOutNorm, R, dim, np);
     be.add(x, xb2);
   }
 
   /** Queries' and keys' RMSNorm before RoPE, in place: each head's (Qwen3, Gemma 3) or each row's whole projection (OLMo 2). */
-  qkNorm(q: Float32Array, k: Float32Array, L: ModelWeights['layers'][number], R: number): void {
+  qkNorm(q: Float32Array, k: Float32Array, L: ModelWeights['layers'][number], R: number, np?: NormPatches): void {
     const c = this.config;
     const perHead = c.qkNorm !== 'whole';
-    if (L.qNorm) this.norm(q, q, L.qNorm, perHead ? R * c.nHeads : R, perHead ? c.headDim : c.nHeads * c.headDim);
-    if (L.kNorm) this.norm(k, k, L.kNorm, perHead ? R * c.nKvHeads : R, perHead ? c.headDim : c.nKvHeads * c.headDim);
+    if (L.qNorm) this.norm(q, q, L.qNorm, perHead ? R * c.nHeads : R, perHead ? c.headDim : c.nHeads * c.headDim, np, perHead ? c.nHeads : 1);
+    if (L.kNorm) this.norm(k, k, L.kNorm, perHead ? R * c.nKvHeads : R, perHead ? c.headDim : c.nKvHeads * c.headDim, np, perHead ? c.nKvHeads : 1);
   }
 
   /** Final norm and classifier for the rows asked (see LogitRows). */
-  private classify(x: Float32Array, chunks: readonly Chunk[], logits: LogitRows, opts: ForwardOptions, patches: Map<Matrix, [number, number, Patch][]>): Float32Array {
+  private classify(x: Float32Array, chunks: readonly Chunk[], logits: LogitRows, opts: ForwardOptions, patches: Map<Matrix, [number, number, Patch][]>, normPatches: NormPatches): Float32Array {
     const c = this.config;
     const w = this.weights;
     const dim = c.dim;
@@ -462,12 +480,16 @@ export class Transformer {
     }
     const sel = this.scratch('sel', count * dim);
     let at = 0;
-    for (const [first, n] of ranges) {
+    // a final-norm patch's chunk, in selected rows
+    const finalPatches: NormPatches = new Map();
+    ranges.forEach(([first, n], ci) => {
       sel.set(x.subarray(first * dim, (first + n) * dim), at * dim);
+      const p = chunks[ci].patch;
+      if (p && p.matrix.data === w.finalNorm && normPatches.has(w.finalNorm)) finalPatches.set(w.finalNorm, [...(finalPatches.get(w.finalNorm) ?? []), [at, n, p.weights.data as Float32Array]]);
       at += n;
-    }
+    });
     const normed = this.scratch('normed', count * dim);
-    this.norm(normed, sel, w.finalNorm, count, dim);
+    this.norm(normed, sel, w.finalNorm, count, dim, finalPatches);
     if (opts.classifierInput) return normed;
     const out = new Float32Array(count * c.vocabSize);
     if (count) {

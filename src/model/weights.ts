@@ -13,6 +13,11 @@ export interface Matrix {
   readonly cols: number;
   readonly dtype: DType;
   readonly data: Float32Array | Uint16Array;
+  /**
+   * Norm vectors held as targets (1 × n) of a family whose files store w where RMSNorm multiplies by offset + w
+   * (Gemma's Hugging Face files: 1): mutations act on that factor, whatever the file stores.
+   */
+  readonly offset?: number;
 }
 
 /** One layer. Norm weights are float32 as the file stores them (Gemma's HF files: w − 1, see ModelConfig.normOffset). */
@@ -50,6 +55,15 @@ export interface ModelWeights {
 
 export const LAYER_MATRICES = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
 export type LayerMatrix = (typeof LAYER_MATRICES)[number];
+
+/** A layer's norm vectors as screen targets name them (`3.attn_norm`, …), by the slot that holds them. */
+export const NORM_TARGETS = {
+  attnNorm: 'attn_norm', qNorm: 'q_norm', kNorm: 'k_norm', attnOutNorm: 'attn_out_norm', ffnNorm: 'ffn_norm', ffnOutNorm: 'ffn_out_norm',
+} as const satisfies Record<NormSlot, string>;
+export type LayerNorm = (typeof NORM_TARGETS)[NormSlot];
+
+/** What a layer holds, in the order its forward pass reads it: the canonical order of a screen's targets. */
+export const LAYER_PARTS: readonly (LayerMatrix | LayerNorm)[] = ['attn_norm', 'q', 'k', 'v', 'q_norm', 'k_norm', 'o', 'attn_out_norm', 'ffn_norm', 'gate', 'up', 'down', 'ffn_out_norm'];
 
 const HF_SUFFIX: Record<LayerMatrix, string> = {
   q: 'self_attn.q_proj.weight',

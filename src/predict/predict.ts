@@ -16,7 +16,8 @@ import { coins } from '../model/sampler.js';
 import { allMatrices, type Matrix } from '../model/weights.js';
 import { BF16_TO_F32 } from '../util/float.js';
 import { matrixStats, writtenValue } from '../screen/mutate.js';
-import { unitGrid, type Plan } from '../screen/plan.js';
+import { isNormTarget, unitGrid, type Plan } from '../screen/plan.js';
+import { fail } from '../errors.js';
 import { letterObjective, stepObjective, type StepObjective } from './objectives.js';
 
 /** One assay's predictions, indexed by ordinal (ordinal 0, the null mutant, has none: NaN, step −1). */
@@ -49,6 +50,13 @@ export function predictable(a: Assay): boolean {
 
 /** Predictions for every generate and choice assay of the screen; others are skipped (undefined in their place). */
 export function predictScreen(tf: Transformer, plan: Plan, assays: readonly Assay[], o: PredictOptions = {}): (AssayPrediction | undefined)[] {
+  const norms = plan.targets.filter((t) => isNormTarget(t.matrix));
+  if (norms.length)
+    fail(
+      `first-order predictions cover weight matrices, and the screen lists norm vectors (${norms.slice(0, 3).map((t) => t.short).join(', ')}${norms.length > 3 ? ', …' : ''})`,
+      undefined,
+      'screen the norms exhaustively in a screen of their own (they are small), and predict the matrices in another',
+    );
   return assays.map((a) => (a.type === 'generate' ? predictGenerate(tf, plan, a, o) : a instanceof ChoiceAssay ? predictChoice(tf, plan, a, o) : undefined));
 }
 

@@ -8,7 +8,7 @@ import type { Store, TargetRow } from '../store/store.js';
 export const SILENT = 0;
 export const PENDING = -1;
 
-export interface ReportTarget extends Omit<TargetRow, 'max' | 'min'> {
+export interface ReportTarget extends Omit<TargetRow, 'max' | 'min' | 'layout'> {
   id: number;
   /** the unit's shape; edge units may be smaller */
   unitRows: number;
@@ -171,5 +171,5 @@ export function readPhenotypes(store: Store, after: number): ReportPhenotype[] {
   return out;
 }
 
-/** The layer-matrix types in the order the paper lists them. */
-export const MATRIX_ORDER = ['q', 'k', 'v', 'o', 'gate', 'up', 'down', 'embed', 'lm_head'];
+/** The target types in the order the paper lists them, the norm vectors (which it did not screen) after them. */
+export const MATRIX_ORDER = ['q', 'k', 'v', 'o', 'gate', 'up', 'down', 'attn_norm', 'q_norm', 'k_norm', 'attn_out_norm', 'ffn_norm', 'ffn_out_norm', 'embed', 'final_norm', 'lm_head'];

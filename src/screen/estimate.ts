@@ -67,7 +67,7 @@ export interface Estimate {
 }
 
 function depthOf(t: Target | null, nLayers: number): number {
-  if (!t || t.layer === null) return t?.matrix === 'lm_head' ? 0 : nLayers;
+  if (!t || t.layer === null) return t?.matrix === 'lm_head' || t?.matrix === 'final_norm' ? 0 : nLayers;
   return nLayers - t.layer;
 }
 

@@ -27,11 +27,10 @@ import { KVCache, type FfnProducts, type LayerStages, type Patch, type Transform
 import { choose, coins, type Choice } from '../model/sampler.js';
 import { precisionOf, tieEpsilon } from '../model/ties.js';
 import { allMatrices, matrix, type ModelWeights } from '../model/weights.js';
-import { BF16_TO_F32, f32ToBf16 } from '../util/float.js';
 import { decodeSlots, Decoder, kvBytesPerSequence, type Live } from './decode.js';
 import type { Evaluator, PlainEvaluator } from './evaluate.js';
 import { GreedyCheck } from './greedy-check.js';
-import { mutatedValue, type MatrixStats } from './mutate.js';
+import { storedBits, type MatrixStats } from './mutate.js';
 import type { Mutant } from './plan.js';
 
 /** What the fast path keeps of an assay's baseline. */
@@ -221,8 +220,7 @@ export class FastEvaluator implements Evaluator {
     for (let r = 0; r < u.rows; r++)
       for (let j = u.col; j < u.col + u.cols; j++) {
         const at = r * w.cols + j;
-        if (w.dtype === 'f32') data[at] = Math.fround(mutatedValue(m.kind, data[at], stats));
-        else data[at] = f32ToBf16(mutatedValue(m.kind, BF16_TO_F32[data[at]], stats));
+        data[at] = storedBits(w, m.kind, data[at], stats);
       }
     return { matrix: w, row: u.row, rows: u.rows, weights: matrix(`${w.name} (mutated rows)`, u.rows, w.cols, data) };
   }
@@ -411,12 +409,17 @@ const FIRST_STAGE_STEPS = 16;
 
 /**
  * Where a mutant's pass can start, as layer·2 + stage (0 = the layer's attention block, 1 = its feed-forward
- * block): q, k, v change the attention; o, gate, up leave the layer's attention as the baseline's; down leaves
- * the whole layer but its own output features, so it starts at the next layer.
+ * block): q, k, v and the attention's norms change the attention; o, gate, up and the feed-forward block's norms
+ * leave the layer's attention as the baseline's; down leaves the whole layer but its own output features, so it
+ * starts at the next layer.
  */
 function entryOf(m: Mutant, w: ModelWeights): number {
   const t = m.target;
+  // the final norm changes only the classifier's input: past every layer
+  if (t?.matrix === 'final_norm') return 2 * w.layers.length;
   if (!t || t.layer === null) return 0;
+  // norms of the feed-forward block leave the layer's attention as the baseline's
+  if (t.matrix === 'ffn_norm' || t.matrix === 'ffn_out_norm') return 2 * t.layer + 1;
   // o and down outputs normed before the residual add (Gemma, OLMo 2) are recomputed within their block
   const direct = addsDirectly(m, w);
   if (t.matrix === 'gate' || t.matrix === 'up' || (t.matrix === 'o' && direct)) return 2 * t.layer + 1;

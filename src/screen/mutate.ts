@@ -3,7 +3,9 @@
  *
  * A kind names the value it writes: `max`/`min` write the largest/smallest value of the whole unmutated matrix
  * (computed once per matrix), `zero` writes 0, `value:x` writes x, `scale:k` multiplies each element by k,
- * `negate` flips each sign. For bf16 matrices the written value is rounded to bf16 (round to nearest even).
+ * `negate` flips each sign. For bf16 matrices the written value is rounded to bf16 (round to nearest even). Norm
+ * vectors are mutated as the factor RMSNorm multiplies by (Matrix.offset + w in Gemma's Hugging Face files, where
+ * `zero` thus writes −1), so a kind means the same whichever file the model came from.
  */
 import { BF16_TO_F32, f32ToBf16 } from '../util/float.js';
 import type { Matrix } from '../model/weights.js';
@@ -28,6 +30,15 @@ export function matrixStats(m: Matrix): MatrixStats {
   let max = -Infinity;
   let min = Infinity;
   const d = m.data;
+  if (m.offset) {
+    const off = m.offset;
+    for (let i = 0; i < d.length; i++) {
+      const v = Math.fround(off + d[i]);
+      if (v > max) max = v;
+      if (v < min) min = v;
+    }
+    return { max, min };
+  }
   if (m.dtype === 'f32') for (let i = 0; i < d.length; i++) {
     const v = d[i];
     if (v > max) max = v;
@@ -70,10 +81,20 @@ export function mutatedValue(kind: Kind, old: number, stats: MatrixStats): numbe
   }
 }
 
-/** What `mutate` leaves in an element of `m` whose value is `old`: the kind's value, rounded to bf16 in a bf16 matrix. */
+/**
+ * The bits `mutate` leaves in an element of `m` whose stored bits are `old`: the kind's value, rounded to bf16 in
+ * a bf16 matrix; for a norm vector with an offset, the kind acts on offset + w and w is stored.
+ */
+export function storedBits(m: Matrix, kind: Kind, old: number, stats: MatrixStats): number {
+  if (m.dtype === 'bf16') return f32ToBf16(mutatedValue(kind, BF16_TO_F32[old], stats));
+  if (!m.offset) return Math.fround(mutatedValue(kind, old, stats));
+  return Math.fround(mutatedValue(kind, Math.fround(m.offset + old), stats) - m.offset);
+}
+
+/** What `mutate` leaves in an element of `m` whose value is `old`, as a number (float32 or bf16 widened). */
 export function writtenValue(m: Matrix, kind: Kind, old: number, stats: MatrixStats): number {
-  const v = mutatedValue(kind, old, stats);
-  return m.dtype === 'f32' ? Math.fround(v) : BF16_TO_F32[f32ToBf16(v)];
+  if (m.dtype === 'bf16') return BF16_TO_F32[f32ToBf16(mutatedValue(kind, old, stats))];
+  return storedBits(m, kind, old, stats);
 }
 
 /** Writes the mutation into the matrix and returns what it overwrote. */
@@ -89,10 +110,7 @@ export function mutate(m: Matrix, u: Unit, kind: Kind, stats: MatrixStats): Save
   const d = m.data;
   for (let r = 0; r < u.rows; r++) {
     const at = (u.row + r) * m.cols + u.col;
-    for (let c = 0; c < u.cols; c++) {
-      if (m.dtype === 'f32') d[at + c] = mutatedValue(kind, d[at + c], stats);
-      else d[at + c] = f32ToBf16(mutatedValue(kind, BF16_TO_F32[d[at + c]], stats));
-    }
+    for (let c = 0; c < u.cols; c++) d[at + c] = storedBits(m, kind, d[at + c], stats);
   }
   return { matrix: m, unit: u, bits };
 }

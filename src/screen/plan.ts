@@ -6,12 +6,20 @@
  */
 import { fail } from '../errors.js';
 import type { Model } from '../model/model.js';
-import { LAYER_MATRICES, type LayerMatrix, type Matrix } from '../model/weights.js';
+import { family } from '../model/families/index.js';
+import type { NormSlot } from '../model/family.js';
+import { LAYER_MATRICES, LAYER_PARTS, matrix, NORM_TARGETS, type LayerMatrix, type LayerNorm, type Matrix } from '../model/weights.js';
 import type { Kind, Unit } from './mutate.js';
 import type { RowLayout } from '../model/layout.js';
 import { parseKind, targetLine, type ScreenSpec, type UnitSpec } from '../spec/spec.js';
 
-export type MatrixKind = LayerMatrix | 'embed' | 'lm_head';
+/** What a target is: a layer's matrix or norm vector, the embedding, the final norm or the classifier. */
+export type MatrixKind = LayerMatrix | LayerNorm | 'embed' | 'final_norm' | 'lm_head';
+
+/** Norm vectors are targets as 1 × n matrices whose data is the vector itself (mutated in place like a matrix). */
+export function isNormTarget(m: MatrixKind): boolean {
+  return m === 'final_norm' || (m as string).endsWith('_norm');
+}
 
 export interface Target {
   /** short form: `L.name`, `embed`, `lm_head` */
@@ -40,36 +48,95 @@ export interface Mutant {
 }
 
 const HF_RE = /^model\.layers\.(\d+)\.(?:self_attn\.(q|k|v|o)_proj|mlp\.(gate|up|down)_proj)\.weight$/;
-const SHORT_RE = /^(\*|\d+|\d+-\d+)\.(q|k|v|o|gate|up|down|\*)$/;
+const NORM_NAMES = Object.values(NORM_TARGETS).join('|');
+const SHORT_RE = new RegExp(`^(\\*|\\d+|\\d+-\\d+)\\.(q|k|v|o|gate|up|down|\\*|norms|${NORM_NAMES})$`);
+const KEY_TARGET_RE = new RegExp(`^(\\d+)\\.(q|k|v|o|gate|up|down|${NORM_NAMES})$`);
+const TARGET_FORMS = 'targets look like all, 0.q, 3.down, *.gate, 0-2.up, 2.*, 1.attn_norm, 2.norms (every norm of a layer), *.q_norm, embed, final_norm, lm_head, or a checkpoint name such as model.layers.0.self_attn.q_proj.weight';
+
+/** The slot of each norm target name. */
+const SLOT_OF = Object.fromEntries(Object.entries(NORM_TARGETS).map(([slot, name]) => [name, slot])) as Record<LayerNorm, NormSlot>;
+
+/** Targets of one model, by short name: the checks and names every way of naming a target shares. */
+class TargetMaker {
+  private readonly fam;
+  constructor(private readonly model: Model) {
+    this.fam = family(model.config.architecture);
+  }
+
+  /** The norm targets a layer of this model has, in layer order. */
+  norms(l: number): LayerNorm[] {
+    const L = this.model.weights.layers[l];
+    return LAYER_PARTS.filter((p): p is LayerNorm => p in SLOT_OF && L[SLOT_OF[p as LayerNorm]] !== undefined);
+  }
+
+  layer(l: number, m: LayerMatrix | LayerNorm, where: string, name: string): Target {
+    const L = this.model.weights.layers[l];
+    if (!(m in SLOT_OF)) {
+      const mm = m as LayerMatrix;
+      return { short: `${l}.${mm}`, tensor: L[mm].name, layer: l, matrix: mm, weights: L[mm], layout: layoutOf(this.model, mm) };
+    }
+    const slot = SLOT_OF[m as LayerNorm];
+    const v = L[slot];
+    const names = this.fam.norms[slot];
+    if (!v || !names) fail(`target "${name}": this model's layers have no ${m}`, where, `its norm targets are ${this.norms(l).join(', ')}`);
+    const tensor = this.model.source.format === 'gguf' ? `blk.${l}.${names.gguf}.weight` : `model.layers.${l}.${names.hf}.weight`;
+    return { short: `${l}.${m}`, tensor, layer: l, matrix: m, weights: this.normMatrix(tensor, v), layout: 'huggingface' };
+  }
+
+  whole(m: 'embed' | 'final_norm' | 'lm_head', where: string, name: string): Target {
+    const w = this.model.weights;
+    if (m === 'final_norm') {
+      const tensor = this.model.source.format === 'gguf' ? 'output_norm.weight' : 'model.norm.weight';
+      return { short: m, tensor, layer: null, matrix: m, weights: this.normMatrix(tensor, w.finalNorm), layout: 'huggingface' };
+    }
+    if (m === 'lm_head' && w.lmHead === w.embed) fail(`target "${name}": this model ties lm_head to the embedding`, where, 'mutate "embed" instead (it is the same matrix)');
+    const x = m === 'embed' ? w.embed : w.lmHead;
+    return { short: m, tensor: x.name, layer: null, matrix: m, weights: x, layout: 'huggingface' };
+  }
+
+  /** A norm vector as a 1 × n matrix over the vector itself, with the offset its file's values are used with. */
+  private normMatrix(name: string, v: Float32Array): Matrix {
+    const offset = this.model.config.normOffset;
+    return { ...matrix(name, 1, v.length, v), ...(offset ? { offset } : {}) };
+  }
+
+  /** The layer and norm of a checkpoint name of a norm vector (this family's names), if it is one. */
+  normByTensor(name: string): [number, LayerNorm] | undefined {
+    const m = /^(?:model\.layers|blk)\.(\d+)\.(.+)\.weight$/.exec(name);
+    if (!m) return undefined;
+    for (const [slot, names] of Object.entries(this.fam.norms))
+      if (names && (m[2] === names.hf || m[2] === names.gguf)) return [Number(m[1]), NORM_TARGETS[slot as NormSlot]];
+    return undefined;
+  }
+}
 
 export function resolveTargets(spec: ScreenSpec, model: Model): Target[] {
-  const w = model.weights;
   const L = model.config.nLayers;
-  const layerTarget = (l: number, m: LayerMatrix): Target => ({ short: `${l}.${m}`, tensor: w.layers[l][m].name, layer: l, matrix: m, weights: w.layers[l][m], layout: layoutOf(model, m) });
+  const make = new TargetMaker(model);
   const out = new Map<string, Target>();
   spec.targets.forEach((t, i) => {
     const where = targetLine(spec, i);
     const name = t.trim();
     if (name === 'all') {
-      for (let l = 0; l < L; l++) for (const m of LAYER_MATRICES) out.set(`${l}.${m}`, layerTarget(l, m));
+      for (let l = 0; l < L; l++) for (const m of LAYER_MATRICES) out.set(`${l}.${m}`, make.layer(l, m, where, name));
       return;
     }
-    if (name === 'embed' || name === 'model.embed_tokens.weight') {
-      out.set('embed', { short: 'embed', tensor: w.embed.name, layer: null, matrix: 'embed', weights: w.embed, layout: 'huggingface' });
-      return;
-    }
-    if (name === 'lm_head' || name === 'lm_head.weight') {
-      if (w.lmHead === w.embed) fail(`target "${name}": this model ties lm_head to the embedding`, where, 'mutate "embed" instead (it is the same matrix)');
-      out.set('lm_head', { short: 'lm_head', tensor: w.lmHead.name, layer: null, matrix: 'lm_head', weights: w.lmHead, layout: 'huggingface' });
+    const whole = name === 'model.embed_tokens.weight' ? 'embed' : name === 'lm_head.weight' ? 'lm_head' : name === 'model.norm.weight' || name === 'output_norm.weight' ? 'final_norm' : name;
+    if (whole === 'embed' || whole === 'lm_head' || whole === 'final_norm') {
+      out.set(whole, make.whole(whole, where, name));
       return;
     }
     let layers: number[];
-    let mats: readonly LayerMatrix[];
+    let mats: readonly (LayerMatrix | LayerNorm | 'norms')[];
     const hf = HF_RE.exec(name);
     const short = SHORT_RE.exec(name);
+    const norm = make.normByTensor(name);
     if (hf) {
       layers = [Number(hf[1])];
       mats = [(hf[2] ?? hf[3]) as LayerMatrix];
+    } else if (norm) {
+      layers = [norm[0]];
+      mats = [norm[1]];
     } else if (short) {
       const [, ls, ms] = short;
       if (ls === '*') layers = Array.from({ length: L }, (_, k) => k);
@@ -78,20 +145,17 @@ export function resolveTargets(spec: ScreenSpec, model: Model): Target[] {
         if (a > b) fail(`target "${name}": layer range ${a}-${b} is backwards`, where, `write ${b}-${a}`);
         layers = Array.from({ length: b - a + 1 }, (_, k) => a + k);
       } else layers = [Number(ls)];
-      mats = ms === '*' ? LAYER_MATRICES : [ms as LayerMatrix];
-    } else
-      fail(
-        `unknown target "${name}"`,
-        where,
-        'targets look like all, 0.q, 3.down, *.gate, 0-2.up, 2.*, embed, lm_head, or a checkpoint name such as model.layers.0.self_attn.q_proj.weight',
-      );
+      mats = ms === '*' ? LAYER_MATRICES : [ms as LayerMatrix | LayerNorm | 'norms'];
+    } else fail(`unknown target "${name}"`, where, TARGET_FORMS);
     for (const l of layers) {
       if (l >= L) fail(`target "${name}": layer ${l} does not exist`, where, `the model has layers 0–${L - 1}`);
-      for (const m of mats) out.set(`${l}.${m}`, layerTarget(l, m));
+      for (const m of mats.flatMap((x) => (x === 'norms' ? make.norms(l) : [x]))) out.set(`${l}.${m}`, make.layer(l, m, where, name));
     }
   });
-  // Canonical order, whatever order the file lists them in.
-  const rank = (t: Target): number => (t.layer === null ? (t.matrix === 'embed' ? 1e6 : 1e6 + 1) : t.layer * 10 + LAYER_MATRICES.indexOf(t.matrix as LayerMatrix));
+  // Canonical order, whatever order the file lists them in: layer by layer as the forward pass reads them, then
+  // the embedding, the final norm and the classifier.
+  const WHOLE = ['embed', 'final_norm', 'lm_head'];
+  const rank = (t: Target): number => (t.layer === null ? 1e6 + WHOLE.indexOf(t.matrix) : t.layer * 100 + LAYER_PARTS.indexOf(t.matrix as LayerMatrix));
   return [...out.values()].sort((a, b) => rank(a) - rank(b));
 }
 
@@ -124,16 +188,15 @@ export function parseMutantKey(key: string, model: Model): { target: Target; uni
   const m = /^([^:]+):(\d+),(\d+)\+(\d+)x(\d+):(.+)$/.exec(key.trim());
   if (!m) fail(`"${key}" is not a mutant key`, '--mutate', 'a key looks like 1.down:2533,7890+1x1:zero (target:row,col+rows x cols:kind), as stores, exports and the scout print them');
   const [, short, row, col, rows, cols, kindText] = m;
-  const w = model.weights;
-  const L = /^(\d+)\.(q|k|v|o|gate|up|down)$/.exec(short);
+  const L = KEY_TARGET_RE.exec(short);
+  const make = new TargetMaker(model);
   let target: Target;
   if (L) {
     const l = Number(L[1]);
     if (l >= model.config.nLayers) fail(`mutant key "${key}": layer ${l} does not exist`, '--mutate', `the model has layers 0–${model.config.nLayers - 1}`);
-    const name = L[2] as LayerMatrix;
-    target = { short, tensor: w.layers[l][name].name, layer: l, matrix: name, weights: w.layers[l][name], layout: layoutOf(model, name) };
-  } else if (short === 'embed' || short === 'lm_head') target = { short, tensor: (short === 'embed' ? w.embed : w.lmHead).name, layer: null, matrix: short, weights: short === 'embed' ? w.embed : w.lmHead, layout: 'huggingface' };
-  else fail(`mutant key "${key}": unknown target "${short}"`, '--mutate', 'targets are L.q, L.k, L.v, L.o, L.gate, L.up, L.down, embed, lm_head');
+    target = make.layer(l, L[2] as LayerMatrix | LayerNorm, '--mutate', key);
+  } else if (short === 'embed' || short === 'lm_head' || short === 'final_norm') target = make.whole(short, '--mutate', key);
+  else fail(`mutant key "${key}": unknown target "${short}"`, '--mutate', `targets are L.q, L.k, L.v, L.o, L.gate, L.up, L.down, the norms L.${Object.values(NORM_TARGETS).join(', L.')}, embed, final_norm, lm_head`);
   const unit = { row: Number(row), col: Number(col), rows: Number(rows), cols: Number(cols) };
   const mat = target.weights;
   if (unit.rows < 1 || unit.cols < 1 || unit.row + unit.rows > mat.rows || unit.col + unit.cols > mat.cols)
