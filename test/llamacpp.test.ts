@@ -6,9 +6,10 @@
  * Tolerances, and why:
  * - F32 models: 5e-5 in log-probability. llama.cpp sums its products in another order (and in blocks of its own),
  *   so each logit differs by a few ulps of the partial sums; measured up to 1.0e-5 here.
- * - BF16 models: 1e-2. Both engines round the activations to BF16 before a BF16 product (ggml's vec_dot_type for
+ * - BF16 models: 2e-2. Both engines round the activations to BF16 before a BF16 product (ggml's vec_dot_type for
  *   BF16 is BF16; mutascan's row-exact kernels follow vdpbf16ps), so an activation that the other engine's summation
- *   order puts on the other side of a BF16 rounding boundary moves by 2^-9 of itself; measured up to 8.6e-3.
+ *   order puts on the other side of a BF16 rounding boundary moves by 2^-9 of itself; measured up to 8.6e-3 on the
+ *   unmutated models, 1.3e-2 on a mutant that also rewrites elements of its norm vectors.
  *   (mutascan reading the GGUF computes the very bits it computes from the folder it came from: the q/k rows
  *   llama.cpp's converter permutes are put back on loading.)
  * Log-probabilities are compared down to e^-60, scaled by the logits' size: random tied models put a token's own
@@ -33,7 +34,7 @@ import { assertAgrees, checkFamily, familyRow, forced, PROMPT } from './referenc
 import { llamaCppLogprobs } from './reference/llamacpp.js';
 
 const STORIES_GGUF = join(SHARED, 'models', 'stories260K-gguf', 'stories260K.gguf');
-const TOL = { F32: 5e-5, BF16: 1e-2 } as const;
+const TOL = { F32: 5e-5, BF16: 2e-2 } as const;
 
 let backend: Backend;
 before(async () => {

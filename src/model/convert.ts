@@ -8,6 +8,7 @@ import { writeSafetensors, type TensorToWrite } from './safetensors.js';
 import { NORM_SLOTS } from './family.js';
 import { family } from './families/index.js';
 import { matrixBytes, permuted, withOffset } from './to-gguf.js';
+import { HfTokenizerAdapter } from './tokenizer-hf.js';
 import { Llama2cTokenizer } from './tokenizer-llama2c.js';
 import { hfRowOfPairRow, storedMatrices } from './layout.js';
 import type { Matrix } from './weights.js';
@@ -167,6 +168,15 @@ export function writeModelHf(model: Model, out: string, opts: { dtype?: 'F32' | 
     return;
   }
   const tok = model.tokenizer;
+  if (tok instanceof HfTokenizerAdapter) {
+    // a GGUF file's byte-level BPE vocabulary, as the tokenizer.json it was read into
+    json('tokenizer.json', tok.json);
+    json('tokenizer_config.json', {
+      add_bos_token: tok.addsBos, bos_token: tok.addsBos ? tok.tokenText(tok.bosId) : null, eos_token: tok.tokenText(c.stopIds[0] ?? 0), model_max_length: c.maxSeqLen,
+      tokenizer_class: 'PreTrainedTokenizerFast', ...(model.chatTemplate ? { chat_template: model.chatTemplate.source } : {}),
+    });
+    return;
+  }
   if (!(tok instanceof Llama2cTokenizer)) fail('the model has no tokenizer that tokenizer.json can hold', model.source.path);
   json('tokenizer.json', tokenizerJson(tok, c.vocabSize));
   json('tokenizer_config.json', {

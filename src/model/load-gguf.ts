@@ -7,16 +7,16 @@
  * as in the Hugging Face folder it came from, and both compute the very same numbers. A matrix [rows × cols] is
  * stored as ggml dims [cols, rows], row-major: the same bytes as a safetensors [rows, cols] tensor.
  */
-import { fail, MutascanError } from '../errors.js';
+import { fail } from '../errors.js';
 import { ChatTemplate } from './chat.js';
 import type { ModelConfig } from './config.js';
 import { NORM_SLOTS } from './family.js';
 import { FAMILIES, familyOfGguf } from './families/index.js';
-import { readGguf, readGgufTensor, readableType, type GgufFile, type GgufTensor, type GgufValue } from './gguf.js';
+import { readGguf, readGgufTensor, readableType, type GgufTensor, type GgufValue } from './gguf.js';
 import { mappingAvailable, mapTensors } from './mapped.js';
 import type { TensorInfo } from './safetensors.js';
-import { Llama2cTokenizer } from './tokenizer-llama2c.js';
 import type { Tokenizer } from './tokenizer.js';
+import { readGgufTokenizer } from './vocab-gguf.js';
 import { GGUF_LAYER_NAMES, pairsToHalves, partsOf, storedMatrices, storedRows } from './layout.js';
 import { LAYER_MATRICES, layerShapes, matrix, normLength, type LayerMatrix, type LayerWeights, type Matrix, type ModelWeights } from './weights.js';
 
@@ -168,7 +168,7 @@ export function loadGguf(file: string, opts: { map?: boolean } = {}): GgufModel 
   if (dtypes.size > 1)
     fail(`the file mixes matrix types (${[...new Set(matrixTensors.map((t) => t.type))].join(', ')} with others)`, file, 'mutascan runs one working dtype: convert the model to a single type (F32 or BF16)');
 
-  const tokenizer = ggufTokenizer(g, c.vocabSize);
+  const tokenizer = readGgufTokenizer(g, c.vocabSize);
   const template = md.get('tokenizer.chat_template');
   let chatTemplate: ChatTemplate | undefined;
   if (typeof template === 'string') {
@@ -194,30 +194,4 @@ function describe(v: GgufValue | undefined): string {
 function idOf(md: Map<string, GgufValue>, key: string, fallback: number): number {
   const v = md.get(key);
   return typeof v === 'number' && Number.isInteger(v) ? v : fallback;
-}
-
-/**
- * The tokenizer in the file's metadata. `llama` (SentencePiece) vocabularies become run.c's tokenizer: the same
- * merge-by-score rule llama.cpp's SPM tokenizer applies, with GGUF's U+2581 turned back into spaces.
- */
-function ggufTokenizer(g: GgufFile, vocabSize: number): Tokenizer {
-  const md = g.metadata;
-  const kind = md.get('tokenizer.ggml.model');
-  if (kind === undefined) fail('the file has no tokenizer (tokenizer.ggml.model)', g.file, 'convert the model again with its tokenizer');
-  if (kind !== 'llama')
-    fail(`tokenizer type "${describe(kind)}" is not supported yet`, g.file, 'mutascan reads SentencePiece-style ("llama") GGUF vocabularies; open the Hugging Face folder instead');
-  const tokens = md.get('tokenizer.ggml.tokens');
-  const scores = md.get('tokenizer.ggml.scores');
-  if (!Array.isArray(tokens) || !tokens.every((t) => typeof t === 'string')) fail('tokenizer.ggml.tokens is not an array of strings', g.file, 'the header is corrupt');
-  if (tokens.length > vocabSize) fail(`the tokenizer has ${tokens.length} tokens but the embedding only ${vocabSize} rows`, g.file, 'the tokenizer does not belong to this model');
-  const sc = scores instanceof Float32Array ? scores : new Float32Array(tokens.length);
-  if (sc.length !== tokens.length) fail(`tokenizer.ggml.scores has ${sc.length} entries for ${tokens.length} tokens`, g.file, 'the header is corrupt');
-  // run.c compares pieces as byte strings: one char per UTF-8 byte
-  const pieces = (tokens as string[]).map((t) => Buffer.from(t.replaceAll('\u2581', ' '), 'utf8').toString('latin1'));
-  try {
-    return new Llama2cTokenizer(pieces, sc, pieces.reduce((a, p) => Math.max(a, p.length), 1));
-  } catch (e) {
-    if (e instanceof MutascanError) throw e;
-    fail(`the tokenizer could not be built: ${(e as Error).message}`, g.file);
-  }
 }

@@ -1,6 +1,6 @@
 import { makeDirs } from '../util/dirs.js';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { f32ToF16 } from '../util/float.js';
 import { Gaussian } from '../util/random.js';
 import { parseHfConfig, type Architecture } from './config.js';
@@ -34,7 +34,10 @@ export interface SynthSpec {
   /** 1 = model.safetensors; more = shards with model.safetensors.index.json */
   shards: number;
   seed: number;
-  /** llama2.c tokenizer.bin whose vocabulary becomes tokenizer.json (must have vocabSize tokens) */
+  /**
+   * the vocabulary: a llama2.c tokenizer.bin, which becomes tokenizer.json, or a Hugging Face tokenizer.json (or
+   * a folder holding one, with its tokenizer_config.json), copied; at most vocabSize tokens either way
+   */
   tokenizer?: string;
   chatTemplate?: string;
   bosToken?: string;
@@ -188,8 +191,17 @@ export function writeSynthModel(dir: string, s: SynthSpec, progress?: (bytesDone
   }
   const json = (name: string, v: unknown): void => writeFileSync(join(dir, name), JSON.stringify(v, null, 2) + '\n');
   json('config.json', configJson);
-  json('generation_config.json', { bos_token_id: 1, eos_token_id: 2 });
-  if (s.tokenizer) {
+  json('generation_config.json', { bos_token_id: configJson.bos_token_id ?? 1, eos_token_id: configJson.eos_token_id ?? 2 });
+  const hfTokenizer = s.tokenizer && (s.tokenizer.endsWith('.json') || statSync(s.tokenizer).isDirectory()) ? s.tokenizer : undefined;
+  if (hfTokenizer) {
+    const folder = hfTokenizer.endsWith('.json') ? dirname(hfTokenizer) : hfTokenizer;
+    const file = hfTokenizer.endsWith('.json') ? hfTokenizer : join(folder, 'tokenizer.json');
+    const vocab = (JSON.parse(readFileSync(file, 'utf8')) as { model?: { vocab?: Record<string, number> }; added_tokens?: { id: number }[] });
+    const largest = [...Object.values(vocab.model?.vocab ?? {}), ...(vocab.added_tokens ?? []).map((a) => a.id)].reduce((a, b) => Math.max(a, b), -1);
+    if (largest >= s.vocabSize) throw new Error(`tokenizer ${file} has token ids up to ${largest}, beyond vocab_size ${s.vocabSize}`);
+    copyFileSync(file, join(dir, 'tokenizer.json'));
+    if (existsSync(join(folder, 'tokenizer_config.json'))) copyFileSync(join(folder, 'tokenizer_config.json'), join(dir, 'tokenizer_config.json'));
+  } else if (s.tokenizer) {
     const tok = Llama2cTokenizer.loadAll(s.tokenizer);
     if (tok.vocabSize > s.vocabSize) throw new Error(`tokenizer ${s.tokenizer} has ${tok.vocabSize} tokens, more than vocab_size ${s.vocabSize}`);
     json('tokenizer.json', tokenizerJson(tok, s.vocabSize));

@@ -1,6 +1,6 @@
 /**
  * Any model mutascan opens, written as a GGUF file that llama.cpp (and Ollama) run: the same weights, the metadata
- * keys llama.cpp's converter writes, and a SentencePiece-style vocabulary.
+ * keys llama.cpp's converter writes, and the vocabulary (vocab-gguf.ts).
  *
  * Coordinates: llama.cpp's `llama` architecture rotates adjacent pairs, so a Hugging Face model's q/k rows
  * (halves) are permuted into pair order here, as llama.cpp's converter does (layout.ts, pairRowOfHfRow); a llama2.c
@@ -8,8 +8,6 @@
  * keeps its (row, col). Norm vectors are written as what RMSNorm multiplies by: Gemma's Hugging Face w − 1 becomes
  * llama.cpp's 1 + w.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fail } from '../errors.js';
 import { f32ToBf16 } from '../util/float.js';
 import type { ModelConfig } from './config.js';
@@ -18,64 +16,8 @@ import { NORM_SLOTS } from './family.js';
 import { family } from './families/index.js';
 import { pairRowOfHfRow, storedMatrices } from './layout.js';
 import type { Model } from './model.js';
-import { Llama2cTokenizer } from './tokenizer-llama2c.js';
+import { ggufTokenizerEntries } from './vocab-gguf.js';
 import type { Matrix } from './weights.js';
-
-export interface GgufVocabulary {
-  tokens: string[];
-  scores: Float32Array;
-  /** llama.cpp's token types: 1 normal, 2 unknown, 3 control, 5 unused, 6 byte */
-  types: Int32Array;
-}
-
-/**
- * The model's vocabulary as GGUF's SentencePiece arrays (spaces as U+2581), padded with unused tokens to the
- * embedding's rows. From a llama2.c tokenizer: its pieces and scores. From a tokenizer.json BPE with byte fallback
- * (Llama 2, Mistral, mutascan's synthesized models): a token made by merge r scores −r, so llama.cpp's rule
- * (merge the pair whose result scores best) follows the merge list.
- */
-export function ggufVocabulary(model: Model): GgufVocabulary {
-  const n = model.config.vocabSize;
-  const tokens: string[] = [];
-  const scores = new Float32Array(n);
-  const types = new Int32Array(n).fill(1);
-  const tok = model.tokenizer;
-  if (tok instanceof Llama2cTokenizer) {
-    tok.pieces.forEach((p, i) => {
-      tokens.push(Buffer.from(p, 'latin1').toString('utf8').replaceAll(' ', '\u2581'));
-      scores[i] = tok.scores[i];
-    });
-  } else {
-    const file = join(model.source.path, 'tokenizer.json');
-    if (model.source.format !== 'hf' || !existsSync(file)) fail('the model has no tokenizer that GGUF can hold', model.source.path);
-    const json = JSON.parse(readFileSync(file, 'utf8')) as { model?: { type?: string; byte_fallback?: boolean; vocab?: Record<string, number>; merges?: (string | string[])[] }; added_tokens?: { id: number; content: string; special?: boolean }[] };
-    const m = json.model;
-    if (m?.type !== 'BPE' || !m.byte_fallback || !m.vocab)
-      fail('only SentencePiece-style tokenizers (BPE with byte fallback) can be written to GGUF yet', file, 'byte-level BPE vocabularies (GPT-2 style) are not supported by the GGUF writer');
-    for (const [piece, id] of Object.entries(m.vocab)) if (id >= 0 && id < n) tokens[id] = piece;
-    for (const a of json.added_tokens ?? []) if (a.id >= 0 && a.id < n) {
-      tokens[a.id] = a.content;
-      if (a.special) types[a.id] = 3;
-    }
-    const rank = new Map<string, number>();
-    (m.merges ?? []).forEach((mg, r) => {
-      const [a, b] = Array.isArray(mg) ? mg : mg.split(' ');
-      if (!rank.has(a + b)) rank.set(a + b, r);
-    });
-    for (let i = 0; i < tokens.length; i++) if (tokens[i] !== undefined) scores[i] = rank.has(tokens[i]) ? -rank.get(tokens[i])! : 0;
-  }
-  for (let i = 0; i < n; i++) {
-    if (tokens[i] === undefined) {
-      tokens[i] = `<unused_${i}>`;
-      types[i] = 5;
-    } else if (/^<0x[0-9A-F]{2}>$/.test(tokens[i])) types[i] = 6;
-  }
-  if (n > 2) {
-    types[0] = 2;
-    types[1] = types[2] = 3;
-  }
-  return { tokens, scores, types };
-}
 
 const FILE_TYPE = { F32: 0, BF16: 32 } as const;
 
@@ -90,7 +32,6 @@ function metadata(model: Model, dtype: 'F32' | 'BF16', name: string): [string, G
   const arch = ggufArchitectureOf(c);
   const u32 = (value: number): GgufEntry => ({ type: 'u32', value });
   const f32 = (value: number): GgufEntry => ({ type: 'f32', value });
-  const v = ggufVocabulary(model);
   const md: [string, GgufEntry][] = [
     ['general.architecture', { type: 'string', value: arch }],
     ['general.name', { type: 'string', value: name }],
@@ -110,17 +51,7 @@ function metadata(model: Model, dtype: 'F32' | 'BF16', name: string): [string, G
   ];
   if (c.ropeScaling?.type === 'linear') md.push([`${arch}.rope.scaling.type`, { type: 'string', value: 'linear' }], [`${arch}.rope.scaling.factor`, f32(c.ropeScaling.factor)]);
   if (c.slidingWindow) md.push([`${arch}.attention.sliding_window`, u32(c.slidingWindow)]);
-  md.push(
-    ['tokenizer.ggml.model', { type: 'string', value: 'llama' }],
-    ['tokenizer.ggml.tokens', { type: 'strings', value: v.tokens }],
-    ['tokenizer.ggml.scores', { type: 'f32s', value: v.scores }],
-    ['tokenizer.ggml.token_type', { type: 'i32s', value: v.types }],
-    ['tokenizer.ggml.bos_token_id', u32(c.bosId)],
-    ['tokenizer.ggml.eos_token_id', u32(c.stopIds[0] ?? 2)],
-    ['tokenizer.ggml.unknown_token_id', u32(0)],
-    ['tokenizer.ggml.add_bos_token', { type: 'bool', value: true }],
-    ['tokenizer.ggml.add_eos_token', { type: 'bool', value: false }],
-  );
+  md.push(...ggufTokenizerEntries(model));
   for (const [key, entry] of family(c.architecture).toGguf(c)) md.push([`${arch}.${key}`, entry]);
   if (model.chatTemplate) md.push(['tokenizer.chat_template', { type: 'string', value: model.chatTemplate.source }]);
   return md;

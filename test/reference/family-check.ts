@@ -61,9 +61,9 @@ export async function checkFamily(backend: Backend, dir: string, name: string, s
   const g = await greedyAgreement(backend, file, model, PROMPT, 64);
 
   // and a few elements of every norm vector the family has (mutated as the factor RMSNorm multiplies by)
-  const kinds = ['max', 'zero', 'min', 'scale:3', 'negate', 'value:0.5'];
+  const kinds = ['max', 'zero', 'min', 'value:0.5', 'negate', 'scale:0.5'];
   const norms = NORM_SLOTS.filter((slot) => model.weights.layers[0][slot]).map((slot, i) => `${i % spec.nLayers}.${NORM_TARGETS[slot]}:0,${i}+1x${3 + i}:${kinds[i]}`);
-  const keys = [`${spec.nLayers - 1}.q:${spec.seed * 7},${spec.seed * 3}+4x4:max`, '0.down:10,20+3x3:min', ...norms, 'final_norm:0,2+1x4:negate', ...more];
+  const keys = [`${spec.nLayers - 1}.q:${spec.seed * 7},${spec.seed * 3}+4x4:max`, '0.down:10,20+3x3:min', ...norms, 'final_norm:0,2+1x4:zero', ...more];
   const mutFile = join(dir, `${name}-mutant.gguf`);
   const rm = runCli(['mutate', hf, '--mutant', ...keys, '--out', mutFile]);
   assert.equal(rm.status, 0, rm.stderr);

@@ -78,3 +78,17 @@ export async function llamaCppGreedy(file: string, prompt: number[], n: number, 
     return { ids, gaps };
   });
 }
+
+/** llama.cpp's tokens of each text (no BOS added; special tokens written in the text are parsed, as a rendered chat template needs), and its text of them (special tokens left out). */
+export async function llamaCppTokenize(file: string, texts: string[]): Promise<{ ids: number[]; text: string }[]> {
+  const l = await runtime();
+  const model = await l.loadModel({ modelPath: file, useMmap: true });
+  try {
+    return texts.map((t) => {
+      const tokens = model.tokenize(t, true);
+      return { ids: tokens.map(Number), text: model.detokenize(tokens, false) };
+    });
+  } finally {
+    await model.dispose();
+  }
+}
