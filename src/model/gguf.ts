@@ -39,8 +39,11 @@ export const GGML_TYPE_NAMES: Record<number, string> = {
 };
 
 /** Types read here: elements per block and bytes per block. */
-const BLOCKS: Record<string, [number, number]> = { F32: [1, 4], F16: [1, 2], BF16: [1, 2], Q8_0: [32, 34], Q4_0: [32, 18] };
-export const GGML_TYPE: Record<'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_0', number> = { F32: 0, F16: 1, BF16: 30, Q8_0: 8, Q4_0: 2 };
+const BLOCKS: Record<string, [number, number]> = {
+  F32: [1, 4], F16: [1, 2], BF16: [1, 2], Q8_0: [32, 34], Q4_0: [32, 18], Q4_K: [256, 144], Q5_K: [256, 176], Q6_K: [256, 210],
+};
+export type WritableType = 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q5_K' | 'Q6_K';
+export const GGML_TYPE: Record<WritableType, number> = { F32: 0, F16: 1, BF16: 30, Q8_0: 8, Q4_0: 2, Q4_K: 12, Q5_K: 13, Q6_K: 14 };
 
 export interface GgufTensor {
   name: string;
@@ -253,11 +256,12 @@ function rawBytes(t: GgufTensor): Uint8Array {
 /**
  * A tensor's values: F32 as is, BF16 as its raw bits (or widened when asked), F16 widened exactly; Q8_0 and Q4_0
  * dequantized as ggml does (one f16 scale per block of 32, times the block's integers; Q4_0's nibbles minus 8,
- * low nibbles first). Other types are refused, naming the type.
+ * low nibbles first); the K-quants Q4_K, Q5_K and Q6_K (blocks of 256) as ggml's dequantize_row_* do, each
+ * product and difference rounded to float32. Other types are refused, naming the type.
  */
 export function readGgufTensor(t: GgufTensor, opts: { widen?: boolean } = {}): Float32Array | Uint16Array {
   if (!readableType(t.type))
-    fail(`tensor ${t.name} is stored as ${t.type}, which mutascan cannot read`, t.file, 'convert the model to F32, F16, BF16, Q8_0 or Q4_0 (llama-quantize, or convert_hf_to_gguf.py --outtype bf16)');
+    fail(`tensor ${t.name} is stored as ${t.type}, which mutascan cannot read`, t.file, 'convert the model to F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K or Q6_K (llama-quantize, or convert_hf_to_gguf.py --outtype bf16)');
   const bytes = rawBytes(t);
   const count = t.dims.reduce((a, b) => a * b, 1);
   if (t.type === 'F32') return new Float32Array(bytes.buffer, 0, count);
@@ -277,8 +281,16 @@ export function readGgufTensor(t: GgufTensor, opts: { widen?: boolean } = {}): F
     return out;
   }
   const view = new DataView(bytes.buffer);
-  const blocks = count / 32;
-  if (t.type === 'Q8_0')
+  if (t.type === 'Q4_K' || t.type === 'Q5_K') dequantizeQ45K(bytes, view, out, t.type === 'Q5_K');
+  else if (t.type === 'Q6_K') dequantizeQ6K(bytes, view, out);
+  else dequantize32(t.type, bytes, view, out);
+  return out;
+}
+
+/** Q8_0 and Q4_0: blocks of 32 values, an f16 scale first. */
+function dequantize32(type: string, bytes: Uint8Array, view: DataView, out: Float32Array): void {
+  const blocks = out.length / 32;
+  if (type === 'Q8_0')
     for (let b = 0; b < blocks; b++) {
       const d = f16ToF32(view.getUint16(b * 34, true));
       for (let j = 0; j < 32; j++) out[b * 32 + j] = Math.fround(d * view.getInt8(b * 34 + 2 + j));
@@ -292,7 +304,66 @@ export function readGgufTensor(t: GgufTensor, opts: { widen?: boolean } = {}): F
         out[b * 32 + j + 16] = Math.fround(d * ((q >> 4) - 8));
       }
     }
-  return out;
+}
+
+const f = Math.fround;
+
+/** The 6-bit scale and min of sub-block j of a Q4_K/Q5_K super-block (its 12 bytes of scales at `at`). */
+function scaleMinK4(j: number, b: Uint8Array, at: number): [number, number] {
+  if (j < 4) return [b[at + j] & 63, b[at + j + 4] & 63];
+  return [(b[at + j + 4] & 0xf) | ((b[at + j - 4] >> 6) << 4), (b[at + j + 4] >> 4) | ((b[at + j] >> 6) << 4)];
+}
+
+/**
+ * Q4_K (144-byte blocks: f16 d, f16 dmin, 12 bytes of 6-bit scales and mins, 128 bytes of nibbles) and Q5_K (the
+ * same with 32 bytes of fifth bits before the nibbles, 176 bytes): value = d·scale·q − dmin·min per 32 values.
+ */
+function dequantizeQ45K(bytes: Uint8Array, view: DataView, out: Float32Array, five: boolean): void {
+  const size = five ? 176 : 144;
+  for (let b = 0, y = 0; b < out.length / 256; b++) {
+    const at = b * size;
+    const d = f16ToF32(view.getUint16(at, true));
+    const dmin = f16ToF32(view.getUint16(at + 2, true));
+    const qh = at + 16;
+    let qs = at + (five ? 48 : 16);
+    for (let j = 0, is = 0, u1 = 1, u2 = 2; j < 256; j += 64, is += 2, qs += 32, u1 <<= 2, u2 <<= 2) {
+      const [sc1, m1] = scaleMinK4(is, bytes, at + 4);
+      const [sc2, m2] = scaleMinK4(is + 1, bytes, at + 4);
+      const d1 = f(d * sc1);
+      const n1 = f(dmin * m1);
+      const d2 = f(d * sc2);
+      const n2 = f(dmin * m2);
+      for (let l = 0; l < 32; l++) out[y++] = f(f(d1 * ((bytes[qs + l] & 0xf) + (five && bytes[qh + l] & u1 ? 16 : 0))) - n1);
+      for (let l = 0; l < 32; l++) out[y++] = f(f(d2 * ((bytes[qs + l] >> 4) + (five && bytes[qh + l] & u2 ? 16 : 0))) - n2);
+    }
+  }
+}
+
+/** Q6_K (210-byte blocks: 128 bytes of low nibbles, 64 of high bit pairs, 16 int8 scales, f16 d): d·scale·(q − 32). */
+function dequantizeQ6K(bytes: Uint8Array, view: DataView, out: Float32Array): void {
+  for (let b = 0; b < out.length / 256; b++) {
+    const at = b * 210;
+    const d = f16ToF32(view.getUint16(at + 208, true));
+    for (let n = 0; n < 2; n++) {
+      const ql = at + n * 64;
+      const qh = at + 128 + n * 32;
+      const sc = at + 192 + n * 8;
+      const y = b * 256 + n * 128;
+      for (let l = 0; l < 32; l++) {
+        const is = l >> 4;
+        const h = bytes[qh + l];
+        const q1 = ((bytes[ql + l] & 0xf) | (((h >> 0) & 3) << 4)) - 32;
+        const q2 = ((bytes[ql + l + 32] & 0xf) | (((h >> 2) & 3) << 4)) - 32;
+        const q3 = ((bytes[ql + l] >> 4) | (((h >> 4) & 3) << 4)) - 32;
+        const q4 = ((bytes[ql + l + 32] >> 4) | (((h >> 6) & 3) << 4)) - 32;
+        const s = (k: number): number => f(d * view.getInt8(sc + is + k));
+        out[y + l] = f(s(0) * q1);
+        out[y + l + 32] = f(s(2) * q2);
+        out[y + l + 64] = f(s(4) * q3);
+        out[y + l + 96] = f(s(6) * q4);
+      }
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -309,8 +380,8 @@ export type GgufEntry =
 
 export interface GgufTensorToWrite {
   name: string;
-  /** Q8_0, Q4_0: the caller's blocks, as ggml lays them out */
-  type: 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_0';
+  /** quantized types: the caller's blocks, as ggml lays them out */
+  type: WritableType;
   /** innermost first, as GGUF lists them (a [rows × cols] matrix is [cols, rows]) */
   dims: number[];
   /** raw little-endian bytes, or a function making them when the writer gets there */
