@@ -1,10 +1,12 @@
 /**
  * Architectures mutascan can imitate with random weights: the paper's two models (Llama-2-7b, Zephyr-7b-beta),
  * SmolLM-135M, and one model of each family since (Llama 3.2 1B, Qwen3 0.6B, OLMo 2 1B, Gemma 2 2B, Gemma 3 1B,
- * Phi-3-mini-4k). Each writes its published config.json field for field (only num_hidden_layers follows
- * --layers, and torch_dtype says bfloat16 because the weights are bf16), the shard layout of the published
- * checkpoint, and the Llama 2 vocabulary as tokenizer. Zephyr brings its chat template. (Phi-4-mini is not
- * here: its config's 2 × 48 longrope factors are not reproduced; the tests build its structure with their own.)
+ * Phi-3-mini-4k, Phi-4-mini). Each writes its published config.json field for field (only num_hidden_layers
+ * follows --layers, and torch_dtype says bfloat16 because the weights are bf16), the shard layout of the published
+ * checkpoint, and the Llama 2 vocabulary as tokenizer. Zephyr brings its chat template. One exception: Phi-4-mini's
+ * two lists of 48 longrope factors are not reproduced here; its short factors are written as 1 (the attention
+ * factor, which depends only on the two context lengths, is the published model's), and its long factors, which
+ * mutascan never uses (its context stops at original_max_position_embeddings), as 1 too.
  */
 import type { SynthSpec } from './synth.js';
 
@@ -111,6 +113,18 @@ export const LIKE: Record<string, LikeModel> = {
       hidden_size: 3072, initializer_range: 0.02, intermediate_size: 8192, max_position_embeddings: 4096, model_type: 'phi3', num_attention_heads: 32,
       num_hidden_layers: 32, num_key_value_heads: 32, original_max_position_embeddings: 4096, pad_token_id: 32000, resid_pdrop: 0.0, rms_norm_eps: 1e-5,
       rope_scaling: null, rope_theta: 10000.0, sliding_window: 2047, tie_word_embeddings: false, torch_dtype: 'bfloat16', use_cache: true, vocab_size: 32064,
+    },
+  },
+  'phi-4-mini': {
+    repo: 'microsoft/Phi-4-mini-instruct',
+    spec: { architecture: 'phi3', dim: 3072, hiddenDim: 8192, nLayers: 32, nHeads: 24, nKvHeads: 8, vocabSize: 200064, maxSeqLen: 131072, tied: true, dtype: 'BF16', shards: 2 },
+    config: {
+      architectures: ['Phi3ForCausalLM'], attention_bias: false, attention_dropout: 0.0, bos_token_id: 199999, embd_pdrop: 0.0, eos_token_id: 199999, full_attn_mod: 1,
+      hidden_act: 'silu', hidden_size: 3072, initializer_range: 0.02, intermediate_size: 8192, interpolate_factor: 1, lm_head_bias: false, max_position_embeddings: 131072,
+      mlp_bias: false, model_type: 'phi3', num_attention_heads: 24, num_hidden_layers: 32, num_key_value_heads: 8, original_max_position_embeddings: 4096,
+      pad_token_id: 199999, partial_rotary_factor: 0.75, resid_pdrop: 0.0, rms_norm_eps: 1e-5,
+      rope_scaling: { long_factor: Array<number>(48).fill(1), short_factor: Array<number>(48).fill(1), type: 'longrope' },
+      rope_theta: 10000.0, sliding_window: 262144, tie_word_embeddings: true, torch_dtype: 'bfloat16', use_cache: true, vocab_size: 200064,
     },
   },
 };
