@@ -1,11 +1,12 @@
 /** The engine against llama2.c's run.c (../shared/models/stories260K/expected). */
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { TsBackend } from '../src/backend/ts-backend.js';
 import { Transformer } from '../src/model/forward.js';
 import { generate } from '../src/model/generate.js';
 import { loadModel, type Model } from '../src/model/model.js';
-import { EXPECTED, readJson, readJsonl, runCli, STORIES_BIN, STORIES_TOK, tempDir, torchReference } from './helpers.js';
+import { EXPECTED, expectCleanError, readJson, readJsonl, runCli, STORIES_BIN, STORIES_TOK, tempDir, torchReference } from './helpers.js';
 
 interface GenCase {
   prompt: string;
@@ -107,5 +108,28 @@ describe('stories260K converted to a Hugging Face folder', () => {
     const fixtures = LOGIT_FILES.slice(0, 2).map((n) => readJson<LogitsCase>(`${EXPECTED}/logits-${n}.json`));
     const ref = torchReference(fixtures.map((d) => ({ model: dir.path, ids: d.prompt_ids })));
     fixtures.forEach((d, k) => assert.ok(maxAbsDiff(d.logits, Float32Array.from(ref[k].flat()), 512) < 1e-4));
+  });
+});
+
+describe('mutascan logits', () => {
+  it("prints run.c's teacher-forced logits for --text and for --ids, and log-probabilities that sum to 1", () => {
+    const want = readJson<{ prompt: string; prompt_ids: number[]; logits: number[][] }>(join(EXPECTED, 'logits-once.json'));
+    const byText = runCli(['logits', STORIES_BIN, '--tokenizer', STORIES_TOK, '--text', want.prompt]);
+    assert.equal(byText.status, 0, byText.stderr);
+    const a = JSON.parse(byText.stdout) as { ids: number[]; logits: number[][] };
+    assert.deepEqual(a.ids, want.prompt_ids);
+    assert.equal(a.logits.length, want.logits.length);
+    let worst = 0;
+    a.logits.forEach((row, p) => row.forEach((x, t) => (worst = Math.max(worst, Math.abs(x - want.logits[p][t])))));
+    assert.ok(worst < 2e-5, `max |Δ logit| vs run.c ${worst}`);
+    const byIds = runCli(['logits', STORIES_BIN, '--tokenizer', STORIES_TOK, '--ids', want.prompt_ids.join(','), '--logprobs', '--top', '5']);
+    assert.equal(byIds.status, 0, byIds.stderr);
+    const b = JSON.parse(byIds.stdout) as { logprobs: [number, number][][] };
+    b.logprobs.forEach((top, p) => {
+      assert.equal(top[0][0], want.logits[p].indexOf(Math.max(...want.logits[p])), `position ${p}: run.c's argmax first`);
+      assert.ok(top.every(([, v], k) => v <= 0 && (k === 0 || v <= top[k - 1][1])));
+    });
+    expectCleanError(runCli(['logits', STORIES_BIN, '--tokenizer', STORIES_TOK, '--ids', '1,9999']), /--ids: item 1 \("9999"\) is not a token id of this model \(0…511\)/);
+    expectCleanError(runCli(['logits', STORIES_BIN, '--tokenizer', STORIES_TOK]), /give the tokens as --ids 1,2,3 or as --text/);
   });
 });

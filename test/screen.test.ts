@@ -1,7 +1,7 @@
 /** Screens: the screen file, the store, resuming, status and export. */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
@@ -49,7 +49,10 @@ describe('screen file errors name the key and line, and leave the store alone', 
     ['assay without prompt', GOOD.replace('    prompt: "Once upon a time"\n', ''), /assays\[0\] \("once"\) has no prompt \(in .*:7\) — add prompt: "\.\.\.", or preset: one of drosophila, python0/],
     ['prompt longer than the context', GOOD.replace('"Once upon a time"', `"${'Once upon a time there was a dog. '.repeat(80)}"`), /assay "once": the prompt is \d+ tokens, longer than the model's context of 512/],
     ['not YAML', 'model: [unclosed\n  targets: : :\n', /the screen file is not valid YAML: .* \(in .*not-YAML\.yaml:\d+\) — fix the YAML syntax/],
-    ['unknown key', GOOD.replace('unit:', 'units:'), /unknown key "units" \(in .*:4\) — allowed here: model, tokenizer, targets, unit, kinds, assays/],
+    ['unknown key', GOOD.replace('unit:', 'units:'), /unknown key "units" \(in .*:4\) — allowed here: model, tokenizer, targets, unit, kinds, assays, order, select$/m],
+    ['max_length beyond the context', GOOD.replace('max_length: 40', 'max_length: 600'), /assay "once": max_length 600 is longer than the model's context of 512 \(in .*:\d+\) — give max_length ≤ 512, or max_new_tokens ≤ 50\d/],
+    ['max_new_tokens beyond the context', GOOD.replace('max_new_tokens: 20', 'max_new_tokens: 700'), /assay "lily": the prompt \(\d+ tokens\) and max_new_tokens 700 need more than the model's context of 512 .* give max_new_tokens ≤ 50\d/],
+    ['a misspelt select key', `${GOOD}select: { tpo: 3 }\n`, /unknown key "select\.tpo" \(in .*:\d+\) — allowed here: top, sample$/m],
     ['wrong type', GOOD.replace('temperature: 0\n', 'temperature: hot\n'), /assays\[0\]\.temperature must be a number ≥ 0 \(in .*:11\)/],
     ['unknown order', `${GOOD}order: random\n`, /order must be plan or predicted \(in .*unknown-order\.yaml:\d+\)/],
     ['budget of 0', `${GOOD}select: { top: 0 }\n`, /select\.top must be a whole number ≥ 1 \(in .*budget-of-0\.yaml:\d+\)/],
@@ -133,6 +136,23 @@ describe('a screen, resumed, exported', () => {
     assert.equal(downMin.cols, 12, 'edge blocks are partial, never dropped');
     assert.equal(typeof downMin.silent, 'boolean');
     expectCleanError(runCli(['export', store, '--format', 'xlsx', '--out', pq]), /unknown export format "xlsx".*use csv or parquet/);
+  });
+});
+
+describe('the store remembers what the screen file named', () => {
+  it("a llama2.c model's tokenizer, so that phenotypes load the model as the run did", () => {
+    // the model alone in a folder: nothing beside it says which tokenizer it has
+    const models = join(dir.path, 'lonely');
+    mkdirSync(models);
+    copyFileSync(STORIES_BIN, join(models, 'stories260K.bin'));
+    const spec = screenFile('lonely.yaml', GOOD.replace(STORIES_BIN, join(models, 'stories260K.bin')).replace('targets: ["4.down", "model.layers.0.self_attn.k_proj.weight"]', 'targets: ["4.down"]'));
+    const store = join(dir.path, 'lonely.sqlite');
+    assert.equal(runCli(['run', spec, '--store', store]).status, 0);
+    const r = runCli(['phenotypes', store, '--assay', 'once', '--format', 'json']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /could not be loaded|no tokenizer/);
+    const [once] = JSON.parse(r.stdout) as { clusters: number; families: { cluster: number | null }[] }[];
+    assert.ok(once.families.length > 0 && once.families.every((f) => f.cluster !== null), 'every phenotype has a cluster of the model\'s embeddings');
   });
 });
 

@@ -1,7 +1,7 @@
 import type { Transformer } from '../model/forward.js';
-import { generateIds, promptIds, sampleBudget, type GenerateSettings } from '../model/generate.js';
+import { checkLength, generateIds, promptIds, sampleBudget, type GenerateSettings } from '../model/generate.js';
 import type { Model } from '../model/model.js';
-import { fail } from '../errors.js';
+import { fail, MutascanError } from '../errors.js';
 import { precisionOf, tieEpsilon } from '../model/ties.js';
 import { firstDivergence, idsHash, isDestructive, similarity } from './classify.js';
 import type { GenerateAssaySpec } from '../spec/spec.js';
@@ -29,8 +29,10 @@ export class GenerateAssay implements PreparedAssay {
     try {
       this.promptIds = promptIds(model, spec.prompt, spec.chat);
       sampleBudget(this.promptIds.length, this.settings, model.config.maxSeqLen);
+      checkLength(this.promptIds.length, this.settings, model.config.maxSeqLen);
     } catch (e) {
-      fail(`assay "${spec.name}": ${(e as Error).message}`, where);
+      if (e instanceof MutascanError) fail(`assay "${spec.name}": ${e.what}`, where, e.hint);
+      throw e;
     }
     this.stopIds = model.config.stopIds;
     this.tieEpsilon = tieEpsilon(precisionOf(model.weights), this.settings.temperature > 0);

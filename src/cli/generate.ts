@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { selectBackend } from '../backend/select.js';
 import { Transformer } from '../model/forward.js';
-import { generate } from '../model/generate.js';
+import { checkLength, generate, promptIds } from '../model/generate.js';
 import { loadModel } from '../model/model.js';
 import { int, real } from './options.js';
 import { matrixStats, mutate } from '../screen/mutate.js';
@@ -38,6 +38,8 @@ export function registerGenerate(program: Command): void {
       }
       const d = model.defaults;
       const useDefaultsLength = o.maxLength === undefined && o.maxNewTokens === undefined;
+      // a length given here must fit the context; the checkpoint's defaults are cut to it, as transformers does
+      if (!useDefaultsLength) checkLength(promptIds(model, o.prompt, o.chat === true).length, { maxLength: o.maxLength, maxNewTokens: o.maxNewTokens }, model.config.maxSeqLen);
       const g = generate(
         model,
         tf,

@@ -7,6 +7,7 @@ import { registerEstimate } from './estimate.js';
 import { registerExport } from './export.js';
 import { registerGenerate } from './generate.js';
 import { registerInfo } from './info.js';
+import { registerLogits } from './logits.js';
 import { registerPhenotypes } from './phenotypes.js';
 import { registerPredict } from './predict.js';
 import { registerRepair } from './repair.js';
@@ -24,6 +25,7 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
   registerGenerate(program);
+  registerLogits(program);
   registerConvert(program);
   registerRun(program);
   registerPredict(program);

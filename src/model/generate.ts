@@ -22,6 +22,18 @@ export interface Generation {
   margins: number[];
 }
 
+/**
+ * Refuses a length the context cannot hold, where a person asked for it: run.c would cut it to the context
+ * silently, and a screen would then measure something shorter than its file says.
+ */
+export function checkLength(promptLength: number, s: Pick<GenerateSettings, 'maxLength' | 'maxNewTokens'>, maxSeqLen: number): void {
+  const room = maxSeqLen - promptLength + 1;
+  if (s.maxLength !== undefined && s.maxLength > maxSeqLen)
+    fail(`max_length ${s.maxLength} is longer than the model's context of ${maxSeqLen}`, undefined, `give max_length ≤ ${maxSeqLen}, or max_new_tokens ≤ ${room}`);
+  if (s.maxNewTokens !== undefined && s.maxNewTokens > room)
+    fail(`the prompt (${promptLength} tokens) and max_new_tokens ${s.maxNewTokens} need more than the model's context of ${maxSeqLen}`, undefined, `give max_new_tokens ≤ ${room}`);
+}
+
 /** How many tokens a generation samples at most, from the settings and the context size. */
 export function sampleBudget(promptLength: number, s: GenerateSettings, maxSeqLen: number): number {
   if (promptLength < 1) fail('the prompt has no tokens', undefined, 'generation needs at least a BOS token');

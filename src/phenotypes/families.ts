@@ -169,7 +169,8 @@ export async function phenotypeFamilies(store: Store, o: PhenotypeOptions, assay
     const screen = store.screen();
     const path = o.model ?? screen.modelPath;
     try {
-      const model = loadModel(path, { tokenizer: o.tokenizer });
+      // the tokenizer the screen named, unless another model is given
+      const model = loadModel(path, { tokenizer: o.tokenizer ?? (o.model ? undefined : screen.tokenizerPath) });
       const fp = modelFingerprint(model.source.files);
       if (fp !== screen.modelFingerprint) note = `the model at ${path} is not the store's (fingerprint ${fp.slice(0, 12)}…): no embeddings; pass --model with the screen's model`;
       else tf = new Transformer(model.config, model.weights, await o.backend());

@@ -161,7 +161,7 @@ function resumableFrom(p: PreparedScreen): ScreenIdentity['resumableFrom'] {
 export function openScreenStore(p: PreparedScreen, storePath: string): { store: Store; resumed: boolean; migratedFrom?: number } {
   return Store.forRun(
     storePath,
-    { specYaml: p.spec.source, specHash: p.specHash, modelPath: p.spec.model, modelFingerprint: modelFingerprint(p.model.source.files), backend: p.backend.name, numerics: p.backend.numerics(), totalMutants: p.plan.total, resumableFrom: resumableFrom(p) },
+    { specYaml: p.spec.source, specHash: p.specHash, modelPath: p.spec.model, tokenizerPath: p.spec.tokenizer, modelFingerprint: modelFingerprint(p.model.source.files), backend: p.backend.name, numerics: p.backend.numerics(), totalMutants: p.plan.total, resumableFrom: resumableFrom(p) },
     () => ({
       assays: p.assays.map((a) => ({ name: a.name, type: a.type, settingsJson: a.settingsJson, promptIds: a.type === 'generate' ? a.promptIds : a.probes.map((x) => x.ids), baseline: { ids: a.baselineIds, text: a.baselineText } })),
       targets: p.plan.targets.map((t) => {

@@ -184,12 +184,6 @@ const likelihoodSchema = z
 
 const assaySchema = z.discriminatedUnion('type', [generateSchema, choiceSchema, likelihoodSchema], { error: 'type must be one of: generate, choice, likelihood' });
 
-const ASSAY_KEYS: Record<string, string> = {
-  generate: 'name, type, preset, prompt, chat, max_length, max_new_tokens, temperature, top_p, top_k, seed',
-  choice: 'name, type, data, subjects, shots, scoring, select, temperature, top_p, top_k, seed',
-  likelihood: 'name, type, texts, baseline_of, kl_threshold, kl_stat',
-};
-
 const unitSchema = z.union(
   [
     z.literal('element'),
@@ -220,6 +214,37 @@ const screenSchema = z
       .optional(),
   })
   .strict();
+
+/**
+ * The keys the mapping at `path` of a screen file may hold, read from the schema itself so that the hint cannot
+ * drift from what is accepted; where several shapes fit (an assay's type, choice's select), each one's keys.
+ */
+function allowedKeys(path: (string | number)[], data: unknown): string {
+  // the object schemas a value may match: optional unwrapped, unions opened, an assay's options narrowed by its type
+  const objects = (schema: z.ZodType, value: unknown): z.ZodObject[] => {
+    if (schema instanceof z.ZodOptional) return objects(schema.unwrap() as z.ZodType, value);
+    if (schema instanceof z.ZodObject) {
+      const type = (schema.shape as Record<string, z.ZodType>).type;
+      const given = value && typeof value === 'object' ? (value as { type?: unknown }).type : undefined;
+      return type instanceof z.ZodLiteral && given !== undefined && !type.values.has(given as never) ? [] : [schema];
+    }
+    if (schema instanceof z.ZodUnion) return (schema.options as z.ZodType[]).flatMap((o) => objects(o, value));
+    return [];
+  };
+  let schemas: z.ZodType[] = [screenSchema];
+  let value: unknown = data;
+  for (const step of path) {
+    const parent = value;
+    value = parent && typeof parent === 'object' ? (parent as Record<string | number, unknown>)[step] : undefined;
+    schemas = schemas.flatMap((s) => {
+      const inner = s instanceof z.ZodOptional ? (s.unwrap() as z.ZodType) : s;
+      if (typeof step === 'number') return inner instanceof z.ZodArray ? [inner.element as z.ZodType] : [];
+      return objects(inner, parent).flatMap((o) => ((o.shape as Record<string, z.ZodType>)[step] ? [(o.shape as Record<string, z.ZodType>)[step]] : []));
+    });
+  }
+  const keys = schemas.flatMap((s) => objects(s, value)).map((o) => Object.keys(o.shape).join(', '));
+  return [...new Set(keys)].join(' | ') || '(no keys: this value is not a mapping)';
+}
 
 function lineOf(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path: (string | number)[]): number | undefined {
   for (let n = path.length; n >= 0; n--) {
@@ -274,9 +299,7 @@ export function parseScreenSpec(source: string, file: string): ScreenSpec {
     if (issue.code === 'unrecognized_keys') {
       const key = (issue as { keys: string[] }).keys[0];
       const at = [...path, key];
-      const assayType = path[0] === 'assays' ? String((data as { assays?: { type?: string }[] }).assays?.[Number(path[1])]?.type ?? 'generate') : '';
-      const allowed = path.length === 0 ? 'model, tokenizer, targets, unit, kinds, assays' : path[0] === 'assays' ? (path.length > 2 ? 'mmlu21, seed | first' : ASSAY_KEYS[assayType] ?? ASSAY_KEYS.generate) : 'block';
-      fail(`unknown key "${fmtPath(at)}"`, `${file}:${keyLine(doc, lc, at) ?? '?'}`, `allowed here: ${allowed}`);
+      fail(`unknown key "${fmtPath(at)}"`, `${file}:${keyLine(doc, lc, at) ?? '?'}`, `allowed here: ${allowedKeys(path, data)}`);
     }
     if (issue.code === 'invalid_type' && /received undefined/.test(message)) message = `${fmtPath(path)} is required`;
     else if (issue.code === 'invalid_type' && issue.message.includes('Invalid input')) message = `${fmtPath(path)}: ${issue.message}`;

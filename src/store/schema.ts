@@ -78,7 +78,7 @@ CREATE TABLE IF NOT EXISTS done_log (  -- per commit of results: the mutants it 
 export const MIGRATIONS: { from: number; sql: string }[] = [
   { from: 2, sql: `ALTER TABLE mutants ADD COLUMN claim INTEGER;\n${RUNS}\nUPDATE screen SET schema_version = 3;` },
   // the layout of targets made before schema 4 is filled in by the next run, which knows the model
-  { from: 3, sql: 'ALTER TABLE targets ADD COLUMN layout TEXT;\nUPDATE screen SET schema_version = 4;' },
+  { from: 3, sql: 'ALTER TABLE targets ADD COLUMN layout TEXT;\nALTER TABLE screen ADD COLUMN tokenizer_path TEXT;\nUPDATE screen SET schema_version = 4;' },
 ];
 
 export const SCHEMA = `
@@ -92,7 +92,8 @@ CREATE TABLE IF NOT EXISTS screen (
   backend TEXT NOT NULL,            -- the backend the results were computed with
   total_mutants INTEGER NOT NULL,   -- the null mutant included
   created_at TEXT NOT NULL,
-  mutascan_version TEXT NOT NULL
+  mutascan_version TEXT NOT NULL,
+  tokenizer_path TEXT               -- a llama2.c model's tokenizer.bin as the screen file named it (schema 4); NULL when the model carries its own
 );
 CREATE TABLE IF NOT EXISTS assays (
   id INTEGER PRIMARY KEY,

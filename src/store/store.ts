@@ -13,6 +13,8 @@ export interface ScreenIdentity {
   specYaml: string;
   specHash: string;
   modelPath: string;
+  /** the tokenizer file the screen named (llama2.c models), so that later commands load the model as the run did */
+  tokenizerPath?: string;
   modelFingerprint: string;
   backend: string;
   /** what the results' bits depend on (Backend.numerics); a store of other numerics is refused */
@@ -174,6 +176,7 @@ export class Store {
         const set = db.prepare('UPDATE targets SET layout = ? WHERE short = ? AND layout IS NULL');
         db.transaction(() => {
           for (const t of init().targets) set.run(t.layout, t.short);
+          db.prepare('UPDATE screen SET tokenizer_path = ? WHERE tokenizer_path IS NULL').run(identity.tokenizerPath ?? null);
         })();
       }
       // `mutascan repair` leaves out mutant rows it could not read: the plan makes them again, pending
@@ -205,7 +208,7 @@ export class Store {
     // which the next run creates again, never tables without their screen.
     db.transaction(() => {
       db.exec(SCHEMA);
-      db.prepare('INSERT INTO screen VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run(SCHEMA_VERSION, identity.specYaml, identity.specHash, identity.modelPath, identity.modelFingerprint, identity.backend, identity.totalMutants, new Date().toISOString(), VERSION);
+      db.prepare('INSERT INTO screen VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run(SCHEMA_VERSION, identity.specYaml, identity.specHash, identity.modelPath, identity.modelFingerprint, identity.backend, identity.totalMutants, new Date().toISOString(), VERSION, identity.tokenizerPath ?? null);
       if (identity.numerics) db.prepare('INSERT INTO numerics VALUES (1, ?, ?)').run(identity.numerics, new Date().toISOString());
       const ia = db.prepare('INSERT INTO assays (id, name, type, settings_json, prompt_ids_json) VALUES (?, ?, ?, ?, ?)');
       const ib = db.prepare('INSERT INTO baselines VALUES (?, ?, ?)');
@@ -246,6 +249,7 @@ export class Store {
     return {
       specYaml: String(r.spec_yaml), specHash: String(r.spec_hash), modelPath: String(r.model_path), modelFingerprint: String(r.model_fingerprint),
       backend: String(r.backend), totalMutants: Number(r.total_mutants), createdAt: String(r.created_at), version: String(r.mutascan_version),
+      ...(typeof r.tokenizer_path === 'string' ? { tokenizerPath: r.tokenizer_path } : {}),
     };
   }
 
