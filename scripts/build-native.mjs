@@ -10,7 +10,18 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const verbose = process.argv.includes('--verbose');
 const require = createRequire(import.meta.url);
-const gyp = require.resolve('node-gyp/bin/node-gyp.js');
+// the project's node-gyp where it is installed (a checkout), else the one npm runs install scripts with
+const gyp = (() => {
+  try {
+    return require.resolve('node-gyp/bin/node-gyp.js');
+  } catch {
+    return process.env.npm_config_node_gyp;
+  }
+})();
+if (!gyp) {
+  console.log('mutascan: native backend NOT built (no node-gyp found); mutascan will use the TypeScript backend');
+  process.exit(process.argv.includes('--strict') ? 1 : 0);
+}
 const args = [gyp, 'rebuild', '-j', '2'];
 // Use the installed headers rather than downloading them (the machine has no network but the registries).
 const nodedir = process.env.npm_config_nodedir || (existsSync('/usr/include/node/node_api.h') ? '/usr' : undefined);

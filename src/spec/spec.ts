@@ -246,6 +246,9 @@ function allowedKeys(path: (string | number)[], data: unknown): string {
   return [...new Set(keys)].join(' | ') || '(no keys: this value is not a mapping)';
 }
 
+/** A screen file's contents as an object (what the YAML holds; paths relative to the file, or absolute). */
+export type ScreenFile = z.input<typeof screenSchema>;
+
 function lineOf(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path: (string | number)[]): number | undefined {
   for (let n = path.length; n >= 0; n--) {
     const node = doc.getIn(path.slice(0, n), true) as Node | undefined;

@@ -51,6 +51,11 @@ export interface ExportRow {
 export const EXPORT_COLUMNS: (keyof ExportRow)[] = ['mutant_id', 'key', 'target', 'tensor', 'row', 'col', 'rows', 'cols', 'kind', 'value', 'assay', 'silent', 'phenotype', 'first_divergence', 'similarity', 'destructive', 'n_tokens', 'tie', 'text', 'accuracy', 'accuracy_change', 'kl_mean', 'kl_max', 'loglik_change', 'argmax_changes', 'predicted_margin', 'predicted_step', 'layout'];
 
 export function exportRows(store: Store): ExportRow[] {
+  return [...iterateExportRows(store)];
+}
+
+/** The same rows one at a time, read as they are needed (a store of millions of mutants never sits in memory). */
+export function* iterateExportRows(store: Store): Generator<ExportRow> {
   const predicted = store.hasTable('predictions');
   // with predictions: every (mutant, assay) that has a result or a prediction; else the results
   const keys = predicted ? 'SELECT mutant_id, assay_id FROM results UNION SELECT mutant_id, assay_id FROM predictions' : 'SELECT mutant_id, assay_id FROM results';
@@ -66,9 +71,9 @@ export function exportRows(store: Store): ExportRow[] {
        LEFT JOIN targets t ON t.id = m.target_id LEFT JOIN phenotypes p ON p.id = r.phenotype_id
        ORDER BY m.id, a.id`,
     )
-    .all() as Record<string, unknown>[];
+    .iterate() as Iterable<Record<string, unknown>>;
   const flag = (v: unknown): boolean | null => (v === null || v === undefined ? null : v === 1);
-  return rows.map((r) => ({ ...r, silent: flag(r.silent), destructive: flag(r.destructive), tie: flag(r.tie) }) as ExportRow);
+  for (const r of rows) yield { ...r, silent: flag(r.silent), destructive: flag(r.destructive), tie: flag(r.tie) } as ExportRow;
 }
 
 export function csvCell(v: unknown): string {
