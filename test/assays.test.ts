@@ -259,8 +259,8 @@ describe('a screen with generate, choice and likelihood assays', () => {
     assert.ok(lines.some((l) => /,facts,/.test(l)) && lines.some((l) => /,story-kl,/.test(l)));
 
     const st = runCli(['status', killed]);
-    assert.match(st.stdout, /assay facts \(choice\): .*\n  accuracy: baseline [\d.]+ %/);
-    assert.match(st.stdout, /assay story-kl \(likelihood\): .*\n  KL\(baseline ‖ mutant\): /);
+    assert.match(st.stdout, /assay facts \(choice\): .*\n {2}accuracy: baseline [\d.]+ %/);
+    assert.match(st.stdout, /assay story-kl \(likelihood\): .*\n {2}KL\(baseline ‖ mutant\): /);
 
     const out = join(dir.path, 'mixed-report');
     const rep = runCli(['report', killed, '--out', out]);

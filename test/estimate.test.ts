@@ -75,7 +75,7 @@ describe('mutascan estimate', () => {
     const r = runCli(['estimate', spec, '--workers', '100', '--sample-targets', '2', '--per-target', '40']);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^screen\.yaml: 3,521 mutants over 4 targets$/m);
-    assert.match(r.stdout, /^  0\.q\s+5 layers up\s+40 mutants\s+[\d.]+ ms per mutant$/m);
+    assert.match(r.stdout, /^ {2}0\.q\s+5 layers up\s+40 mutants\s+[\d.]+ ms per mutant$/m);
     assert.match(r.stdout, /^one machine like this: +[\d.]+ (s|min).*\(0\.\d{3} machine-days; a week on 1 machine like this\)$/m);
     assert.match(r.stdout, /^100 machines like this: +[\d.]+ s/m);
     assert.match(r.stdout, /^store: about [\d.]+ (KB|MB)$/m);

@@ -29,7 +29,10 @@ export async function storeFromRunc(fixtureFile: string, specFile: string, store
         outcome = assay.classify({ ids: r.silent ? fx.baseline.ids : r.ids!, margins: [] });
       }
       batch.push({ ordinal: i, outcomes: [outcome] });
-      if (batch.length === 20000) (store.save(batch), (batch = []));
+      if (batch.length === 20000) {
+        store.save(batch);
+        batch = [];
+      }
     }
     store.save(batch);
   } finally {

@@ -160,14 +160,13 @@ export class ChoiceAssay implements PassAssay {
     const vocab = this.model.config.vocabSize;
     const answers = new Array<number>(probes.length).fill(-1);
     let margin = Infinity;
-    const self = this;
     return {
       answers,
-      accept(p: number, logits: Float32Array, at: number) {
-        if (self.spec.scoring === 'letters') {
+      accept: (p: number, logits: Float32Array, at: number) => {
+        if (this.spec.scoring === 'letters') {
           // Letters whose first tokens coincide are one decision (the first such letter answers); the margin is
           // the gap to the best other distinct token.
-          const distinct = self.letterCandidates;
+          const distinct = this.letterCandidates;
           let best = distinct[0];
           for (const t of distinct) if (logits[at + t] > logits[at + best]) best = t;
           let second = -Infinity;
@@ -175,13 +174,13 @@ export class ChoiceAssay implements PassAssay {
           answers[p] = best;
           margin = Math.min(margin, logits[at + best] - second);
         } else {
-          const c = choose(logits, self.sampling, self.coin, at, vocab);
+          const c = choose(logits, this.sampling, this.coin, at, vocab);
           answers[p] = c.token;
           margin = Math.min(margin, c.margin);
         }
       },
       margin: () => margin,
-      outcome: (tie: boolean) => self.classify(answers, tie),
+      outcome: (tie: boolean) => this.classify(answers, tie),
     };
   }
 

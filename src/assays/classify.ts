@@ -42,7 +42,7 @@ export function isLoop(ids: readonly number[]): boolean {
   return false;
 }
 
-const TEXTY = /[\p{L}\p{N}\s.,;:!?'"()\-]/u;
+const TEXTY = /[\p{L}\p{N}\s.,;:!?'"()-]/u;
 
 export function isMostlyNonText(text: string): boolean {
   const chars = [...text];

@@ -81,20 +81,22 @@ export class LikelihoodAssay implements PassAssay {
     const vocab = this.model.config.vocabSize;
     const offsets: number[] = [];
     let total = 0;
-    for (const p of this.probes) (offsets.push(total), (total += p.ids.length));
+    for (const p of this.probes) {
+      offsets.push(total);
+      total += p.ids.length;
+    }
     const argmax = new Array<number>(total).fill(-1);
     const kl = new Float64Array(total);
     const logProbs: Float64Array[] = [];
     let gap = Infinity;
     let loglik = 0;
     const row = new Float64Array(vocab);
-    const self = this;
     return {
       argmax,
       logProbs,
       loglik: () => loglik,
-      accept(p: number, logits: Float32Array, at: number) {
-        const ids = self.probes[p].ids;
+      accept: (p: number, logits: Float32Array, at: number) => {
+        const ids = this.probes[p].ids;
         const lp = keep ? new Float64Array(ids.length * vocab) : undefined;
         for (let t = 0; t < ids.length; t++) {
           const o = at + t * vocab;
@@ -105,7 +107,7 @@ export class LikelihoodAssay implements PassAssay {
           if (t + 1 < ids.length) loglik += row[ids[t + 1]];
           if (lp) lp.set(row, t * vocab);
           else {
-            const base = self.baseLogProbs[p];
+            const base = this.baseLogProbs[p];
             let d = 0;
             for (let i = 0; i < vocab; i++) {
               const b = base[t * vocab + i];
@@ -116,11 +118,11 @@ export class LikelihoodAssay implements PassAssay {
         }
         if (lp) logProbs[p] = lp;
       },
-      margin() {
-        const stat = self.stat(kl);
-        return Math.min(gap, Math.abs(stat - self.spec.klThreshold));
+      margin: () => {
+        const stat = this.stat(kl);
+        return Math.min(gap, Math.abs(stat - this.spec.klThreshold));
       },
-      outcome: (tie: boolean) => self.classify(argmax, kl, loglik, tie),
+      outcome: (tie: boolean) => this.classify(argmax, kl, loglik, tie),
     };
   }
 

@@ -3,7 +3,8 @@ import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 
 import { dirname, join } from 'node:path';
 import { f32ToF16 } from '../util/float.js';
 import { Gaussian } from '../util/random.js';
-import { parseHfConfig, type Architecture } from './config.js';
+import type { Architecture } from './config.js';
+import { parseHfConfig } from './hf-config.js';
 import { tokenizerJson } from './convert.js';
 import { NORM_SLOTS } from './family.js';
 import { family } from './families/index.js';

@@ -11,7 +11,7 @@
  */
 import { fail, MutascanError } from '../errors.js';
 import type { GgufEntry, GgufFile, GgufValue } from './gguf.js';
-import type { Model } from './model.js';
+import type { ModelConfig } from './config.js';
 import { HfTokenizerAdapter } from './tokenizer-hf.js';
 import { Llama2cTokenizer } from './tokenizer-llama2c.js';
 import type { Tokenizer } from './tokenizer.js';
@@ -132,8 +132,15 @@ function bpeTokenizer(g: GgufFile, tokens: string[]): Tokenizer {
   return HfTokenizerAdapter.fromJson(json, { add_bos_token: addsBos }, bosId);
 }
 
+/** What a vocabulary is written for: the model's config, its tokenizer, and where it came from (for messages). */
+interface VocabularyOf {
+  config: ModelConfig;
+  tokenizer: Tokenizer;
+  source: { path: string };
+}
+
 /** The tokenizer.* keys of a GGUF file for the model's vocabulary, padded with unused tokens to the embedding's rows. */
-export function ggufTokenizerEntries(model: Model): [string, GgufEntry][] {
+export function ggufTokenizerEntries(model: VocabularyOf): [string, GgufEntry][] {
   const c = model.config;
   const tok = model.tokenizer;
   const u32 = (value: number): GgufEntry => ({ type: 'u32', value });
@@ -157,7 +164,7 @@ export function ggufTokenizerEntries(model: Model): [string, GgufEntry][] {
 }
 
 /** A byte-level BPE tokenizer.json as llama.cpp's `gpt2` arrays, its pre-tokenizer named as llama.cpp names it. */
-function bpeEntries(model: Model, tok: HfTokenizerAdapter): [string, GgufEntry][] {
+function bpeEntries(model: VocabularyOf, tok: HfTokenizerAdapter): [string, GgufEntry][] {
   const n = model.config.vocabSize;
   const m = tok.json.model as { vocab?: Record<string, number>; merges?: (string | string[])[] };
   const tokens: string[] = new Array<string>(n);
@@ -213,7 +220,7 @@ interface SpmVocabulary {
  * (Llama 2, Mistral, mutascan's synthesized models): a token made by merge r scores −r, so llama.cpp's rule
  * (merge the pair whose result scores best) follows the merge list.
  */
-function spmVocabulary(model: Model): SpmVocabulary {
+function spmVocabulary(model: VocabularyOf): SpmVocabulary {
   const n = model.config.vocabSize;
   const tokens: string[] = [];
   const scores = new Float32Array(n);

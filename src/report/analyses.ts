@@ -104,8 +104,14 @@ function overlaps(data: ReportData): OverlapRow[] {
           for (let u = 0; u < oa.length; u++) {
             if (oa[u] === PENDING || ob[u] === PENDING) continue;
             const id = base + ki * oa.length + u;
-            if (oa[u] > 0) (sa.add(id), ca++);
-            if (ob[u] > 0) (sb.add(id), cb++);
+            if (oa[u] > 0) {
+              sa.add(id);
+              ca++;
+            }
+            if (ob[u] > 0) {
+              sb.add(id);
+              cb++;
+            }
           }
         });
         base += data.kinds.length * t.gridRows * t.gridCols;
@@ -148,7 +154,11 @@ function complementarity(data: ReportData): ComplementarityRow[] {
 export function axisEnrichment(t: ReportTarget, hit: Uint8Array, done: Uint8Array): Omit<EnrichmentRow, 'assay' | 'target' | 'matrix'>[] {
   let hits = 0;
   let units = 0;
-  for (let u = 0; u < hit.length; u++) if (done[u]) (units++, (hits += hit[u]));
+  for (let u = 0; u < hit.length; u++)
+    if (done[u]) {
+      units++;
+      hits += hit[u];
+    }
   const rate = units ? hits / units : 0;
   const rows: Omit<EnrichmentRow, 'assay' | 'target' | 'matrix' | 'q'>[] = [];
   const axis = (name: 'row' | 'col', count: number, at: (i: number, j: number) => number, len: number) => {
@@ -157,7 +167,10 @@ export function axisEnrichment(t: ReportTarget, hit: Uint8Array, done: Uint8Arra
       let n = 0;
       for (let j = 0; j < len; j++) {
         const u = at(i, j);
-        if (done[u]) (n++, (k += hit[u]));
+        if (done[u]) {
+          n++;
+          k += hit[u];
+        }
       }
       if (n === 0) continue;
       const expected = n * rate;
@@ -226,7 +239,11 @@ export function analyse(data: ReportData): Analyses {
 export function sortedOrder(t: ReportTarget, hit: Uint8Array): { rows: number[]; cols: number[] } {
   const rc = new Array<number>(t.gridRows).fill(0);
   const cc = new Array<number>(t.gridCols).fill(0);
-  for (let u = 0; u < hit.length; u++) if (hit[u]) (rc[Math.floor(u / t.gridCols)]++, cc[u % t.gridCols]++);
+  for (let u = 0; u < hit.length; u++)
+    if (hit[u]) {
+      rc[Math.floor(u / t.gridCols)]++;
+      cc[u % t.gridCols]++;
+    }
   const order = (c: number[]) => c.map((v, i) => [v, i]).sort((a, b) => b[0] - a[0] || a[1] - b[1]).map((x) => x[1]);
   return { rows: order(rc), cols: order(cc) };
 }

@@ -62,7 +62,11 @@ export function styleEnrichment(data: ReportData, all: AssayPhenotypes[]): Style
           const o = per[ti];
           let n = 0;
           let k = 0;
-          for (let u = 0; u < o.length; u++) if (o[u] > 0) (n++, has(o[u]) && k++);
+          for (let u = 0; u < o.length; u++)
+            if (o[u] > 0) {
+              n++;
+              if (has(o[u])) k++;
+            }
           N += n;
           K += k;
           for (const [group, value] of keys) {

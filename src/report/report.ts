@@ -53,8 +53,15 @@ function histogram(data: ReportData, ai: number, log: boolean, bins = 30): { row
   const tr = (v: number) => (log ? Math.log10(Math.max(v, floor)) : v);
   let lo = Infinity;
   let hi = -Infinity;
-  for (const vs of byMatrix.values()) for (const v of vs) (lo = Math.min(lo, tr(v))), (hi = Math.max(hi, tr(v)));
-  if (!Number.isFinite(lo)) (lo = 0), (hi = 1);
+  for (const vs of byMatrix.values())
+    for (const v of vs) {
+      lo = Math.min(lo, tr(v));
+      hi = Math.max(hi, tr(v));
+    }
+  if (!Number.isFinite(lo)) {
+    lo = 0;
+    hi = 1;
+  }
   const width = hi > lo ? (hi - lo) / bins : 1;
   const rows: HistogramRow[] = [];
   for (const [matrix, vs] of byMatrix) {
