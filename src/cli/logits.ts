@@ -1,21 +1,7 @@
 import type { Command } from 'commander';
-import { selectBackend } from '../backend/select.js';
 import { fail } from '../errors.js';
-import { Transformer } from '../model/forward.js';
-import { loadModel } from '../model/model.js';
-import { matrixStats, mutate } from '../screen/mutate.js';
-import { parseMutantKey } from '../screen/plan.js';
+import { openModel } from '../index.js';
 import { int } from './options.js';
-
-/** Log-softmax of one row, in float64 (the distribution an engine comparison reads). */
-function logSoftmax(row: Float32Array): Float64Array {
-  let max = -Infinity;
-  for (const x of row) max = Math.max(max, x);
-  let sum = 0;
-  for (const x of row) sum += Math.exp(x - max);
-  const lse = max + Math.log(sum);
-  return Float64Array.from(row, (x) => x - lse);
-}
 
 export function registerLogits(program: Command): void {
   program
@@ -32,11 +18,11 @@ export function registerLogits(program: Command): void {
     .option('--threads <n>', 'threads for the native backend', int('--threads', 1))
     .action(async (modelPath: string, o: { ids?: string; text?: string; logprobs?: boolean; top?: number; tokenizer?: string; mutate?: string[]; backend?: string; threads?: number }) => {
       if ((o.ids === undefined) === (o.text === undefined)) fail('give the tokens as --ids 1,2,3 or as --text "…" (one of the two)', '--ids / --text');
-      const model = loadModel(modelPath, { tokenizer: o.tokenizer });
+      const model = await openModel(modelPath, { tokenizer: o.tokenizer, backend: o.backend as 'auto' | 'ts' | 'native' | undefined, threads: o.threads });
       const V = model.config.vocabSize;
       const ids =
         o.text !== undefined
-          ? model.tokenizer.encode(o.text, { bos: true })
+          ? model.tokenize(o.text)
           : o.ids!.split(',').map((x, i) => {
               const n = Number(x.trim());
               if (!Number.isInteger(n) || n < 0 || n >= V) fail(`--ids: item ${i} ("${x}") is not a token id of this model (0…${V - 1})`, '--ids');
@@ -44,15 +30,8 @@ export function registerLogits(program: Command): void {
             });
       if (!ids.length) fail('no tokens: the text tokenizes to nothing', '--text', 'give a longer text, or --ids');
       if (ids.length > model.config.maxSeqLen) fail(`${ids.length} tokens are more than the model's context of ${model.config.maxSeqLen}`, '--ids / --text');
-      for (const key of o.mutate ?? []) {
-        const m = parseMutantKey(key, model);
-        mutate(m.target.weights, m.unit, m.kind, matrixStats(m.target.weights));
-      }
-      const tf = new Transformer(model.config, model.weights, await selectBackend(o.backend, o.threads));
-      const out = tf.forward([{ cache: tf.newCache(ids.length), tokens: ids }], 'all');
-      const rows = ids.map((_, p) => {
-        const row = out.subarray(p * V, (p + 1) * V);
-        const values = o.logprobs ? logSoftmax(row) : row;
+      for (const key of o.mutate ?? []) model.mutate(key);
+      const rows = (o.logprobs ? model.logprobs(ids) : model.logits(ids)).map((values) => {
         if (o.top === undefined) return Array.from(values);
         const order = Array.from(values.keys()).sort((a, b) => values[b] - values[a] || a - b).slice(0, o.top);
         return order.map((t) => [t, values[t]]);
