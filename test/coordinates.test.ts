@@ -70,7 +70,7 @@ describe('coordinates: a Hugging Face folder and its GGUF conversion', () => {
     src.prepare('VACUUM INTO ?').run(copy); // with what its write-ahead log holds
     src.close();
     const db = new Database(copy);
-    db.exec('ALTER TABLE targets DROP COLUMN layout; UPDATE screen SET schema_version = 3; DELETE FROM results WHERE mutant_id > 100; UPDATE mutants SET done = 0, claim = NULL WHERE id > 100');
+    db.exec('ALTER TABLE targets DROP COLUMN layout; ALTER TABLE screen DROP COLUMN tokenizer_path; UPDATE screen SET schema_version = 3; DELETE FROM results WHERE mutant_id > 100; UPDATE mutants SET done = 0, claim = NULL WHERE id > 100');
     db.close();
   };
 
