@@ -2,7 +2,8 @@
  * The forward pass of a Llama-family decoder, top to bottom.
  *
  * Numerics follow llama2.c's run.c: float32 everywhere, every product and sum rounded (Math.fround),
- * sums in index order. With a backend whose matmul also sums sequentially, this reproduces run.c bit for bit.
+ * sums in index order. Its logits agree with run.c's within 2e-5, not bit for bit: glibc's cosf, sinf and expf
+ * are not correctly rounded, and mutascan's are (docs/engine.md, `npm run check:libm`).
  *
  * One call evaluates any number of new positions of any number of sequences (prefill and decode are the
  * same code): all rows go through each matrix product together, then attention reads each row's own cache.
