@@ -7,7 +7,7 @@ import type { Model } from './model.js';
 import { writeSafetensors, type TensorToWrite } from './safetensors.js';
 import { NORM_SLOTS } from './family.js';
 import { family } from './families/index.js';
-import { matrixBytes, permuted, withOffset } from './to-gguf.js';
+import { permuted, storedTensor, withOffset, type StoredPart } from './to-gguf.js';
 import { HfTokenizerAdapter } from './tokenizer-hf.js';
 import { Llama2cTokenizer } from './tokenizer-llama2c.js';
 import { hfRowOfPairRow, storedMatrices } from './layout.js';
@@ -133,12 +133,11 @@ export function writeModelHf(model: Model, out: string, opts: { dtype?: 'F32' | 
   const dtype = opts.dtype ?? (w.embed.dtype === 'bf16' ? 'BF16' : 'F32');
   if (c.ropeScaling?.type === 'factors') fail('per-frequency RoPE factors (rope_freqs.weight) have no Hugging Face config form', model.source.path, 'write this model as GGUF instead');
   const permute = c.ropeLayout === 'interleaved' ? (r: number) => hfRowOfPairRow(r, c.headDim) : undefined;
+  const stored = (name: string, parts: StoredPart[]): TensorToWrite => {
+    const t = storedTensor(parts, dtype);
+    return { name, dtype, shape: [t.rows, t.cols], data: t.data };
+  };
   const mat = (name: string, m: Matrix): TensorToWrite => stored(name, [[m]]);
-  // a tensor of one matrix, or of several fused (their rows one after another)
-  const stored = (name: string, parts: [Matrix, ((r: number) => number)?][]): TensorToWrite => ({
-    name, dtype, shape: [parts.reduce((a, [m]) => a + m.rows, 0), parts[0][0].cols],
-    data: () => (parts.length === 1 ? matrixBytes(parts[0][0], dtype, parts[0][1]) : Buffer.concat(parts.map(([m, rowOf]) => matrixBytes(m, dtype, rowOf)))),
-  });
   const vec = (name: string, v: Float32Array, rowOf?: (r: number) => number): TensorToWrite => f32(name, [v.length], permuted(v, rowOf));
   const fam = family(c.architecture);
   // the family's Hugging Face convention for norm vectors (Gemma: w − 1), from the model's own

@@ -332,8 +332,12 @@ export class Transformer {
         const p = ch.patch;
         if (p && this.normVectors.has(p.matrix.data as Float32Array)) {
           const v = p.matrix.data as Float32Array;
-          normPatches.set(v, [...(normPatches.get(v) ?? []), [start, ch.tokens.length, p.weights.data as Float32Array]]);
-        } else if (p) patches.set(p.matrix, [...(patches.get(p.matrix) ?? []), [start, ch.tokens.length, p]]);
+          if (!normPatches.has(v)) normPatches.set(v, []);
+          normPatches.get(v)!.push([start, ch.tokens.length, p.weights.data as Float32Array]);
+        } else if (p) {
+          if (!patches.has(p.matrix)) patches.set(p.matrix, []);
+          patches.get(p.matrix)!.push([start, ch.tokens.length, p]);
+        }
         start += ch.tokens.length;
       }
     }
@@ -378,7 +382,7 @@ export class Transformer {
     }
     if (opts.captureLayerInputs) opts.captureLayerInputs[c.nLayers] = x.slice();
     for (const ch of chunks) ch.cache.length += ch.tokens.length;
-    return this.classify(x, chunks, logits, opts, patches, normPatches);
+    return this.classify(x, chunks, logits, opts, patches);
   }
 
   /** Gate and up products of every chunk from one sequence's (ForwardOptions.ffnProducts), patched features recomputed. */
@@ -463,7 +467,7 @@ export class Transformer {
   }
 
   /** Final norm and classifier for the rows asked (see LogitRows). */
-  private classify(x: Float32Array, chunks: readonly Chunk[], logits: LogitRows, opts: ForwardOptions, patches: Map<Matrix, [number, number, Patch][]>, normPatches: NormPatches): Float32Array {
+  private classify(x: Float32Array, chunks: readonly Chunk[], logits: LogitRows, opts: ForwardOptions, patches: Map<Matrix, [number, number, Patch][]>): Float32Array {
     const c = this.config;
     const w = this.weights;
     const dim = c.dim;
@@ -486,7 +490,10 @@ export class Transformer {
     ranges.forEach(([first, n], ci) => {
       sel.set(x.subarray(first * dim, (first + n) * dim), at * dim);
       const p = chunks[ci].patch;
-      if (p && p.matrix.data === w.finalNorm && normPatches.has(w.finalNorm)) finalPatches.set(w.finalNorm, [...(finalPatches.get(w.finalNorm) ?? []), [at, n, p.weights.data as Float32Array]]);
+      if (p && p.matrix.data === w.finalNorm) {
+        if (!finalPatches.has(w.finalNorm)) finalPatches.set(w.finalNorm, []);
+        finalPatches.get(w.finalNorm)!.push([at, n, p.weights.data as Float32Array]);
+      }
       at += n;
     });
     const normed = this.scratch('normed', count * dim);

@@ -106,6 +106,21 @@ export function matrixBytes(m: Matrix, dtype: 'F32' | 'BF16', rowOf?: (r: number
   return bytesOf(data);
 }
 
+/** A layer matrix's rows in the order a writer stores them, where q and k may be permuted. */
+export type StoredPart = [Matrix, ((r: number) => number)?];
+
+/**
+ * One stored tensor of one matrix or of several fused (their rows one after another, Phi-3's qkv_proj): its rows,
+ * columns, and bytes made when the writer gets to it. Both writers use it; they differ only in how they list dims.
+ */
+export function storedTensor(parts: StoredPart[], dtype: 'F32' | 'BF16'): { rows: number; cols: number; data: () => Uint8Array } {
+  return {
+    rows: parts.reduce((a, [m]) => a + m.rows, 0),
+    cols: parts[0][0].cols,
+    data: () => (parts.length === 1 ? matrixBytes(parts[0][0], dtype, parts[0][1]) : Buffer.concat(parts.map(([m, rowOf]) => matrixBytes(m, dtype, rowOf)))),
+  };
+}
+
 /** v + offset in float32 (a norm vector from one offset convention to another); v itself for 0. */
 export function withOffset(v: Float32Array, offset: number): Float32Array {
   return offset ? v.map((x) => Math.fround(x + offset)) : v;
@@ -134,12 +149,11 @@ export function writeModelGguf(model: Model, file: string, opts: GgufWriteOption
   const fam = family(c.architecture);
   if (c.ropeLayout === 'interleaved' && fam.ggufRopeLayout === 'halves') fail(`a ${c.architecture} model with interleaved RoPE cannot be written as GGUF ${arch}`, model.source.path);
   const permute = fam.ggufRopeLayout === 'interleaved' && c.ropeLayout === 'halves' ? (r: number) => pairRowOfHfRow(r, c.headDim) : undefined;
+  const stored = (name: string, parts: StoredPart[]): GgufTensorToWrite => {
+    const t = storedTensor(parts, dtype);
+    return { name, type: dtype, dims: [t.cols, t.rows], data: t.data };
+  };
   const mat = (name: string, m: Matrix): GgufTensorToWrite => stored(name, [[m]]);
-  // a tensor of one matrix, or of several fused (their rows one after another)
-  const stored = (name: string, parts: [Matrix, ((r: number) => number)?][]): GgufTensorToWrite => ({
-    name, type: dtype, dims: [parts[0][0].cols, parts.reduce((a, [m]) => a + m.rows, 0)],
-    data: () => (parts.length === 1 ? matrixBytes(parts[0][0], dtype, parts[0][1]) : Buffer.concat(parts.map(([m, rowOf]) => matrixBytes(m, dtype, rowOf)))),
-  });
   const vec = (name: string, v: Float32Array, rowOf?: (r: number) => number): GgufTensorToWrite => ({ name, type: 'F32', dims: [v.length], data: bytesOf(permuted(v, rowOf)) });
   // llama.cpp's files hold what RMSNorm multiplies by (Gemma's 1 + w)
   const norm = (name: string, v: Float32Array): GgufTensorToWrite => vec(name, withOffset(v, c.normOffset ?? 0));
