@@ -10,9 +10,9 @@ import { parseMutantKey } from '../screen/plan.js';
 export function registerGenerate(program: Command): void {
   program
     .command('generate')
-    .description('generate text from a prompt (llama2.c .bin file or Hugging Face folder)')
-    .argument('<model>', 'llama2.c .bin checkpoint or Hugging Face model folder')
-    .requiredOption('--prompt <text>', 'prompt text (a BOS token is prepended)')
+    .description('generate text from a prompt, from the model or from a mutant of it')
+    .argument('<model>', 'Hugging Face folder, .gguf file or llama2.c .bin checkpoint')
+    .requiredOption('--prompt <text>', 'prompt text (BOS first where the tokenizer adds one)')
     .option('--tokenizer <file>', 'llama2.c tokenizer.bin (default: beside a .bin model)')
     .option('--max-length <n>', 'positions in all, prompt included (run.c steps)', int('--max-length', 1))
     .option('--max-new-tokens <n>', 'tokens to generate', int('--max-new-tokens', 1))

@@ -19,27 +19,22 @@ import { registerStatus } from './status.js';
 import { registerSynth } from './synth.js';
 import { registerWorker } from './worker.js';
 
-export async function main(argv: string[]): Promise<number> {
+/** Every command and option (docs/cli-reference.md is generated from this). */
+export function buildProgram(): Command {
   const program = new Command('mutascan')
     .description('mutagenesis screens on the parameters of large language models')
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
-  registerGenerate(program);
-  registerLogits(program);
-  registerConvert(program);
-  registerRun(program);
-  registerPredict(program);
-  registerStatus(program);
-  registerScout(program);
-  registerExport(program);
-  registerReport(program);
-  registerWorker(program);
-  registerSynth(program);
-  registerEstimate(program);
-  registerRepair(program);
-  registerPhenotypes(program);
-  registerServe(program);
-  registerInfo(program);
+  for (const register of [
+    registerGenerate, registerLogits, registerConvert, registerRun, registerPredict, registerStatus, registerScout, registerExport,
+    registerReport, registerWorker, registerSynth, registerEstimate, registerRepair, registerPhenotypes, registerServe, registerInfo,
+  ])
+    register(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -12,8 +12,8 @@ export function registerScout(program: Command): void {
   program
     .command('scout')
     .description('one instrumented pass: super-activation channels at each layer\'s down_proj output and the single weights feeding them, as candidates for an element screen')
-    .argument('<model>', 'llama2.c .bin checkpoint or Hugging Face model folder')
-    .option('--prompt <text>', 'text to run (a BOS token is prepended)', 'Once upon a time')
+    .argument('<model>', 'Hugging Face folder, .gguf file or llama2.c .bin checkpoint')
+    .option('--prompt <text>', 'text to run (BOS first where the tokenizer adds one)', 'Once upon a time')
     .option('--tokenizer <file>', 'llama2.c tokenizer.bin (default: beside a .bin model)')
     .option('--top <n>', 'candidates to list', int('--top', 1), 5)
     .option('--backend <name>', 'auto | ts | native')

@@ -125,62 +125,86 @@ export function kindName(k: Kind): string {
 const int = (what: string, min: number) =>
   z.number({ error: `${what} must be a whole number ≥ ${min}` }).int({ error: `${what} must be a whole number ≥ ${min}` }).min(min, { error: `${what} must be a whole number ≥ ${min}` });
 
+/** A key's line in the screen-file reference (docs/screen-file.md is generated from these; see screenFileJsonSchema). */
+const doc = <T extends z.ZodType>(schema: T, description: string, dflt?: unknown): T =>
+  schema.meta(dflt === undefined ? { description } : { description, default: dflt });
+
+const assayName = doc(
+  z.string({ error: 'name must be a string' }).regex(/^[A-Za-z0-9_.-]+$/, { error: 'name may use letters, digits, _ . - only' }),
+  'the assay\'s name in stores, exports and reports (letters, digits, _ . -), unique within the screen',
+);
+const sampling = {
+  temperature: doc(z.number({ error: 'temperature must be a number ≥ 0' }).min(0, { error: 'temperature must be a number ≥ 0' }).optional(), 'sampling temperature; 0 is greedy', 0),
+  top_p: doc(z.number({ error: 'top_p must be a number from 0 to 1' }).min(0).max(1, { error: 'top_p must be a number from 0 to 1' }).optional(), 'nucleus sampling as run.c does it; 0 or 1 is off', 0),
+  top_k: doc(int('top_k', 0).optional(), 'keep the k likeliest tokens before sampling; 0 is off', 0),
+  seed: doc(int('seed', 0).optional(), 'the sampler\'s seed, reset before every generation (run.c\'s xorshift)', 0),
+};
+
 const generateSchema = z
   .object({
-    name: z.string({ error: 'name must be a string' }).regex(/^[A-Za-z0-9_.-]+$/, { error: 'name may use letters, digits, _ . - only' }),
-    type: z.literal('generate'),
-    preset: z.enum(Object.keys(PRESETS) as [string, ...string[]], { error: `preset must be one of: ${Object.keys(PRESETS).join(', ')}` }).optional(),
-    prompt: z.string({ error: 'prompt must be a string' }).optional(),
-    chat: z.boolean({ error: 'chat must be true or false' }).optional(),
-    max_length: int('max_length', 1).optional(),
-    max_new_tokens: int('max_new_tokens', 1).optional(),
-    temperature: z.number({ error: 'temperature must be a number ≥ 0' }).min(0, { error: 'temperature must be a number ≥ 0' }).optional(),
-    top_p: z.number({ error: 'top_p must be a number from 0 to 1' }).min(0).max(1, { error: 'top_p must be a number from 0 to 1' }).optional(),
-    top_k: int('top_k', 0).optional(),
-    seed: int('seed', 0).optional(),
+    name: assayName,
+    type: doc(z.literal('generate'), 'generate text from a prompt; a mutant is silent when its tokens equal the baseline\'s'),
+    preset: doc(
+      z.enum(Object.keys(PRESETS) as [string, ...string[]], { error: `preset must be one of: ${Object.keys(PRESETS).join(', ')}` }).optional(),
+      `one of the paper's experiments (${Object.keys(PRESETS).join(', ')}); keys given beside it override it`,
+    ),
+    prompt: doc(z.string({ error: 'prompt must be a string' }).optional(), 'the prompt (required unless a preset gives it)'),
+    chat: doc(z.boolean({ error: 'chat must be true or false' }).optional(), 'wrap the prompt in the model\'s chat template', false),
+    max_length: doc(int('max_length', 1).optional(), 'prompt plus generated tokens, as Hugging Face counts them; at most the model\'s context', 150),
+    max_new_tokens: doc(int('max_new_tokens', 1).optional(), 'generated tokens (instead of max_length)'),
+    ...sampling,
   })
-  .strict();
-
-const assayName = z.string({ error: 'name must be a string' }).regex(/^[A-Za-z0-9_.-]+$/, { error: 'name may use letters, digits, _ . - only' });
-const sampling = {
-  temperature: z.number({ error: 'temperature must be a number ≥ 0' }).min(0, { error: 'temperature must be a number ≥ 0' }).optional(),
-  top_p: z.number({ error: 'top_p must be a number from 0 to 1' }).min(0).max(1, { error: 'top_p must be a number from 0 to 1' }).optional(),
-  top_k: int('top_k', 0).optional(),
-  seed: int('seed', 0).optional(),
-};
+  .strict()
+  .meta({ title: 'generate assay' });
 
 const choiceSchema = z
   .object({
     name: assayName,
-    type: z.literal('choice'),
-    data: z.string({ error: 'data must be a path: a folder with dev/ and test/, or one csv' }),
-    subjects: z.array(z.string({ error: 'each subject must be a string' }), { error: 'subjects must be a list such as [global_facts]' }).min(1, { error: 'subjects must not be empty' }).optional(),
-    shots: int('shots', 0).optional(),
-    scoring: z.enum(['letters', 'next-token'], { error: 'scoring must be letters or next-token' }).optional(),
-    select: z
-      .union(
-        [
-          z.literal('all'),
-          z.object({ mmlu21: z.literal(true), seed: int('seed', 0).optional() }).strict(),
-          z.object({ first: int('first', 1) }).strict(),
-        ],
-        { error: 'select must be all, { mmlu21: true, seed: N } or { first: N }' },
-      )
-      .optional(),
+    type: doc(z.literal('choice'), 'multiple-choice questions in MMLU\'s csv layout; a mutant is silent when every answer is the baseline\'s'),
+    data: doc(z.string({ error: 'data must be a path: a folder with dev/ and test/, or one csv' }), 'a folder with dev/ and test/ (MMLU\'s layout) or one csv, relative to the screen file'),
+    subjects: doc(
+      z.array(z.string({ error: 'each subject must be a string' }), { error: 'subjects must be a list such as [global_facts]' }).min(1, { error: 'subjects must not be empty' }).optional(),
+      'subjects to ask (default: every subject found)',
+    ),
+    shots: doc(int('shots', 0).optional(), 'dev examples before each question', 5),
+    scoring: doc(
+      z.enum(['letters', 'next-token'], { error: 'scoring must be letters or next-token' }).optional(),
+      'letters: the likeliest of the four letters; next-token: the one token generated after "Answer:" (the paper\'s)',
+      'next-token',
+    ),
+    select: doc(
+      z
+        .union(
+          [
+            z.literal('all'),
+            z.object({ mmlu21: z.literal(true), seed: int('seed', 0).optional() }).strict(),
+            z.object({ first: int('first', 1) }).strict(),
+          ],
+          { error: 'select must be all, { mmlu21: true, seed: N } or { first: N }' },
+        )
+        .optional(),
+      'which questions: all, { first: N } per subject, or { mmlu21: true, seed: N }: 14 the unmutated model answers right and 7 it answers wrong per subject',
+      { mmlu21: true, seed: 0 },
+    ),
     ...sampling,
   })
-  .strict();
+  .strict()
+  .meta({ title: 'choice assay' });
 
 const likelihoodSchema = z
   .object({
     name: assayName,
-    type: z.literal('likelihood'),
-    texts: z.array(z.string({ error: 'each text must be a string' }), { error: 'texts must be a list of strings' }).optional(),
-    baseline_of: z.array(z.string({ error: 'each name must be a string' }), { error: 'baseline_of must be a list of generate assay names' }).optional(),
-    kl_threshold: z.number({ error: 'kl_threshold must be a number ≥ 0' }).min(0, { error: 'kl_threshold must be a number ≥ 0' }).optional(),
-    kl_stat: z.enum(['max', 'mean'], { error: 'kl_stat must be max or mean' }).optional(),
+    type: doc(z.literal('likelihood'), 'teacher-forced texts; a mutant is silent when no argmax changed and its KL statistic is within the threshold'),
+    texts: doc(z.array(z.string({ error: 'each text must be a string' }), { error: 'texts must be a list of strings' }).optional(), 'texts to score'),
+    baseline_of: doc(
+      z.array(z.string({ error: 'each name must be a string' }), { error: 'baseline_of must be a list of generate assay names' }).optional(),
+      'generate assays of this screen whose prompt plus baseline continuation are scored too',
+    ),
+    kl_threshold: doc(z.number({ error: 'kl_threshold must be a number ≥ 0' }).min(0, { error: 'kl_threshold must be a number ≥ 0' }).optional(), 'largest KL(baseline ‖ mutant) in nats of a silent mutant', DEFAULT_KL_THRESHOLD),
+    kl_stat: doc(z.enum(['max', 'mean'], { error: 'kl_stat must be max or mean' }).optional(), 'the KL statistic over positions', 'max'),
   })
-  .strict();
+  .strict()
+  .meta({ title: 'likelihood assay' });
 
 const assaySchema = z.discriminatedUnion('type', [generateSchema, choiceSchema, likelihoodSchema], { error: 'type must be one of: generate, choice, likelihood' });
 
@@ -196,24 +220,46 @@ const unitSchema = z.union(
 
 const screenSchema = z
   .object({
-    model: z.string({ error: 'model must be a path (a llama2.c .bin file or a Hugging Face folder)' }),
-    tokenizer: z.string({ error: 'tokenizer must be a path' }).optional(),
-    targets: z.union([z.literal('all'), z.array(z.string({ error: 'each target must be a string' })).min(1, { error: 'targets must not be empty' }), z.string()], {
-      error: 'targets must be "all" or a list such as ["0.q", "*.gate", "0-2.up", "model.layers.2.mlp.down_proj.weight"]',
-    }),
-    unit: unitSchema,
-    kinds: z.array(z.string({ error: `each kind must be one of: ${KIND_HELP}` }), { error: `kinds must be a list of: ${KIND_HELP}` }).min(1, { error: 'kinds must not be empty' }),
-    assays: z.array(assaySchema, { error: 'assays must be a list' }).min(1, { error: 'a screen needs at least one assay' }),
-    order: z.enum(['plan', 'predicted'], { error: 'order must be plan or predicted' }).optional(),
-    select: z
-      .object({
-        top: z.number({ error: 'select.top must be a whole number ≥ 1' }).int({ error: 'select.top must be a whole number ≥ 1' }).min(1, { error: 'select.top must be a whole number ≥ 1' }),
-        sample: z.number({ error: 'select.sample must be a whole number ≥ 0' }).int({ error: 'select.sample must be a whole number ≥ 0' }).min(0, { error: 'select.sample must be a whole number ≥ 0' }).optional(),
-      }, { error: 'select must be { top: N } or { top: N, sample: M }' })
-      .strict()
-      .optional(),
+    model: doc(
+      z.string({ error: 'model must be a path (a llama2.c .bin file or a Hugging Face folder)' }),
+      'the model: a Hugging Face folder, a .gguf file or a llama2.c .bin checkpoint, relative to the screen file',
+    ),
+    tokenizer: doc(z.string({ error: 'tokenizer must be a path' }).optional(), 'a llama2.c tokenizer.bin, for a .bin checkpoint without one beside it'),
+    targets: doc(
+      z.union([z.literal('all'), z.array(z.string({ error: 'each target must be a string' })).min(1, { error: 'targets must not be empty' }), z.string()], {
+        error: 'targets must be "all" or a list such as ["0.q", "*.gate", "0-2.up", "model.layers.2.mlp.down_proj.weight"]',
+      }),
+      'all (every layer matrix), or a list of: L.q k v o gate up down, L.attn_norm, L.norms, embed, final_norm, lm_head, ranges (0-2.up), wildcards (*.gate, 2.*), or the checkpoint\'s own tensor names',
+    ),
+    unit: doc(unitSchema, 'what one mutant changes: { block: s } (s × s tiles; the paper: 64), element, row or col'),
+    kinds: doc(
+      z.array(z.string({ error: `each kind must be one of: ${KIND_HELP}` }), { error: `kinds must be a list of: ${KIND_HELP}` }).min(1, { error: 'kinds must not be empty' }),
+      `what a unit is set to: ${KIND_HELP} (max and min: the unmutated matrix's largest and smallest value)`,
+    ),
+    assays: doc(z.array(assaySchema, { error: 'assays must be a list' }).min(1, { error: 'a screen needs at least one assay' }), 'the tests every mutant is run through (below)'),
+    order: doc(
+      z.enum(['plan', 'predicted'], { error: 'order must be plan or predicted' }).optional(),
+      'plan: the file\'s order; predicted: the likeliest NSMs first (predicts first when the store has no predictions)',
+      'plan, or predicted with select',
+    ),
+    select: doc(
+      z
+        .object({
+          top: z.number({ error: 'select.top must be a whole number ≥ 1' }).int({ error: 'select.top must be a whole number ≥ 1' }).min(1, { error: 'select.top must be a whole number ≥ 1' }),
+          sample: z.number({ error: 'select.sample must be a whole number ≥ 0' }).int({ error: 'select.sample must be a whole number ≥ 0' }).min(0, { error: 'select.sample must be a whole number ≥ 0' }).optional(),
+        }, { error: 'select must be { top: N } or { top: N, sample: M }' })
+        .strict()
+        .optional(),
+      'screen only the top N likeliest NSMs by their predicted margins, plus a random sample of M others from which the NSMs missed are estimated',
+    ),
   })
-  .strict();
+  .strict()
+  .meta({ title: 'screen file' });
+
+/** The screen file as a JSON Schema (2020-12): the source of docs/screen-file.md, and usable by YAML editors. */
+export function screenFileJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(screenSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+}
 
 /**
  * The keys the mapping at `path` of a screen file may hold, read from the schema itself so that the hint cannot
@@ -290,7 +336,13 @@ export function parseScreenSpec(source: string, file: string): ScreenSpec {
     const line = e.linePos?.[0]?.line ?? (e.pos ? lc.linePos(e.pos[0]).line : undefined);
     fail(`the screen file is not valid YAML: ${e.message.split('\n')[0]}`, `${file}${line ? `:${line}` : ''}`, 'fix the YAML syntax');
   }
-  const data = doc.toJS();
+  let data: unknown;
+  try {
+    // YAML aliases may refer to each other; a file that expands past 100 of them is refused, not expanded
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    fail(`the screen file cannot be read as data: ${(e as Error).message}`, file, 'write the values out instead of nesting aliases (*name) of aliases');
+  }
   if (!data || typeof data !== 'object' || Array.isArray(data) || !isMap(doc.contents))
     fail('the screen file must be a YAML mapping with model, targets, unit, kinds and assays', file, 'see the README for an example');
   const parsed = screenSchema.safeParse(data);
