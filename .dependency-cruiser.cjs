@@ -1,21 +1,23 @@
 // The layering of DESIGN.md's data flow, checked on every `npm test` (npm run lint): each folder of src/ may
 // import only from the folders below it, and no module may reach itself through its imports.
 //   util, errors, version   <   model + backend (the engine)   <   spec   <   assays   <   store   <   screen
-//   <   predict   <   phenotypes   <   report   <   scale, serve   <   cli;   index.ts (the library) over all but cli
+//   <   predict   <   phenotypes   <   report   <   scale, serve   <   api   <   index.ts (the library)   <   cli
+// The command line is a client of the library: it imports src/index.ts, and of the rest only util/.
 // Within the engine, backend/ implements what model/ asks of it and shares two definitions with it: the matrix
 // (model/weights.ts) and the sampler's rule (model/sampler.ts); nothing else of model/.
 const above = {
-  util: ['backend', 'model', 'spec', 'assays', 'store', 'screen', 'predict', 'phenotypes', 'report', 'scale', 'serve', 'cli'],
-  model: ['spec', 'assays', 'store', 'screen', 'predict', 'phenotypes', 'report', 'scale', 'serve', 'cli'],
-  spec: ['backend', 'assays', 'store', 'screen', 'predict', 'phenotypes', 'report', 'scale', 'serve', 'cli'],
-  assays: ['store', 'screen', 'predict', 'phenotypes', 'report', 'scale', 'serve', 'cli'],
-  store: ['model', 'backend', 'spec', 'screen', 'predict', 'phenotypes', 'report', 'scale', 'serve', 'cli'],
-  screen: ['predict', 'phenotypes', 'report', 'scale', 'serve', 'cli'],
-  predict: ['phenotypes', 'report', 'scale', 'serve', 'cli'],
-  phenotypes: ['screen', 'predict', 'report', 'scale', 'serve', 'cli'],
-  report: ['screen', 'scale', 'serve', 'cli'],
-  scale: ['phenotypes', 'report', 'serve', 'cli'],
-  serve: ['screen', 'predict', 'scale', 'cli'],
+  util: ['backend', 'model', 'spec', 'assays', 'store', 'screen', 'predict', 'phenotypes', 'report', 'scale', 'serve', 'api', 'cli'],
+  model: ['spec', 'assays', 'store', 'screen', 'predict', 'phenotypes', 'report', 'scale', 'serve', 'api', 'cli'],
+  spec: ['backend', 'assays', 'store', 'screen', 'predict', 'phenotypes', 'report', 'scale', 'serve', 'api', 'cli'],
+  assays: ['store', 'screen', 'predict', 'phenotypes', 'report', 'scale', 'serve', 'api', 'cli'],
+  store: ['model', 'backend', 'spec', 'screen', 'predict', 'phenotypes', 'report', 'scale', 'serve', 'api', 'cli'],
+  screen: ['predict', 'phenotypes', 'report', 'scale', 'serve', 'api', 'cli'],
+  predict: ['phenotypes', 'report', 'scale', 'serve', 'api', 'cli'],
+  phenotypes: ['screen', 'predict', 'report', 'scale', 'serve', 'api', 'cli'],
+  report: ['screen', 'scale', 'serve', 'api', 'cli'],
+  scale: ['phenotypes', 'report', 'serve', 'api', 'cli'],
+  serve: ['screen', 'predict', 'scale', 'api', 'cli'],
+  api: ['cli'],
 };
 
 module.exports = {
@@ -43,6 +45,20 @@ module.exports = {
       to: { path: '^src/assays/', pathNot: '^src/assays/assay\\.ts$' },
     },
     { name: 'nothing-imports-the-cli', severity: 'error', from: { pathNot: '^src/cli/' }, to: { path: '^src/cli/' } },
+    {
+      name: 'nothing-below-imports-the-library',
+      severity: 'error',
+      comment: 'src/index.ts is the top of the library: only the command line imports it',
+      from: { path: '^src/', pathNot: '^src/cli/' },
+      to: { path: '^src/index\\.ts$' },
+    },
+    {
+      name: 'cli-is-a-client-of-the-library',
+      severity: 'error',
+      comment: 'src/cli/ takes everything through src/index.ts (and util/), as a program using mutascan would',
+      from: { path: '^src/cli/' },
+      to: { path: '^src/', pathNot: '^src/(index\\.ts|cli/|util/)' },
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

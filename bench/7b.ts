@@ -114,7 +114,7 @@ try {
     console.log(`screen setup (load; baseline of ${p.assays[0].baselineIds.length} tokens): ${((performance.now() - t) / 1000).toFixed(1)} s`);
     const plain = new PlainEvaluator(p.tf, p.assays, p.stats);
     const metered = new MeteredBackend(p.tf.backend);
-    const fast = new FastEvaluator(new Transformer(p.model.config, p.model.weights, metered), p.assays, p.stats, plain, undefined, undefined, defaultKvBudget(p.tf, 1));
+    const fast = new FastEvaluator(new Transformer(p.model.config, p.model.weights, metered), p.assays, p.stats, plain, { kvBudget: defaultKvBudget(p.tf, 1) });
     for (const line of decodingNotes(fast)) console.log(`decoding: ${line}`);
     const weights = [...allMatrices(p.model.weights).values()];
     const n = fast.passSize();
@@ -151,7 +151,7 @@ try {
     const p = await prepareScreen(spec);
     const plain = new PlainEvaluator(p.tf, p.assays, p.stats);
     const metered = new MeteredBackend(p.tf.backend);
-    const fast = new FastEvaluator(new Transformer(p.model.config, p.model.weights, metered), p.assays, p.stats, plain, undefined, undefined, defaultKvBudget(p.tf, 1));
+    const fast = new FastEvaluator(new Transformer(p.model.config, p.model.weights, metered), p.assays, p.stats, plain, { kvBudget: defaultKvBudget(p.tf, 1) });
     const { first } = p.plan.range(0);
     const n = fast.passSize();
     const mutants = Array.from({ length: n }, (_, i) => p.plan.mutant(first + i));

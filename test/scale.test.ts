@@ -57,6 +57,12 @@ function worker(extra: string[] = [], env: Record<string, string> = {}): { child
   return { child, log: () => log, exited };
 }
 
+/** A worker, run by the library, whose batch `batch` fails every time. */
+function failingWorker(batch: string): { exited: Promise<number | null> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'failing-worker.ts'), redis.url, batch], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return { exited: new Promise<number | null>((r) => child.on('exit', (code) => r(code))) };
+}
+
 function coordinator(spec: string, store: string, extra: string[] = [], env: Record<string, string> = {}): { child: ChildProcess; log: () => string; exited: Promise<number | null> } {
   const child = spawn(process.execPath, [CLI, 'run', spec, '--store', store, '--queue', redis.url, '--batch', '32', ...extra], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   let log = '';
@@ -228,7 +234,7 @@ describe('refusals and parking', () => {
     const spec = screen('parked', '"0.k"');
     const store = join(dir.path, 'parked.sqlite');
     const c = coordinator(spec, store);
-    const w = worker([], { MUTASCAN_FAIL_BATCH: 'm33' });
+    const w = failingWorker('m33');
     assert.equal(await c.exited, 1, c.log());
     assert.match(c.log(), /batch m33 \(mutants 33–64\) failed 3 times and is parked: injected failure of batch m33/);
     assert.match(c.log(), /1 batches failed repeatedly and are parked/);

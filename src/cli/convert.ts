@@ -1,9 +1,5 @@
 import type { Command } from 'commander';
-import { writeModelHf } from '../model/convert.js';
-import { loadModel, type Model } from '../model/model.js';
-import { writeModelGguf } from '../model/to-gguf.js';
-import { matrixStats, mutate } from '../screen/mutate.js';
-import { parseMutantKey } from '../screen/plan.js';
+import { openModel, type OpenedModel } from '../index.js';
 
 type Dtype = 'F32' | 'BF16' | undefined;
 
@@ -15,13 +11,9 @@ function dtypeOption(v: string | undefined, error: (m: string) => never): Dtype 
 }
 
 /** Writes the model to `out`: a .gguf file (for llama.cpp and Ollama), anything else a Hugging Face folder. */
-function write(model: Model, out: string, dtype: Dtype): string {
-  if (out.endsWith('.gguf')) {
-    writeModelGguf(model, out, { dtype });
-    return `wrote ${out} (GGUF, ${model.config.architecture === 'qwen2' ? 'qwen2' : 'llama'} architecture)`;
-  }
-  writeModelHf(model, out, { dtype });
-  return `wrote ${out} (config.json, generation_config.json, model.safetensors, tokenizer files)`;
+function write(model: OpenedModel, out: string, dtype: Dtype): string {
+  const w = model.save(out, { dtype });
+  return w.format === 'gguf' ? `wrote ${out} (GGUF, ${w.architecture} architecture)` : `wrote ${out} (config.json, generation_config.json, model.safetensors, tokenizer files)`;
 }
 
 export function registerConvert(program: Command): void {
@@ -32,8 +24,8 @@ export function registerConvert(program: Command): void {
     .option('--tokenizer <file>', 'llama2.c tokenizer.bin (default: beside a .bin model)')
     .requiredOption('--out <path>', 'file.gguf, or a folder to write')
     .option('--dtype <type>', "the matrices' type in the output: f32 or bf16 (default: the model's)")
-    .action((modelPath: string, o) => {
-      const model = loadModel(modelPath, { tokenizer: o.tokenizer });
+    .action(async (modelPath: string, o) => {
+      const model = await openModel(modelPath, { tokenizer: o.tokenizer, backend: 'ts' });
       process.stdout.write(write(model, o.out, dtypeOption(o.dtype, program.error.bind(program))) + '\n');
     });
 
@@ -45,13 +37,9 @@ export function registerConvert(program: Command): void {
     .requiredOption('--out <path>', 'file.gguf, or a folder to write')
     .option('--tokenizer <file>', 'llama2.c tokenizer.bin (default: beside a .bin model)')
     .option('--dtype <type>', "the matrices' type in the output: f32 or bf16 (default: the model's)")
-    .action((modelPath: string, o) => {
-      const model = loadModel(modelPath, { tokenizer: o.tokenizer });
-      // (a mapped checkpoint's mapping is private: the write copies the page, never the file)
-      for (const key of o.mutant as string[]) {
-        const m = parseMutantKey(key, model);
-        mutate(m.target.weights, m.unit, m.kind, matrixStats(m.target.weights));
-      }
+    .action(async (modelPath: string, o) => {
+      const model = await openModel(modelPath, { tokenizer: o.tokenizer, backend: 'ts' });
+      for (const key of o.mutant as string[]) model.mutate(key);
       process.stdout.write(write(model, o.out, dtypeOption(o.dtype, program.error.bind(program))) + ` with ${(o.mutant as string[]).join(' + ')}\n`);
     });
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { basename } from 'node:path';
-import { estimateScreen, machinesWithin, type Estimate } from '../screen/estimate.js';
+import { estimateScreen, machinesWithin, type Estimate } from '../index.js';
 import { int } from './options.js';
 
 /** 3 d 04 h, 5 h 12 min, 4 min 10 s, 12.3 s */
@@ -58,7 +58,7 @@ export function registerEstimate(program: Command): void {
     .option('--json', 'print the estimate as JSON')
     .action(async (screen: string, o) => {
       const e = await estimateScreen({
-        specFile: screen,
+        screen,
         backend: o.backend,
         threads: o.threads,
         plain: o.plain === true,

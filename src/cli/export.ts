@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { writeExport } from '../store/export.js';
-import { Store } from '../store/store.js';
+import { fail, withResults } from '../index.js';
 
 export function registerExport(program: Command): void {
   program
@@ -9,13 +8,9 @@ export function registerExport(program: Command): void {
     .argument('<store>', 'SQLite store')
     .requiredOption('--format <format>', 'csv | parquet')
     .requiredOption('--out <file>', 'file to write')
-    .action((path: string, o) => {
-      const store = Store.open(path);
-      try {
-        const n = writeExport(store, o.format, o.out);
-        process.stdout.write(`wrote ${n} rows to ${o.out}\n`);
-      } finally {
-        store.close();
-      }
+    .action(async (path: string, o: { format: string; out: string }) => {
+      if (o.format !== 'csv' && o.format !== 'parquet') fail(`unknown export format "${o.format}"`, '--format', 'use csv or parquet');
+      const n = await withResults(path, (r) => r.export(o.format as 'csv' | 'parquet', o.out));
+      process.stdout.write(`wrote ${n} rows to ${o.out}\n`);
     });
 }

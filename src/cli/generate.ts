@@ -1,11 +1,6 @@
 import type { Command } from 'commander';
-import { selectBackend } from '../backend/select.js';
-import { Transformer } from '../model/forward.js';
-import { checkLength, generate, promptIds } from '../model/generate.js';
-import { loadModel } from '../model/model.js';
+import { openModel } from '../index.js';
 import { int, real } from './options.js';
-import { matrixStats, mutate } from '../screen/mutate.js';
-import { parseMutantKey } from '../screen/plan.js';
 
 export function registerGenerate(program: Command): void {
   program
@@ -28,32 +23,25 @@ export function registerGenerate(program: Command): void {
     .action(async (modelPath: string, o) => {
       if (o.maxLength !== undefined && o.maxNewTokens !== undefined)
         program.error('error: give --max-length or --max-new-tokens, not both');
-      const model = loadModel(modelPath, { tokenizer: o.tokenizer });
-      const backend = await selectBackend(o.backend, o.threads);
-      const tf = new Transformer(model.config, model.weights, backend);
-      // (a mapped checkpoint's mapping is private: the write copies the page, never the file)
-      for (const key of (o.mutate as string[] | undefined) ?? []) {
-        const m = parseMutantKey(key, model);
-        mutate(m.target.weights, m.unit, m.kind, matrixStats(m.target.weights));
-      }
-      const d = model.defaults;
+      const opened = await openModel(modelPath, { tokenizer: o.tokenizer, backend: o.backend, threads: o.threads });
+      for (const key of (o.mutate as string[] | undefined) ?? []) opened.mutate(key);
+      const d = opened.defaults;
+      // without a length, the checkpoint's defaults (cut to the context, as transformers does); a length given must fit
       const useDefaultsLength = o.maxLength === undefined && o.maxNewTokens === undefined;
-      // a length given here must fit the context; the checkpoint's defaults are cut to it, as transformers does
-      if (!useDefaultsLength) checkLength(promptIds(model, o.prompt, o.chat === true).length, { maxLength: o.maxLength, maxNewTokens: o.maxNewTokens }, model.config.maxSeqLen);
-      const g = generate(
-        model,
-        tf,
-        o.prompt,
-        {
-          temperature: o.temperature ?? d.temperature ?? 1,
-          topP: o.topP ?? d.topP ?? 0.9,
-          topK: o.topK ?? d.topK ?? 0,
-          seed: o.seed ?? 0,
-          maxLength: useDefaultsLength ? (d.maxNewTokens === undefined ? (d.maxLength ?? 256) : undefined) : o.maxLength,
-          maxNewTokens: useDefaultsLength ? d.maxNewTokens : o.maxNewTokens,
-        },
-        o.chat === true,
-      );
+      const room = opened.config.maxSeqLen - opened.promptIds(o.prompt, { chat: o.chat === true }).length + 1;
+      const lengths = !useDefaultsLength
+        ? { maxLength: o.maxLength, maxNewTokens: o.maxNewTokens }
+        : d.maxNewTokens === undefined
+          ? { maxLength: Math.min(d.maxLength ?? 256, opened.config.maxSeqLen) }
+          : { maxNewTokens: Math.max(0, Math.min(d.maxNewTokens, room)) };
+      const g = opened.generate(o.prompt, {
+        temperature: o.temperature ?? d.temperature ?? 1,
+        topP: o.topP ?? d.topP ?? 0.9,
+        topK: o.topK ?? d.topK ?? 0,
+        seed: o.seed ?? 0,
+        ...lengths,
+        chat: o.chat === true,
+      });
       if (o.json) process.stdout.write(JSON.stringify({ prompt_ids: g.promptIds, ids: g.ids, text: g.text }) + '\n');
       else process.stdout.write(`${o.prompt}${g.text}\n`);
     });

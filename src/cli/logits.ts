@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { fail } from '../errors.js';
-import { openModel } from '../index.js';
+import { fail, openModel } from '../index.js';
 import { int } from './options.js';
 
 export function registerLogits(program: Command): void {

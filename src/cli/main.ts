@@ -1,7 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { MutascanError } from '../errors.js';
-import { isDamage, StoreDamaged } from '../store/health.js';
-import { Store } from '../store/store.js';
+import { MutascanError, StoreDamaged } from '../index.js';
 import { registerConvert } from './convert.js';
 import { registerEstimate } from './estimate.js';
 import { registerExport } from './export.js';
@@ -34,14 +32,21 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // output piped into `head` and the like: the reader has what it wanted, so stop quietly as Unix tools do
+  for (const out of [process.stdout, process.stderr])
+    out.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(0);
+      throw e;
+    });
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode; // commander already printed its message
-    if (isDamage(e)) {
-      process.stderr.write(`mutascan: error: ${new StoreDamaged(Store.lastOpened ?? 'the store', (e as Error).message).message}\n`);
+    if (StoreDamaged.isCause(e)) {
+      // the library names the store wherever it knows it; this is the message for any damage that got past it
+      process.stderr.write(`mutascan: error: a store or model file is damaged (${(e as Error).message}); \`mutascan status STORE\` says what a store still holds, \`mutascan repair STORE --out fixed.sqlite\` keeps it\n`);
       return 1;
     }
     if (e instanceof MutascanError) {

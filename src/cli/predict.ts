@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { predictToStore } from '../predict/to-store.js';
+import { predictScreen, type MissedEstimate } from '../index.js';
 import { int } from './options.js';
-import type { MissedEstimate } from '../store/predictions.js';
 
 const pct = (x: number): string => `${(100 * x).toFixed(1)} %`;
 const n = (x: number): string => Math.round(x).toLocaleString('en-US');
@@ -22,7 +21,7 @@ export function registerPredict(program: Command): void {
     .option('--backend <name>', 'auto | ts | native')
     .option('--threads <n>', 'threads for the native backend', int('--threads', 1))
     .action(async (screen: string, o) => {
-      const s = await predictToStore({ specFile: screen, storePath: o.store, backend: o.backend, threads: o.threads, onNote: (line) => process.stderr.write(`mutascan: ${line}\n`) });
+      const s = await predictScreen({ screen, store: o.store, backend: o.backend, threads: o.threads, onNote: (line) => process.stderr.write(`mutascan: ${line}\n`) });
       const out: string[] = [];
       for (const a of s.assays) {
         if (a.skipped) {

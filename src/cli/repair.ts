@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { repair, type Salvage } from '../store/repair.js';
+import { repairStore, type Salvage } from '../index.js';
 
 /** What a salvage keeps and loses, in the words `status` and `repair` share. */
 export function describeSalvage(s: Salvage): string[] {
@@ -22,7 +22,7 @@ export function registerRepair(program: Command): void {
     .argument('<store>', 'the damaged store (opened read-only, never changed)')
     .requiredOption('--out <file>', 'the new store to write')
     .action((path: string, o: { out: string }) => {
-      const s = repair(path, o.out);
+      const s = repairStore(path, o.out);
       const out = [`wrote ${o.out} (it passes SQLite's integrity check)`, ...describeSalvage(s)];
       out.push(`finish the screen with: mutascan run <screen file> --store ${o.out}`);
       process.stdout.write(out.join('\n') + '\n');

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { writeReport } from '../report/report.js';
-import { Store } from '../store/store.js';
+import { writeStoreReport } from '../index.js';
 
 export function registerReport(program: Command): void {
   program
@@ -13,14 +12,9 @@ export function registerReport(program: Command): void {
     .option('--tokenizer <path>', 'its tokenizer, for llama2.c models')
     .option('--no-embed', "skip the phenotypes' embeddings, clusters and layout (no model needed)")
     .action(async (path: string, o: { out: string; model?: string; tokenizer?: string; embed: boolean }) => {
-      const store = Store.open(path);
-      try {
-        const t0 = performance.now();
-        const r = await writeReport(store, o.out, (line) => process.stderr.write(`report: ${line}\n`), { model: o.model, tokenizer: o.tokenizer, noEmbed: !o.embed });
-        const secs = ((performance.now() - t0) / 1000).toFixed(1);
-        process.stdout.write(`${join(o.out, 'index.html')}: ${r.figures} figures (SVG + PNG) in ${join(o.out, 'figures')}, ${r.tables} tables in ${join(o.out, 'tables')}, built in ${secs} s\n`);
-      } finally {
-        store.close();
-      }
+      const t0 = performance.now();
+      const r = await writeStoreReport(path, o.out, { onNote: (line) => process.stderr.write(`report: ${line}\n`), model: o.model, tokenizer: o.tokenizer, noEmbed: !o.embed });
+      const secs = ((performance.now() - t0) / 1000).toFixed(1);
+      process.stdout.write(`${join(o.out, 'index.html')}: ${r.figures} figures (SVG + PNG) in ${join(o.out, 'figures')}, ${r.tables} tables in ${join(o.out, 'tables')}, built in ${secs} s\n`);
     });
 }

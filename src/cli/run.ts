@@ -1,13 +1,9 @@
 import { Presets, SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { MutascanError } from '../errors.js';
-import { runDistributed } from '../scale/coordinator.js';
-import { runScreen } from '../screen/runner.js';
+import { MutascanError, runScreen, serveInThread, type ServeThread } from '../index.js';
 import { int, kvMemory } from './options.js';
-import { serveInThread, type ServeThread } from '../serve/thread.js';
 import { announce, DEFAULT_PORT, port } from './serve.js';
 import { describeEstimate } from './predict.js';
-import { runGuide } from '../predict/guide.js';
 
 /** ETA as 1h05m, 3m20s or 45s (cli-progress's own rounds 119 s to "1m60s"). */
 export function formatEta(seconds: number): string {
@@ -46,10 +42,10 @@ export function registerRun(program: Command): void {
     .option('--sample <n>', 'with --budget: how many of the rest to screen for that estimate (default: a tenth of the budget, at least 200)', int('--sample', 0))
     .option('--kv-memory <GiB>', 'keys and values of passes and decoding NSMs per screening process (default: 60 % of the memory the weights leave, shared by the processes)', kvMemory)
     .action(async (screen: string, o) => {
-      let stop = false;
+      const stop = new AbortController();
       const onSigint = (): void => {
-        if (stop) process.exit(130);
-        stop = true;
+        if (stop.signal.aborted) process.exit(130);
+        stop.abort();
         process.stderr.write('\nmutascan: stopping after the batch in flight (Ctrl-C again to quit at once)…\n');
       };
       process.on('SIGINT', onSigint);
@@ -69,30 +65,27 @@ export function registerRun(program: Command): void {
       };
       try {
         let workers = 0;
-        const run = o.queue
-          ? (x: Parameters<typeof runScreen>[0]) =>
-              runDistributed({
-                ...x,
-                queue: o.queue,
-                redisCa: o.redisCa,
-                batchSize: o.batch,
-                onWorkers: (n) => (workers = n),
-              })
-          : runScreen;
+        // the library refuses these too, in its own words; here they are named as flags
         if (o.queue && o.jobs !== 'auto') throw new MutascanError('--jobs does not go with --queue', '--jobs', 'start more workers instead (mutascan worker --concurrency N)');
         if (o.redisCa && !o.queue) throw new MutascanError('--redis-ca goes with --queue', '--redis-ca', 'drop it, or add --queue rediss://HOST:PORT');
         if (o.queue && o.limit !== undefined) throw new MutascanError('--limit does not go with --queue', '--limit', 'drop one of them');
         if (o.sample !== undefined && o.budget === undefined) throw new MutascanError('--sample goes with --budget', '--sample', 'add --budget N, or drop --sample');
-        const s = await run({
-          specFile: screen,
-          storePath: o.store,
+        const s = await runScreen({
+          screen,
+          store: o.store,
           backend: o.backend,
           threads: o.threads,
           plain: o.plain === true,
           limit: o.limit,
-          jobs: o.jobs,
-          guide: runGuide({ order: o.order, budget: o.budget, sample: o.sample }),
-          shouldStop: () => stop,
+          jobs: o.queue && o.jobs === 'auto' ? undefined : o.jobs,
+          order: o.order,
+          budget: o.budget,
+          sample: o.sample,
+          queue: o.queue,
+          redisCa: o.redisCa,
+          batch: o.batch,
+          onWorkers: (n) => (workers = n),
+          signal: stop.signal,
           onStart: ({ total, done, resumed, notes }) => {
             for (const n of notes) process.stderr.write(`mutascan: note: ${n}\n`);
             if (resumed) process.stderr.write(`mutascan: resuming ${o.store}: ${done} of ${total} mutants already done\n`);
@@ -109,14 +102,14 @@ export function registerRun(program: Command): void {
         live = undefined;
         await closeLive(server);
         const rate = s.ranNow / Math.max(1e-3, s.seconds);
-        if (s.stopped && stop) process.exitCode = 130; // interrupted, as a shell expects after Ctrl-C
-        const parked = 'parked' in s ? (s.parked as number) : 0;
-        if (parked && !stop) {
+        if (s.stopped && stop.signal.aborted) process.exitCode = 130; // interrupted, as a shell expects after Ctrl-C
+        const parked = s.parked ?? 0;
+        if (parked && !stop.signal.aborted) {
           process.exitCode = 1;
           process.stderr.write(`mutascan: ${s.done} of ${s.total} mutants stored; ${parked} batches failed repeatedly and are parked (their errors: mutascan status ${o.store}); run the same command to try them again\n`);
           return;
         }
-        if (s.others && !stop && s.done < s.total) {
+        if (s.others && !stop.signal.aborted && s.done < s.total) {
           const held = s.others.map((x) => `${x.mutants} with the run of ${x.run}`).join('; ');
           process.stderr.write(`mutascan: this run's share is done (${s.ranNow} mutants evaluated here, ${s.done} of ${s.total} stored); the rest are being evaluated by the runs sharing the store (${held}); the store is complete when they finish, and if one dies, running the same command takes its mutants over\n`);
           return;

@@ -1,9 +1,5 @@
 import type { Command } from 'commander';
-import { selectBackend } from '../backend/select.js';
-import { Transformer } from '../model/forward.js';
-import { promptIds } from '../model/generate.js';
-import { loadModel } from '../model/model.js';
-import { scoutSuperWeights } from '../predict/scout.js';
+import { openModel } from '../index.js';
 import { int } from './options.js';
 
 const g = (x: number): string => (Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-2 && x !== 0) ? x.toExponential(2) : x.toFixed(2));
@@ -20,18 +16,17 @@ export function registerScout(program: Command): void {
     .option('--threads <n>', 'threads for the native backend', int('--threads', 1))
     .option('--json', 'print the candidates as JSON')
     .action(async (modelPath: string, o) => {
-      const model = loadModel(modelPath, { tokenizer: o.tokenizer });
-      const tf = new Transformer(model.config, model.weights, await selectBackend(o.backend, o.threads));
-      const ids = promptIds(model, o.prompt);
-      const found = scoutSuperWeights(tf, ids).slice(0, o.top);
+      const opened = await openModel(modelPath, { tokenizer: o.tokenizer, backend: o.backend, threads: o.threads });
+      const ids = opened.promptIds(o.prompt);
+      const found = opened.scoutSuperWeights(ids).slice(0, o.top);
       if (o.json) {
-        process.stdout.write(JSON.stringify(found.map((c) => ({ ...c, key: `${c.layer}.down:${c.row},${c.col}+1x1:zero` }))) + '\n');
+        process.stdout.write(JSON.stringify(found) + '\n');
         return;
       }
       const out = [`${ids.length} tokens; per layer, down_proj's strongest output channel, ranked by its peak over the median channel's:`];
       found.forEach((c, i) =>
         out.push(
-          `${i + 1}. layer ${c.layer} down_proj [${c.row}, ${c.col}] = ${g(c.weight)}: output channel ${c.row} peaks at |${g(c.peak)}| (${g(c.ratio)}× the median channel) at position ${c.position}; this weight gives ${(100 * c.share).toFixed(0)} % of it, its input channel ${c.col} at ${g(c.input)} (${g(c.inputRatio)}× the median input)\n   try: mutascan generate ${modelPath} --prompt ${JSON.stringify(o.prompt)} --mutate ${c.layer}.down:${c.row},${c.col}+1x1:zero`,
+          `${i + 1}. layer ${c.layer} down_proj [${c.row}, ${c.col}] = ${g(c.weight)}: output channel ${c.row} peaks at |${g(c.peak)}| (${g(c.ratio)}× the median channel) at position ${c.position}; this weight gives ${(100 * c.share).toFixed(0)} % of it, its input channel ${c.col} at ${g(c.input)} (${g(c.inputRatio)}× the median input)\n   try: mutascan generate ${modelPath} --prompt ${JSON.stringify(o.prompt)} --mutate ${c.key}`,
         ),
       );
       process.stdout.write(out.join('\n') + '\n');

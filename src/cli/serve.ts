@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { readToken } from '../serve/access.js';
-import { serveStores } from '../serve/server.js';
+import { serve, serveToken } from '../index.js';
 import { InvalidArgumentError } from 'commander';
 import { int } from './options.js';
 
@@ -31,7 +30,7 @@ export function registerServe(program: Command): void {
     .option('--token-file <file>', 'file whose first line is the token')
     .option('--max-viewers <n>', 'open live pages at most, over all stores', int('--max-viewers', 1), 256)
     .action(async (stores: string[], o: { port: number; host: string; token?: string; tokenFile?: string; maxViewers: number }) => {
-      const server = await serveStores({ stores, host: o.host, port: o.port, token: readToken(o), maxViewers: o.maxViewers, log: (line) => process.stderr.write(`mutascan: ${line}\n`) });
+      const server = await serve({ stores, host: o.host, port: o.port, token: serveToken(o), maxViewers: o.maxViewers, log: (line) => process.stderr.write(`mutascan: ${line}\n`) });
       announce(server, (line) => process.stdout.write(line));
       process.stderr.write(`mutascan: serving ${stores.length} store${stores.length > 1 ? 's' : ''} read-only; Ctrl-C stops\n`);
       await new Promise<void>((resolve) => {

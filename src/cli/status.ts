@@ -1,12 +1,7 @@
 import type { Command } from 'commander';
-import { Store } from '../store/store.js';
-import { describeParkedMutants, summarize } from '../store/summary.js';
-import { isDamage, StoreDamaged } from '../store/health.js';
-import { survey } from '../store/repair.js';
-import { describeRun, isAlive, openRuns } from '../store/runs.js';
+import { openResults, StoreDamaged, surveyStore, type Results, type StoreStatus } from '../index.js';
 import { describeSalvage } from './repair.js';
 import { describeEstimate } from './predict.js';
-import { predictionCounts, readEstimates } from '../store/predictions.js';
 
 export function registerStatus(program: Command): void {
   program
@@ -15,16 +10,16 @@ export function registerStatus(program: Command): void {
     .argument('<store>', 'SQLite store')
     .option('--json', 'print the counts as JSON')
     .action((path: string, o) => {
-      let store: Store | undefined;
-      let s: ReturnType<typeof summarize>;
+      let store: Results | undefined;
+      let s: StoreStatus;
       try {
-        store = Store.open(path);
-        s = summarize(store);
+        store = openResults(path);
+        s = store.status();
       } catch (e) {
         store?.close();
-        if (!(e instanceof StoreDamaged) && !isDamage(e)) throw e;
-        const lines = [`${path}: the store is damaged (${e instanceof StoreDamaged ? e.detail : (e as Error).message})`];
-        const v = survey(path);
+        if (!(e instanceof StoreDamaged)) throw e;
+        const lines = [`${path}: the store is damaged (${e.detail})`];
+        const v = surveyStore(path);
         if (v.problems.length && v.problems[0] !== 'ok') lines.push(`SQLite's quick check: ${v.problems.slice(0, 3).join('; ')}${v.problems.length > 3 ? '; …' : ''}`);
         lines.push(...describeSalvage(v), `keep them with: mutascan repair ${path} --out fixed.sqlite`);
         process.stdout.write(lines.join('\n') + '\n');
@@ -33,7 +28,8 @@ export function registerStatus(program: Command): void {
       }
       try {
         if (o.json) {
-          process.stdout.write(JSON.stringify(s) + '\n');
+          const { total, done, assays, parked, workers } = s;
+          process.stdout.write(JSON.stringify({ total, done, assays, parked: parked.map(({ mutants: _, ...b }) => b), workers }) + '\n');
           return;
         }
         const pct = s.total ? ((100 * s.done) / s.total).toFixed(1) : '0';
@@ -45,14 +41,14 @@ export function registerStatus(program: Command): void {
           out.push('  matrix      done      NSMs  phenotypes');
           for (const m of a.byMatrix) out.push(`  ${m.matrix.padEnd(8)}${String(m.done).padStart(8)}${String(m.nsm).padStart(10)}${String(m.phenotypes).padStart(12)}`);
         }
-        for (const x of predictionCounts(store))
+        for (const x of s.predictions)
           out.push(`predictions (mutascan predict), assay ${x.assay}: ${x.predicted.toLocaleString('en-US')} mutants predicted, ${x.nsms.toLocaleString('en-US')} of them predicted NSMs (predicted margin < 0)`);
-        for (const e of readEstimates(store)) out.push(`budget of ${e.budget.toLocaleString('en-US')}: ${describeEstimate(e)} (${e.at})`);
-        for (const r of openRuns(store))
-          out.push(isAlive(r) ? `being filled by the run of ${describeRun(r)}` : `a run that is gone left mutants claimed (${describeRun(r)}): the next run takes them over`);
+        for (const e of s.estimates) out.push(`budget of ${e.budget.toLocaleString('en-US')}: ${describeEstimate(e)} (${e.at})`);
+        for (const r of s.runs)
+          out.push(r.alive ? `being filled by the run of ${r.description}` : `a run that is gone left mutants claimed (${r.description}): the next run takes them over`);
         for (const w of s.workers)
           out.push(`worker ${w.name}: ${w.mutants} mutants in ${w.batches} batches, ${(w.mutants / Math.max(1e-9, w.seconds)).toFixed(1)} mutants/s while evaluating, last batch ${new Date(w.lastMs).toISOString()}`);
-        for (const b of s.parked) out.push(`parked batch ${b.batch} (${describeParkedMutants(b)}) after ${b.attempts} failed attempts: ${b.error}`);
+        for (const b of s.parked) out.push(`parked batch ${b.batch} (${b.mutants}) after ${b.attempts} failed attempts: ${b.error}`);
         process.stdout.write(out.join('\n') + '\n');
       } finally {
         store.close();

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { runWorker } from '../scale/worker.js';
+import { runWorker } from '../index.js';
 import { int, kvMemory, real } from './options.js';
 
 export function registerWorker(program: Command): void {

@@ -30,12 +30,6 @@ const SPIKE_OVER_RESIDUAL = 100;
 /** What the shared direction of the feed-forward inputs is measured on. */
 const PROBE = 'Once upon a time there was a little girl who loved the sea';
 
-export function parseSuperWeight(text: string): SuperWeight {
-  const m = /^\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*$/.exec(text);
-  if (!m) fail(`--plant-super-weight ${text}: not LAYER,ROW,COL`, '--plant-super-weight', 'e.g. 1,2533,7890 (down_proj of layer 1, row 2533, column 7890: the Super Weight paper\'s coordinates in Llama-2-7B)');
-  return { layer: Number(m[1]), row: Number(m[2]), col: Number(m[3]) };
-}
-
 /** Plants the super weight; returns the values written. */
 export function plantSuperWeight(dir: string, sw: SuperWeight): { weight: number; gateNorm: number } {
   const model = loadModel(dir);

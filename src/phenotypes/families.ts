@@ -7,9 +7,8 @@
 import { kmeans } from 'ml-kmeans';
 import { UMAP } from 'umap-js';
 import { modelFingerprint } from '../model/fingerprint.js';
-import { Transformer } from '../model/forward.js';
-import { loadModel } from '../model/model.js';
-import type { Backend } from '../backend/backend.js';
+import type { Transformer } from '../model/forward.js';
+import { openTransformer } from '../model/open.js';
 import type { AssayRow, Store } from '../store/store.js';
 import { Gaussian, seededRandom } from '../util/random.js';
 import { wordAt } from '../util/words.js';
@@ -50,11 +49,15 @@ export interface AssayPhenotypes {
   note?: string;
 }
 
+/** The model given is another than the store's: no embeddings, and a note saying so. */
+class MismatchedModel extends Error {}
+
 export interface PhenotypeOptions {
   /** the model to embed with (default: the store's model path); its fingerprint must be the store's */
   model?: string;
   tokenizer?: string;
-  backend: () => Promise<Backend>;
+  /** auto (default), ts or native */
+  backend?: string;
   /** skip embeddings, clusters and layout */
   noEmbed?: boolean;
   seed?: number;
@@ -170,10 +173,16 @@ export async function phenotypeFamilies(store: Store, o: PhenotypeOptions, assay
     const path = o.model ?? screen.modelPath;
     try {
       // the tokenizer the screen named, unless another model is given
-      const model = loadModel(path, { tokenizer: o.tokenizer ?? (o.model ? undefined : screen.tokenizerPath) });
-      const fp = modelFingerprint(model.source.files);
-      if (fp !== screen.modelFingerprint) note = `the model at ${path} is not the store's (fingerprint ${fp.slice(0, 12)}…): no embeddings; pass --model with the screen's model`;
-      else tf = new Transformer(model.config, model.weights, await o.backend());
+      let fp = '';
+      const opened = await openTransformer(path, { tokenizer: o.tokenizer ?? (o.model ? undefined : screen.tokenizerPath), backend: o.backend, onModel: (m) => {
+        fp = modelFingerprint(m.source.files);
+        if (fp !== screen.modelFingerprint) throw new MismatchedModel();
+      } }).catch((e) => {
+        if (e instanceof MismatchedModel) return undefined;
+        throw e;
+      });
+      if (!opened) note = `the model at ${path} is not the store's (fingerprint ${fp.slice(0, 12)}…): no embeddings; pass --model with the screen's model`;
+      else tf = opened.tf;
     } catch (e) {
       note = `the screen's model could not be loaded (${(e as Error).message}): no embeddings; pass --model (and --tokenizer) with this machine's copy`;
     }

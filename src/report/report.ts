@@ -10,7 +10,6 @@ import { analyse, sortedOrder, unitHits, type Analyses } from './analyses.js';
 import { complementarityChart, enrichmentChart, gainChart, predictedMarginChart, layerBars, overlapHeatmap, phenotypeLayout, styleBars, summaryBars, valueHistogram, wordBars, type HistogramRow } from './charts.js';
 import { phenotypeFamilies, type AssayPhenotypes } from '../phenotypes/families.js';
 import { phenotypeRecord } from '../phenotypes/record.js';
-import { selectBackend } from '../backend/select.js';
 import { familyMutants, styleEnrichment, type FamilyMutantRow, type StyleEnrichmentRow } from './phenotype-analyses.js';
 import { loadReportData, type ReportData } from './data.js';
 import { accuracyScale, klScale, mapFigure, mapPixels, overviewFigure, render, valuePixels, type Figure } from './figures.js';
@@ -83,7 +82,7 @@ export interface ReportOptions {
 /** What the page shows besides the maps: statistics and the phenotypes' families (the static report and the live view alike). */
 export async function analysePage(store: Store, data: ReportData, o: ReportOptions): Promise<{ an: Analyses; families: AssayPhenotypes[]; styleRows: StyleEnrichmentRow[]; familyRows: FamilyMutantRow[] }> {
   const an = analyse(data);
-  const families = await phenotypeFamilies(store, { model: o.model, tokenizer: o.tokenizer, noEmbed: o.noEmbed, backend: () => selectBackend() });
+  const families = await phenotypeFamilies(store, { model: o.model, tokenizer: o.tokenizer, noEmbed: o.noEmbed });
   return { an, families, styleRows: styleEnrichment(data, families), familyRows: familyMutants(store, families) };
 }
 

@@ -35,6 +35,8 @@ export interface WorkerOptions {
   idleExitMs?: number;
   log(line: string): void;
   shouldStop?(): boolean;
+  /** called with a batch's id before it is evaluated; what it throws fails the batch as an evaluation error would */
+  beforeBatch?(batch: string): void;
 }
 
 interface Running {
@@ -119,8 +121,7 @@ export async function runWorker(o: WorkerOptions): Promise<{ batches: number; re
           s.queue,
           async (job): Promise<BatchResult> => {
             const mutants = batchMutants(job.data as Batch);
-            // Fault injection for the tests of parking: this batch always fails.
-            if (process.env.MUTASCAN_FAIL_BATCH === job.id) throw new Error(`injected failure of batch ${job.id} (MUTASCAN_FAIL_BATCH)`);
+            o.beforeBatch?.(job.id!);
             const t0 = performance.now();
             const results: BatchResult['results'] = [];
             for (let i = 0; i < mutants.length; i += 16) {

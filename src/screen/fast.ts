@@ -65,7 +65,18 @@ interface PassTrace {
   layerInputs: Float32Array[][];
 }
 
+export interface FastOptions {
+  /** mutants per pass; by default as many as make about `rowsPerPass` rows, within the KV budget */
+  batchSize?: number;
+  rowsPerPass?: number;
+  /** bytes the keys and values of passes and decoding sequences may take (see defaultKvBudget) */
+  kvBudget?: number;
+}
+
 export class FastEvaluator implements Evaluator {
+  readonly batchSize?: number;
+  readonly rowsPerPass: number;
+  readonly kvBudget: number;
   rechecks = 0;
   /** positions run in teacher-forced passes (mutants × positions), for the benchmark's accounting */
   passRows = 0;
@@ -84,12 +95,11 @@ export class FastEvaluator implements Evaluator {
     readonly assays: Assay[],
     readonly stats: (m: Mutant) => MatrixStats,
     readonly plain: PlainEvaluator,
-    /** mutants per pass; by default as many as make about `rowsPerPass` rows */
-    readonly batchSize?: number,
-    readonly rowsPerPass = 4096,
-    /** bytes the keys and values of passes and decoding sequences may take (see defaultKvBudget) */
-    readonly kvBudget = defaultKvBudget(tf, 1),
+    o: FastOptions = {},
   ) {
+    this.batchSize = o.batchSize;
+    this.rowsPerPass = o.rowsPerPass ?? 4096;
+    this.kvBudget = o.kvBudget ?? defaultKvBudget(tf, 1);
     this.exact = [...allMatrices(tf.weights).values()].every((m) => tf.backend.rowExact(m.dtype));
     this.precision = precisionOf(tf.weights);
     this.traces = assays.map((a) => (a.type === 'generate' ? this.trace(a) : this.passTrace(a)));

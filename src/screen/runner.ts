@@ -5,12 +5,12 @@
 import { createHash } from 'node:crypto';
 import { prepareAssays, type Assay } from '../assays/prepare.js';
 import type { Backend } from '../backend/backend.js';
-import { selectBackend } from '../backend/select.js';
 import { fail } from '../errors.js';
 import { modelFingerprint } from '../model/fingerprint.js';
 import { family } from '../model/families/index.js';
-import { Transformer } from '../model/forward.js';
-import { loadModel, type Model } from '../model/model.js';
+import type { Transformer } from '../model/forward.js';
+import type { Model } from '../model/model.js';
+import { openTransformer } from '../model/open.js';
 import { Store, type MutantRow, type ScreenIdentity } from '../store/store.js';
 import { describeRun, RunRegistration, type RunKind } from '../store/runs.js';
 import { SCHEMA_VERSION } from '../store/schema.js';
@@ -113,10 +113,8 @@ export async function prepareScreen(specFile: string, backendName?: string, thre
  * are computed (a worker checks its fingerprint there).
  */
 export async function prepareFromSpec(spec: ScreenSpec, backendName?: string, threads?: number, onModel?: (model: Model) => void): Promise<PreparedScreen> {
-  const model = loadModel(spec.model, { tokenizer: spec.tokenizer });
-  onModel?.(model);
-  const backend = await selectBackend(backendName, threads);
-  const tf = new Transformer(model.config, model.weights, backend);
+  const { model, tf } = await openTransformer(spec.model, { tokenizer: spec.tokenizer, backend: backendName, threads, onModel });
+  const backend = tf.backend;
   const plan = Plan.of(spec, model);
   const assays = prepareAssays(spec, model, tf);
   const notes = assays.flatMap((a) => (a.type === 'generate' ? [] : a.notes));
@@ -206,7 +204,7 @@ export function checkBaselines(p: PreparedScreen, store: Store): void {
 /** `processes`: screening processes on this machine, which share the default KV budget (defaultKvBudget). */
 export function evaluatorFor(p: PreparedScreen, plain: boolean, processes = 1): Evaluator {
   const plainEval = new PlainEvaluator(p.tf, p.assays, p.stats);
-  return plain ? plainEval : new FastEvaluator(p.tf, p.assays, p.stats, plainEval, undefined, undefined, defaultKvBudget(p.tf, processes));
+  return plain ? plainEval : new FastEvaluator(p.tf, p.assays, p.stats, plainEval, { kvBudget: defaultKvBudget(p.tf, processes) });
 }
 
 /** One line per generate assay: how many NSMs decode together, and what bounds it. */

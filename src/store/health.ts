@@ -29,6 +29,11 @@ export class StoreDamaged extends MutascanError {
       `\`mutascan status ${path}\` says what can still be read; \`mutascan repair ${path} --out fixed.sqlite\` keeps every readable result and re-queues the rest`,
     );
   }
+
+  /** Whether `e` is SQLite saying a file is malformed (what this error is made from, where the store is known). */
+  static isCause(e: unknown): boolean {
+    return isDamage(e);
+  }
 }
 
 export function damaged(path: string, detail: string): never {
@@ -39,6 +44,16 @@ export function damaged(path: string, detail: string): never {
 export function guardDamage<T>(path: string, fn: () => T): T {
   try {
     return fn();
+  } catch (e) {
+    if (isDamage(e)) damaged(path, (e as Error).message);
+    throw e;
+  }
+}
+
+/** The same for work that awaits: a damaged page may surface at any point of a run or a report. */
+export async function guardDamageAsync<T>(path: string, fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn();
   } catch (e) {
     if (isDamage(e)) damaged(path, (e as Error).message);
     throw e;

@@ -96,17 +96,13 @@ function openDb(path: string, readonly: boolean): DB {
 
 /** One screen's results; a mutant's results and its done mark are written in one transaction. */
 export class Store {
-  /** the last store opened by this process, named by the CLI when SQLite reports damage mid-command */
-  static lastOpened?: string;
   private readonly phenotypeIds = new Map<string, number>();
   private assayIds: number[] = [];
 
   private constructor(
     readonly db: DB,
     readonly path: string,
-  ) {
-    Store.lastOpened = path;
-  }
+  ) {}
 
   /** Opens an existing store read-only (status, export, report); an older schema is read as it is. */
   static open(path: string): Store {

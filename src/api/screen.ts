@@ -1,0 +1,123 @@
+/** Screens from a program: run one (here, over this machine's cores, or through a queue), predict, estimate, work. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { stringify } from 'yaml';
+import { fail } from '../errors.js';
+import { runGuide } from '../predict/guide.js';
+import { predictToStore, type PredictSummary } from '../predict/to-store.js';
+import { runDistributed } from '../scale/coordinator.js';
+import { runWorker as work, type WorkerOptions } from '../scale/worker.js';
+import { estimateScreen as estimate, type Estimate, type TargetSample } from '../screen/estimate.js';
+import { runScreen as run, type RunSummary } from '../screen/runner.js';
+import type { ScreenFile } from '../spec/spec.js';
+import { guardDamageAsync as guardStore } from '../store/health.js';
+
+export interface ScreenOptions {
+  /** a screen file's path, or its contents as an object (relative paths in it are taken from the working folder) */
+  screen: string | ScreenFile;
+  /** the SQLite store: created, or resumed when it holds this screen */
+  store: string;
+  backend?: 'auto' | 'ts' | 'native';
+  threads?: number;
+  /** the plain path: every mutant evaluated by itself (the fast path's definition) */
+  plain?: boolean;
+  /** screening processes; 'auto' picks one per core for small models */
+  jobs?: number | 'auto';
+  /** stop after this many mutants (the rest can be resumed) */
+  limit?: number;
+  /** guided runs: the likeliest NSMs first, or only a budget of them and a sample of the rest (default: a tenth of the budget, at least 200) */
+  order?: 'plan' | 'predicted';
+  budget?: number;
+  sample?: number;
+  /** spread the screen over workers through this Redis server (redis://… or rediss://…); this process stores */
+  queue?: string;
+  /** with a rediss:// queue: PEM file of the CA that signed the server's certificate */
+  redisCa?: string;
+  /** with a queue: mutants per job */
+  batch?: number;
+  /** once the store is open: how much is planned and done, and what the person running it should know */
+  onStart?(info: { total: number; done: number; resumed: boolean; notes: string[] }): void;
+  onProgress?(done: number, total: number): void;
+  /** with a queue: how many workers are taking jobs */
+  onWorkers?(workers: number): void;
+  /** what the CLI prints as `note:` lines */
+  onNote?(line: string): void;
+  /** stops at the next chunk boundary; what was done stays stored and a later run resumes */
+  signal?: AbortSignal;
+}
+
+/** A run's summary; with a queue, also the batches that failed repeatedly and were parked. */
+export type ScreenSummary = RunSummary & { parked?: number };
+
+/** A screen file for an object: paths made absolute from the working folder, written where a run's processes read it. */
+function screenFileOf(screen: string | ScreenFile): { file: string; done(): void } {
+  if (typeof screen === 'string') return { file: screen, done: () => {} };
+  const abs = (p: string): string => (isAbsolute(p) ? p : resolve(p));
+  const s = { ...screen, model: abs(screen.model), ...(screen.tokenizer ? { tokenizer: abs(screen.tokenizer) } : {}) } as ScreenFile;
+  s.assays = screen.assays.map((a) => (a.type === 'choice' ? { ...a, data: abs(a.data) } : a));
+  const dir = mkdtempSync(join(tmpdir(), 'mutascan-screen-'));
+  const file = join(dir, 'screen.yaml');
+  writeFileSync(file, stringify(s));
+  return { file, done: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Runs a screen (or the rest of it) into its store. */
+export async function runScreen(o: ScreenOptions): Promise<ScreenSummary> {
+  if (o.queue && o.jobs !== undefined && o.jobs !== 'auto') fail('several screening processes (jobs) do not go with a queue', 'jobs', 'start more workers instead (mutascan worker --concurrency N)');
+  if (o.redisCa && !o.queue) fail('a Redis CA goes with a rediss:// queue', 'redisCa', 'drop it, or give the queue rediss://HOST:PORT');
+  if (o.queue && o.limit !== undefined) fail('a limit does not go with a queue', 'limit', 'drop one of them');
+  if (o.sample !== undefined && o.budget === undefined) fail('a sample goes with a budget', 'sample', 'give a budget too, or drop the sample');
+  const f = screenFileOf(o.screen);
+  try {
+    const options = {
+      specFile: f.file, storePath: o.store, backend: o.backend, threads: o.threads, plain: o.plain === true, jobs: o.jobs, limit: o.limit,
+      onStart: o.onStart, onProgress: o.onProgress, onNote: o.onNote, shouldStop: () => o.signal?.aborted === true,
+      guide: runGuide({ order: o.order, budget: o.budget, sample: o.sample }),
+    };
+    return await guardStore(o.store, () =>
+      o.queue ? runDistributed({ ...options, queue: o.queue, redisCa: o.redisCa, batchSize: o.batch, onWorkers: o.onWorkers }) : run(options),
+    );
+  } finally {
+    f.done();
+  }
+}
+
+/** First-order predictions of every mutant of a screen, stored beside its results (`mutascan predict`). */
+export async function predictScreen(o: { screen: string | ScreenFile; store: string; backend?: 'auto' | 'ts' | 'native'; threads?: number; onNote?(line: string): void }): Promise<PredictSummary> {
+  const f = screenFileOf(o.screen);
+  try {
+    return await guardStore(o.store, () => predictToStore({ specFile: f.file, storePath: o.store, backend: o.backend, threads: o.threads, onNote: o.onNote }));
+  } finally {
+    f.done();
+  }
+}
+
+export interface EstimateOptions {
+  screen: string | ScreenFile;
+  backend?: 'auto' | 'ts' | 'native';
+  threads?: number;
+  plain?: boolean;
+  /** machines like this one working together through a queue */
+  workers?: number;
+  jobs?: number | 'auto';
+  /** targets to time, spread over the plan (default 6), and mutants per target (default: about 3 s of each) */
+  sampleTargets?: number;
+  perTarget?: number;
+  onSample?(s: TargetSample): void;
+}
+
+/** Times a sample of a screen's mutants on this machine and predicts the whole screen's duration and store size. */
+export async function estimateScreen(o: EstimateOptions): Promise<Estimate> {
+  const f = screenFileOf(o.screen);
+  try {
+    return await estimate({ ...o, specFile: f.file });
+  } finally {
+    f.done();
+  }
+}
+
+/** Evaluates batches of the screens published on a Redis server until stopped (`mutascan worker`). */
+export function runWorker(o: WorkerOptions): Promise<{ batches: number; refused: number }> {
+  return work(o);
+}
