@@ -1,22 +1,24 @@
 // The layering of DESIGN.md's data flow, checked on every `npm test` (npm run lint): each folder of src/ may
 // import only from the folders below it, and no module may reach itself through its imports.
-//   util, errors, version   <   model + backend (the engine)   <   spec   <   assays   <   store   <   screen
-//   <   predict   <   phenotypes   <   report   <   scale, serve   <   api   <   index.ts (the library)   <   cli
+//   util, errors, version   <   model + backend (the engine)   <   make (model files made: synth, plant, to-hf,
+//   to-gguf)   <   spec   <   assays   <   store   <   screen   <   predict   <   phenotypes   <   report
+//   <   scale, serve   <   api   <   index.ts (the library)   <   cli
 // The command line is a client of the library: it imports src/index.ts, and of the rest only util/.
 // Within the engine, backend/ implements what model/ asks of it and shares two definitions with it: the matrix
 // (model/weights.ts) and the sampler's rule (model/sampler.ts); nothing else of model/.
 const above = {
-  util: ['backend', 'model', 'spec', 'assays', 'store', 'screen', 'predict', 'phenotypes', 'report', 'scale', 'serve', 'api', 'cli'],
-  model: ['spec', 'assays', 'store', 'screen', 'predict', 'phenotypes', 'report', 'scale', 'serve', 'api', 'cli'],
-  spec: ['backend', 'assays', 'store', 'screen', 'predict', 'phenotypes', 'report', 'scale', 'serve', 'api', 'cli'],
-  assays: ['store', 'screen', 'predict', 'phenotypes', 'report', 'scale', 'serve', 'api', 'cli'],
-  store: ['model', 'backend', 'spec', 'screen', 'predict', 'phenotypes', 'report', 'scale', 'serve', 'api', 'cli'],
-  screen: ['predict', 'phenotypes', 'report', 'scale', 'serve', 'api', 'cli'],
-  predict: ['phenotypes', 'report', 'scale', 'serve', 'api', 'cli'],
-  phenotypes: ['screen', 'predict', 'report', 'scale', 'serve', 'api', 'cli'],
-  report: ['screen', 'scale', 'serve', 'api', 'cli'],
-  scale: ['phenotypes', 'report', 'serve', 'api', 'cli'],
-  serve: ['screen', 'predict', 'scale', 'api', 'cli'],
+  util: ['make', 'backend', 'model', 'spec', 'assays', 'store', 'screen', 'predict', 'phenotypes', 'report', 'scale', 'serve', 'api', 'cli'],
+  model: ['make', 'spec', 'assays', 'store', 'screen', 'predict', 'phenotypes', 'report', 'scale', 'serve', 'api', 'cli'],
+  spec: ['make', 'backend', 'assays', 'store', 'screen', 'predict', 'phenotypes', 'report', 'scale', 'serve', 'api', 'cli'],
+  assays: ['make', 'store', 'screen', 'predict', 'phenotypes', 'report', 'scale', 'serve', 'api', 'cli'],
+  store: ['make', 'model', 'backend', 'spec', 'screen', 'predict', 'phenotypes', 'report', 'scale', 'serve', 'api', 'cli'],
+  screen: ['make', 'predict', 'phenotypes', 'report', 'scale', 'serve', 'api', 'cli'],
+  predict: ['make', 'phenotypes', 'report', 'scale', 'serve', 'api', 'cli'],
+  phenotypes: ['make', 'screen', 'predict', 'report', 'scale', 'serve', 'api', 'cli'],
+  report: ['make', 'screen', 'scale', 'serve', 'api', 'cli'],
+  scale: ['make', 'phenotypes', 'report', 'serve', 'api', 'cli'],
+  serve: ['make', 'screen', 'predict', 'scale', 'api', 'cli'],
+  make: ['spec', 'assays', 'store', 'screen', 'predict', 'phenotypes', 'report', 'scale', 'serve', 'api', 'cli'],
   api: ['cli'],
 };
 

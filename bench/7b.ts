@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bytes, duration, machineDays } from '../src/cli/estimate.js';
-import { likeSpec } from '../src/model/like.js';
+import { likeSpec } from '../src/make/like.js';
 import { loadModel } from '../src/model/model.js';
 import { allMatrices } from '../src/model/weights.js';
 import { estimateScreen } from '../src/screen/estimate.js';

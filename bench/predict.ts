@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { likeSpec } from '../src/model/like.js';
+import { likeSpec } from '../src/make/like.js';
 import { cachedSynth } from './synth-cache.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeSynthModel, type SynthSpec } from '../src/model/synth.js';
+import { writeSynthModel, type SynthSpec } from '../src/make/synth.js';
 
 const CACHE = join(dirname(fileURLToPath(import.meta.url)), '.cache');
 

@@ -21,7 +21,7 @@ export type { Model } from './model/model.js';
 export type { ModelConfig } from './model/config.js';
 export type { Matrix, ModelWeights } from './model/weights.js';
 export type { Generation, GenerateSettings } from './model/generate.js';
-export type { SuperWeight } from './model/plant.js';
+export type { SuperWeight } from './make/plant.js';
 export type { SuperCandidate } from './predict/scout.js';
 export type { PredictSummary, AssayPredictionSummary } from './predict/to-store.js';
 export type { MissedEstimate } from './store/predictions.js';

@@ -14,7 +14,7 @@ import { TsBackend } from '../src/backend/ts-backend.js';
 import { backward, record, type Objective } from '../src/model/backward.js';
 import { Transformer } from '../src/model/forward.js';
 import { loadModel } from '../src/model/model.js';
-import { writeSynthModel, type SynthSpec } from '../src/model/synth.js';
+import { writeSynthModel, type SynthSpec } from '../src/make/synth.js';
 import { allMatrices } from '../src/model/weights.js';
 import { seededRandom } from '../src/util/random.js';
 import { STORIES_TOK, tempDir } from './helpers.js';

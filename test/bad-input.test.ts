@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { writeSynthModel } from '../src/model/synth.js';
+import { writeSynthModel } from '../src/make/synth.js';
 import { expectCleanError, LLAMA2_TOK, runCli, STORIES_BIN, STORIES_TOK, tempDir } from './helpers.js';
 
 const gen = (model: string, ...extra: string[]) => runCli(['generate', model, '--prompt', 'Once upon a time', '--max-new-tokens', '4', '--temperature', '0', '--backend', 'ts', ...extra]);

@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Backend } from '../src/backend/backend.js';
 import { selectBackend } from '../src/backend/select.js';
-import { writeSynthModel, type SynthSpec } from '../src/model/synth.js';
+import { writeSynthModel, type SynthSpec } from '../src/make/synth.js';
 import { resultRows, runCli, STORIES_TOK, tempDir } from './helpers.js';
 import { assertAgrees, checkFamily, familyRow } from './reference/family-check.js';
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { writeSynthModel } from '../src/model/synth.js';
+import { writeSynthModel } from '../src/make/synth.js';
 import { LLAMA2_TOK, resultRows as rows, runCli, STORIES_BIN, STORIES_TOK, tempDir } from './helpers.js';
 
 const dir = tempDir('fast-plain');

@@ -14,7 +14,7 @@ import { selectBackend } from '../src/backend/select.js';
 import { Transformer } from '../src/model/forward.js';
 import { loadModel } from '../src/model/model.js';
 import { argmax } from '../src/model/sampler.js';
-import { writeSynthModel } from '../src/model/synth.js';
+import { writeSynthModel } from '../src/make/synth.js';
 import { GreedyCheck } from '../src/screen/greedy-check.js';
 import { STORIES_BIN, STORIES_TOK, tempDir } from './helpers.js';
 

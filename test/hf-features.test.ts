@@ -9,8 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { TsBackend } from '../src/backend/ts-backend.js';
 import { Transformer } from '../src/model/forward.js';
 import { loadModel } from '../src/model/model.js';
-import { ZEPHYR_CHAT_TEMPLATE } from '../src/model/like.js';
-import { writeSynthModel, type SynthSpec } from '../src/model/synth.js';
+import { ZEPHYR_CHAT_TEMPLATE } from '../src/make/like.js';
+import { writeSynthModel, type SynthSpec } from '../src/make/synth.js';
 import { PYTHON, runCli, STORIES_TOK, tempDir, torchReference } from './helpers.js';
 
 const base: SynthSpec = {

@@ -15,7 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ISA_LEVELS, loadAddon, type IsaLevel } from '../src/backend/native-backend.js';
-import { writeSynthModel } from '../src/model/synth.js';
+import { writeSynthModel } from '../src/make/synth.js';
 import { ROOT, STORIES_TOK, tempDir } from './helpers.js';
 
 const dir = tempDir('isa');

@@ -27,7 +27,7 @@ import { readGguf, readGgufTensor, writeGguf, type GgufEntry, type GgufTensorToW
 import { hfRowOfPairRow, pairsToHalves } from '../src/model/layout.js';
 import { loadModel, type Model } from '../src/model/model.js';
 import type { Matrix } from '../src/model/weights.js';
-import { writeSynthModel } from '../src/model/synth.js';
+import { writeSynthModel } from '../src/make/synth.js';
 import { f16ToF32, f32ToF16 } from '../src/util/float.js';
 import { kQuantize, type KQuant } from './reference/kquants.js';
 import { runCli, SHARED, STORIES_BIN, STORIES_TOK, tempDir } from './helpers.js';

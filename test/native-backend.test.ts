@@ -17,7 +17,7 @@ import { loadHfFolder } from '../src/model/load-hf.js';
 import { loadModel } from '../src/model/model.js';
 import { choose, softmaxScaled, type Sampling } from '../src/model/sampler.js';
 import { compareTraces, precisionOf, TIE_EPSILON, tieEpsilon } from '../src/model/ties.js';
-import { writeSynthModel, type SynthSpec } from '../src/model/synth.js';
+import { writeSynthModel, type SynthSpec } from '../src/make/synth.js';
 import { matrix } from '../src/model/weights.js';
 import { matrixStats, mutate, restore } from '../src/screen/mutate.js';
 import { EXPECTED, expectCleanError, readJson, readJsonl, ROOT, runCli, STORIES_BIN, STORIES_TOK, tempDir } from './helpers.js';

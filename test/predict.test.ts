@@ -14,7 +14,7 @@ import { Transformer } from '../src/model/forward.js';
 import { generateIds } from '../src/model/generate.js';
 import { loadModel } from '../src/model/model.js';
 import { choose, coins, type Sampling } from '../src/model/sampler.js';
-import { writeSynthModel, type SynthSpec } from '../src/model/synth.js';
+import { writeSynthModel, type SynthSpec } from '../src/make/synth.js';
 import { allMatrices, type Matrix } from '../src/model/weights.js';
 import { predictScreen } from '../src/predict/predict.js';
 import { matrixStats, writtenValue } from '../src/screen/mutate.js';

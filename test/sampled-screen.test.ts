@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { Outcome } from '../src/assays/assay.js';
-import { writeSynthModel } from '../src/model/synth.js';
+import { writeSynthModel } from '../src/make/synth.js';
 import { PlainEvaluator } from '../src/screen/evaluate.js';
 import { FastEvaluator } from '../src/screen/fast.js';
 import type { Mutant } from '../src/screen/plan.js';

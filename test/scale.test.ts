@@ -15,7 +15,7 @@ import { Store } from '../src/store/store.js';
 import { StoreWatch } from '../src/serve/watch.js';
 import { RedisServer } from './redis-server.js';
 import { ISA_LEVELS, loadAddon } from '../src/backend/native-backend.js';
-import { writeSynthModel } from '../src/model/synth.js';
+import { writeSynthModel } from '../src/make/synth.js';
 
 const dir = tempDir('scale');
 let redis: RedisServer;

@@ -1,7 +1,7 @@
 /** The llama2.c tokenizer against run.c's encode() on both vocabularies, and its converted tokenizer.json. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { tokenizerJson } from '../src/model/convert.js';
+import { tokenizerJson } from '../src/make/to-hf.js';
 import { HfTokenizerAdapter } from '../src/model/tokenizer-hf.js';
 import { Llama2cTokenizer } from '../src/model/tokenizer-llama2c.js';
 import { EXPECTED, LLAMA2_TOK, readJsonl, STORIES_TOK } from './helpers.js';

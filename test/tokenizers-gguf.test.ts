@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { selectBackend } from '../src/backend/select.js';
 import type { Backend } from '../src/backend/backend.js';
 import { loadModel } from '../src/model/model.js';
-import { writeSynthModel, type SynthSpec } from '../src/model/synth.js';
+import { writeSynthModel, type SynthSpec } from '../src/make/synth.js';
 import { readGguf } from '../src/model/gguf.js';
 import { runCli, tempDir } from './helpers.js';
 import { logitsOf, worstLogprob } from './reference/compare.js';

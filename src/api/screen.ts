@@ -8,24 +8,23 @@ import { runGuide } from '../predict/guide.js';
 import { predictToStore, type PredictSummary } from '../predict/to-store.js';
 import { runDistributed } from '../scale/coordinator.js';
 import { runWorker as work, type WorkerOptions } from '../scale/worker.js';
-import { estimateScreen as estimate, type Estimate, type TargetSample } from '../screen/estimate.js';
-import { runScreen as run, type RunSummary } from '../screen/runner.js';
+import { estimateScreen as estimate, type Estimate, type EstimateOptions as ScreenEstimateOptions } from '../screen/estimate.js';
+import { runScreen as run, type RunOptions, type RunSummary } from '../screen/runner.js';
 import type { ScreenFile } from '../spec/spec.js';
 import { guardDamageAsync as guardStore } from '../store/health.js';
 
-export interface ScreenOptions {
+export type BackendName = 'auto' | 'ts' | 'native';
+
+/**
+ * A run as screen/runner.ts takes it (threads, plain, jobs, limit, onStart, onProgress, onNote), with the screen
+ * as a file or an object, and what the runner is handed by its callers as plain options.
+ */
+export interface ScreenOptions extends Pick<RunOptions, 'threads' | 'plain' | 'jobs' | 'limit' | 'onStart' | 'onProgress' | 'onNote'> {
   /** a screen file's path, or its contents as an object (relative paths in it are taken from the working folder) */
   screen: string | ScreenFile;
   /** the SQLite store: created, or resumed when it holds this screen */
   store: string;
-  backend?: 'auto' | 'ts' | 'native';
-  threads?: number;
-  /** the plain path: every mutant evaluated by itself (the fast path's definition) */
-  plain?: boolean;
-  /** screening processes; 'auto' picks one per core for small models */
-  jobs?: number | 'auto';
-  /** stop after this many mutants (the rest can be resumed) */
-  limit?: number;
+  backend?: BackendName;
   /** guided runs: the likeliest NSMs first, or only a budget of them and a sample of the rest (default: a tenth of the budget, at least 200) */
   order?: 'plan' | 'predicted';
   budget?: number;
@@ -36,13 +35,8 @@ export interface ScreenOptions {
   redisCa?: string;
   /** with a queue: mutants per job */
   batch?: number;
-  /** once the store is open: how much is planned and done, and what the person running it should know */
-  onStart?(info: { total: number; done: number; resumed: boolean; notes: string[] }): void;
-  onProgress?(done: number, total: number): void;
   /** with a queue: how many workers are taking jobs */
   onWorkers?(workers: number): void;
-  /** what the CLI prints as `note:` lines */
-  onNote?(line: string): void;
   /** stops at the next chunk boundary; what was done stays stored and a later run resumes */
   signal?: AbortSignal;
 }
@@ -84,7 +78,7 @@ export async function runScreen(o: ScreenOptions): Promise<ScreenSummary> {
 }
 
 /** First-order predictions of every mutant of a screen, stored beside its results (`mutascan predict`). */
-export async function predictScreen(o: { screen: string | ScreenFile; store: string; backend?: 'auto' | 'ts' | 'native'; threads?: number; onNote?(line: string): void }): Promise<PredictSummary> {
+export async function predictScreen(o: { screen: string | ScreenFile; store: string; backend?: BackendName; threads?: number; onNote?(line: string): void }): Promise<PredictSummary> {
   const f = screenFileOf(o.screen);
   try {
     return await guardStore(o.store, () => predictToStore({ specFile: f.file, storePath: o.store, backend: o.backend, threads: o.threads, onNote: o.onNote }));
@@ -93,19 +87,8 @@ export async function predictScreen(o: { screen: string | ScreenFile; store: str
   }
 }
 
-export interface EstimateOptions {
-  screen: string | ScreenFile;
-  backend?: 'auto' | 'ts' | 'native';
-  threads?: number;
-  plain?: boolean;
-  /** machines like this one working together through a queue */
-  workers?: number;
-  jobs?: number | 'auto';
-  /** targets to time, spread over the plan (default 6), and mutants per target (default: about 3 s of each) */
-  sampleTargets?: number;
-  perTarget?: number;
-  onSample?(s: TargetSample): void;
-}
+/** What to time (see screen/estimate.ts), with the screen as a file or an object. */
+export type EstimateOptions = Omit<ScreenEstimateOptions, 'specFile' | 'backend'> & { screen: string | ScreenFile; backend?: BackendName };
 
 /** Times a sample of a screen's mutants on this machine and predicts the whole screen's duration and store size. */
 export async function estimateScreen(o: EstimateOptions): Promise<Estimate> {

@@ -107,12 +107,7 @@ export function record(tf: Transformer, tokens: readonly number[]): Tape {
     const { probs, capSlope } = attentionWeights(c, q, k, T, l);
     let oOut: Float32Array | undefined;
     if (L.attnOutNorm) be.matmul((oOut = new Float32Array(T * c.dim)), stages[l].attention, T, L.o);
-    const xn2 = new Float32Array(T * c.dim);
-    tf.ffnInput(xn2, stages[l].mid, l, T);
-    const h1 = new Float32Array(T * c.hiddenDim);
-    const h3 = new Float32Array(T * c.hiddenDim);
-    be.matmul(h1, xn2, T, L.gate);
-    be.matmul(h3, xn2, T, L.up);
+    const { input: xn2, gate: h1, up: h3 } = tf.ffnProducts(stages[l].mid, l, T);
     let downOut: Float32Array | undefined;
     if (L.ffnOutNorm) be.matmul((downOut = new Float32Array(T * c.dim)), stages[l].hidden, T, L.down);
     layers.push({ xIn, xn1, qRaw, kRaw, oOut, downOut, q, k, v, probs, capSlope, stages: stages[l], xn2, h1, h3 });
@@ -208,8 +203,7 @@ export function backwardGroups(tf: Transformer, tape: Tape, groups: readonly (re
       const dHidden = product(be, dDown, R, L.down, rows);
       const dh1 = new Float32Array(R * c.hiddenDim);
       const dh3 = new Float32Array(R * c.hiddenDim);
-      if (c.activation === 'gelu_tanh') gegluBackward(dHidden, t.h1, t.h3, dh1, dh3, S, T, c.hiddenDim, last);
-      else swigluBackward(dHidden, t.h1, t.h3, dh1, dh3, S, T, c.hiddenDim, last);
+      gatedBackward(c.activation === 'gelu_tanh', dHidden, t.h1, t.h3, dh1, dh3, S, T, c.hiddenDim, last);
       see(linear(L.gate, t.xn2, dh1));
       see(linear(L.up, t.xn2, dh3));
       const dXn2 = product(be, dh1, R, L.gate, rows);
@@ -382,24 +376,11 @@ function rmsnormBackward(dy: Float32Array, x: Float32Array, w: Float32Array, R: 
   return dx;
 }
 
-/** hidden = silu(h1) · h3 */
-function swigluBackward(dHidden: Float32Array, h1: Float32Array, h3: Float32Array, dh1: Float32Array, dh3: Float32Array, S: number, T: number, n: number, last: number[]): void {
-  for (let s = 0; s < S; s++)
-    for (let p = 0; p <= last[s]; p++) {
-      const o = (s * T + p) * n;
-      const fo = p * n;
-      for (let j = 0; j < n; j++) {
-        const g = dHidden[o + j];
-        const a = h1[fo + j];
-        const sig = 1 / (1 + Math.exp(-a));
-        dh3[o + j] = g * a * sig;
-        dh1[o + j] = g * h3[fo + j] * sig * (1 + a * (1 - sig));
-      }
-    }
-}
-
-/** hidden = gelu_tanh(h1) · h3 */
-function gegluBackward(dHidden: Float32Array, h1: Float32Array, h3: Float32Array, dh1: Float32Array, dh3: Float32Array, S: number, T: number, n: number, last: number[]): void {
+/**
+ * Through hidden = act(h1) · h3, act SiLU (SwiGLU) or GELU's tanh form (GeGLU): per element, dh3 = g · act(a)
+ * and dh1 = g · h3 · act'(a), with a = h1.
+ */
+function gatedBackward(gelu: boolean, dHidden: Float32Array, h1: Float32Array, h3: Float32Array, dh1: Float32Array, dh3: Float32Array, S: number, T: number, n: number, last: number[]): void {
   const C = Math.sqrt(2 / Math.PI);
   for (let s = 0; s < S; s++)
     for (let p = 0; p <= last[s]; p++) {
@@ -408,9 +389,15 @@ function gegluBackward(dHidden: Float32Array, h1: Float32Array, h3: Float32Array
       for (let j = 0; j < n; j++) {
         const g = dHidden[o + j];
         const a = h1[fo + j];
-        const t = Math.tanh(C * (a + 0.044715 * a * a * a));
-        dh3[o + j] = g * 0.5 * a * (1 + t);
-        dh1[o + j] = g * h3[fo + j] * (0.5 * (1 + t) + 0.5 * a * (1 - t * t) * C * (1 + 3 * 0.044715 * a * a));
+        if (gelu) {
+          const t = Math.tanh(C * (a + 0.044715 * a * a * a));
+          dh3[o + j] = g * 0.5 * a * (1 + t);
+          dh1[o + j] = g * h3[fo + j] * (0.5 * (1 + t) + 0.5 * a * (1 - t * t) * C * (1 + 3 * 0.044715 * a * a));
+        } else {
+          const sig = 1 / (1 + Math.exp(-a));
+          dh3[o + j] = g * a * sig;
+          dh1[o + j] = g * h3[fo + j] * sig * (1 + a * (1 - sig));
+        }
       }
     }
 }

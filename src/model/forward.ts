@@ -130,6 +130,13 @@ export interface LayerStages {
 /** Per norm vector, the chunks that see another one: [first row, row count, the vector they see]. */
 type NormPatches = Map<Float32Array, [number, number, Float32Array][]>;
 
+/**
+ * The buffers of one forward call: the normed residual and the block outputs (xb, xb2), q, k, v, attention output,
+ * the feed-forward products (h1, h3), and the rows that reach the classifier before and after the final norm.
+ */
+type WorkBuffer = 'xb' | 'xb2' | 'q' | 'k' | 'v' | 'att' | 'h1' | 'h3' | 'sel' | 'normed';
+const EMPTY = new Float32Array(0);
+
 /** Which rows get logits: the last of each chunk, all of them, none, or each chunk's rows from index `from` on. */
 export type LogitRows = 'last' | 'all' | 'none' | { from: number };
 
@@ -239,6 +246,22 @@ export class Transformer {
     this.norm(out, mid, this.weights.layers[l].ffnNorm, rows, this.config.dim, patches);
   }
 
+  /**
+   * Layer l's feed-forward input (its norm of the residual rows `mid`) and the gate and up products of it, in
+   * arrays of their own: what the fast path starts gate and up mutants from, and what the backward pass differentiates.
+   */
+  ffnProducts(mid: Float32Array, l: number, rows: number): FfnProducts {
+    const c = this.config;
+    const L = this.weights.layers[l];
+    const input = new Float32Array(rows * c.dim);
+    this.ffnInput(input, mid, l, rows);
+    const gate = new Float32Array(rows * c.hiddenDim);
+    const up = new Float32Array(rows * c.hiddenDim);
+    this.backend.matmul(gate, input, rows, L.gate);
+    this.backend.matmul(up, input, rows, L.up);
+    return { input, gate, up };
+  }
+
   /** Layer l's RoPE tables: a windowed layer's own base where the family has one (Gemma 3). */
   private ropeOf(l: number): RopeTable {
     return windowed(this.config, l) ? this.localRope : this.rope;
@@ -249,11 +272,10 @@ export class Transformer {
    * fresh arrays each time cost more in allocation and garbage collection than small models' arithmetic.
    * Every element is written before it is read.
    */
-  private readonly work = new Map<string, Float32Array>();
-  private scratch(name: string, size: number): Float32Array {
-    let b = this.work.get(name);
-    if (!b || b.length < size) this.work.set(name, (b = new Float32Array(size)));
-    return b.subarray(0, size);
+  private readonly work: Record<WorkBuffer, Float32Array> = { xb: EMPTY, xb2: EMPTY, q: EMPTY, k: EMPTY, v: EMPTY, att: EMPTY, h1: EMPTY, h3: EMPTY, sel: EMPTY, normed: EMPTY };
+  private scratch(name: WorkBuffer, size: number): Float32Array {
+    if (this.work[name].length < size) this.work[name] = new Float32Array(size);
+    return this.work[name].subarray(0, size);
   }
 
   /** Layer l's RoPE cos and sin tables ([position × rotated dims / 2]) covering `positions` positions (the backward pass rotates back). */

@@ -196,17 +196,7 @@ export class FastEvaluator implements Evaluator {
   /** The baseline's feed-forward input and gate and up products at one layer (the last layer asked is kept). */
   private ffnProducts(t: Trace, layer: number): FfnProducts {
     if (t.ffn?.layer === layer) return t.ffn.products;
-    const tf = this.tf;
-    const c = tf.config;
-    const L = tf.weights.layers[layer];
-    const n = t.seq.length;
-    const input = new Float32Array(n * c.dim);
-    tf.ffnInput(input, t.stages[layer].mid, layer, n);
-    const gate = new Float32Array(n * c.hiddenDim);
-    const up = new Float32Array(n * c.hiddenDim);
-    tf.backend.matmul(gate, input, n, L.gate);
-    tf.backend.matmul(up, input, n, L.up);
-    t.ffn = { layer, products: { input, gate, up } };
+    t.ffn = { layer, products: this.tf.ffnProducts(t.stages[layer].mid, layer, t.seq.length) };
     return t.ffn.products;
   }
 

@@ -37,7 +37,7 @@ export interface RunOptions {
   /** something to tell the person running the screen while it runs */
   onNote?(line: string): void;
   shouldStop?(): boolean;
-  /** only for tests: run at most this many mutants, then stop as if interrupted */
+  /** run at most this many mutants, then stop as if interrupted (the rest can be resumed) */
   limit?: number;
   /** screening processes (jobs.ts); 'auto' picks one per core for small models; default 1 */
   jobs?: number | 'auto';

@@ -13,19 +13,12 @@ import { rmSync } from 'node:fs';
 import { outputFailure, writeWhole } from '../util/output.js';
 import { parquetWriteFile } from 'hyparquet-writer';
 import { fail, MutascanError } from '../errors.js';
-import type { Store } from './store.js';
+import type { MutantRow, Store } from './store.js';
 
-export interface ExportRow {
+/** A mutant (as the store keeps it, its id as mutant_id and its target's tensor name added) and one assay's outcome. */
+export interface ExportRow extends Omit<MutantRow, 'id'> {
   mutant_id: number;
-  key: string;
-  target: string | null;
   tensor: string | null;
-  row: number | null;
-  col: number | null;
-  rows: number | null;
-  cols: number | null;
-  kind: string;
-  value: number | null;
   assay: string;
   /** null: not screened yet (a predicted mutant) */
   silent: boolean | null;

@@ -9,7 +9,7 @@ import type { Backend } from '../../src/backend/backend.js';
 import { NORM_SLOTS } from '../../src/model/family.js';
 import { loadModel } from '../../src/model/model.js';
 import { NORM_TARGETS } from '../../src/model/weights.js';
-import { writeSynthModel, type SynthSpec } from '../../src/model/synth.js';
+import { writeSynthModel, type SynthSpec } from '../../src/make/synth.js';
 import { matrixStats, mutate } from '../../src/screen/mutate.js';
 import { parseMutantKey } from '../../src/screen/plan.js';
 import { runCli, STORIES_TOK } from '../helpers.js';

@@ -3,15 +3,15 @@ import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 
 import { dirname, join } from 'node:path';
 import { f32ToF16 } from '../util/float.js';
 import { Gaussian } from '../util/random.js';
-import type { Architecture } from './config.js';
-import { parseHfConfig } from './hf-config.js';
-import { tokenizerJson } from './convert.js';
-import { NORM_SLOTS } from './family.js';
-import { family } from './families/index.js';
-import { tensorBytes, writeSafetensors, type StDType, type TensorToWrite } from './safetensors.js';
-import { Llama2cTokenizer } from './tokenizer-llama2c.js';
-import { storedMatrices } from './layout.js';
-import { hfMatrixName, layerShapes, normLength, type LayerMatrix } from './weights.js';
+import type { Architecture } from '../model/config.js';
+import { parseHfConfig } from '../model/hf-config.js';
+import { tokenizerJson } from './to-hf.js';
+import { NORM_SLOTS } from '../model/family.js';
+import { family } from '../model/families/index.js';
+import { tensorBytes, writeSafetensors, type StDType, type TensorToWrite } from '../model/safetensors.js';
+import { Llama2cTokenizer } from '../model/tokenizer-llama2c.js';
+import { storedMatrices } from '../model/layout.js';
+import { hfMatrixName, layerShapes, normLength, type LayerMatrix } from '../model/weights.js';
 
 /** The shape and format of a synthetic (random-weight) Hugging Face model. */
 export interface SynthSpec {

@@ -10,14 +10,14 @@
  */
 import { fail } from '../errors.js';
 import { f32ToBf16 } from '../util/float.js';
-import type { ModelConfig } from './config.js';
-import { writeGguf, type GgufEntry, type GgufTensorToWrite } from './gguf.js';
-import { NORM_SLOTS } from './family.js';
-import { family } from './families/index.js';
-import { pairRowOfHfRow, storedMatrices } from './layout.js';
-import type { Model } from './model.js';
-import { ggufTokenizerEntries } from './vocab-gguf.js';
-import type { Matrix } from './weights.js';
+import type { ModelConfig } from '../model/config.js';
+import { writeGguf, type GgufEntry, type GgufTensorToWrite } from '../model/gguf.js';
+import { NORM_SLOTS } from '../model/family.js';
+import { family } from '../model/families/index.js';
+import { pairRowOfHfRow, storedMatrices } from '../model/layout.js';
+import type { Model } from '../model/model.js';
+import { ggufTokenizerEntries } from '../model/vocab-gguf.js';
+import type { Matrix } from '../model/weights.js';
 
 const FILE_TYPE = { F32: 0, BF16: 32 } as const;
 

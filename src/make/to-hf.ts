@@ -2,16 +2,16 @@ import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fail } from '../errors.js';
 import { makeDirs } from '../util/dirs.js';
-import type { ModelConfig } from './config.js';
-import type { Model } from './model.js';
-import { writeSafetensors, type TensorToWrite } from './safetensors.js';
-import { NORM_SLOTS } from './family.js';
-import { family } from './families/index.js';
+import type { ModelConfig } from '../model/config.js';
+import type { Model } from '../model/model.js';
+import { writeSafetensors, type TensorToWrite } from '../model/safetensors.js';
+import { NORM_SLOTS } from '../model/family.js';
+import { family } from '../model/families/index.js';
 import { permuted, storedTensor, withOffset, type StoredPart } from './to-gguf.js';
-import { HfTokenizerAdapter } from './tokenizer-hf.js';
-import { Llama2cTokenizer } from './tokenizer-llama2c.js';
-import { hfRowOfPairRow, storedMatrices } from './layout.js';
-import type { Matrix } from './weights.js';
+import { HfTokenizerAdapter } from '../model/tokenizer-hf.js';
+import { Llama2cTokenizer } from '../model/tokenizer-llama2c.js';
+import { hfRowOfPairRow, storedMatrices } from '../model/layout.js';
+import type { Matrix } from '../model/weights.js';
 
 /**
  * Hugging Face folders from other formats. A llama2.c checkpoint's q/k rows are permuted from its pair order into

@@ -12,11 +12,11 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { TsBackend } from '../backend/ts-backend.js';
 import { fail } from '../errors.js';
 import { f32ToBf16, f32ToF16 } from '../util/float.js';
-import { Transformer, type LayerStages } from './forward.js';
-import { indexTensors } from './load-hf.js';
-import { loadModel } from './model.js';
-import type { TensorInfo } from './safetensors.js';
-import { hfMatrixName } from './weights.js';
+import { Transformer, type LayerStages } from '../model/forward.js';
+import { indexTensors } from '../model/load-hf.js';
+import { loadModel } from '../model/model.js';
+import type { TensorInfo } from '../model/safetensors.js';
+import { hfMatrixName } from '../model/weights.js';
 
 export interface SuperWeight {
   layer: number;
