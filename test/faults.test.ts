@@ -206,7 +206,7 @@ describe('a damaged store', () => {
       garble(store, table);
       const st = runCli(['status', store]);
       assert.equal(st.status, 1);
-      assert.match(st.stdout, /the store is damaged \(database disk image is malformed\)/);
+      assert.match(st.stdout, /the store is damaged \((database disk image is malformed|SQLite's quick check: .+)\)/);
       const readable = /readable: the results of ([\d,]+) mutants \(of 4,097/.exec(st.stdout);
       assert.ok(readable, st.stdout);
       assert.match(st.stdout, table === 'results' ? /finished mutants lose a result or phenotype and are re-queued/ : /mutant rows are unreadable \(the next run makes them again/);
@@ -229,6 +229,16 @@ describe('a damaged store', () => {
       assert.deepEqual(storeRows(fixed), referenceRows);
     });
   }
+
+  it('a garbled page that no count reads (an index): status checks every page and says the store is damaged', () => {
+    const store = join(dir.path, 'damaged-index.sqlite');
+    copyFileSync(reference, store);
+    garble(store, 'sqlite_autoindex_mutants_1');
+    const st = runCli(['status', store]);
+    assert.equal(st.status, 1, st.stdout + st.stderr);
+    assert.match(st.stdout, /the store is damaged \(SQLite's quick check: .+\)/);
+    assert.match(st.stdout, /keep them with: mutascan repair/);
+  });
 
   it('a garbled first page, a log without its database, a foreign SQLite file: a message each, no stack', () => {
     const store = join(dir.path, 'header.sqlite');

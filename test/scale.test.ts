@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { CLI, runCli, storeRows, STORIES_BIN, STORIES_TOK, tempDir } from './helpers.js';
+import { CLI, runCli, storedCount, storeRows, STORIES_BIN, STORIES_TOK, tempDir } from './helpers.js';
 import { Store } from '../src/store/store.js';
 import { StoreWatch } from '../src/serve/watch.js';
 import { RedisServer } from './redis-server.js';
@@ -258,5 +258,33 @@ describe('refusals and parking', () => {
     assert.deepEqual(watch.progress.parked, []);
     watch.store.close();
     assert.doesNotMatch(runCli(['status', store]).stdout, /parked batch/);
+  });
+});
+
+describe('a worker whose Redis dies', () => {
+  it('one SIGTERM ends it within seconds, whatever state its queue connection is in', async () => {
+    const spec = screen('orphaned', '"1.gate", "2.up", "4.down"');
+    const c = coordinator(spec, join(dir.path, 'orphaned.sqlite'));
+    const w = worker();
+    // the worker is evaluating batches when Redis goes
+    const stored = (): number => {
+      try {
+        return storedCount(join(dir.path, 'orphaned.sqlite'));
+      } catch {
+        return 0;
+      }
+    };
+    for (let i = 0; i < 600 && stored() < 40; i++) await sleep(100);
+    assert.ok(stored() >= 40, `the screen did not start: ${c.log()} ${w.log()}`);
+    await redis.stop();
+    const t0 = performance.now();
+    w.child.kill('SIGTERM');
+    const code = await w.exited;
+    const seconds = (performance.now() - t0) / 1000;
+    c.child.kill('SIGKILL');
+    await c.exited;
+    await redis.startProcess();
+    assert.ok(seconds < 15, `the worker took ${seconds.toFixed(1)} s to exit (code ${code}): ${w.log()}`);
+    assert.ok(code === 0 || code === 130, `exit code ${code}: ${w.log()}`);
   });
 });

@@ -80,9 +80,13 @@ export class Results {
     }
   }
 
-  /** Progress and counts per assay and matrix, predictions, estimates, runs, workers and parked batches. */
+  /**
+   * Progress and counts per assay and matrix, predictions, estimates, runs, workers and parked batches, after
+   * SQLite's quick check of the whole file (a damaged page anywhere is a StoreDamaged, not a wrong count).
+   */
   status(): StoreStatus {
     return this.guard(() => {
+      this.store.quickCheck();
       const s = summarize(this.store);
       return {
         ...s,

@@ -20,7 +20,7 @@ export function registerStatus(program: Command): void {
         if (!(e instanceof StoreDamaged)) throw e;
         const lines = [`${path}: the store is damaged (${e.detail})`];
         const v = surveyStore(path);
-        if (v.problems.length && v.problems[0] !== 'ok') lines.push(`SQLite's quick check: ${v.problems.slice(0, 3).join('; ')}${v.problems.length > 3 ? '; …' : ''}`);
+        if (v.problems.length && v.problems[0] !== 'ok' && !e.detail.startsWith("SQLite's quick check")) lines.push(`SQLite's quick check: ${v.problems.slice(0, 3).join('; ')}${v.problems.length > 3 ? '; …' : ''}`);
         lines.push(...describeSalvage(v), `keep them with: mutascan repair ${path} --out fixed.sqlite`);
         process.stdout.write(lines.join('\n') + '\n');
         process.exitCode = 1;

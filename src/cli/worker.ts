@@ -2,6 +2,9 @@ import type { Command } from 'commander';
 import { runWorker } from '../index.js';
 import { int, kvMemory, real } from './options.js';
 
+/** Seconds a stopping worker waits for its queue before it leaves anyway. */
+const EXIT_SECONDS = 10;
+
 export function registerWorker(program: Command): void {
   program
     .command('worker')
@@ -21,6 +24,12 @@ export function registerWorker(program: Command): void {
         if (stop) process.exit(130);
         stop = true;
         process.stderr.write('\nmutascan worker: stopping after the batches in flight…\n');
+        // a queue that no longer answers (Redis killed, the network gone) must not hold the worker: what it was
+        // evaluating goes back to the queue when its lock expires, so leaving is safe
+        setTimeout(() => {
+          process.stderr.write(`mutascan worker: the queue did not answer within ${EXIT_SECONDS} s of the signal; leaving without it (the batches in flight go back to the queue)\n`);
+          process.exit(130);
+        }, EXIT_SECONDS * 1000).unref();
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);

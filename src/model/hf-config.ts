@@ -2,6 +2,7 @@
  * A Hugging Face config.json (and generation_config.json) read into a ModelConfig: the common fields here, each
  * family's own through its description (families/).
  */
+import { dirname, join } from 'node:path';
 import { fail } from '../errors.js';
 import type { ModelConfig, RopeScaling } from './config.js';
 import type { FieldReader } from './family.js';
@@ -26,10 +27,13 @@ function positiveInt(cfg: Json, key: string, file: string, fallback?: number): n
   return v;
 }
 
-function ids(v: unknown): number[] {
-  if (typeof v === 'number') return [v];
-  if (Array.isArray(v)) return v.filter((x): x is number => typeof x === 'number');
-  return [];
+/** bos_token_id / eos_token_id: one id or a list; each a token of the vocabulary, or the file is refused. */
+function ids(v: unknown, field: string, file: string, vocabSize: number): number[] {
+  const list = v === undefined || v === null ? [] : Array.isArray(v) ? v : [v];
+  for (const x of list)
+    if (!(typeof x === 'number' && Number.isInteger(x) && x >= 0 && x < vocabSize))
+      fail(`${field} ${JSON.stringify(x)} is not a token id of the vocabulary (0…${vocabSize - 1})`, file, 'give a whole number below vocab_size, or a list of them');
+  return list as number[];
 }
 
 /** Reads a Hugging Face config.json (already parsed) into our config; refuses what the engine cannot run. */
@@ -75,8 +79,14 @@ export function parseHfConfig(top: Json, file: string, generation: Json = {}): M
       fail(`rope_scaling type "${type}" is not supported`, file, 'supported: linear, llama3, longrope');
   }
 
-  const bosId = ids(generation.bos_token_id ?? cfg.bos_token_id)[0] ?? 1;
-  const stopIds = ids(generation.eos_token_id ?? cfg.eos_token_id);
+  const vocabSize = positiveInt(cfg, 'vocab_size', file);
+  // generation_config.json overrides config.json, as transformers reads them
+  const idsOf = (field: string): number[] => {
+    const fromGeneration = generation[field] !== undefined && generation[field] !== null;
+    return ids(fromGeneration ? generation[field] : cfg[field], field, fromGeneration ? join(dirname(file), 'generation_config.json') : file, vocabSize);
+  };
+  const bosId = idsOf('bos_token_id')[0] ?? 1;
+  const stopIds = idsOf('eos_token_id');
 
   const config: ModelConfig = {
     architecture: family.name,
@@ -86,7 +96,7 @@ export function parseHfConfig(top: Json, file: string, generation: Json = {}): M
     nHeads,
     nKvHeads,
     headDim,
-    vocabSize: positiveInt(cfg, 'vocab_size', file),
+    vocabSize,
     maxSeqLen: positiveInt(cfg, 'max_position_embeddings', file, 2048),
     normEps: num(cfg, 'rms_norm_eps', file, 1e-6),
     ropeTheta: num(cfg, 'rope_theta', file, 10000),

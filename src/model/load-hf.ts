@@ -131,7 +131,7 @@ export function loadHfFolder(dir: string, opts: HfLoadOptions = {}): HfFolder {
   const tokConfig = readJson(join(dir, 'tokenizer_config.json'), false) ?? {};
   if (tokJson) {
     try {
-      tokenizer = HfTokenizerAdapter.fromJson(tokJson, tokConfig, c.bosId);
+      tokenizer = HfTokenizerAdapter.fromJson(tokJson, tokConfig, c.bosId, join(dir, 'tokenizer.json'));
     } catch (e) {
       fail(`tokenizer.json could not be loaded: ${(e as Error).message}`, join(dir, 'tokenizer.json'));
     }

@@ -1,4 +1,5 @@
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import { fail } from '../errors.js';
 import type { Tokenizer } from './tokenizer.js';
 
 type Json = Record<string, unknown>;
@@ -16,23 +17,39 @@ export class HfTokenizerAdapter implements Tokenizer {
     readonly addsBos: boolean,
     readonly json: Json,
     readonly config: Json,
+    /** the file it came from, for messages */
+    readonly source?: string,
   ) {
     this.vocabSize = tok.get_vocab(true).size;
+  }
+
+  /** The library's exceptions (a tokenizer.json it accepted but cannot run) as a message naming the file. */
+  private guard<T>(what: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      fail(`the tokenizer failed to ${what}: ${(e as Error)?.message ?? e}`, this.source, 'the tokenizer file is damaged or of a kind mutascan cannot run');
+    }
   }
 
   /**
    * Whether a text starts with BOS: as tokenizer_config.json's add_bos_token says, else as the tokenizer's own
    * post-processor does (Llama 3 adds <|begin_of_text|> there; Qwen adds nothing).
    */
-  static fromJson(tokenizerJson: Json, tokenizerConfig: Json, bosId: number): HfTokenizerAdapter {
+  static fromJson(tokenizerJson: Json, tokenizerConfig: Json, bosId: number, source?: string): HfTokenizerAdapter {
     const tok = new HfTokenizer(tokenizerJson, tokenizerConfig);
     const said = tokenizerConfig.add_bos_token;
     const addsBos = typeof said === 'boolean' ? said : tok.encode('a', { add_special_tokens: true }).ids[0] === bosId;
-    return new HfTokenizerAdapter(tok, bosId, addsBos, tokenizerJson, tokenizerConfig);
+    const t = new HfTokenizerAdapter(tok, bosId, addsBos, tokenizerJson, tokenizerConfig, source);
+    // once through every part (normalizer, pre-tokenizer, model, post-processor, decoder) while the file is at hand
+    const probe = t.encode('Once upon a time, \u00e9\u4e2d\ud83d\ude00 12');
+    t.decodeContinuation(probe.slice(0, 2), probe.slice(2));
+    tok.encode('a', { add_special_tokens: true });
+    return t;
   }
 
   encode(text: string, opts: { bos?: boolean } = {}): number[] {
-    const ids = this.tok.encode(text, { add_special_tokens: false }).ids;
+    const ids = this.guard('encode a text', () => this.tok.encode(text, { add_special_tokens: false }).ids);
     return (opts.bos ?? true) && this.addsBos && ids[0] !== this.bosId ? [this.bosId, ...ids] : ids;
   }
 
@@ -40,13 +57,13 @@ export class HfTokenizerAdapter implements Tokenizer {
   decodeContinuation(promptIds: readonly number[], ids: readonly number[]): string {
     const opts = { skip_special_tokens: true };
     // (the library refuses to decode nothing)
-    const decode = (x: readonly number[]): string => (x.length ? this.tok.decode([...x], opts) : '');
+    const decode = (x: readonly number[]): string => (x.length ? this.guard('decode tokens', () => this.tok.decode([...x], opts)) : '');
     const head = decode(promptIds);
     const all = decode([...promptIds, ...ids]);
     return all.startsWith(head) ? all.slice(head.length) : decode(ids);
   }
 
   tokenText(id: number): string {
-    return this.tok.decode([id], { skip_special_tokens: false });
+    return this.guard('decode a token', () => this.tok.decode([id], { skip_special_tokens: false }));
   }
 }

@@ -30,7 +30,15 @@ export class Llama2cTokenizer implements Tokenizer {
   static loadAll(file: string): Llama2cTokenizer {
     const buf = readFileSync(file);
     let n = 0;
-    for (let off = 4; off + 8 <= buf.length; n++) off += 8 + buf.readInt32LE(off + 4);
+    for (let off = 4; off + 8 <= buf.length; n++) {
+      const len = buf.readInt32LE(off + 4);
+      // a length that is negative or runs past the end: counted, so that load names the token
+      if (len < 0 || off + 8 + len > buf.length) {
+        n++;
+        break;
+      }
+      off += 8 + len;
+    }
     return Llama2cTokenizer.load(file, n);
   }
 

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { LineCounter, parseDocument, isMap, type Node } from 'yaml';
+import { LineCounter, parseDocument, isMap, isScalar, visit, type Node } from 'yaml';
 import { z } from 'zod';
 import { fail } from '../errors.js';
 
@@ -328,7 +328,36 @@ export function loadScreenSpec(file: string): ScreenSpec {
   return parseScreenSpec(source, resolve(file));
 }
 
+/**
+ * How deep the flow collections ([…], {…}) of a YAML text nest, quoted text and comments aside: the parser
+ * recurses per level, and a few hundred thousand levels exhaust it.
+ */
+function flowDepth(source: string): { depth: number; line: number } {
+  let depth = 0;
+  let max = { depth: 0, line: 1 };
+  let line = 1;
+  let quote = '';
+  for (let i = 0; i < source.length; i++) {
+    const ch = source[i];
+    if (ch === '\n') line++;
+    if (quote) {
+      if (ch === '\\' && quote === '"') i++;
+      else if (ch === quote) quote = '';
+    } else if (ch === '"' || ch === "'") quote = ch;
+    else if (ch === '#' && (i === 0 || /\s/.test(source[i - 1]))) while (i + 1 < source.length && source[i + 1] !== '\n') i++;
+    else if (ch === '[' || ch === '{') {
+      if (++depth > max.depth) max = { depth, line };
+    } else if (ch === ']' || ch === '}') depth = Math.max(0, depth - 1);
+  }
+  return max;
+}
+
+/** Deeper than any screen needs, far shallower than what exhausts the parser. */
+const MAX_FLOW_DEPTH = 64;
+
 export function parseScreenSpec(source: string, file: string): ScreenSpec {
+  const deep = flowDepth(source);
+  if (deep.depth > MAX_FLOW_DEPTH) fail(`the screen file nests lists or mappings ${deep.depth} deep`, `${file}:${deep.line}`, `a screen file needs a few levels; at most ${MAX_FLOW_DEPTH} are read`);
   const lc = new LineCounter();
   const doc = parseDocument(source, { lineCounter: lc, prettyErrors: false });
   if (doc.errors.length) {
@@ -336,6 +365,15 @@ export function parseScreenSpec(source: string, file: string): ScreenSpec {
     const line = e.linePos?.[0]?.line ?? (e.pos ? lc.linePos(e.pos[0]).line : undefined);
     fail(`the screen file is not valid YAML: ${e.message.split('\n')[0]}`, `${file}${line ? `:${line}` : ''}`, 'fix the YAML syntax');
   }
+  // a mapping's key is a word; YAML allows lists and mappings as keys, which JavaScript objects cannot hold
+  visit(doc, {
+    Pair(_, pair) {
+      if (pair.key !== null && !isScalar(pair.key)) {
+        const at = (pair.key as Node).range;
+        fail('a key of the screen file is a list or a mapping', `${file}${at ? `:${lc.linePos(at[0]).line}` : ''}`, 'keys are plain words such as model, targets or assays');
+      }
+    },
+  });
   let data: unknown;
   try {
     // YAML aliases may refer to each other; a file that expands past 100 of them is refused, not expanded

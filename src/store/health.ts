@@ -40,12 +40,26 @@ export function damaged(path: string, detail: string): never {
   throw new StoreDamaged(path, detail);
 }
 
+/**
+ * What SQLite calls malformed, stored JSON that no longer parses and a schema without the tables and columns
+ * mutascan writes (a page damaged inside a value or the schema, or a store edited by hand): a store that is not
+ * what mutascan wrote.
+ */
+function damageDetail(e: unknown): string | undefined {
+  if (isDamage(e)) return (e as Error).message;
+  if (e instanceof SyntaxError) return `a stored value is not valid JSON: ${e.message}`;
+  // a schema damaged in place, or edited by hand: the tables are not the ones this mutascan wrote
+  if (sqliteCode(e) === 'SQLITE_ERROR' && /^no such (column|table)/.test((e as Error).message)) return `its tables are not the ones mutascan writes: ${(e as Error).message}`;
+  return undefined;
+}
+
 /** Runs `fn`, turning SQLite's "malformed" errors into the message above. */
 export function guardDamage<T>(path: string, fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    if (isDamage(e)) damaged(path, (e as Error).message);
+    const detail = damageDetail(e);
+    if (detail !== undefined) damaged(path, detail);
     throw e;
   }
 }
@@ -55,6 +69,7 @@ export async function guardDamageAsync<T>(path: string, fn: () => T | Promise<T>
   try {
     return await fn();
   } catch (e) {
+    // (only SQLite's word here: the work may parse other files, whose errors are theirs)
     if (isDamage(e)) damaged(path, (e as Error).message);
     throw e;
   }

@@ -240,8 +240,16 @@ export class Store {
     return this.hasTable('screen');
   }
 
+  /** SQLite's quick check of every page (not of index contents): a damaged store is a StoreDamaged with its first problem. */
+  quickCheck(): void {
+    const problems = this.db.pragma('quick_check(3)', { simple: false }) as { quick_check: string }[];
+    const said = problems.map((p) => p.quick_check.replace(/\*\*\* in database \w+ \*\*\*\s*/g, '').replace(/\s*\n\s*/g, '; ')).filter(Boolean);
+    if (said.length && said[0] !== 'ok') damaged(this.path, `SQLite's quick check: ${said.join('; ')}`);
+  }
+
   screen(): ScreenIdentity & { createdAt: string; version: string } {
-    const r = this.db.prepare('SELECT * FROM screen WHERE id = 1').get() as Record<string, string | number>;
+    const r = this.db.prepare('SELECT * FROM screen WHERE id = 1').get() as Record<string, string | number> | undefined;
+    if (!r) damaged(this.path, 'its screen table has no row: the page that held it is lost, or the table was emptied by hand');
     return {
       specYaml: String(r.spec_yaml), specHash: String(r.spec_hash), modelPath: String(r.model_path), modelFingerprint: String(r.model_fingerprint),
       backend: String(r.backend), totalMutants: Number(r.total_mutants), createdAt: String(r.created_at), version: String(r.mutascan_version),
