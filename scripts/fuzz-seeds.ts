@@ -1,7 +1,8 @@
 /**
  * Writes the fuzzers' seed corpus (test/fuzz/corpus/): one small valid file of each format mutascan opens, made
  * from a tiny random llama2.c checkpoint (dim 8, 1 layer, stories260K's 512-token vocabulary) and mutascan's own
- * writers. Deterministic: running it again gives the same bytes. `npm run fuzz:seeds`.
+ * writers. Running it again gives the same bytes but for the store, whose run records name the host and the
+ * time. `npm run fuzz:seeds`.
  */
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';

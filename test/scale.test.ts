@@ -288,3 +288,28 @@ describe('a worker whose Redis dies', () => {
     assert.ok(code === 0 || code === 130, `exit code ${code}: ${w.log()}`);
   });
 });
+
+describe('what arrives from the queue is checked', () => {
+  it('a published screen that is not JSON, or lacks fields, is refused by the worker with a message, and the refusal is reported', async () => {
+    const { Redis } = await import('ioredis');
+    const r = new Redis({ host: '127.0.0.1', port: redis.port, lazyConnect: true });
+    await r.connect();
+    try {
+      await r.sadd('mutascan:screens', 'bogus', 'partial');
+      await r.set('mutascan:screen:bogus', '{"id": "bogus", ');
+      const { VERSION } = await import('../src/version.js');
+      const { SCHEMA_VERSION } = await import('../src/store/schema.js');
+      await r.set('mutascan:screen:partial', JSON.stringify({ id: 'partial', mutascanVersion: VERSION, schemaVersion: SCHEMA_VERSION, queue: 'q' }));
+      const w = worker();
+      assert.equal(await w.exited, 2, w.log());
+      assert.match(w.log(), /refusing screen bogus: the screen published on the queue is not JSON/);
+      assert.match(w.log(), /refusing screen partial: the screen published on the queue is not one this mutascan reads \(specYaml: /);
+      assert.doesNotMatch(w.log(), / {4}at /);
+      assert.match(Object.values(await r.hgetall('mutascan:screen:bogus:refusals')).join(), /not JSON/);
+    } finally {
+      await r.del('mutascan:screen:bogus', 'mutascan:screen:partial', 'mutascan:screen:bogus:refusals', 'mutascan:screen:partial:refusals');
+      await r.srem('mutascan:screens', 'bogus', 'partial');
+      r.disconnect();
+    }
+  });
+});

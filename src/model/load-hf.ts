@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fail } from '../errors.js';
+import { fail, MutascanError } from '../errors.js';
 import { ChatTemplate } from './chat.js';
 import type { ModelConfig } from './config.js';
 import { parseHfConfig } from './hf-config.js';
@@ -133,6 +133,7 @@ export function loadHfFolder(dir: string, opts: HfLoadOptions = {}): HfFolder {
     try {
       tokenizer = HfTokenizerAdapter.fromJson(tokJson, tokConfig, c.bosId, join(dir, 'tokenizer.json'));
     } catch (e) {
+      if (e instanceof MutascanError) throw e;
       fail(`tokenizer.json could not be loaded: ${(e as Error).message}`, join(dir, 'tokenizer.json'));
     }
     if (tokenizer.vocabSize > c.vocabSize)

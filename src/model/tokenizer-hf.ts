@@ -4,6 +4,25 @@ import type { Tokenizer } from './tokenizer.js';
 
 type Json = Record<string, unknown>;
 
+/** More tokens than any vocabulary has (the largest published are about 256k). */
+const MAX_TOKENS = 1 << 22;
+
+/**
+ * Every id the file gives a token (the model's vocabulary, the added tokens) is a whole number within reach:
+ * the library sizes its tables by the largest id, so one id of 2^31 costs minutes and gigabytes. (Whether the
+ * vocabulary fits the model's is checked where both are known, load-hf.ts.)
+ */
+function checkIds(json: Json, limit: number, source?: string): void {
+  const model = json.model as Json | undefined;
+  const vocab = model?.vocab;
+  const check = (token: unknown, id: unknown): void => {
+    if (!(typeof id === 'number' && Number.isInteger(id) && id >= 0 && id < limit))
+      fail(`the tokenizer gives ${JSON.stringify(token)?.slice(0, 40)} the id ${JSON.stringify(id)}, not a whole number below ${limit.toLocaleString('en-US')}`, source, 'the tokenizer file is damaged, or belongs to another model');
+  };
+  if (vocab && typeof vocab === 'object' && !Array.isArray(vocab)) for (const token in vocab) check(token, (vocab as Json)[token]);
+  if (Array.isArray(json.added_tokens)) for (const t of json.added_tokens as (Json | null)[]) check(t?.content, t?.id);
+}
+
 /**
  * A Hugging Face tokenizer.json, through @huggingface/tokenizers. It keeps the JSON it was made from, so that the
  * writers can put the same vocabulary into a GGUF file or another folder.
@@ -37,6 +56,7 @@ export class HfTokenizerAdapter implements Tokenizer {
    * post-processor does (Llama 3 adds <|begin_of_text|> there; Qwen adds nothing).
    */
   static fromJson(tokenizerJson: Json, tokenizerConfig: Json, bosId: number, source?: string): HfTokenizerAdapter {
+    checkIds(tokenizerJson, MAX_TOKENS, source);
     const tok = new HfTokenizer(tokenizerJson, tokenizerConfig);
     const said = tokenizerConfig.add_bos_token;
     const addsBos = typeof said === 'boolean' ? said : tok.encode('a', { add_special_tokens: true }).ids[0] === bosId;

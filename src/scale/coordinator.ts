@@ -21,16 +21,10 @@ import type { Plan } from '../screen/plan.js';
 import { numericsHint, type Store } from '../store/store.js';
 import { connect, connectionOptions, parseRedisUrl, publishScreen, refusals, withdrawScreen } from './redis.js';
 import { VERSION } from '../version.js';
-import { SCHEMA_VERSION, WORKERS } from '../store/schema.js';
+import type { Batch } from './payloads.js';
 
-export interface Batch {
-  id: string;
-  /** the first mutant's ordinal */
-  first: number;
-  count: number;
-  /** a guided run's batch: its mutants, in the run's order (else first, first + 1, …) */
-  ordinals?: number[];
-}
+export type { Batch } from './payloads.js';
+import { SCHEMA_VERSION, WORKERS } from '../store/schema.js';
 
 /** The mutants of a batch. */
 export function batchMutants(b: Batch): number[] {

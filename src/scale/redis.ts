@@ -5,7 +5,8 @@
  */
 import { Redis } from 'ioredis';
 import { readFileSync } from 'node:fs';
-import { fail } from '../errors.js';
+import { fail, MutascanError } from '../errors.js';
+import { parsePublishedScreen, type PublishedScreen } from './payloads.js';
 
 export interface RedisAddress {
   host: string;
@@ -95,24 +96,7 @@ export async function connect(a: RedisAddress, timeoutMs = 10_000): Promise<Redi
   return client;
 }
 
-/** What a worker needs to run a screen's batches, published by its coordinator. */
-export interface PublishedScreen {
-  id: string;
-  queue: string;
-  specYaml: string;
-  /** the screen file's path on the coordinator's machine (relative paths in it are resolved from there) */
-  specFile: string;
-  modelFingerprint: string;
-  backend: string;
-  plain: boolean;
-  /** per assay, the unmutated model's output ids, which every worker must reproduce */
-  baselines: number[][];
-  /** what the screen's results' bits depend on (Backend.numerics): a worker computing other bits refuses it */
-  numerics?: string;
-  /** the coordinator's mutascan and store schema: a worker of another version refuses the screen */
-  mutascanVersion: string;
-  schemaVersion: number;
-}
+export type { PublishedScreen } from './payloads.js';
 
 const SCREENS = 'mutascan:screens';
 const key = (id: string) => `mutascan:screen:${id}`;
@@ -138,12 +122,24 @@ export async function refusals(r: Redis, id: string): Promise<Record<string, str
   return r.hgetall(refusalsKey(id));
 }
 
-export async function publishedScreens(r: Redis): Promise<PublishedScreen[]> {
+/** A screen on the queue that cannot be read: the worker refuses it, saying why. */
+export interface UnreadableScreen {
+  id: string;
+  unreadable: string;
+}
+
+export async function publishedScreens(r: Redis): Promise<(PublishedScreen | UnreadableScreen)[]> {
   const ids = await r.smembers(SCREENS);
-  const out: PublishedScreen[] = [];
+  const out: (PublishedScreen | UnreadableScreen)[] = [];
   for (const id of ids.sort()) {
     const raw = await r.get(key(id));
-    if (raw) out.push(JSON.parse(raw) as PublishedScreen);
+    if (!raw) continue;
+    try {
+      out.push(parsePublishedScreen(raw, id));
+    } catch (e) {
+      if (!(e instanceof MutascanError)) throw e;
+      out.push({ id, unreadable: e.message });
+    }
   }
   return out;
 }

@@ -14,7 +14,8 @@ import type { Evaluator } from '../screen/evaluate.js';
 import { modelFingerprint } from '../model/fingerprint.js';
 import { MutascanError } from '../errors.js';
 import { numericsHint } from '../store/store.js';
-import { batchMutants, type Batch, type BatchResult } from './coordinator.js';
+import { batchMutants, type BatchResult } from './coordinator.js';
+import { parseBatch } from './payloads.js';
 import { connect, connectionOptions, parseRedisUrl, publishedScreens, reportRefusal, type PublishedScreen } from './redis.js';
 import { hostname } from 'node:os';
 import { VERSION } from '../version.js';
@@ -89,7 +90,7 @@ export async function runWorker(o: WorkerOptions): Promise<{ batches: number; re
   let idleSince = performance.now();
   try {
     while (!o.shouldStop?.()) {
-      let screens: PublishedScreen[];
+      let screens: Awaited<ReturnType<typeof publishedScreens>>;
       try {
         screens = await publishedScreens(redis);
       } catch {
@@ -105,6 +106,12 @@ export async function runWorker(o: WorkerOptions): Promise<{ batches: number; re
         }
       for (const s of screens) {
         if (running.has(s.id) || refused.has(s.id)) continue;
+        if ('unreadable' in s) {
+          refused.add(s.id);
+          o.log(`refusing screen ${s.id}: ${s.unreadable}`);
+          await reportRefusal(redis, s.id, `${hostname()} pid ${process.pid}`, s.unreadable).catch(() => {});
+          continue;
+        }
         let loaded = loadedScreens.get(s.id);
         try {
           loaded ??= await load(s, o);
@@ -120,7 +127,7 @@ export async function runWorker(o: WorkerOptions): Promise<{ batches: number; re
         const worker = new Worker(
           s.queue,
           async (job): Promise<BatchResult> => {
-            const mutants = batchMutants(job.data as Batch);
+            const mutants = batchMutants(parseBatch(job.id!, job.data, p.plan.total));
             o.beforeBatch?.(job.id!);
             const t0 = performance.now();
             const results: BatchResult['results'] = [];

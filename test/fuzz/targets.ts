@@ -19,6 +19,9 @@ import { Llama2cTokenizer } from '../../src/model/tokenizer-llama2c.js';
 import { parseMutantKey, Plan } from '../../src/screen/plan.js';
 import { parseScreenSpec } from '../../src/spec/spec.js';
 import { openResults } from '../../src/index.js';
+import { parseBatch, parsePublishedScreen } from '../../src/scale/payloads.js';
+import { SCHEMA_VERSION } from '../../src/store/schema.js';
+import { VERSION } from '../../src/version.js';
 import { applyEdits, applyJsonEdits, byteEdit, jsonEdit, type ByteEdit, type Field, type JsonEdit } from './mutations.js';
 
 export const CORPUS = join(dirname(fileURLToPath(import.meta.url)), 'corpus');
@@ -243,6 +246,46 @@ function mutantKeyTarget(model: () => Model): FuzzTarget<string> {
   };
 }
 
+/** What arrives from Redis: a published screen's JSON and a job's batch, as documents with odd values and as text. */
+function queueTargets(): FuzzTarget<JsonEdit[]>[] {
+  const screen = {
+    id: 's1', queue: 'mutascan-s1', specYaml: readFileSync(join(CORPUS, 'screen', 'screen.yaml'), 'utf8'), specFile: '/tmp/screen.yaml',
+    modelFingerprint: 'ab'.repeat(32), backend: 'native', plain: false, baselines: [[1, 2, 3], [4]], numerics: 'native/f32', mutascanVersion: VERSION, schemaVersion: SCHEMA_VERSION,
+  };
+  const batches = [{ first: 1, count: 32 }, { first: 7, count: 3, ordinals: [7, 100, 12] }];
+  return [
+    {
+      name: 'queue-screen',
+      reads: 'a screen published on Redis (JSON): every field with values of the wrong type, other versions, garbage',
+      names: ['screen s1'],
+      input: fc.array(jsonEdit, { minLength: 1, maxLength: 3 }),
+      run: (e) => {
+        const r = applyJsonEdits(screen, e);
+        parsePublishedScreen(r.text ?? JSON.stringify(r.doc) ?? 'null', 's1');
+      },
+    },
+    {
+      name: 'queue-batch',
+      reads: "a job's batch from Redis: first, count and ordinals with odd values, past the screen's end",
+      names: ['the queue'],
+      input: fc.array(jsonEdit, { minLength: 1, maxLength: 3 }),
+      run: (e) => {
+        for (const b of batches) {
+          const r = applyJsonEdits(b, e);
+          let data: unknown = r.doc;
+          if (r.text !== undefined)
+            try {
+              data = JSON.parse(r.text);
+            } catch {
+              data = r.text;
+            }
+          parseBatch('m1', data, 200);
+        }
+      },
+    },
+  ];
+}
+
 export function fuzzTargets(): FuzzTarget<never>[] {
   let tiny: Model | undefined;
   const model = (): Model => (tiny ??= loadModel(join(CORPUS, 'llama2c', 'tiny.bin'), { tokenizer: join(CORPUS, 'llama2c', 'tokenizer.bin') }));
@@ -277,6 +320,7 @@ export function fuzzTargets(): FuzzTarget<never>[] {
     }, '.sqlite'),
     screenTarget(model),
     mutantKeyTarget(model),
+    ...queueTargets(),
   ];
   return targets as unknown as FuzzTarget<never>[];
 }
