@@ -78,7 +78,8 @@ describe('mutascan run --jobs', () => {
     for (let i = 0; i < 600 && kids.length === 0; i++) {
       await sleep(50);
       const now = childPids(child.pid!);
-      if (now.length === 2 && stored(store) > 1000) kids = now;
+      // early in the run (a fast machine screens the rest in about a second)
+      if (now.length === 2 && stored(store) > 200) kids = now;
     }
     const victim = kids[0];
     assert.ok(victim, 'the run started two screening processes and stored results');
@@ -86,7 +87,7 @@ describe('mutascan run --jobs', () => {
     const code = await exited;
     expectCleanError({ status: code, stdout: '', stderr }, new RegExp(`screening process ${victim} stopped \\(killed by SIGKILL\\).*run the same command to resume`, 's'));
     const kept = stored(store);
-    assert.ok(kept > 1000 && kept < 12289, `results stored before the kill are kept (${kept})`);
+    assert.ok(kept > 200 && kept < 12289, `results stored before the kill are kept (${kept})`);
     await sleep(200);
     const alive = (pid: number): boolean => {
       try {

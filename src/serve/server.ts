@@ -93,7 +93,12 @@ export async function serveStores(o: ServeOptions): Promise<LiveServer> {
     forceCloseConnections: true,
   });
   await app.register(fastifyCookie);
-  await app.register(fastifyRateLimit, { max: o.rateLimit ?? 600, timeWindow: 60_000 });
+  await app.register(fastifyRateLimit, {
+    max: o.rateLimit ?? 600,
+    timeWindow: 60_000,
+    // a request whose socket Node already dropped (it answered a malformed one with 400) has no address left
+    keyGenerator: (req) => req.ip ?? req.socket?.remoteAddress ?? 'gone',
+  });
 
   app.addHook('onRequest', async (req, reply) => {
     setSecurityHeaders(reply);
