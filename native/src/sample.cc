@@ -81,7 +81,8 @@ double fdlibm_exp(double x) {
     k = 0;
   }
   const double t = x * x;
-  const double twopk = k >= -1021 ? from_words(0x3ff00000 + (k << 20), 0) : from_words(0x3ff00000 + ((k + 1000) << 20), 0);
+  // k << 20 in unsigned arithmetic: a negative k shifted is undefined in C++17, the same bits in two's complement
+  const double twopk = k >= -1021 ? from_words(0x3ff00000u + (static_cast<uint32_t>(k) << 20), 0) : from_words(0x3ff00000u + (static_cast<uint32_t>(k + 1000) << 20), 0);
   const double c = x - t * (p1 + t * (p2 + t * (p3 + t * (p4 + t * p5))));
   if (k == 0) return 1.0 - ((x * c) / (c - 2.0) - x);
   const double y = 1.0 - ((lo - (x * c) / (2.0 - c)) - hi);
