@@ -13,7 +13,7 @@ import { writeSynthModel } from '../make/synth.js';
 import { writeModelGguf } from '../make/to-gguf.js';
 import { scoutSuperWeights, type SuperCandidate } from '../predict/scout.js';
 import { matrixStats, mutate, restore, type Saved } from '../screen/mutate.js';
-import { parseMutantKey } from '../screen/plan.js';
+import { mutantKey, parseMutantKey } from '../screen/plan.js';
 
 export interface OpenOptions {
   /** a llama2.c tokenizer.bin, for .bin checkpoints without one beside them */
@@ -137,8 +137,13 @@ export class OpenedModel {
    * feeding it, ranked by the channel's peak over the median channel's (super-weight candidates).
    */
   scoutSuperWeights(ids: readonly number[]): (SuperCandidate & { key: string })[] {
-    return scoutSuperWeights(this.transformer, ids).map((c) => ({ ...c, key: `${c.layer}.down:${c.row},${c.col}+1x1:zero` }));
+    return scoutSuperWeights(this.transformer, ids).map((c) => ({ ...c, key: superWeightKey(c) }));
   }
+}
+
+/** The mutant that zeroes one down_proj weight, the super-weight experiment, as stores name it. */
+function superWeightKey(w: { layer: number; row: number; col: number }): string {
+  return mutantKey({ short: `${w.layer}.down` }, { row: w.row, col: w.col, rows: 1, cols: 1 }, 'zero');
 }
 
 /** Opens a model (see OpenedModel.open). */
@@ -167,6 +172,6 @@ export function synthModel(out: string, o: SynthOptions): { dir: string; repo: s
   const spec = likeSpec(o.like, { layers: o.layers, seed: o.seed, tokenizer: o.tokenizer });
   writeSynthModel(dir, spec, o.onProgress);
   const sw = o.superWeight;
-  const planted = sw ? { value: plantSuperWeight(dir, sw).weight, key: `${sw.layer}.down:${sw.row},${sw.col}+1x1:zero` } : undefined;
+  const planted = sw ? { value: plantSuperWeight(dir, sw).weight, key: superWeightKey(sw) } : undefined;
   return { dir, repo: LIKE[o.like].repo, layers: spec.nLayers, seed: spec.seed, shards: spec.shards, superWeight: planted };
 }

@@ -149,7 +149,11 @@ export function writeStoreReport(store: string, dir: string, o: { model?: string
 /** Phenotype families as the csv `mutascan phenotypes` writes (one row per family). */
 export function phenotypeCsv(all: readonly AssayPhenotypes[]): string {
   const lines = [PHENOTYPE_COLUMNS.join(',')];
-  for (const a of all) for (const f of a.families) lines.push(PHENOTYPE_COLUMNS.map((c) => csvCell(phenotypeRecord(f)[c])).join(','));
+  for (const a of all)
+    for (const f of a.families) {
+      const r = phenotypeRecord(f);
+      lines.push(PHENOTYPE_COLUMNS.map((c) => csvCell(r[c])).join(','));
+    }
   return lines.join('\n') + '\n';
 }
 

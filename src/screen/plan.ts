@@ -176,7 +176,7 @@ export function unitGrid(rows: number, cols: number, u: UnitSpec): { nRows: numb
   };
 }
 
-export function mutantKey(t: Target, u: Unit, kindName: string): string {
+export function mutantKey(t: Pick<Target, 'short'>, u: Unit, kindName: string): string {
   return `${t.short}:${u.row},${u.col}+${u.rows}x${u.cols}:${kindName}`;
 }
 

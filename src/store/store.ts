@@ -160,10 +160,11 @@ export class Store {
           );
       }
       // A damaged page must stop the run here, before anything is written next to it.
-      const check = guardDamage(path, () => db.pragma('quick_check(5)', { simple: false }) as { quick_check: string }[]);
-      if (check.length !== 1 || check[0].quick_check !== 'ok') {
+      try {
+        s.quickCheck();
+      } catch (e) {
         db.close();
-        damaged(path, check.map((c) => c.quick_check).join('; '));
+        throw e;
       }
       db.pragma('journal_mode = WAL');
       const migratedFrom = row.schema_version !== SCHEMA_VERSION ? row.schema_version : undefined;
@@ -242,7 +243,7 @@ export class Store {
 
   /** SQLite's quick check of every page (not of index contents): a damaged store is a StoreDamaged with its first problem. */
   quickCheck(): void {
-    const problems = this.db.pragma('quick_check(3)', { simple: false }) as { quick_check: string }[];
+    const problems = guardDamage(this.path, () => this.db.pragma('quick_check(5)', { simple: false }) as { quick_check: string }[]);
     const said = problems.map((p) => p.quick_check.replace(/\*\*\* in database \w+ \*\*\*\s*/g, '').replace(/\s*\n\s*/g, '; ')).filter(Boolean);
     if (said.length && said[0] !== 'ok') damaged(this.path, `SQLite's quick check: ${said.join('; ')}`);
   }
