@@ -230,6 +230,32 @@ describe('refusals and parking', () => {
     assert.equal(counts(store).pending, 0);
   });
 
+  it('results of the wrong shape from something on the queue are refused, not stored; the batches are done again', async () => {
+    const spec = screen('lies', '"0.q"');
+    const reference = join(dir.path, 'lies-reference.sqlite');
+    assert.equal(runCli(['run', spec, '--store', reference]).status, 0);
+    const store = join(dir.path, 'lies.sqlite');
+    const c = coordinator(spec, store);
+    const liar = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'lying-worker.ts'), redis.url, '6'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const lied = new Promise((r) => liar.on('exit', r));
+    await lied;
+    const good = worker(['--exit-when-idle', '15']);
+    assert.equal(await c.exited, 0, c.log());
+    await good.exited;
+    for (const lie of [
+      /a worker returned mutant \d+, which is not in the batch \(in the result of batch m\d+\)/,
+      /a worker's result is not a batch's results \(results: .*\) \(in the result of batch m\d+\)/,
+      /a worker returned 1 outcomes for mutant \d+; the screen has 2 assays/,
+      /a worker returned mutant \d+ twice/,
+      /a worker returned a token id past the vocabulary \(512\) for mutant \d+/,
+      /a worker's result is not a batch's results \(\(the whole value\): .*\)/,
+    ])
+      assert.match(c.log(), lie);
+    assert.match(c.log(), /the batch goes back to the queue; if this repeats, stop the worker that sent it .*: not stored/);
+    assert.equal(counts(store).pending, 0);
+    assert.deepEqual(storeRows(store), storeRows(reference));
+  });
+
   it('a batch that fails every time is parked with its error, shown by status, and tried again by the next run', async () => {
     const spec = screen('parked', '"0.k"');
     const store = join(dir.path, 'parked.sqlite');

@@ -12,9 +12,10 @@ import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import type { Browser } from 'playwright-core';
 import { launchChromium, openWatched } from './browser.js';
+import { serve as serveLibrary } from '../src/index.js';
 import { StoreWatch } from '../src/serve/watch.js';
 import { Store } from '../src/store/store.js';
-import { CLI, expectCleanError, runCli, storedCount, STORIES_BIN, STORIES_TOK, tempDir } from './helpers.js';
+import { CLI, expectCleanError, PYTHON, runCli, storedCount, STORIES_BIN, STORIES_TOK, tempDir } from './helpers.js';
 
 const tmp = tempDir('serve');
 const spec = join(tmp.path, 'sampled.yaml');
@@ -172,6 +173,69 @@ describe('the live view during a real screen', () => {
   });
 });
 
+/** Connects with a 4 KiB receive buffer, asks for the event stream and reads nothing for a minute. */
+const STALLED_READER = `
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect((sys.argv[1], int(sys.argv[2])))
+s.sendall(b"GET /s/0/events?since=0 HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\n\\r\\n")
+time.sleep(60)
+`;
+
+describe('viewers that keep up and one that does not', () => {
+  it('a stalled reader is closed when too far behind; the others get every update, in order', async (t) => {
+    const s3 = join(tmp.path, 'stalled.sqlite');
+    // longer texts than the other tests' screen: the kernel takes up to 4 MiB (tcp_wmem) for a reader before the server holds any
+    const long = join(tmp.path, 'long-texts.yaml');
+    writeFileSync(long, readFileSync(spec, 'utf8').replace('max_length: 150', 'max_length: 320').replace('["1.k"]', '["1.k", "1.v"]'));
+    const run = spawn(process.execPath, [CLI, 'run', long, '--store', s3, '--jobs', '2'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    children.push(run);
+    let runErr = '';
+    run.stderr!.on('data', (c) => (runErr += c));
+    const ran = new Promise<number | null>((r) => run.on('exit', (code) => r(code)));
+    while (storedCount(s3) < 1) await sleep(100);
+    // 64 KiB behind, not the default 8 MiB, so this short screen's texts are enough to leave the stalled reader behind
+    const server = await serveLibrary({ stores: [s3], port: 0, pollMs: 250, maxBehindBytes: 64 << 10 });
+    try {
+      const u = new URL(server.url);
+      const keepers = Array.from({ length: 8 }, () => ({ ids: [] as number[], text: '', bytes: 0 }));
+      for (const k of keepers)
+        request({ host: u.hostname, port: u.port, path: '/s/0/events?since=0', agent: false }, (res) =>
+          res.on('data', (d: Buffer) => {
+            k.text += d.toString();
+            k.bytes += d.length;
+            for (let end = k.text.indexOf('\n\n'); end >= 0; end = k.text.indexOf('\n\n')) {
+              const ev = k.text.slice(0, end);
+              k.text = k.text.slice(end + 2);
+              if (/^event:update$/m.test(ev)) k.ids.push(Number(/^id:(\d+)$/m.exec(ev)![1]));
+            }
+          }),
+        ).end();
+      // the stalled reader: a socket with a small receive buffer, so the kernel holds little for it and what it
+      // does not read piles up in the server, as it would for a client on a slow or broken link
+      children.push(spawn(PYTHON, ['-c', STALLED_READER, u.hostname, u.port], { stdio: 'ignore' }));
+      assert.equal(await ran, 0, runErr);
+      const stored = storedCount(s3) - 1; // the page counts the screen's mutants, not the unmutated model's row
+      const deadline = Date.now() + 20_000;
+      const status = async () => JSON.parse((await raw(server.url, '/s/0/status.json')).body) as { seq: number; done: number; dropped: number };
+      while ((await status()).done < stored && Date.now() < deadline) await sleep(250);
+      server.pollNow();
+      await sleep(500);
+      const st = await status();
+      assert.equal(st.done, stored);
+      assert.ok(st.seq >= 3, `several updates (${st.seq})`);
+      t.diagnostic(`each reader was sent ${(keepers[0].bytes / 2 ** 20).toFixed(1)} MiB in ${st.seq} updates`);
+      assert.equal(server.dropped(), 1, `the stalled reader was closed (each reader was sent ${(keepers[0].bytes / 2 ** 20).toFixed(1)} MiB)`);
+      assert.equal(st.dropped, 1);
+      assert.equal(server.viewers(), keepers.length, 'the readers that keep up are still there');
+      for (const k of keepers) assert.deepEqual(k.ids, Array.from({ length: st.seq }, (_, i) => i + 1), 'every update, once, in order');
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('the server under load and abuse', () => {
   let url: string;
   let child: ChildProcess;
@@ -296,6 +360,8 @@ describe('access', () => {
     assert.equal((await raw(base, '/s/0/events')).status, 401);
     assert.equal((await raw(base, '/', { headers: { Authorization: `Bearer ${token}x` } })).status, 401);
     assert.equal((await raw(base, '/', { headers: { Authorization: `Bearer ${token}` } })).status, 200);
+    // with a token, any Host is answered (the token is what keeps strangers out)
+    assert.equal((await raw(base, '/', { headers: { Authorization: `Bearer ${token}`, Host: 'mutascan.example' } })).status, 200);
     const link = `/login/${s.match[2]}`;
     const login = await raw(base, link);
     assert.equal(login.status, 303);
@@ -316,6 +382,20 @@ describe('access', () => {
     await page.waitForSelector('body[data-ready="1"]');
     await page.waitForFunction(() => (window as unknown as { mutascanLive?: { events: EventSource } }).mutascanLive?.events.readyState === 1);
     await ctx.close();
+    s.child.kill('SIGTERM');
+  });
+
+  it('without a token, only loopback names are answered (a page that rebinds its own name to 127.0.0.1 gets nothing)', async () => {
+    finishedStore();
+    const s = await serve([store]);
+    const port = new URL(s.url).port;
+    for (const host of [`evil.example:${port}`, 'evil.example', `127.0.0.1.evil.example:${port}`, `[::2]:${port}`, 'localhost:80@evil.example'])
+      for (const path of ['/', '/s/0/', '/s/0/events', '/s/0/status.json']) {
+        const r = await raw(s.url, path, { headers: { Host: host } });
+        assert.ok(r.status === 421 || r.status === 400, `Host "${host}" ${path}: ${r.status}`);
+        assert.ok(!r.body.includes('report-data') && !r.body.includes('"done"'), 'nothing of the store');
+      }
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `LOCALHOST:${port}`, `127.0.0.2:${port}`]) assert.equal((await raw(s.url, '/s/0/status.json', { headers: { Host: host } })).status, 200, host);
     s.child.kill('SIGTERM');
   });
 });

@@ -29,8 +29,17 @@ export function registerServe(program: Command): void {
     .option('--token <token>', 'the token viewers must present (visible to other users in `ps`: prefer --token-file)')
     .option('--token-file <file>', 'file whose first line is the token')
     .option('--max-viewers <n>', 'open live pages at most, over all stores', int('--max-viewers', 1), 256)
-    .action(async (stores: string[], o: { port: number; host: string; token?: string; tokenFile?: string; maxViewers: number }) => {
-      const server = await serve({ stores, host: o.host, port: o.port, token: serveToken(o), maxViewers: o.maxViewers, log: (line) => process.stderr.write(`mutascan: ${line}\n`) });
+    .option('--rate-limit <n>', 'requests per minute from one client address (0: no limit, for a proxy in front that limits)', int('--rate-limit', 0), 600)
+    .action(async (stores: string[], o: { port: number; host: string; token?: string; tokenFile?: string; maxViewers: number; rateLimit: number }) => {
+      const server = await serve({
+        stores,
+        host: o.host,
+        port: o.port,
+        token: serveToken(o),
+        maxViewers: o.maxViewers,
+        rateLimit: o.rateLimit,
+        log: (line) => process.stderr.write(`mutascan: ${line}\n`),
+      });
       announce(server, (line) => process.stdout.write(line));
       process.stderr.write(`mutascan: serving ${stores.length} store${stores.length > 1 ? 's' : ''} read-only; Ctrl-C stops\n`);
       await new Promise<void>((resolve) => {

@@ -14,14 +14,14 @@ import { Queue } from 'bullmq';
 import { createHash } from 'node:crypto';
 import type { Outcome } from '../assays/assay.js';
 import { modelFingerprint } from '../model/fingerprint.js';
-import { fail } from '../errors.js';
+import { fail, MutascanError } from '../errors.js';
 import { budgetSummary, checkBaselines, evaluatorFor, openScreenStore, prepareScreen, registerRun, runNullMutant, selectionDone, type RunOptions, type RunSummary } from '../screen/runner.js';
 import { describeParkedMutants } from '../store/summary.js';
 import type { Plan } from '../screen/plan.js';
 import { numericsHint, type Store } from '../store/store.js';
 import { connect, connectionOptions, parseRedisUrl, publishScreen, refusals, withdrawScreen } from './redis.js';
 import { VERSION } from '../version.js';
-import type { Batch } from './payloads.js';
+import { parseBatch, parseBatchResult, type Batch, type CheckedBatchResult } from './payloads.js';
 
 export type { Batch } from './payloads.js';
 import { SCHEMA_VERSION, WORKERS } from '../store/schema.js';
@@ -166,18 +166,25 @@ export async function runDistributed(o: DistributedOptions): Promise<RunSummary 
       try {
         const completed = await queue.getJobs(['completed'], 0, 199);
         for (const job of completed) {
-          const r = job.returnvalue as BatchResult | undefined;
+          let r: CheckedBatchResult;
+          try {
+            r = parseBatchResult(byId.get(String(job.id)) ?? parseBatch(String(job.id), job.data, p.plan.total), job.returnvalue, { assays: p.assays.length, vocabSize: p.model.config.vocabSize });
+          } catch (e) {
+            if (!(e instanceof MutascanError)) throw e;
+            o.onNote?.(`${e.message}: not stored`);
+            await job.remove();
+            rejected = true;
+            continue;
+          }
           // Results of other numerics than the screen's are not stored: their batch goes back to the queue.
-          if (r?.results && r.worker?.numerics !== undefined && r.worker.numerics !== published.numerics) {
+          if (r.worker?.numerics !== undefined && r.worker.numerics !== published.numerics) {
             o.onNote?.(`worker ${r.worker.name} returned batch ${job.id} computed with other numerics (${r.worker.numerics}) than the screen's (${published.numerics}): not stored; ${numericsHint(published.numerics, r.worker.numerics)}`);
             await job.remove();
             rejected = true;
             continue;
           }
-          if (r?.results) {
-            store.save(r.results);
-            if (r.worker) credit.run(r.worker.name, r.results.length, r.worker.seconds, Date.now(), Date.now());
-          }
+          store.save(r.results);
+          if (r.worker) credit.run(r.worker.name, r.results.length, r.worker.seconds, Date.now(), Date.now());
           await job.remove();
         }
         for (const job of await queue.getJobs(['failed'], 0, 199)) {

@@ -1,12 +1,13 @@
 /**
  * What arrives from the queue, checked before it is used: a published screen (JSON a coordinator wrote into
- * Redis) and a batch of mutants (a job's data). Anything on the queue may be from another mutascan, damaged, or
+ * Redis), a batch of mutants (a job's data), and a batch's results (what a worker returned). Anything on the queue may be from another mutascan, damaged, or
  * written by hand; each is read into its type or refused with a MutascanError saying what is wrong.
  */
 import { z } from 'zod';
 import { fail } from '../errors.js';
 import { VERSION } from '../version.js';
 import { SCHEMA_VERSION } from '../store/schema.js';
+import type { MutantResult } from '../store/store.js';
 
 /** What a worker needs to run a screen's batches, published by its coordinator. */
 export interface PublishedScreen {
@@ -94,4 +95,54 @@ export function parseBatch(id: string, data: unknown, total: number): Batch {
   if (b.ordinals && b.ordinals.length !== b.count) fail(`batch ${b.id} lists ${b.ordinals.length} mutants but counts ${b.count}`, 'the queue', 'the coordinator writes the jobs; restart it');
   if (last >= total) fail(`batch ${b.id} asks for mutant ${last}, past the screen's ${total} mutants`, 'the queue', 'the job belongs to another screen or version: restart the coordinator');
   return b;
+}
+
+const finite = z.number().finite();
+const outcomeSchema = z.object({
+  silent: z.boolean(),
+  phenotype: z
+    .object({ key: z.string().max(256), ids: z.array(count), text: z.string(), divergeAt: count, divergeEnd: count, baselineEnd: count })
+    .optional(),
+  firstDivergence: count.nullable(),
+  similarity: finite.nullable(),
+  destructive: z.boolean(),
+  nTokens: count,
+  tie: z.boolean(),
+  metrics: z
+    // JSON carries a metric that is not finite as null
+    .object({ accuracy: finite.nullable(), accuracyChange: finite.nullable(), klMean: finite.nullable(), klMax: finite.nullable(), loglikChange: finite.nullable(), argmaxChanges: finite.nullable() })
+    .partial()
+    .optional(),
+});
+const batchResultSchema = z.object({
+  results: z.array(z.object({ ordinal: count, outcomes: z.array(outcomeSchema) })),
+  worker: z.object({ name: z.string().max(512), seconds: finite.min(0), numerics: z.string().max(512).optional() }).optional(),
+});
+
+export interface CheckedBatchResult {
+  results: MutantResult[];
+  worker?: { name: string; seconds: number; numerics?: string };
+}
+
+/**
+ * What a worker returned for `batch`: every mutant of the batch once, nothing else, with one outcome per assay
+ * whose output ids are tokens of the model. A worker is trusted to compute, not to be well-formed: a result of
+ * another shape is refused (the coordinator puts the batch back on the queue) rather than stored.
+ */
+export function parseBatchResult(batch: Batch, data: unknown, o: { assays: number; vocabSize: number }): CheckedBatchResult {
+  const where = `the result of batch ${batch.id}`;
+  const hint = 'the batch goes back to the queue; if this repeats, stop the worker that sent it (another mutascan version, or not mutascan)';
+  const r = batchResultSchema.safeParse(data);
+  if (!r.success) fail(`a worker's result is not a batch's results (${describeIssue(r.error)})`, where, hint);
+  const want = new Set(batch.ordinals ?? Array.from({ length: batch.count }, (_, i) => batch.first + i));
+  const seen = new Set<number>();
+  for (const m of r.data.results) {
+    if (!want.has(m.ordinal)) fail(`a worker returned mutant ${m.ordinal}, which is not in the batch`, where, hint);
+    if (seen.has(m.ordinal)) fail(`a worker returned mutant ${m.ordinal} twice`, where, hint);
+    seen.add(m.ordinal);
+    if (m.outcomes.length !== o.assays) fail(`a worker returned ${m.outcomes.length} outcomes for mutant ${m.ordinal}; the screen has ${o.assays} assays`, where, hint);
+    for (const x of m.outcomes) if (x.phenotype?.ids.some((id) => id >= o.vocabSize)) fail(`a worker returned a token id past the vocabulary (${o.vocabSize}) for mutant ${m.ordinal}`, where, hint);
+  }
+  if (seen.size !== want.size) fail(`a worker returned ${seen.size} of the batch's ${want.size} mutants`, where, hint);
+  return r.data as CheckedBatchResult;
 }

@@ -15,7 +15,8 @@
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import fastifyCookie from '@fastify/cookie';
 import fastifyRateLimit from '@fastify/rate-limit';
-import { createChannel, createSession, type Channel } from 'better-sse';
+import { createChannel, createSession, type Channel, type Session } from 'better-sse';
+import type { ServerResponse } from 'node:http';
 import { basename } from 'node:path';
 import { hostname } from 'node:os';
 import { fail, MutascanError } from '../errors.js';
@@ -36,8 +37,10 @@ export interface ServeOptions {
   pollMs?: number;
   /** open event streams at most, over all stores */
   maxViewers?: number;
-  /** requests per minute per client address */
+  /** requests per minute per client address (0: no limit) */
   rateLimit?: number;
+  /** bytes a viewer may fall behind before its stream is closed (it reconnects and gets what it missed) */
+  maxBehindBytes?: number;
   log?: (line: string) => void;
 }
 
@@ -47,6 +50,8 @@ export interface LiveServer {
   /** with a token: a link that logs one browser in, once */
   loginUrl?: string;
   viewers(): number;
+  /** streams closed so far because their readers fell too far behind */
+  dropped(): number;
   /** reads the stores now and sends what it finds (the poll timer does this by itself) */
   pollNow(): void;
   close(): Promise<void>;
@@ -55,11 +60,19 @@ export interface LiveServer {
 /** Updates kept for pages that reconnect: about ten minutes of a busy screen. */
 const HISTORY = 600;
 const HISTORY_BYTES = 64 << 20;
+/**
+ * A viewer whose socket has this much unsent is not keeping up: its stream is closed rather than buffered
+ * without bound (Node keeps whatever a stalled reader has not taken in the server's memory). Its browser
+ * reconnects by itself with the last id it holds and gets the missed updates from the history.
+ */
+const MAX_BEHIND_BYTES = 4 << 20;
 
 interface Served {
   path: string;
   watch: StoreWatch;
   channel: Channel;
+  /** each open stream's response, to see how far behind its reader is */
+  streams: Map<Session, ServerResponse>;
   history: { seq: number; json: string }[];
   historyBytes: number;
   page?: { seq: number; at: number; html: string };
@@ -77,10 +90,12 @@ export async function serveStores(o: ServeOptions): Promise<LiveServer> {
   const access = new Access(o.token);
   const served: Served[] = o.stores.map((path) => {
     const store = Store.open(path);
-    return { path, watch: new StoreWatch(store), channel: createChannel(), history: [], historyBytes: 0 };
+    return { path, watch: new StoreWatch(store), channel: createChannel(), streams: new Map(), history: [], historyBytes: 0 };
   });
   const maxViewers = o.maxViewers ?? 256;
   const viewers = () => served.reduce((n, s) => n + s.channel.sessionCount, 0);
+  const maxBehind = o.maxBehindBytes ?? MAX_BEHIND_BYTES;
+  let dropped = 0;
 
   const app: FastifyInstance = Fastify({
     logger: false,
@@ -93,15 +108,23 @@ export async function serveStores(o: ServeOptions): Promise<LiveServer> {
     forceCloseConnections: true,
   });
   await app.register(fastifyCookie);
-  await app.register(fastifyRateLimit, {
-    max: o.rateLimit ?? 600,
-    timeWindow: 60_000,
-    // a request whose socket Node already dropped (it answered a malformed one with 400) has no address left
-    keyGenerator: (req) => req.ip ?? req.socket?.remoteAddress ?? 'gone',
-  });
+  if (o.rateLimit !== 0)
+    await app.register(fastifyRateLimit, {
+      max: o.rateLimit ?? 600,
+      timeWindow: 60_000,
+      // a request whose socket Node already dropped (it answered a malformed one with 400) has no address left
+      keyGenerator: (req) => req.ip ?? req.socket?.remoteAddress ?? 'gone',
+    });
 
   app.addHook('onRequest', async (req, reply) => {
     setSecurityHeaders(reply);
+    // Without a token, a loopback server is open to this machine, and so to any web page its browser shows
+    // that rebinds its own name to 127.0.0.1; such a page's requests name its own host, so only loopback
+    // names are answered.
+    if (!access.required && !isLoopbackHostHeader(req.headers.host)) {
+      reply.code(421).type('text/plain; charset=utf-8');
+      return reply.send(`this server answers only to a loopback name (127.0.0.1, localhost or [::1]), not to "${String(req.headers.host ?? '').slice(0, 100)}"\n`);
+    }
     if (req.url.startsWith('/login/')) return;
     if (!access.allows(req.headers.authorization, req.cookies[SESSION_COOKIE])) {
       reply.code(401).type('text/plain; charset=utf-8');
@@ -140,7 +163,7 @@ export async function serveStores(o: ServeOptions): Promise<LiveServer> {
   app.get('/s/:n/status.json', { schema: storeParam }, async (req, reply) => {
     const s = servedAt((req.params as { n: number }).n, reply);
     if (!s) return reply;
-    return reply.send({ store: s.path, seq: s.watch.seq, ...s.watch.progress, viewers: s.channel.sessionCount });
+    return reply.send({ store: s.path, seq: s.watch.seq, ...s.watch.progress, viewers: s.channel.sessionCount, dropped });
   });
   app.get(
     '/s/:n/events',
@@ -161,6 +184,8 @@ export async function serveStores(o: ServeOptions): Promise<LiveServer> {
       // every event carries the last update's seq as its id, so a reconnecting browser says what it holds
       session.push(JSON.stringify(s.watch.progress), 'progress', String(s.watch.seq));
       s.channel.register(session);
+      s.streams.set(session, reply.raw);
+      session.once('disconnected', () => s.streams.delete(session));
     },
   );
   app.get('/login/:code', async (req, reply) => {
@@ -197,6 +222,13 @@ export async function serveStores(o: ServeOptions): Promise<LiveServer> {
 
   function poll(): void {
     for (const s of served) {
+      for (const [session, res] of s.streams)
+        if (res.writableLength > maxBehind) {
+          s.streams.delete(session);
+          dropped++;
+          log(`a viewer of ${basename(s.path)} fell ${(res.writableLength / 2 ** 20).toFixed(1)} MiB behind; its stream is closed (its page reconnects and catches up)`);
+          res.destroy();
+        }
       let u: LiveUpdate | null;
       try {
         u = s.watch.poll();
@@ -236,6 +268,7 @@ export async function serveStores(o: ServeOptions): Promise<LiveServer> {
     url: `${origin}/`,
     loginUrl: access.required ? `${origin}/login/${access.newLink()}` : undefined,
     viewers,
+    dropped: () => dropped,
     pollNow: poll,
     async close() {
       clearInterval(timer);
@@ -243,6 +276,14 @@ export async function serveStores(o: ServeOptions): Promise<LiveServer> {
       for (const s of served) s.watch.store.close();
     },
   };
+}
+
+/** Whether a request's Host header names this machine's loopback interface (any port). */
+function isLoopbackHostHeader(header: string | undefined): boolean {
+  if (!header) return false;
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+))(?::\d{1,5})?$/.exec(header);
+  if (!m) return false;
+  return isLoopback(m[1] ?? m[2].toLowerCase());
 }
 
 function setSecurityHeaders(reply: FastifyReply): void {

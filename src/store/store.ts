@@ -85,7 +85,10 @@ function openDb(path: string, readonly: boolean): DB {
     if (!existsSync(dir)) fail(`cannot create the store: the folder ${dir} does not exist`, path, 'create the folder or choose another --store path');
     fail(`cannot create the store: ${msg}`, path, 'choose a --store path in a folder you can write to');
   }
+  // A store may come from someone else: views and triggers in its schema may not call functions that have
+  // effects beyond it (SQLite's advice for databases from strangers).
   try {
+    db.pragma('trusted_schema = OFF');
     db.prepare('SELECT count(*) FROM sqlite_master').get();
   } catch (e) {
     db.close();

@@ -20,7 +20,7 @@ export interface FuzzReport {
   finding?: { input: string; problem: string };
 }
 
-export function checkTarget<T>(t: FuzzTarget<T>, o: { runs: number; seed: number; slowMs: number }): FuzzReport {
+export function checkTarget<T>(t: FuzzTarget<T>, o: { runs: number; seed: number; slowMs: number; afterInput?: (n: number) => void }): FuzzReport {
   let opened = 0;
   let refused = 0;
   let slowest = 0;
@@ -42,6 +42,7 @@ export function checkTarget<T>(t: FuzzTarget<T>, o: { runs: number; seed: number
         slowest = Math.max(slowest, ms);
         rssMax = Math.max(rssMax, process.memoryUsage().rss);
       }
+      o.afterInput?.(opened + refused);
       const ms = performance.now() - s;
       if (ms > o.slowMs) throw new Error(`took ${ms.toFixed(0)} ms (limit ${o.slowMs})`);
     }),

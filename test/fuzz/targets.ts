@@ -19,7 +19,7 @@ import { Llama2cTokenizer } from '../../src/model/tokenizer-llama2c.js';
 import { parseMutantKey, Plan } from '../../src/screen/plan.js';
 import { parseScreenSpec } from '../../src/spec/spec.js';
 import { openResults } from '../../src/index.js';
-import { parseBatch, parsePublishedScreen } from '../../src/scale/payloads.js';
+import { parseBatch, parseBatchResult, parsePublishedScreen } from '../../src/scale/payloads.js';
 import { SCHEMA_VERSION } from '../../src/store/schema.js';
 import { VERSION } from '../../src/version.js';
 import { applyEdits, applyJsonEdits, byteEdit, jsonEdit, type ByteEdit, type Field, type JsonEdit } from './mutations.js';
@@ -246,13 +246,23 @@ function mutantKeyTarget(model: () => Model): FuzzTarget<string> {
   };
 }
 
-/** What arrives from Redis: a published screen's JSON and a job's batch, as documents with odd values and as text. */
+/** What arrives from Redis: a published screen's JSON, a job's batch and a worker's result, as documents with odd values and as text. */
 function queueTargets(): FuzzTarget<JsonEdit[]>[] {
   const screen = {
     id: 's1', queue: 'mutascan-s1', specYaml: readFileSync(join(CORPUS, 'screen', 'screen.yaml'), 'utf8'), specFile: '/tmp/screen.yaml',
     modelFingerprint: 'ab'.repeat(32), backend: 'native', plain: false, baselines: [[1, 2, 3], [4]], numerics: 'native/f32', mutascanVersion: VERSION, schemaVersion: SCHEMA_VERSION,
   };
   const batches = [{ first: 1, count: 32 }, { first: 7, count: 3, ordinals: [7, 100, 12] }];
+  // a result as a worker returns it (JSON): a silent mutant, an NSM with its phenotype, a choice assay's metrics
+  const silent = { silent: true, firstDivergence: null, similarity: null, destructive: false, nTokens: 12, tie: false };
+  const nsm = {
+    silent: false, phenotype: { key: 'k3f9', ids: [1, 403, 261, 6], text: ' Once upon a cat', divergeAt: 2, divergeEnd: 4, baselineEnd: 4 },
+    firstDivergence: 2, similarity: 0.5, destructive: false, nTokens: 4, tie: false, metrics: { accuracy: 0.25, accuracyChange: -0.5, klMean: 0.1, klMax: null },
+  };
+  const workerResult = {
+    results: [{ ordinal: 7, outcomes: [silent, nsm] }, { ordinal: 100, outcomes: [nsm, silent] }, { ordinal: 12, outcomes: [silent, silent] }],
+    worker: { name: 'host pid 1', seconds: 0.4, numerics: 'native/f32' },
+  };
   return [
     {
       name: 'queue-screen',
@@ -281,6 +291,23 @@ function queueTargets(): FuzzTarget<JsonEdit[]>[] {
             }
           parseBatch('m1', data, 200);
         }
+      },
+    },
+    {
+      name: 'queue-result',
+      reads: "what a worker returns for a batch (the coordinator reads it from Redis): mutants, outcomes, phenotypes and metrics with odd values",
+      names: ['the result of batch'],
+      input: fc.array(jsonEdit, { minLength: 1, maxLength: 3 }),
+      run: (e) => {
+        const r = applyJsonEdits(workerResult, e);
+        let data: unknown = r.doc;
+        if (r.text !== undefined)
+          try {
+            data = JSON.parse(r.text);
+          } catch {
+            data = r.text;
+          }
+        parseBatchResult({ id: 'm7', first: 7, count: 3, ordinals: [7, 100, 12] }, data, { assays: 2, vocabSize: 512 });
       },
     },
   ];
