@@ -245,9 +245,17 @@ export async function serveStores(o: ServeOptions): Promise<LiveServer> {
         s.history.push({ seq: u.seq, json });
         s.historyBytes += json.length;
         while (s.history.length > HISTORY || (s.historyBytes > HISTORY_BYTES && s.history.length > 1)) s.historyBytes -= s.history.shift()!.json.length;
-        s.channel.broadcast(json, 'update', { eventId: String(u.seq) });
-      } else s.channel.broadcast(JSON.stringify(s.watch.progress), 'progress', { eventId: String(s.watch.seq) });
+        send(s, 'update', json, u.seq);
+      } else send(s, 'progress', JSON.stringify(s.watch.progress), s.watch.seq);
     }
+  }
+  /**
+   * One event to every open stream of a store, encoded once: an update of a busy screen is hundreds of KiB, and
+   * written as a string it would be encoded again for each of hundreds of viewers every second.
+   */
+  function send(s: Served, event: string, json: string, seq: number): void {
+    const frame = Buffer.from(`event:${event}\ndata:${json}\nid:${seq}\n\n`);
+    for (const res of s.streams.values()) if (!res.destroyed && !res.writableEnded) res.write(frame);
   }
   const timer = setInterval(poll, o.pollMs ?? 1000);
 
