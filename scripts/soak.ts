@@ -26,7 +26,7 @@ const STORIES = join(ROOT, '..', 'shared', 'models', 'stories260K');
 const { values } = parseArgs({
   options: {
     minutes: { type: 'string', default: '30' },
-    // four layers' matrices at element resolution, two assays: about 181,000 mutants, about 35 min on 2 cores
+    // four layers' matrices at element resolution (362,496 mutants), two assays: about 40 min on 2 cores
     targets: { type: 'string', default: '0.*,1.*,2.*,3.*' },
     workers: { type: 'string', default: '3' },
     seed: { type: 'string' },
@@ -47,13 +47,13 @@ mkdirSync(disk);
 const spec = join(tmp, 'screen.yaml');
 writeFileSync(
   spec,
-  `model: ${join(STORIES, 'stories260K.bin')}\ntokenizer: ${join(STORIES, 'tok512.bin')}\ntargets: [${values.targets!.split(',').map((t) => JSON.stringify(t.trim())).join(', ')}]\nunit: element\nkinds: [max, min]\nassays:\n  - name: once\n    type: generate\n    prompt: "Once upon a time"\n    max_length: 40\n  - name: lily\n    type: generate\n    prompt: "Lily went"\n    max_new_tokens: 16\n    temperature: 0.8\n    top_p: 0.9\n    seed: 5\n`,
+  `model: ${join(STORIES, 'stories260K.bin')}\ntokenizer: ${join(STORIES, 'tok512.bin')}\ntargets: [${values.targets!.split(',').map((t) => JSON.stringify(t.trim())).join(', ')}]\nunit: element\nkinds: [max, min]\nassays:\n  - name: once\n    type: generate\n    prompt: "Once upon a time"\n    max_length: 48\n  - name: lily\n    type: generate\n    prompt: "Lily went"\n    max_new_tokens: 32\n    temperature: 0.8\n    top_p: 0.9\n    seed: 5\n`,
 );
 const store = join(disk, 'soak.sqlite');
 const reference = join(tmp, 'quiet.sqlite');
 
 /** The disk sizes the coordinator's store gets in turn: two that fill, then room for the rest. */
-const SIZES = [24 << 20, 64 << 20, 8 << 30];
+const SIZES = [48 << 20, 128 << 20, 8 << 30];
 let mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${SIZES[0]}`, 'tmpfs', disk]).status === 0;
 let size = 0;
 

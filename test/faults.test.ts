@@ -128,6 +128,24 @@ function fill(path: string, leave: number): string {
 }
 
 describe('a full disk', () => {
+  it('filling while a store is made or a run registers: the same message, never a stack trace, and a run that works once space is freed', (t) => {
+    const fs = join(dir.path, 'tiny');
+    if (!mountSmall(fs, 24 * 2 ** 20)) return t.skip('mounting is not permitted here');
+    // every layer matrix: making its store writes about 40 MB of mutant rows, more than this disk holds
+    const all = join(dir.path, 'all.yaml');
+    writeFileSync(all, readFileSync(spec, 'utf8').replace('targets: ["1.k"]', 'targets: all'));
+    for (const [screen, leave] of [[all, 20 << 20], [all, 4 << 20], [spec, 256 << 10], [spec, 64 << 10], [spec, 16 << 10]] as const) {
+      const store = join(fs, `s${leave}.sqlite`);
+      const filler = fill(fs, leave);
+      const r = runCli(['run', screen, '--store', store, '--jobs', '1', '--limit', '200']);
+      expectCleanError(r, /(the disk holding the store is full|cannot write the store|cannot create the store).*(run the same command to resume|choose)/s);
+      rmSync(filler);
+      const again = runCli(['run', spec, '--store', join(fs, `again${leave}.sqlite`), '--jobs', '1', '--limit', '20']);
+      assert.equal(again.status, 0, again.stderr);
+      for (const f of readdirSync(fs)) rmSync(join(fs, f), { force: true });
+    }
+  });
+
   it('stops the run with the store and the space it needs named, keeps every committed result, resumes once space is freed; report and export likewise', async (t) => {
     const fs = join(dir.path, 'small');
     const store = join(fs, 'screen.sqlite');

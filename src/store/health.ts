@@ -60,7 +60,7 @@ export function guardDamage<T>(path: string, fn: () => T): T {
   } catch (e) {
     const detail = damageDetail(e);
     if (detail !== undefined) damaged(path, detail);
-    throw e;
+    throw writeError(path, e);
   }
 }
 
@@ -71,7 +71,8 @@ export async function guardDamageAsync<T>(path: string, fn: () => T | Promise<T>
   } catch (e) {
     // (only SQLite's word here: the work may parse other files, whose errors are theirs)
     if (isDamage(e)) damaged(path, (e as Error).message);
-    throw e;
+    // a write that failed where no step said so itself (a full disk while a run registers, say)
+    throw writeError(path, e);
   }
 }
 
