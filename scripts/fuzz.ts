@@ -38,7 +38,7 @@ for (const t of targets) {
   const early = Math.max(1, Math.floor(n / 100));
   let atEarly = 0;
   coverage?.reset();
-  const r = checkTarget(t, {
+  const r = await checkTarget(t, {
     runs: n,
     seed,
     slowMs: 2000,

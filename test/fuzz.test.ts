@@ -11,8 +11,8 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 1500);
 const SEED = Number(process.env.FUZZ_SEED ?? 20261206);
 
 for (const t of fuzzTargets())
-  test(`fuzz ${t.name}: ${t.reads}`, () => {
-    const r = checkTarget(t, { runs: RUNS, seed: SEED, slowMs: 2000 });
+  test(`fuzz ${t.name}: ${t.reads}`, async () => {
+    const r = await checkTarget(t, { runs: RUNS, seed: SEED, slowMs: 2000 });
     console.log(`# fuzz ${t.name}: ${r.runs} inputs in ${r.seconds.toFixed(2)} s, ${r.opened} opened, ${r.refused} refused, slowest ${r.slowestMs.toFixed(1)} ms, memory +${r.rssGrowthMiB.toFixed(0)} MiB`);
     assert.equal(r.finding, undefined, r.finding && `${r.finding.problem}\ninput: ${r.finding.input}`);
     assert.equal(r.runs, RUNS);

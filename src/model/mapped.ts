@@ -30,7 +30,13 @@ export function mapTensors(infos: TensorInfo[]): Map<string, Float32Array | Uint
   }
   const addon = loadAddon();
   for (const [file, list] of byFile) {
-    const buffers = addon.mapTensors(file, Float64Array.from(list, (t) => t.start), Float64Array.from(list, (t) => t.byteLength));
+    let buffers: ArrayBuffer[];
+    try {
+      buffers = addon.mapTensors(file, Float64Array.from(list, (t) => t.start), Float64Array.from(list, (t) => t.byteLength));
+    } catch {
+      // no mapping to be had (address space or the kernel's map areas used up): the loader reads these tensors
+      continue;
+    }
     list.forEach((t, i) => out.set(t.name, t.dtype === 'F32' ? new Float32Array(buffers[i]) : new Uint16Array(buffers[i])));
   }
   return out;

@@ -20,15 +20,24 @@ export interface FuzzReport {
   finding?: { input: string; problem: string };
 }
 
-export function checkTarget<T>(t: FuzzTarget<T>, o: { runs: number; seed: number; slowMs: number; afterInput?: (n: number) => void }): FuzzReport {
+/**
+ * The event loop is given a turn every so many inputs: what Node frees through finalizers (a model's file
+ * mapping, once its tensors are collected) is freed there, and a loop that never yields would hold every mapping
+ * it ever made until the kernel refuses more, which no command that yields ever meets.
+ */
+const YIELD_EVERY = 64;
+
+export async function checkTarget<T>(t: FuzzTarget<T>, o: { runs: number; seed: number; slowMs: number; afterInput?: (n: number) => void }): Promise<FuzzReport> {
   let opened = 0;
   let refused = 0;
   let slowest = 0;
   const rss0 = process.memoryUsage().rss;
   let rssMax = rss0;
   const t0 = performance.now();
-  const result = fc.check(
-    fc.property(t.input, (input) => {
+  let tried = 0;
+  const result = await fc.check(
+    fc.asyncProperty(t.input, async (input) => {
+      if (++tried % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
       const s = performance.now();
       try {
         t.run(input);
