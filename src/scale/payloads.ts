@@ -1,7 +1,8 @@
 /**
  * What arrives from the queue, checked before it is used: a published screen (JSON a coordinator wrote into
- * Redis), a batch of mutants (a job's data), and a batch's results (what a worker returned). Anything on the queue may be from another mutascan, damaged, or
- * written by hand; each is read into its type or refused with a MutascanError saying what is wrong.
+ * Redis), a batch of mutants (a job's data), and a batch's results (what a worker returned). Anything on the
+ * queue may be from another mutascan, damaged, or written by hand; each is read into its type or refused with a
+ * MutascanError saying what is wrong.
  */
 import { z } from 'zod';
 import { fail } from '../errors.js';
