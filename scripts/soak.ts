@@ -4,8 +4,8 @@
  * A distributed screen on a loopback Redis (Debian's redis-server, no persistence) run through trouble for at
  * least --minutes: workers killed with SIGKILL at random and started again, workers stopped with SIGTERM (each
  * must exit within 10 s), Redis killed and started empty, the coordinator killed and started again, and the
- * coordinator's disk (a tmpfs, where mounting is allowed) filling up twice, after which the space is grown and
- * the coordinator started again with the same command. At the end: every mutant must have been evaluated and
+ * coordinator's disk (a tmpfs, where mounting is allowed) filling up, after which the space is grown and the
+ * coordinator started again with the same command. At the end: every mutant must have been evaluated and
  * stored exactly once, and the store must equal one written by a quiet single-machine run of the same screen.
  * Prints the counts of each kind of trouble and the comparison; exit status 1 on any difference.
  *
@@ -34,7 +34,8 @@ const { values } = parseArgs({
 });
 const minutes = Number(values.minutes);
 const nWorkers = Number(values.workers);
-let seed = values.seed !== undefined ? Number(values.seed) : Date.now() % 2 ** 31;
+const seed0 = values.seed !== undefined ? Number(values.seed) : Date.now() % 2 ** 31;
+let seed = seed0;
 const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const t0 = Date.now();
@@ -52,7 +53,11 @@ writeFileSync(
 const store = join(disk, 'soak.sqlite');
 const reference = join(tmp, 'quiet.sqlite');
 
-/** The disk sizes the coordinator's store gets in turn: two that fill, then room for the rest. */
+/**
+ * The disk sizes the coordinator's store gets in turn, each after the last filled: the first fills while the
+ * store is made (its write-ahead log holds every mutant row until the first checkpoint), the second may fill
+ * later in the screen, the third is room for the rest.
+ */
 const SIZES = [48 << 20, 128 << 20, 8 << 30];
 let mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${SIZES[0]}`, 'tmpfs', disk]).status === 0;
 let size = 0;
@@ -81,7 +86,7 @@ const quiet = start(['run', spec, '--store', reference, '--jobs', '1']);
 let failed = false;
 
 try {
-  say(`seed ${seed}; ${nWorkers} workers; Redis on ${redis.url}; the store on ${mounted ? `a ${SIZES[0] >> 20} MiB tmpfs` : 'the temporary folder (mounting not permitted: no full disk)'}`);
+  say(`seed ${seed0}; ${nWorkers} workers; Redis on ${redis.url}; the store on ${mounted ? `a ${SIZES[0] >> 20} MiB tmpfs` : 'the temporary folder (mounting not permitted: no full disk)'}`);
   let done = false;
   let nextRedis = t0 + 4 * 60_000;
   let nextCoordinatorKill = t0 + 7 * 60_000;
@@ -184,7 +189,7 @@ try {
   console.log(
     [
       '',
-      `soak: ${c.total.toLocaleString('en')} mutants × 2 assays over ${soakMinutes.toFixed(1)} min, ${nWorkers} workers (seed ${seed})`,
+      `soak: ${c.total.toLocaleString('en')} mutants × 2 assays over ${soakMinutes.toFixed(1)} min, ${nWorkers} workers (seed ${seed0})`,
       `  worker SIGKILLs ${counts.workerKills}, worker SIGTERMs ${counts.workerTerms} (slowest exit ${(counts.slowestTermMs / 1000).toFixed(1)} s), Redis restarts (empty) ${counts.redisRestarts}, coordinator SIGKILLs ${counts.coordinatorKills}, full disks ${counts.diskFull}, coordinator starts ${counts.coordinatorStarts}`,
       `  stored: ${c.results.toLocaleString('en')} results, ${c.distinct_.toLocaleString('en')} distinct, ${c.pending} mutants pending: ${once ? 'every mutant exactly once' : 'NOT every mutant exactly once'}`,
       `  against the quiet run: ${compared.toLocaleString('en')} results compared, ${differ} differ`,
