@@ -92,7 +92,6 @@ function viewer(base: URL, readBytesPerSecond = Infinity) {
   const req = request({ host: base.hostname, port: base.port, path: '/s/0/events?since=0', headers: AUTH, agent: false }, (res) => {
     v.connected = res.statusCode === 200;
     res.socket.on('close', () => (v.closedAt ||= Date.now()));
-    if (readBytesPerSecond === 0) return res.pause();
     if (Number.isFinite(readBytesPerSecond)) {
       // a slow reader: takes what arrived, then sleeps as long as reading it at this rate would take
       res.on('data', (d: Buffer) => {
