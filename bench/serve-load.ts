@@ -21,7 +21,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
+import { storedCount } from '../test/helpers.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'bin', 'mutascan.js');
@@ -42,19 +42,6 @@ const tokenFile = join(tmp, 'token');
 writeFileSync(tokenFile, TOKEN + '\n');
 const children: ChildProcess[] = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function doneIn(store: string): number {
-  try {
-    const db = new Database(store, { readonly: true, fileMustExist: true, timeout: 5000 });
-    try {
-      return db.prepare('SELECT count(*) FROM mutants WHERE done = 1').pluck().get() as number;
-    } finally {
-      db.close();
-    }
-  } catch {
-    return 0;
-  }
-}
 
 function start(args: string[], ready: RegExp | null): Promise<{ child: ChildProcess; match?: RegExpMatchArray; log: () => string; exited: Promise<number | null> }> {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -178,14 +165,14 @@ try {
 
   const store = join(tmp, 'watched.sqlite');
   const run = await start(['run', spec, '--store', store, '--jobs', '1'], null);
-  while (!existsSync(store) || doneIn(store) < 1) await sleep(100);
+  while (!existsSync(store) || storedCount(store) < 1) await sleep(100);
   const server = await start(['serve', store, '--port', '0', '--token-file', tokenFile, '--rate-limit', '0'], /live view at (http:\/\/[^\s]+\/)/);
   const base = new URL(server.match![1]);
   const pid = server.child.pid!;
   const samples: { at: number; rss: number; done: number; phase: string }[] = [];
   let phase = 'watched';
   const t0 = Date.now();
-  const sampler = setInterval(() => samples.push({ at: Date.now() - t0, rss: rssMiB(pid), done: doneIn(store), phase }), 500);
+  const sampler = setInterval(() => samples.push({ at: Date.now() - t0, rss: rssMiB(pid), done: storedCount(store), phase }), 500);
 
   const keepers = Array.from({ length: VIEWERS }, () => viewer(base));
   const slow = viewer(base, 16 << 10);

@@ -39,6 +39,15 @@ after(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** `mutascan run ARGS` in the background: its exit code once it ends, and what it wrote to stderr. */
+function runInBackground(args: string[]): { ran: Promise<number | null>; err: () => string } {
+  const run = spawn(process.execPath, [CLI, 'run', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  children.push(run);
+  let err = '';
+  run.stderr!.on('data', (c) => (err += c));
+  return { ran: new Promise((r) => run.on('exit', (code) => r(code))), err: () => err };
+}
+
 /** Starts a CLI process and resolves with the first stdout/stderr line matching `ready` (and the process). */
 function startCli(args: string[], ready: RegExp): Promise<{ child: ChildProcess; match: RegExpMatchArray; output: () => string }> {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -108,11 +117,7 @@ const toB64 = (a: number[]) => Buffer.from(new Int32Array(a).buffer).toString('b
 
 describe('the live view during a real screen', () => {
   it('fills in while the screen runs and ends equal to the static report', async () => {
-    const run = spawn(process.execPath, [CLI, 'run', spec, '--store', store, '--jobs', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    children.push(run);
-    let runErr = '';
-    run.stderr!.on('data', (c) => (runErr += c));
-    const ran = new Promise<number | null>((r) => run.on('exit', (code) => r(code)));
+    const { ran, err } = runInBackground([spec, '--store', store, '--jobs', '1']);
     while (storedCount(store) < 50) await sleep(200);
     const server = await serve([store]);
     const w = await openWatched(browser, `${server.url}s/0/`);
@@ -126,7 +131,7 @@ describe('the live view during a real screen', () => {
     assert.match(await w.page.textContent('#progress') ?? '', /In progress: [\d,]+ of 4,096 mutants done .*mutants\/s/);
     assert.match(await w.page.textContent('#live-runs') ?? '', /local run, pid \d+/);
 
-    assert.equal(await ran, 0, runErr);
+    assert.equal(await ran, 0, err());
     const deadline = Date.now() + 30_000;
     while (Number(await w.page.evaluate(() => document.body.dataset.done)) < 4096 && Date.now() < deadline) await sleep(250);
     assert.equal(await w.page.textContent('#progress'), 'Complete: 4,096 mutants.');
@@ -189,13 +194,9 @@ describe('viewers that keep up and one that does not', () => {
     // longer texts than the other tests' screen: the kernel takes up to 4 MiB (tcp_wmem) for a reader before the server holds any
     const long = join(tmp.path, 'long-texts.yaml');
     writeFileSync(long, readFileSync(spec, 'utf8').replace('max_length: 150', 'max_length: 320').replace('["1.k"]', '["1.k", "1.v"]'));
-    const run = spawn(process.execPath, [CLI, 'run', long, '--store', s3, '--jobs', '2'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    children.push(run);
-    let runErr = '';
-    run.stderr!.on('data', (c) => (runErr += c));
-    const ran = new Promise<number | null>((r) => run.on('exit', (code) => r(code)));
+    const { ran, err } = runInBackground([long, '--store', s3, '--jobs', '2']);
     while (storedCount(s3) < 1) await sleep(100);
-    // 64 KiB behind, not the default 8 MiB, so this short screen's texts are enough to leave the stalled reader behind
+    // 64 KiB behind, not the default 4 MiB, so this short screen's texts are enough to leave the stalled reader behind
     const server = await serveLibrary({ stores: [s3], port: 0, pollMs: 250, maxBehindBytes: 64 << 10 });
     try {
       const u = new URL(server.url);
@@ -215,7 +216,7 @@ describe('viewers that keep up and one that does not', () => {
       // the stalled reader: a socket with a small receive buffer, so the kernel holds little for it and what it
       // does not read piles up in the server, as it would for a client on a slow or broken link
       children.push(spawn(PYTHON, ['-c', STALLED_READER, u.hostname, u.port], { stdio: 'ignore' }));
-      assert.equal(await ran, 0, runErr);
+      assert.equal(await ran, 0, err());
       const stored = storedCount(s3) - 1; // the page counts the screen's mutants, not the unmutated model's row
       const deadline = Date.now() + 20_000;
       const status = async () => JSON.parse((await raw(server.url, '/s/0/status.json')).body) as { seq: number; done: number; dropped: number };

@@ -246,6 +246,16 @@ function mutantKeyTarget(model: () => Model): FuzzTarget<string> {
   };
 }
 
+/** An edited document as BullMQ hands it over: parsed JSON, or the text itself where it no longer parses. */
+function asDelivered(r: { doc?: unknown; text?: string }): unknown {
+  if (r.text === undefined) return r.doc;
+  try {
+    return JSON.parse(r.text);
+  } catch {
+    return r.text;
+  }
+}
+
 /** What arrives from Redis: a published screen's JSON, a job's batch and a worker's result, as documents with odd values and as text. */
 function queueTargets(): FuzzTarget<JsonEdit[]>[] {
   const screen = {
@@ -281,15 +291,7 @@ function queueTargets(): FuzzTarget<JsonEdit[]>[] {
       input: fc.array(jsonEdit, { minLength: 1, maxLength: 3 }),
       run: (e) => {
         for (const b of batches) {
-          const r = applyJsonEdits(b, e);
-          let data: unknown = r.doc;
-          if (r.text !== undefined)
-            try {
-              data = JSON.parse(r.text);
-            } catch {
-              data = r.text;
-            }
-          parseBatch('m1', data, 200);
+          parseBatch('m1', asDelivered(applyJsonEdits(b, e)), 200);
         }
       },
     },
@@ -299,15 +301,7 @@ function queueTargets(): FuzzTarget<JsonEdit[]>[] {
       names: ['the result of batch'],
       input: fc.array(jsonEdit, { minLength: 1, maxLength: 3 }),
       run: (e) => {
-        const r = applyJsonEdits(workerResult, e);
-        let data: unknown = r.doc;
-        if (r.text !== undefined)
-          try {
-            data = JSON.parse(r.text);
-          } catch {
-            data = r.text;
-          }
-        parseBatchResult({ id: 'm7', first: 7, count: 3, ordinals: [7, 100, 12] }, data, { assays: 2, vocabSize: 512 });
+        parseBatchResult({ id: 'm7', first: 7, count: 3, ordinals: [7, 100, 12] }, asDelivered(applyJsonEdits(workerResult, e)), { assays: 2, vocabSize: 512 });
       },
     },
   ];
