@@ -176,6 +176,9 @@ describe('a screen with generate, choice and likelihood assays', () => {
     const acc = db.prepare('SELECT accuracy, accuracy_change FROM results WHERE mutant_id = 0 AND assay_id = 2').get() as Record<string, number>;
     assert.equal(acc.accuracy_change, 0);
     const probes = JSON.parse(db.prepare('SELECT prompt_ids_json FROM assays WHERE id = 4').pluck().get() as string) as number[][];
+    // the text is scored from its first token, the baseline of "once" from its prompt's last token (its continuation)
+    const onceprompt = JSON.parse(db.prepare('SELECT prompt_ids_json FROM assays WHERE id = 1').pluck().get() as string) as number[];
+    const froms = [0, onceprompt.length - 1];
     const picks = db.prepare("SELECT m.id, r.kl_mean, r.kl_max, r.loglik_change, r.argmax_changes FROM results r JOIN mutants m ON m.id = r.mutant_id WHERE r.assay_id = 4 AND m.id IN (3, 40, 77)").all() as Record<string, number>[];
     db.close();
 
@@ -202,7 +205,7 @@ describe('a screen with generate, choice and likelihood assays', () => {
       let dll = 0;
       let changes = 0;
       probes.forEach((ids, k) => {
-        for (let t = 0; t < ids.length; t++) {
+        for (let t = froms[k]; t < ids.length; t++) {
           const a = logSoftmax(base[k], t * V);
           const b = logSoftmax(mut[k], t * V);
           kls.push(a.reduce((s, x, i) => s + Math.exp(x) * (x - b[i]), 0));

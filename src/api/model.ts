@@ -13,7 +13,7 @@ import { writeSynthModel } from '../make/synth.js';
 import { writeModelGguf } from '../make/to-gguf.js';
 import { scoutSuperWeights, type SuperCandidate } from '../predict/scout.js';
 import { matrixStats, mutate, restore, type Saved } from '../screen/mutate.js';
-import { mutantKey, parseMutantKey } from '../screen/plan.js';
+import { mutantKey, resolveMutantName } from '../screen/plan.js';
 
 export interface OpenOptions {
   /** a llama2.c tokenizer.bin, for .bin checkpoints without one beside them */
@@ -94,15 +94,26 @@ export class OpenedModel {
     return generateText(this.model, this.transformer, prompt, settings, s.chat === true);
   }
 
-  /** Writes a mutant, named by its key (`3.down:0,64+64x64:max`, as stores and exports name them), into the weights. */
-  mutate(key: string): AppliedMutant {
-    const m = parseMutantKey(key, this.model);
+  /**
+   * Writes a mutant into the weights, named as stores and exports name it (`3.down:0,64+64x64:max`; a multi-mutant
+   * joins several with "+", docs/screens.md, *Mutant names*). `restore()` puts back the original bits.
+   */
+  mutate(name: string): AppliedMutant {
     // (a mapped checkpoint's mapping is private: the write copies the page, never the file)
-    let saved: Saved | undefined = mutate(m.target.weights, m.unit, m.kind, matrixStats(m.target.weights));
+    let saved: Saved[] | undefined = [];
+    const all = resolveMutantName(name, this.model);
+    // max and min are the unmutated matrix's, also for a second mutation of the same matrix
+    const stats = all.map((m) => matrixStats(m.target.weights));
+    try {
+      all.forEach((m, i) => saved!.push(mutate(m.target.weights, m.unit, m.kind, stats[i])));
+    } catch (e) {
+      for (const s of saved.reverse()) restore(s);
+      throw e;
+    }
     return {
-      key,
+      key: name,
       restore: () => {
-        if (saved) restore(saved);
+        for (const s of (saved ?? []).reverse()) restore(s);
         saved = undefined;
       },
     };

@@ -9,6 +9,7 @@ import { predictionCounts, readEstimates, type MissedEstimate } from '../store/p
 import { repair, survey, type Salvage } from '../store/repair.js';
 import { describeRun, isAlive, openRuns } from '../store/runs.js';
 import { Store } from '../store/store.js';
+import { assayGroups, replicateSummary, scoreRows, type ReplicateSummary, type ScoreRow } from '../store/scores.js';
 import { describeParkedMutants, summarize, type AssaySummary, type ParkedBatch, type WorkerRecord } from '../store/summary.js';
 
 /** One row per mutant and assay, with the columns `mutascan export` writes (docs: the store and exports). */
@@ -98,9 +99,24 @@ export class Results {
     });
   }
 
-  /** Writes every row as csv or parquet; returns the number of rows. */
-  export(format: 'csv' | 'parquet', out: string): number {
-    return this.guard(() => writeExport(this.store, format, out));
+  /**
+   * Writes every row as csv or parquet, or the score table (`scores`: one row per mutant and assay, replicates
+   * together, docs/scores.md); returns the number of rows.
+   */
+  export(format: 'csv' | 'parquet' | 'scores', out: string, o: { assay?: string; score?: string } = {}): number {
+    return this.guard(() => writeExport(this.store, format, out, o));
+  }
+
+  /** The score table's rows (an assay's replicates together): score, sd, se, interval, NSM fraction, per seed. */
+  scores(o: { assay?: string; score?: string } = {}): (Omit<ScoreRow, 'replicates'> & { replicates: { seed: number | null; score: number | null }[] })[] {
+    return this.guard(() =>
+      [...scoreRows(this.store, o)].map(({ group, replicates, ...r }) => ({ ...r, replicates: replicates.map((score, i) => ({ seed: group.members[i].seed, score })) })),
+    );
+  }
+
+  /** How each assay's replicates agree: calls that flip between seeds, interval widths, correlations by target. */
+  replicates(o: { score?: string } = {}): ReplicateSummary[] {
+    return this.guard(() => assayGroups(this.store).map((g) => replicateSummary(this.store, g, o.score && o.score !== 'nsm' ? o.score : undefined)));
   }
 
   /** The phenotypes of the generate assays, largest families first, with styles and (unless noEmbed) clusters. */

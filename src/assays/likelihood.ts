@@ -37,6 +37,11 @@ function top2(logits: Float32Array, at: number, n: number): { arg: number; gap: 
 export interface LikelihoodText {
   label: string;
   ids: number[];
+  /**
+   * the first position whose next-token distribution is scored (0: the whole text); a generate assay's baseline
+   * is scored from the prompt's last position on, so that its scores measure the continuation only
+   */
+  from?: number;
 }
 
 export class LikelihoodAssay implements PassAssay {
@@ -58,9 +63,9 @@ export class LikelihoodAssay implements PassAssay {
     tf: Transformer,
   ) {
     this.name = spec.name;
-    this.probes = texts.map((t) => ({ ids: t.ids, from: 0 }));
+    this.probes = texts.map((t) => ({ ids: t.ids, from: t.from ?? 0 }));
     const s = this.begin(true);
-    this.probes.forEach((p, i) => s.accept(i, tf.forward([{ cache: tf.newCache(p.ids.length), tokens: p.ids }], { from: 0 }), 0));
+    this.probes.forEach((p, i) => s.accept(i, tf.forward([{ cache: tf.newCache(p.ids.length), tokens: p.ids }], { from: p.from }), 0));
     this.baselineIds = s.argmax;
     this.baselineText = this.idsText(s.argmax);
     this.baseLoglik = s.loglik();
@@ -83,7 +88,7 @@ export class LikelihoodAssay implements PassAssay {
     let total = 0;
     for (const p of this.probes) {
       offsets.push(total);
-      total += p.ids.length;
+      total += p.ids.length - p.from;
     }
     const argmax = new Array<number>(total).fill(-1);
     const kl = new Float64Array(total);
@@ -96,15 +101,17 @@ export class LikelihoodAssay implements PassAssay {
       logProbs,
       loglik: () => loglik,
       accept: (p: number, logits: Float32Array, at: number) => {
-        const ids = this.probes[p].ids;
-        const lp = keep ? new Float64Array(ids.length * vocab) : undefined;
-        for (let t = 0; t < ids.length; t++) {
+        const { ids, from } = this.probes[p];
+        const rows = ids.length - from;
+        const lp = keep ? new Float64Array(rows * vocab) : undefined;
+        // row t holds the distribution after position from + t
+        for (let t = 0; t < rows; t++) {
           const o = at + t * vocab;
           const m = top2(logits, o, vocab);
           argmax[offsets[p] + t] = m.arg;
           gap = Math.min(gap, m.gap);
           logSoftmax(logits, o, vocab, row);
-          if (t + 1 < ids.length) loglik += row[ids[t + 1]];
+          if (from + t + 1 < ids.length) loglik += row[ids[from + t + 1]];
           if (lp) lp.set(row, t * vocab);
           else {
             const base = this.baseLogProbs[p];

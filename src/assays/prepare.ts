@@ -9,7 +9,7 @@ import type { ScreenSpec } from '../spec/spec.js';
 import type { PassAssay } from './assay.js';
 import { ChoiceAssay } from './choice.js';
 import { GenerateAssay } from './generate.js';
-import { LikelihoodAssay } from './likelihood.js';
+import { LikelihoodAssay, type LikelihoodText } from './likelihood.js';
 
 export type Assay = GenerateAssay | PassAssay;
 
@@ -24,10 +24,10 @@ export function prepareAssays(spec: ScreenSpec, model: Model, tf: Transformer): 
   spec.assays.forEach((a, i) => {
     if (a.type === 'choice') out[i] = new ChoiceAssay(a, model, tf, a.where);
     else if (a.type === 'likelihood') {
-      const texts = a.texts.map((t) => ({ label: t, ids: model.tokenizer.encode(t, { bos: true }) }));
+      const texts: LikelihoodText[] = a.texts.map((t) => ({ label: t, ids: model.tokenizer.encode(t, { bos: true }) }));
       for (const n of a.baselineOf) {
         const g = out.find((x) => x?.name === n) as GenerateAssay;
-        texts.push({ label: `baseline of ${n}`, ids: [...g.promptIds, ...g.baseline.ids] });
+        texts.push({ label: `baseline of ${n} (from the prompt's last token)`, ids: [...g.promptIds, ...g.baseline.ids], from: g.promptIds.length - 1 });
       }
       for (const t of texts)
         if (t.ids.length > model.config.maxSeqLen)

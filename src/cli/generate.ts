@@ -18,7 +18,7 @@ export function registerGenerate(program: Command): void {
     .option('--chat', "wrap the prompt in the model's chat template")
     .option('--backend <name>', 'auto | ts | native (default: MUTASCAN_BACKEND, else native when built)')
     .option('--threads <n>', 'threads for the native backend (default: MUTASCAN_THREADS, else every core)', int('--threads', 1))
-    .option('--mutate <key...>', 'generate from a mutant: a mutant key such as 1.down:2533,7890+1x1:zero (as stores, exports and `mutascan scout` print them); several apply together')
+    .option('--mutate <key...>', 'generate from a mutant, named as stores, exports and `mutascan scout` name it (1.down:2533,7890+1x1:zero; several joined by +, or listed, apply together)')
     .option('--json', 'print {"prompt_ids", "ids", "text"}')
     .action(async (modelPath: string, o) => {
       if (o.maxLength !== undefined && o.maxNewTokens !== undefined)

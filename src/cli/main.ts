@@ -11,6 +11,7 @@ import { registerPredict } from './predict.js';
 import { registerRepair } from './repair.js';
 import { registerReport } from './report.js';
 import { registerRun } from './run.js';
+import { registerScores } from './scores.js';
 import { registerScout } from './scout.js';
 import { registerServe } from './serve.js';
 import { registerStatus } from './status.js';
@@ -25,7 +26,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)');
   for (const register of [
     registerGenerate, registerLogits, registerConvert, registerRun, registerPredict, registerStatus, registerScout, registerExport,
-    registerReport, registerWorker, registerSynth, registerEstimate, registerRepair, registerPhenotypes, registerServe, registerInfo,
+    registerReport, registerScores, registerWorker, registerSynth, registerEstimate, registerRepair, registerPhenotypes, registerServe, registerInfo,
   ])
     register(program);
   return program;

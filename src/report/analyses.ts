@@ -3,7 +3,7 @@
  * of flat records per table, written as CSV and drawn as figures).
  */
 import { MATRIX_ORDER, PENDING, type ReportData, type ReportTarget } from './data.js';
-import { benjaminiHochberg, binomialUpperTail, fisherExact, jaccard, rSquared } from './stats.js';
+import { benjaminiHochberg, binomialUpperTail, fisherExact, jaccard, rSquared } from '../util/stats.js';
 import { firstWord, wordAt } from '../util/words.js';
 
 export interface SummaryRow { assay: string; matrix: string; mutants: number; nsm: number; nsm_rate: number; phenotypes: number; destructive_nsm: number }

@@ -8,7 +8,7 @@ import { STYLES, type Style } from '../phenotypes/styles.js';
 import type { Store } from '../store/store.js';
 import { axisEnrichment, unitHits } from './analyses.js';
 import type { ReportData } from './data.js';
-import { benjaminiHochberg, binomialUpperTail } from './stats.js';
+import { benjaminiHochberg, binomialUpperTail } from '../util/stats.js';
 
 export interface StyleEnrichmentRow {
   assay: string;

@@ -11,7 +11,8 @@ import type { NormSlot } from '../model/family.js';
 import { LAYER_MATRICES, LAYER_PARTS, matrix, NORM_TARGETS, type LayerMatrix, type LayerNorm, type Matrix } from '../model/weights.js';
 import type { Kind, Unit } from './mutate.js';
 import type { RowLayout } from '../model/layout.js';
-import { parseKind, targetLine, type ScreenSpec, type UnitSpec } from '../spec/spec.js';
+import { kindName, targetLine, type ScreenSpec, type UnitSpec } from '../spec/spec.js';
+import { parseMutantName, singleName } from '../spec/mutant-name.js';
 
 /** What a target is: a layer's matrix or norm vector, the embedding, the final norm or the classifier. */
 export type MatrixKind = LayerMatrix | LayerNorm | 'embed' | 'final_norm' | 'lm_head';
@@ -180,29 +181,44 @@ export function mutantKey(t: Pick<Target, 'short'>, u: Unit, kindName: string): 
   return `${t.short}:${u.row},${u.col}+${u.rows}x${u.cols}:${kindName}`;
 }
 
+/** One mutation of a mutant name, checked against a model. */
+export interface NamedMutation {
+  target: Target;
+  unit: Unit;
+  kind: Kind;
+  kindName: string;
+}
+
 /**
- * A mutant from its key (`3.down:0,64+64x64:max`, as stores and exports name them), outside any screen: what
- * `generate --mutate` applies. Errors say which part of the key is wrong.
+ * The mutations a mutant name stands for (spec/mutant-name.ts: `3.down:0,64+64x64:max`, several joined by "+"),
+ * checked against the model: what `generate --mutate`, `model.mutate` and pair lists apply. Errors say which
+ * part of the name is wrong.
  */
-export function parseMutantKey(key: string, model: Model): { target: Target; unit: Unit; kind: Kind; kindName: string } {
-  const m = /^([^:]+):(\d+),(\d+)\+(\d+)x(\d+):(.+)$/.exec(key.trim());
-  if (!m) fail(`"${key}" is not a mutant key`, '--mutate', 'a key looks like 1.down:2533,7890+1x1:zero (target:row,col+rows x cols:kind), as stores, exports and the scout print them');
-  const [, short, row, col, rows, cols, kindText] = m;
-  const L = KEY_TARGET_RE.exec(short);
+export function resolveMutantName(name: string, model: Model, where = '--mutate'): NamedMutation[] {
   const make = new TargetMaker(model);
-  let target: Target;
-  if (L) {
-    const l = Number(L[1]);
-    if (l >= model.config.nLayers) fail(`mutant key "${key}": layer ${l} does not exist`, '--mutate', `the model has layers 0–${model.config.nLayers - 1}`);
-    target = make.layer(l, L[2] as LayerMatrix | LayerNorm, '--mutate', key);
-  } else if (short === 'embed' || short === 'lm_head' || short === 'final_norm') target = make.whole(short, '--mutate', key);
-  else fail(`mutant key "${key}": unknown target "${short}"`, '--mutate', `targets are L.q, L.k, L.v, L.o, L.gate, L.up, L.down, the norms L.${Object.values(NORM_TARGETS).join(', L.')}, embed, final_norm, lm_head`);
-  const unit = { row: Number(row), col: Number(col), rows: Number(rows), cols: Number(cols) };
-  const mat = target.weights;
-  if (unit.rows < 1 || unit.cols < 1 || unit.row + unit.rows > mat.rows || unit.col + unit.cols > mat.cols)
-    fail(`mutant key "${key}": rows ${unit.row}+${unit.rows}, cols ${unit.col}+${unit.cols} is outside ${short} [${mat.rows} × ${mat.cols}]`, '--mutate');
-  const kind = parseKind(kindText) ?? fail(`mutant key "${key}": unknown kind "${kindText}"`, '--mutate', 'kinds: max | min | zero | negate | value:<number> | scale:<number>');
-  return { target, unit, kind, kindName: kindText };
+  return parseMutantName(name, where).map((s) => {
+    const key = singleName(s);
+    const L = KEY_TARGET_RE.exec(s.target);
+    let target: Target;
+    if (L) {
+      const l = Number(L[1]);
+      if (l >= model.config.nLayers) fail(`mutant "${key}": layer ${l} does not exist`, where, `the model has layers 0–${model.config.nLayers - 1}`);
+      target = make.layer(l, L[2] as LayerMatrix | LayerNorm, where, key);
+    } else if (s.target === 'embed' || s.target === 'lm_head' || s.target === 'final_norm') target = make.whole(s.target, where, key);
+    else fail(`mutant "${key}": unknown target "${s.target}"`, where, `targets are L.q, L.k, L.v, L.o, L.gate, L.up, L.down, the norms L.${Object.values(NORM_TARGETS).join(', L.')}, embed, final_norm, lm_head`);
+    const unit = { row: s.row, col: s.col, rows: s.rows, cols: s.cols };
+    const mat = target.weights;
+    if (unit.row + unit.rows > mat.rows || unit.col + unit.cols > mat.cols)
+      fail(`mutant "${key}": rows ${unit.row}+${unit.rows}, cols ${unit.col}+${unit.cols} is outside ${s.target} [${mat.rows} × ${mat.cols}]`, where);
+    return { target, unit, kind: s.kind, kindName: kindName(s.kind) };
+  });
+}
+
+/** A single mutant from its name (a multi-mutant is refused): what the scout and the references apply. */
+export function parseMutantKey(key: string, model: Model, where = '--mutate'): NamedMutation {
+  const all = resolveMutantName(key, model, where);
+  if (all.length !== 1) fail(`"${key}" names ${all.length} mutations; one is expected here`, where, 'name one mutant');
+  return all[0];
 }
 
 export const NULL_MUTANT: Mutant = { ordinal: 0, key: 'null', target: null, unit: null, kind: null, kindName: 'null' };

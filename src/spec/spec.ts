@@ -19,8 +19,18 @@ export type Kind =
 
 export type UnitSpec = { type: 'block'; size: number } | { type: 'element' } | { type: 'row' } | { type: 'col' };
 
+/**
+ * One replicate of an assay listed with several seeds: the assay `of` run under `seed`. Its own name is
+ * `<of>@<seed>` (assay names cannot hold @, so a replicate's name never clashes with one given).
+ */
+export interface Replicate {
+  of: string;
+  seed: number;
+}
+
 export interface GenerateAssaySpec {
   name: string;
+  replicate?: Replicate;
   /** file:line of the assay in the screen file, for messages */
   where: string;
   type: 'generate';
@@ -39,6 +49,7 @@ export type ChoiceSelect = { type: 'mmlu21'; seed: number } | { type: 'first'; n
 
 export interface ChoiceAssaySpec {
   name: string;
+  replicate?: Replicate;
   /** file:line of the assay in the screen file, for messages */
   where: string;
   type: 'choice';
@@ -56,6 +67,8 @@ export interface ChoiceAssaySpec {
 
 export interface LikelihoodAssaySpec {
   name: string;
+  /** a likelihood assay scoring the baselines of a replicated generate assay is replicated with it */
+  replicate?: Replicate;
   /** file:line of the assay in the screen file, for messages */
   where: string;
   type: 'likelihood';
@@ -138,6 +151,11 @@ const sampling = {
   top_p: doc(z.number({ error: 'top_p must be a number from 0 to 1' }).min(0).max(1, { error: 'top_p must be a number from 0 to 1' }).optional(), 'nucleus sampling as run.c does it; 0 or 1 is off', 0),
   top_k: doc(int('top_k', 0).optional(), 'keep the k likeliest tokens before sampling; 0 is off', 0),
   seed: doc(int('seed', 0).optional(), 'the sampler\'s seed, reset before every generation (run.c\'s xorshift)', 0),
+  seeds: doc(
+    z.array(int('each seed', 0), { error: 'seeds must be a list of whole numbers such as [0, 1, 2, 3]' }).min(1, { error: 'seeds must not be empty' }).optional(),
+    'replicates: the assay is run under each of these seeds (named <name>@<seed> in stores and exports); instead of seed',
+  ),
+  replicates: doc(int('replicates', 1).optional(), 'replicates under seeds seed, seed + 1, …, seed + N − 1 (instead of seeds)'),
 };
 
 const generateSchema = z
@@ -208,6 +226,21 @@ const likelihoodSchema = z
 
 const assaySchema = z.discriminatedUnion('type', [generateSchema, choiceSchema, likelihoodSchema], { error: 'type must be one of: generate, choice, likelihood' });
 
+const sweepRange = z
+  .object({ from: z.number({ error: 'from must be a number' }), to: z.number({ error: 'to must be a number' }), steps: int('steps', 2) }, { error: 'a sweep is { from: <number>, to: <number>, steps: <whole number ≥ 2> }' })
+  .strict();
+/** A dose series of one kind with a magnitude. */
+const sweepSchema = z.union([z.object({ scale: sweepRange }).strict(), z.object({ value: sweepRange }).strict()]);
+
+/** The kinds a dose series stands for: `steps` values evenly spaced from `from` to `to`, both included. */
+export function sweepKinds(type: 'scale' | 'value', r: { from: number; to: number; steps: number }): Kind[] {
+  return Array.from({ length: r.steps }, (_, i) => {
+    // rounded to 12 significant digits so that 0.1 steps print as 0.3, not 0.30000000000000004
+    const v = Number((r.from + ((r.to - r.from) * i) / (r.steps - 1)).toPrecision(12));
+    return type === 'scale' ? { type: 'scale', factor: v } : { type: 'value', value: v };
+  });
+}
+
 const unitSchema = z.union(
   [
     z.literal('element'),
@@ -233,8 +266,12 @@ const screenSchema = z
     ),
     unit: doc(unitSchema, 'what one mutant changes: { block: s } (s × s tiles; the paper: 64), element, row or col'),
     kinds: doc(
-      z.array(z.string({ error: `each kind must be one of: ${KIND_HELP}` }), { error: `kinds must be a list of: ${KIND_HELP}` }).min(1, { error: 'kinds must not be empty' }),
-      `what a unit is set to: ${KIND_HELP} (max and min: the unmutated matrix's largest and smallest value)`,
+      z
+        .array(z.union([z.string(), sweepSchema], { error: `each kind must be one of: ${KIND_HELP}, or a sweep such as { scale: { from: 0, to: 4, steps: 9 } }` }), {
+          error: `kinds must be a list of: ${KIND_HELP}`,
+        })
+        .min(1, { error: 'kinds must not be empty' }),
+      `what a unit is set to: ${KIND_HELP} (max and min: the unmutated matrix's largest and smallest value); a dose series { scale: { from, to, steps } } or { value: { from, to, steps } } stands for its steps evenly spaced from from to to`,
     ),
     assays: doc(z.array(assaySchema, { error: 'assays must be a list' }).min(1, { error: 'a screen needs at least one assay' }), 'the tests every mutant is run through (below)'),
     order: doc(
@@ -402,9 +439,45 @@ export function parseScreenSpec(source: string, file: string): ScreenSpec {
   }
   const s = parsed.data;
   const dir = dirname(file);
-  const kinds: Kind[] = s.kinds.map((k, i) => parseKind(k) ?? fail(`kinds[${i}]: unknown kind "${k}"`, `${file}:${lineOf(doc, lc, ['kinds', i]) ?? '?'}`, `allowed: ${KIND_HELP}`));
+  const kinds: Kind[] = s.kinds.flatMap((k, i): Kind[] => {
+    if (typeof k !== 'string') return 'scale' in k ? sweepKinds('scale', k.scale) : sweepKinds('value', k.value);
+    return [parseKind(k) ?? fail(`kinds[${i}]: unknown kind "${k}"`, `${file}:${lineOf(doc, lc, ['kinds', i]) ?? '?'}`, `allowed: ${KIND_HELP}`)];
+  });
+  const seen = new Set<string>();
+  kinds.forEach((k) => {
+    const n = kindName(k);
+    if (seen.has(n)) fail(`kinds: "${n}" is listed twice`, `${file}:${lineOf(doc, lc, ['kinds']) ?? '?'}`, 'list each kind once (sweeps included)');
+    seen.add(n);
+  });
   const names = new Set<string>();
-  const assays: AssaySpec[] = s.assays.map((a, i): AssaySpec => {
+  // each assay's seeds when it is replicated (more than one), by its given name
+  const seedsOf = new Map<string, number[]>();
+  s.assays.forEach((a, i) => {
+    if (a.type === 'likelihood') return;
+    const where = `${file}:${lineOf(doc, lc, ['assays', i]) ?? '?'}`;
+    if (a.seeds && a.replicates !== undefined) fail(`assays[${i}] ("${a.name}") sets both seeds and replicates`, where, 'keep one: seeds: [0, 1, 2] or replicates: 3');
+    if (a.seeds && a.seed !== undefined) fail(`assays[${i}] ("${a.name}") sets both seed and seeds`, where, 'list every seed under seeds');
+    const first = a.seed ?? (a.type === 'generate' && a.preset ? PRESETS[a.preset].seed : 0);
+    const seeds = a.seeds ?? (a.replicates !== undefined ? Array.from({ length: a.replicates }, (_, k) => first + k) : undefined);
+    if (seeds && new Set(seeds).size !== seeds.length) fail(`assays[${i}] ("${a.name}"): a seed is listed twice`, where, 'list each seed once');
+    if (seeds && seeds.length > 1) seedsOf.set(a.name, seeds);
+    else if (seeds) a.seed = seeds[0];
+  });
+  const assays: AssaySpec[] = s.assays.flatMap((a, i): AssaySpec[] => {
+    const one = single(a, i);
+    const seeds = seedsOf.get(a.name);
+    if (seeds && one.type !== 'likelihood') return seeds.map((seed) => ({ ...one, name: `${one.name}@${seed}`, seed, replicate: { of: one.name, seed } }));
+    if (one.type !== 'likelihood') return [one];
+    // scoring the baselines of replicated generate assays: one likelihood assay per seed, each scoring that seed's baselines
+    const lists = [...new Set(one.baselineOf.filter((n) => seedsOf.has(n)).map((n) => seedsOf.get(n)!.join(',')))];
+    if (lists.length === 0) return [one];
+    if (lists.length > 1) fail(`assays[${i}] ("${a.name}"): baseline_of names replicated assays with different seeds`, one.where, 'give them the same seeds, or score them in separate likelihood assays');
+    return lists[0].split(',').map((x) => {
+      const seed = Number(x);
+      return { ...one, name: `${one.name}@${seed}`, baselineOf: one.baselineOf.map((n) => (seedsOf.has(n) ? `${n}@${seed}` : n)), replicate: { of: one.name, seed } };
+    });
+  });
+  function single(a: (typeof s.assays)[number], i: number): AssaySpec {
     const where = `${file}:${lineOf(doc, lc, ['assays', i]) ?? '?'}`;
     if (names.has(a.name)) fail(`assays[${i}]: the name "${a.name}" is used twice`, where, 'give every assay its own name');
     names.add(a.name);
@@ -453,7 +526,7 @@ export function parseScreenSpec(source: string, file: string): ScreenSpec {
       seed: a.seed ?? preset?.seed ?? 0,
       preset: a.preset,
     };
-  });
+  }
   const unit: UnitSpec = typeof s.unit === 'string' ? { type: s.unit } : { type: 'block', size: s.unit.block };
   const targets = s.targets === 'all' ? ['all'] : typeof s.targets === 'string' ? [s.targets] : s.targets;
   return {

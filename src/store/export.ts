@@ -14,6 +14,7 @@ import { outputFailure, writeWhole } from '../util/output.js';
 import { parquetWriteFile } from 'hyparquet-writer';
 import { fail, MutascanError } from '../errors.js';
 import type { MutantRow, Store } from './store.js';
+import { replicateSeeds, SCORE_COLUMNS, scoreRows } from './scores.js';
 
 /** A mutant (as the store keeps it, its id as mutant_id and its target's tensor name added) and one assay's outcome. */
 export interface ExportRow extends Omit<MutantRow, 'id'> {
@@ -75,8 +76,29 @@ export function csvCell(v: unknown): string {
   return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 
-export function writeExport(store: Store, format: string, out: string): number {
-  if (format !== 'csv' && format !== 'parquet') fail(`unknown export format "${format}"`, '--format', 'use csv or parquet');
+/**
+ * The score table (docs/scores.md): MaveDB's layout, one row per mutant and assay (replicates together), then a
+ * `seed_<s>` column per seed with the score under that replicate.
+ */
+export function writeScoreTable(store: Store, out: string, o: { assay?: string; score?: string } = {}): number {
+  const seeds = replicateSeeds(store, o.assay);
+  const lines = [[...SCORE_COLUMNS, ...seeds.map((s) => `seed_${s}`)].join(',')];
+  for (const r of scoreRows(store, o)) {
+    const bySeed = new Map(r.group.members.map((m, i) => [m.seed, r.replicates[i]]));
+    lines.push([...SCORE_COLUMNS.map((c) => csvCell(r[c])), ...seeds.map((s) => (r.group.members.length > 1 ? csvCell(bySeed.get(s)) : ''))].join(','));
+  }
+  try {
+    writeWhole(out, lines.join('\n') + '\n', 'export', 'run the export again');
+  } catch (e) {
+    if (e instanceof MutascanError) throw e;
+    outputFailure(e, out, 'export', 'run the export again');
+  }
+  return lines.length - 1;
+}
+
+export function writeExport(store: Store, format: string, out: string, o: { assay?: string; score?: string } = {}): number {
+  if (format === 'scores') return writeScoreTable(store, out, o);
+  if (format !== 'csv' && format !== 'parquet') fail(`unknown export format "${format}"`, '--format', 'use csv, parquet or scores');
   const rows = exportRows(store);
   try {
     if (format === 'csv') {

@@ -26,4 +26,11 @@ def bh(p):
 
 out["bh"] = [bh(p) for p in cases["bh"]]
 out["r2"] = [float(stats.pearsonr(x, y)[0] ** 2) for x, y in cases["r2"]]
+out["wilson"] = []
+for k, n in cases.get("wilson", []):
+    ci = stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    out["wilson"].append([float(ci.low), float(ci.high)])
+out["pearson"] = [float(stats.pearsonr(x, y)[0]) for x, y in cases.get("corr", [])]
+out["spearman"] = [float(stats.spearmanr(x, y)[0]) for x, y in cases.get("corr", [])]
+out["sd"] = [float(np.std(x, ddof=1)) for x in cases.get("sd", [])]
 json.dump(out, sys.stdout)

@@ -1,5 +1,5 @@
 /**
- * The report's statistics. Distributions come from stdlib (incomplete beta, log-gamma, p-value adjustment);
+ * The statistics of reports and score tables. Distributions come from stdlib (incomplete beta, log-gamma, p-value adjustment);
  * what is assembled here is checked against SciPy by test/report-stats.
  */
 import betainc from '@stdlib/math-base-special-betainc';
@@ -67,6 +67,38 @@ export function jaccard(a: Set<number>, b: Set<number>): number {
 
 /** Squared Pearson correlation of two series (NaN when either is constant). */
 export function rSquared(x: number[], y: number[]): number {
+  return pearson(x, y) ** 2;
+}
+
+/** The normal quantile of 0.975: a 95 % interval. */
+export const Z95 = 1.959963984540054;
+
+/**
+ * Wilson's score interval for a proportion k / n (Wilson, 1927; Brown, Cai and DasGupta, 2001 recommend it for
+ * small n): unlike the normal approximation it stays within [0, 1] and is not empty at k = 0 or k = n.
+ */
+export function wilson(k: number, n: number, z = Z95): { lower: number; upper: number } {
+  if (n <= 0) return { lower: NaN, upper: NaN };
+  const p = k / n;
+  const z2 = z * z;
+  const centre = (p + z2 / (2 * n)) / (1 + z2 / n);
+  const half = (z / (1 + z2 / n)) * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n));
+  // at k = 0 or k = n one bound is exactly 0 or 1; the closed form leaves it a rounding away
+  return { lower: k === 0 ? 0 : Math.max(0, centre - half), upper: k === n ? 1 : Math.min(1, centre + half) };
+}
+
+/** Mean and sample standard deviation (n − 1; NaN below two values). */
+export function meanSd(x: readonly number[]): { mean: number; sd: number } {
+  const n = x.length;
+  if (n === 0) return { mean: NaN, sd: NaN };
+  const mean = x.reduce((s, v) => s + v, 0) / n;
+  if (n < 2) return { mean, sd: NaN };
+  const ss = x.reduce((s, v) => s + (v - mean) ** 2, 0);
+  return { mean, sd: Math.sqrt(ss / (n - 1)) };
+}
+
+/** Pearson's r (NaN when either series is constant). */
+export function pearson(x: readonly number[], y: readonly number[]): number {
   const n = x.length;
   if (n < 2 || y.length !== n) return NaN;
   const mx = x.reduce((s, v) => s + v, 0) / n;
@@ -79,5 +111,23 @@ export function rSquared(x: number[], y: number[]): number {
     sxx += (x[i] - mx) ** 2;
     syy += (y[i] - my) ** 2;
   }
-  return sxx === 0 || syy === 0 ? NaN : (sxy * sxy) / (sxx * syy);
+  return sxx === 0 || syy === 0 ? NaN : sxy / Math.sqrt(sxx * syy);
+}
+
+/** Ranks from 1, ties sharing their average rank (as SciPy's rankdata). */
+export function ranks(x: readonly number[]): number[] {
+  const order = x.map((_, i) => i).sort((a, b) => x[a] - x[b]);
+  const out = new Array<number>(x.length);
+  for (let i = 0; i < order.length; ) {
+    let j = i;
+    while (j + 1 < order.length && x[order[j + 1]] === x[order[i]]) j++;
+    for (let k = i; k <= j; k++) out[order[k]] = (i + j) / 2 + 1;
+    i = j + 1;
+  }
+  return out;
+}
+
+/** Spearman's rank correlation: Pearson's r of the ranks. */
+export function spearman(x: readonly number[], y: readonly number[]): number {
+  return pearson(ranks(x), ranks(y));
 }
