@@ -10,14 +10,12 @@ import { idsHash } from './classify.js';
 import type { LikelihoodAssaySpec } from '../spec/spec.js';
 import type { Outcome, PassAssay, PassState, Probe } from './assay.js';
 
-/** Natural-log softmax of one row, in float64. */
-function logSoftmax(logits: Float32Array, at: number, n: number, out: Float64Array): void {
-  let max = -Infinity;
-  for (let i = 0; i < n; i++) if (logits[at + i] > max) max = logits[at + i];
+/** log Σ exp(logits) of one row, from its largest entry (at `arg`), in float64. */
+function logSumExp(logits: Float32Array, at: number, n: number, arg: number): number {
+  const max = logits[at + arg];
   let sum = 0;
   for (let i = 0; i < n; i++) sum += Math.exp(logits[at + i] - max);
-  const logZ = max + Math.log(sum);
-  for (let i = 0; i < n; i++) out[i] = logits[at + i] - logZ;
+  return max + Math.log(sum);
 }
 
 /** Index of the largest logit and its gap to the second. */
@@ -52,8 +50,15 @@ export class LikelihoodAssay implements PassAssay {
   readonly probes: Probe[];
   baselineIds: number[] = [];
   baselineText = '';
-  /** per probe, the unmutated model's log-probabilities, [positions × vocab] */
-  private baseLogProbs: Float64Array[] = [];
+  /**
+   * per probe, the unmutated model's logits and probabilities p [positions × vocab], and per position log Z and
+   * Σ p: KL(p ‖ q) = Σ p·(baseline logit − mutant logit) + (log Z_mutant − log Z_baseline)·Σ p, one exponential
+   * per entry of the mutant's logits, and exactly 0 where they equal the baseline's
+   */
+  private baseLogits: Float32Array[] = [];
+  private baseProbs: Float64Array[] = [];
+  private baseLogZ: Float64Array[] = [];
+  private baseMass: Float64Array[] = [];
   private baseLoglik = 0;
 
   constructor(
@@ -64,12 +69,31 @@ export class LikelihoodAssay implements PassAssay {
   ) {
     this.name = spec.name;
     this.probes = texts.map((t) => ({ ids: t.ids, from: t.from ?? 0 }));
-    const s = this.begin(true);
-    this.probes.forEach((p, i) => s.accept(i, tf.forward([{ cache: tf.newCache(p.ids.length), tokens: p.ids }], { from: p.from }), 0));
+    const vocab = model.config.vocabSize;
+    this.probes.forEach((p) => {
+      const logits = tf.forward([{ cache: tf.newCache(p.ids.length), tokens: p.ids }], { from: p.from }).slice();
+      const rows = p.ids.length - p.from;
+      const probs = new Float64Array(logits.length);
+      const logZ = new Float64Array(rows);
+      const mass = new Float64Array(rows);
+      for (let t = 0; t < rows; t++) {
+        logZ[t] = logSumExp(logits, t * vocab, vocab, top2(logits, t * vocab, vocab).arg);
+        for (let j = t * vocab; j < (t + 1) * vocab; j++) {
+          probs[j] = Math.exp(logits[j] - logZ[t]);
+          mass[t] += probs[j];
+        }
+      }
+      this.baseLogits.push(logits);
+      this.baseProbs.push(probs);
+      this.baseLogZ.push(logZ);
+      this.baseMass.push(mass);
+    });
+    // the baseline's own evaluation: its argmax and log-likelihood (its KL is exactly 0)
+    const s = this.begin();
+    this.probes.forEach((_, i) => s.accept(i, this.baseLogits[i], 0));
     this.baselineIds = s.argmax;
     this.baselineText = this.idsText(s.argmax);
     this.baseLoglik = s.loglik();
-    this.baseLogProbs = s.logProbs;
   }
 
   get settingsJson(): string {
@@ -80,9 +104,7 @@ export class LikelihoodAssay implements PassAssay {
     return ids.map((t) => this.model.tokenizer.tokenText(t)).join('|');
   }
 
-  begin(): PassState;
-  begin(keep: true): PassState & { argmax: number[]; logProbs: Float64Array[]; loglik(): number };
-  begin(keep = false): PassState & { argmax: number[]; logProbs: Float64Array[]; loglik(): number } {
+  begin(): PassState & { argmax: number[]; loglik(): number } {
     const vocab = this.model.config.vocabSize;
     const offsets: number[] = [];
     let total = 0;
@@ -92,38 +114,29 @@ export class LikelihoodAssay implements PassAssay {
     }
     const argmax = new Array<number>(total).fill(-1);
     const kl = new Float64Array(total);
-    const logProbs: Float64Array[] = [];
     let gap = Infinity;
     let loglik = 0;
-    const row = new Float64Array(vocab);
     return {
       argmax,
-      logProbs,
       loglik: () => loglik,
       accept: (p: number, logits: Float32Array, at: number) => {
         const { ids, from } = this.probes[p];
         const rows = ids.length - from;
-        const lp = keep ? new Float64Array(rows * vocab) : undefined;
         // row t holds the distribution after position from + t
         for (let t = 0; t < rows; t++) {
           const o = at + t * vocab;
           const m = top2(logits, o, vocab);
           argmax[offsets[p] + t] = m.arg;
           gap = Math.min(gap, m.gap);
-          logSoftmax(logits, o, vocab, row);
-          if (from + t + 1 < ids.length) loglik += row[ids[from + t + 1]];
-          if (lp) lp.set(row, t * vocab);
-          else {
-            const base = this.baseLogProbs[p];
-            let d = 0;
-            for (let i = 0; i < vocab; i++) {
-              const b = base[t * vocab + i];
-              d += Math.exp(b) * (b - row[i]);
-            }
-            kl[offsets[p] + t] = d;
-          }
+          const logZ = logSumExp(logits, o, vocab, m.arg);
+          const probs = this.baseProbs[p];
+          const baseLogits = this.baseLogits[p];
+          let d = 0;
+          for (let i = 0, j = t * vocab; i < vocab; i++, j++) d += probs[j] * (baseLogits[j] - logits[o + i]);
+          if (from + t + 1 < ids.length) loglik += logits[o + ids[from + t + 1]] - logZ;
+          // rounding may leave a KL of identical distributions a hair below 0
+          kl[offsets[p] + t] = Math.max(0, d + (logZ - this.baseLogZ[p][t]) * this.baseMass[p][t]);
         }
-        if (lp) logProbs[p] = lp;
       },
       margin: () => {
         const stat = this.stat(kl);

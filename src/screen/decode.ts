@@ -24,9 +24,13 @@ export interface Live {
   done: boolean;
 }
 
-/** What one assay's decoding needs: its sampling, coins, stops and length. */
+/**
+ * What one assay's decoding needs: its sampling, coins, stops and length. Replicates of an assay (the same
+ * prompt and settings under other seeds) share one decoder, each sequence bringing its own seed's coins.
+ */
 export interface DecodeSettings {
   settings: Sampling;
+  /** the coins of sequences admitted without their own */
   coins: Float64Array;
   stopIds: readonly number[];
   budget: number;
@@ -39,6 +43,7 @@ interface Slot {
   live: Live;
   patch?: Patch;
   cache: KVCache;
+  coins: Float64Array;
   done(): void;
 }
 
@@ -106,7 +111,7 @@ export class Decoder {
    * A sequence joins: its generation so far, its patch, and its keys and values for the first `length` positions
    * of each layer (`kv`). When no slot is free, the live sequences decode until one stops.
    */
-  admit(live: Live, patch: Patch | undefined, length: number, kv: (layer: number, which: 'k' | 'v') => Float32Array, done: () => void): void {
+  admit(live: Live, patch: Patch | undefined, length: number, kv: (layer: number, which: 'k' | 'v') => Float32Array, done: () => void, coins = this.d.coins): void {
     if (!this.bufs) this.reserve(1);
     while (!this.free.length && this.fresh >= this.bufs!.count) this.step();
     const index = this.free.length ? this.free.pop()! : this.fresh++;
@@ -117,7 +122,7 @@ export class Decoder {
       cache.v[layer].set(kv(layer, 'v').subarray(0, length * kvDim));
     }
     cache.length = length;
-    this.live.push({ index, live, patch, cache, done });
+    this.live.push({ index, live, patch, cache, coins, done });
   }
 
   /** Decodes every live sequence to its end. */
@@ -129,7 +134,7 @@ export class Decoder {
   private step(): void {
     const tf = this.tf;
     const vocab = tf.config.vocabSize;
-    const { settings, coins, stopIds, budget } = this.d;
+    const { settings, stopIds, budget } = this.d;
     const live = this.live;
     const logits = tf.forward(
       live.map((s) => ({ cache: s.cache, tokens: [s.live.ids[s.live.ids.length - 1]], patch: s.patch })),
@@ -142,7 +147,7 @@ export class Decoder {
       this.margins = new Float64Array(n);
       this.coins = new Float64Array(n);
     }
-    for (let k = 0; k < n; k++) this.coins[k] = coins[live[k].live.ids.length];
+    for (let k = 0; k < n; k++) this.coins[k] = live[k].coins[live[k].live.ids.length];
     tf.backend.sampleRows(this.tokens, this.margins, logits, n, vocab, settings, this.coins);
     const finished: Slot[] = [];
     for (let k = 0; k < n; k++) {

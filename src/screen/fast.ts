@@ -12,6 +12,8 @@
  *    sharing every matrix product; each mutant's block rows are recomputed exactly (forward.ts, Patch).
  * 4. NSMs decode together: each joins its assay's Decoder (decode.ts) when its pass finds it, and every step
  *    runs all live sequences in one forward call, in as many slots as the keys-and-values budget allows.
+ *    Replicates of an assay (the same prompt and settings under other seeds) share one decoder: a step costs
+ *    mostly per call, so eight seeds' NSMs stepping together cost little more than one seed's.
  * 5. Staged passes: where most mutants have been NSMs (or, before the first pass, where the assay is sampled),
  *    passes run in stages of growing length, each continuing only the mutants still on the baseline's path
  *    (runBatch).
@@ -52,7 +54,7 @@ interface Trace {
   check?: GreedyCheck;
   /** the feed-forward products of the layer whose gate and up mutants were evaluated last */
   ffn?: { layer: number; products: FfnProducts };
-  /** where this assay's NSMs decode together */
+  /** where this assay's NSMs decode together (with its replicates') */
   decoder: Decoder;
   /** mutants verified so far, and how many of them were NSMs (passes run in stages when most are) */
   seen: number;
@@ -103,6 +105,7 @@ export class FastEvaluator implements Evaluator {
     this.exact = [...allMatrices(tf.weights).values()].every((m) => tf.backend.rowExact(m.dtype));
     this.precision = precisionOf(tf.weights);
     this.traces = assays.map((a) => (a.type === 'generate' ? this.trace(a) : this.passTrace(a)));
+    this.shareDecoders();
     this.sizeToBudget();
   }
 
@@ -168,6 +171,26 @@ export class FastEvaluator implements Evaluator {
     return { assay: a, seq, promptLength: a.promptIds.length, baseline, budget, coins: coinList, sampled, layerInputs, stages, cache, check, decoder, seen: 0, nsm: 0 };
   }
 
+  /** Generate traces that differ only in their seed decode in one decoder (each sequence with its coins). */
+  private shareDecoders(): void {
+    const byKey = new Map<string, Decoder>();
+    for (const t of this.traces) {
+      if (!('seq' in t)) continue;
+      const { seed: _, ...settings } = t.assay.settings;
+      const key = JSON.stringify([t.assay.promptIds, settings, t.assay.stopIds, t.budget, t.cache.capacity]);
+      const shared = byKey.get(key);
+      if (shared) t.decoder = shared;
+      else byKey.set(key, t.decoder);
+    }
+  }
+
+  /** Each distinct decoder with the traces decoding in it. */
+  private decoders(): { decoder: Decoder; traces: Trace[] }[] {
+    const out = new Map<Decoder, Trace[]>();
+    for (const t of this.traces) if ('seq' in t) out.set(t.decoder, [...(out.get(t.decoder) ?? []), t]);
+    return [...out].map(([decoder, traces]) => ({ decoder, traces }));
+  }
+
   /**
    * Mutants per pass and sequences decoding together share the KV budget: a pass takes at most half of it (and
    * about `rowsPerPass` rows), decoding what the pass leaves — on a 7B model both are tens of sequences.
@@ -179,13 +202,14 @@ export class FastEvaluator implements Evaluator {
     const byRows = Math.max(1, Math.floor(this.rowsPerPass / longest));
     this.passMutants = this.batchSize ?? (perMutant > 0 ? Math.max(1, Math.min(byRows, Math.floor(this.kvBudget / 2 / perMutant))) : byRows);
     const left = Math.max(0, this.kvBudget - this.passMutants * perMutant);
-    for (const t of this.traces)
-      if ('seq' in t) t.decoder.maxSlots = decodeSlots(this.tf, t.cache.capacity, (left * kvBytesPerSequence(this.tf, t.cache.capacity)) / perMutant);
+    // a shared decoder gets the slots of all its replicates
+    for (const { decoder, traces } of this.decoders())
+      decoder.maxSlots = decodeSlots(this.tf, traces[0].cache.capacity, (left * traces.length * kvBytesPerSequence(this.tf, traces[0].cache.capacity)) / perMutant);
   }
 
   /** positions decoded one token at a time by NSMs, over all assays */
   decodedRows(): number {
-    return this.traces.reduce((a, t) => a + ('seq' in t ? t.decoder.rows : 0), 0);
+    return this.decoders().reduce((a, d) => a + d.decoder.rows, 0);
   }
 
   /** How each generate assay's NSMs decode: sequences together, bytes of keys and values each. */
@@ -235,7 +259,7 @@ export class FastEvaluator implements Evaluator {
     const size = this.passSize();
     // NSMs join their assay's decoder as passes find them and decode together (decode.ts); a decoding step
     // costs mostly per call, not per row, so the more NSMs share a step the better.
-    for (const t of this.traces) if ('seq' in t) t.decoder.reserve(mutants.length);
+    for (const d of this.decoders()) d.decoder.reserve(mutants.length * d.traces.length);
     for (let i = 0; i < mutants.length; i += size) {
       const batch = mutants.slice(i, i + size);
       const patches = batch.map((m) => this.patch(m));
@@ -245,7 +269,7 @@ export class FastEvaluator implements Evaluator {
         else this.runPassBatch(t, batch, patches).forEach((o, k) => put(k)(o));
       });
     }
-    for (const t of this.traces) if ('seq' in t) t.decoder.drain();
+    for (const d of this.decoders()) d.decoder.drain();
     return out;
   }
 
@@ -392,7 +416,7 @@ export class FastEvaluator implements Evaluator {
           continue;
         }
         const own = caches[b];
-        t.decoder.admit(l, patches[b], t.promptLength + l.ids.length - 1, (layer, which) => (layer < sharedCacheLayers ? t.cache : own)[which][layer], () => put(b)(this.finish(t, batch[b], l)));
+        t.decoder.admit(l, patches[b], t.promptLength + l.ids.length - 1, (layer, which) => (layer < sharedCacheLayers ? t.cache : own)[which][layer], () => put(b)(this.finish(t, batch[b], l)), t.coins);
       }
       active = still;
       start = end;

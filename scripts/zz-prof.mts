@@ -1,0 +1,13 @@
+import { prepareScreen } from '../src/screen/runner.js';
+import { PlainEvaluator } from '../src/screen/evaluate.js';
+import { FastEvaluator } from '../src/screen/fast.js';
+const p = await prepareScreen(process.argv[2]);
+const only = process.argv[3];
+const assays = only ? p.assays.filter((a) => a.type === only) : p.assays;
+const plain = new PlainEvaluator(p.tf, assays, p.stats);
+const fast = new FastEvaluator(p.tf, assays, p.stats, plain);
+const ms = Array.from({ length: 1024 }, (_, i) => p.plan.mutant(1 + i));
+const t0 = performance.now();
+fast.evaluate(ms);
+const s = (performance.now() - t0) / 1000;
+console.log(`${assays.length} assays: ${s.toFixed(2)} s, ${(ms.length / s).toFixed(0)} mutants/s, pass rows ${fast.passRows}, decoded rows ${fast.decodedRows()}, passSize ${fast.passSize()}`, fast.decoding().slice(0,2));
