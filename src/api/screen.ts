@@ -1,5 +1,5 @@
 /** Screens from a program: run one (here, over this machine's cores, or through a queue), predict, estimate, work. */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
@@ -9,7 +9,9 @@ import { predictToStore, type PredictSummary } from '../predict/to-store.js';
 import { runDistributed } from '../scale/coordinator.js';
 import { runWorker as work, type WorkerOptions } from '../scale/worker.js';
 import { estimateScreen as estimate, type Estimate, type EstimateOptions as ScreenEstimateOptions } from '../screen/estimate.js';
-import { runScreen as run, type RunOptions, type RunSummary } from '../screen/runner.js';
+import { prepareScreen, runScreen as run, type RunOptions, type RunSummary } from '../screen/runner.js';
+import { findThresholds, type ThresholdOptions, type UnitThreshold } from '../screen/threshold.js';
+import { thresholdMaps } from '../report/threshold-map.js';
 import type { ScreenFile } from '../spec/spec.js';
 import { guardDamageAsync as guardStore } from '../store/health.js';
 
@@ -103,4 +105,40 @@ export async function estimateScreen(o: EstimateOptions): Promise<Estimate> {
 /** Evaluates batches of the screens published on a Redis server until stopped (`mutascan worker`). */
 export function runWorker(o: WorkerOptions): Promise<{ batches: number; refused: number }> {
   return work(o);
+}
+
+/** What `thresholdScreen` takes: a screen (its model, targets, unit and assays; its kinds are not used) and the series. */
+export interface ThresholdScreenOptions extends Omit<ThresholdOptions, 'onRound'> {
+  screen: string | ScreenFile;
+  backend?: BackendName;
+  threads?: number;
+  /** a folder for the maps (one SVG and PNG per target) */
+  maps?: string;
+  onRound?(round: number, rounds: number, open: number): void;
+}
+
+/**
+ * Per unit of the screen's targets, the smallest change of a kind with a magnitude that changes the output, found
+ * by bisection with every point evaluated exactly (screen/threshold.ts); maps of them per target.
+ */
+export async function thresholdScreen(o: ThresholdScreenOptions): Promise<{ units: UnitThreshold[]; evaluations: number; rounds: number; seconds: number; maps: string[] }> {
+  const t0 = performance.now();
+  const f = screenFileOf(o.screen);
+  try {
+    const p = await prepareScreen(f.file, o.backend, o.threads);
+    const r = findThresholds(p, o);
+    const maps: string[] = [];
+    if (o.maps) {
+      mkdirSync(o.maps, { recursive: true });
+      const series = `${o.kind} from ${o.from} to ${o.to}`;
+      for (const fig of await thresholdMaps(r.units, series)) {
+        writeFileSync(join(o.maps, `${fig.name}.svg`), fig.svg);
+        writeFileSync(join(o.maps, `${fig.name}.png`), fig.png);
+        maps.push(join(o.maps, `${fig.name}.svg`));
+      }
+    }
+    return { ...r, seconds: (performance.now() - t0) / 1000, maps };
+  } finally {
+    f.done();
+  }
 }

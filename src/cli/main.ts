@@ -16,6 +16,7 @@ import { registerScout } from './scout.js';
 import { registerServe } from './serve.js';
 import { registerStatus } from './status.js';
 import { registerSynth } from './synth.js';
+import { registerThreshold } from './threshold.js';
 import { registerWorker } from './worker.js';
 
 /** Every command and option (docs/cli-reference.md is generated from this). */
@@ -26,7 +27,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)');
   for (const register of [
     registerGenerate, registerLogits, registerConvert, registerRun, registerPredict, registerStatus, registerScout, registerExport,
-    registerReport, registerScores, registerWorker, registerSynth, registerEstimate, registerRepair, registerPhenotypes, registerServe, registerInfo,
+    registerReport, registerScores, registerThreshold, registerWorker, registerSynth, registerEstimate, registerRepair, registerPhenotypes, registerServe, registerInfo,
   ])
     register(program);
   return program;

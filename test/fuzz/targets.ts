@@ -16,7 +16,7 @@ import { readGguf, readGgufTensor } from '../../src/model/gguf.js';
 import { loadModel, type Model } from '../../src/model/model.js';
 import { readSafetensorsHeader, readTensor } from '../../src/model/safetensors.js';
 import { Llama2cTokenizer } from '../../src/model/tokenizer-llama2c.js';
-import { parseMutantKey, Plan } from '../../src/screen/plan.js';
+import { Plan, resolveMutantName } from '../../src/screen/plan.js';
 import { parseScreenSpec } from '../../src/spec/spec.js';
 import { openResults } from '../../src/index.js';
 import { parseBatch, parseBatchResult, parsePublishedScreen } from '../../src/scale/payloads.js';
@@ -237,11 +237,17 @@ function mutantKeyTarget(model: () => Model): FuzzTarget<string> {
   const kind = fc.oneof(fc.constantFrom('max', 'min', 'zero', 'negate', 'value:1', 'scale:2', 'value:NaN', 'scale:1e400', 'value:', 'maximum'), fc.string({ maxLength: 8 }));
   return {
     name: 'mutant-key',
-    reads: 'mutant keys (target:row,col+rows x cols:kind) with odd targets, coordinates, extents and kinds',
+    reads: 'mutant names (target:row,col[+rows x cols]:kind, several joined by +) with odd targets, coordinates, extents and kinds',
     names: [],
-    input: fc.oneof({ weight: 4, arbitrary: fc.tuple(target, num, num, num, num, kind).map(([t, r, c, h, w, k]) => `${t}:${r},${c}+${h}x${w}:${k}`) }, { weight: 1, arbitrary: fc.string({ maxLength: 40 }) }),
+    input: (() => {
+      const single = fc.oneof(
+        { weight: 4, arbitrary: fc.tuple(target, num, num, num, num, kind).map(([t, r, c, h, w, k]) => `${t}:${r},${c}+${h}x${w}:${k}`) },
+        { weight: 1, arbitrary: fc.tuple(target, num, num, kind).map(([t, r, c, k]) => `${t}:${r},${c}:${k}`) },
+      );
+      return fc.oneof({ weight: 4, arbitrary: single }, { weight: 2, arbitrary: fc.array(single, { minLength: 2, maxLength: 4 }).map((xs) => xs.join('+')) }, { weight: 1, arbitrary: fc.string({ maxLength: 40 }) });
+    })(),
     run: (key) => {
-      parseMutantKey(key, model());
+      resolveMutantName(key, model());
     },
   };
 }
