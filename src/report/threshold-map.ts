@@ -3,7 +3,6 @@
  * (dark: a small change; light: a large one, on a log scale), grey where the unit is silent over the whole
  * series, black where it changes the output already at the series' start.
  */
-import type { UnitThreshold } from '../screen/threshold.js';
 import { pngOf, render, type Figure } from './figures.js';
 import type { TopLevelSpec } from 'vega-lite';
 
@@ -19,7 +18,18 @@ function colour(t: number): [number, number, number] {
   return [0, 1, 2].map((c) => Math.round(STOPS[i][c] + (STOPS[i + 1][c] - STOPS[i][c]) * f)) as [number, number, number];
 }
 
-export async function thresholdMaps(units: UnitThreshold[], series: string): Promise<Figure[]> {
+/** A unit's threshold as the map needs it (screen/threshold.ts computes them). */
+export interface MappedThreshold {
+  unit: string;
+  target: string;
+  row: number;
+  col: number;
+  status: 'threshold' | 'silent-throughout' | 'nsm-at-from';
+  nsmAt: number | null;
+  change: number | null;
+}
+
+export async function thresholdMaps(units: MappedThreshold[], series: string): Promise<Figure[]> {
   const changes = units.filter((u) => u.change !== null && u.change > 0).map((u) => u.change!);
   const lo = Math.log(Math.min(...changes, 1));
   const hi = Math.log(Math.max(...changes, 1));
