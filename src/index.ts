@@ -32,7 +32,7 @@ export type { Mutant, Target } from './screen/plan.js';
 export type { RunSummary } from './screen/runner.js';
 export type { ScreenFile } from './spec/spec.js';
 export { canonicalName, mutantName, parseMutantName, type SingleName } from './spec/mutant-name.js';
-export { SCORE_MEANING, type ReplicateSummary, type ScoreName, type ScoreRow } from './store/scores.js';
+export { SCORE_MEANING, type PairSummary, type ReplicateSummary, type ScoreName, type ScoreRow } from './store/scores.js';
 export type { LiveServer, ServeOptions, ServeThread };
 
 /** Serves the live page of one or more stores (`mutascan serve`); `close()` on the result stops it. */

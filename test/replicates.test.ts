@@ -172,7 +172,7 @@ describe('a replicated screen', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /wrote 130 rows/);
     const [head, ...lines] = readFileSync(out, 'utf8').trim().split('\n');
-    assert.equal(head, 'mutant,assay,score_type,score,sd,se,ci_lower,ci_upper,n,nsm,nsm_fraction,nsm_ci_lower,nsm_ci_upper,seed_3,seed_5,seed_11,seed_12');
+    assert.equal(head, 'mutant,assay,score_type,score,sd,se,ci_lower,ci_upper,n,nsm,nsm_fraction,nsm_ci_lower,nsm_ci_upper,expected,epistasis,pair_class,seed_3,seed_5,seed_11,seed_12');
     const stories = byKey(fast, 'story@11');
     const tf = byKey(fast, 'story-tf@3');
     for (const line of lines) {
@@ -181,11 +181,11 @@ describe('a replicated screen', () => {
       assert.equal(n, '4');
       if (assay === 'story') {
         assert.equal(type, 'nsm');
-        assert.equal(cells[15], JSON.parse(stories.get(mutant)!).silent ? '0' : '1', mutant);
-        assert.equal(Number(nsm), [13, 14, 15, 16].filter((c) => cells[c] === '1').length);
+        assert.equal(cells[18], JSON.parse(stories.get(mutant)!).silent ? '0' : '1', mutant);
+        assert.equal(Number(nsm), [16, 17, 18, 19].filter((c) => cells[c] === '1').length);
       } else {
         assert.equal(type, 'loglik');
-        assert.equal(Number(cells[13]), JSON.parse(tf.get(mutant)!).loglik_change, mutant);
+        assert.equal(Number(cells[16]), JSON.parse(tf.get(mutant)!).loglik_change, mutant);
       }
     }
     expectCleanError(runCli(['export', fast, '--format', 'scores', '--out', out, '--assay', 'story', '--score', 'kl_max']), /assay "story" \(generate\) has no score "kl_max".*its scores: nsm, similarity, divergence/);

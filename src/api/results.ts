@@ -9,7 +9,7 @@ import { predictionCounts, readEstimates, type MissedEstimate } from '../store/p
 import { repair, survey, type Salvage } from '../store/repair.js';
 import { describeRun, isAlive, openRuns } from '../store/runs.js';
 import { Store } from '../store/store.js';
-import { assayGroups, replicateSummary, scoreRows, type ReplicateSummary, type ScoreRow } from '../store/scores.js';
+import { assayGroups, pairSummary, replicateSummary, scoreRows, type PairSummary, type ReplicateSummary, type ScoreRow } from '../store/scores.js';
 import { describeParkedMutants, summarize, type AssaySummary, type ParkedBatch, type WorkerRecord } from '../store/summary.js';
 
 /** One row per mutant and assay, with the columns `mutascan export` writes (docs: the store and exports). */
@@ -112,6 +112,11 @@ export class Results {
     return this.guard(() =>
       [...scoreRows(this.store, o)].map(({ group, replicates, ...r }) => ({ ...r, replicates: replicates.map((score, i) => ({ seed: group.members[i].seed, score })) })),
     );
+  }
+
+  /** Per assay, its double mutants against their singles: synthetic NSMs, suppressors, additivity of log-likelihoods. */
+  pairs(): PairSummary[] {
+    return this.guard(() => assayGroups(this.store).flatMap((g) => pairSummary(this.store, g) ?? []));
   }
 
   /** How each assay's replicates agree: calls that flip between seeds, interval widths, correlations by target. */

@@ -119,9 +119,10 @@ export function registerRun(program: Command): void {
           for (const e of s.budget.estimates ?? []) process.stderr.write(`mutascan: ${describeEstimate(e)}\n`);
           return;
         }
+        if (s.pairs) process.stderr.write(`mutascan: pairs: ${s.pairs.done} of ${s.pairs.total} stored (${s.pairs.ranNow} now); mutascan scores ${o.store} sets them against their singles\n`);
         process.stderr.write(
           s.stopped
-            ? `mutascan: stopped with ${s.done} of ${s.total} mutants stored; run the same command to resume\n`
+            ? `mutascan: stopped with ${s.done} of ${s.total} mutants${s.pairs ? ` and ${s.pairs.done} of ${s.pairs.total} pairs` : ''} stored; run the same command to resume\n`
             : `mutascan: screen complete: ${s.total} mutants (${s.ranNow} now, ${rate.toFixed(1)} mutants/s, ${s.seconds.toFixed(1)} s${s.jobs && s.jobs > 1 ? `, ${s.jobs} processes` : ''}${s.rechecks ? `, ${s.rechecks} near-ties re-checked` : ''}) in ${o.store}\n`,
         );
       } finally {

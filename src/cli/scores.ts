@@ -31,8 +31,9 @@ export function registerScores(program: Command): void {
           return;
         }
         const all = r.replicates({ score: o.score });
+        const pairs = r.pairs();
         if (o.json) {
-          process.stdout.write(JSON.stringify(all) + '\n');
+          process.stdout.write(JSON.stringify(pairs.length ? { replicates: all, pairs } : all) + '\n');
           return;
         }
         const out: string[] = [];
@@ -48,6 +49,10 @@ export function registerScores(program: Command): void {
           out.push(`  one-seed calls that flip under another seed: ${pct(s.flip)} (an NSM turns silent ${pct(s.nsmTurnsSilent)}, a silent mutant turns NSM ${pct(s.silentTurnsNsm)})`);
           out.push(`  replicate agreement of ${s.score}: Pearson r ${r2(s.pearson.mean)} (${r2(s.pearson.min)}–${r2(s.pearson.max)}), Spearman r ${r2(s.spearman.mean)} (${r2(s.spearman.min)}–${r2(s.spearman.max)}) over ${(R * (R - 1)) / 2} seed pairs`);
           for (const t of s.targets) out.push(`    ${t.target.padEnd(10)} ${String(t.mutants).padStart(8)} mutants, NSM fraction ${r2(t.nsmFraction)}, Pearson r ${r2(t.pearson)}, Spearman r ${r2(t.spearman)}`);
+        }
+        for (const p of pairs) {
+          out.push(`${p.assay}: ${p.pairs.toLocaleString('en-US')} pairs; ${p.syntheticNsms} synthetic NSMs (an NSM where both singles are silent: ${p.syntheticCalls} of ${p.bothSilentCalls} such calls), ${p.suppressors} suppressors (silent where a single is an NSM: ${p.suppressorCalls} of ${p.calls - p.bothSilentCalls} such calls)`);
+          if (p.additive) out.push(`  log-likelihood of a pair against the sum of its singles': Pearson r ${r2(p.additive.r)}, epistasis ${p.additive.meanEpistasis.toPrecision(3)} ± ${p.additive.sdEpistasis.toPrecision(3)} nats (mean ± SD over ${p.additive.n} calls)`);
         }
         process.stdout.write(out.join('\n') + '\n');
       });

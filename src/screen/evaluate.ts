@@ -49,6 +49,23 @@ export class PlainEvaluator implements Evaluator {
     return this.withMutation(m, () => this.assays.map((a) => this.run(a, tie)));
   }
 
+  /**
+   * Several mutants applied together (a multi-mutant), all assays, on the plain path; max and min are each
+   * unmutated matrix's, as for a single.
+   */
+  together(ms: Mutant[]): Outcome[] {
+    const stats = ms.map((m) => this.stats(m));
+    const saved: ReturnType<typeof mutate>[] = [];
+    try {
+      ms.forEach((m, i) => {
+        if (m.target && m.unit && m.kind) saved.push(mutate(m.target.weights, m.unit, m.kind, stats[i]));
+      });
+      return this.assays.map((a) => this.run(a, false));
+    } finally {
+      for (const s of saved.reverse()) restore(s);
+    }
+  }
+
   /** One mutant, one assay, on the plain path. */
   oneAssay(m: Mutant, a: Assay, tie = false): Outcome {
     return this.withMutation(m, () => this.run(a, tie));

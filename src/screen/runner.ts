@@ -18,6 +18,7 @@ import type { Outcome } from '../assays/assay.js';
 import { PlainEvaluator, type Evaluator } from './evaluate.js';
 import { ChunkSizer, jobInit, JobPool, resolveJobs } from './jobs.js';
 import { defaultKvBudget, FastEvaluator } from './fast.js';
+import { choosePairs, runPairs } from './pairs.js';
 import { matrixStats, mutatedValue, type MatrixStats } from './mutate.js';
 import { Plan, type Mutant } from './plan.js';
 import { loadScreenSpec, type ScreenSpec } from '../spec/spec.js';
@@ -88,6 +89,8 @@ export interface RunSummary {
   others?: { run: string; mutants: number }[];
   /** a budgeted run: what it screened, and (once all of it is done) the NSMs it estimates it missed */
   budget?: { top: number; sample: number; estimates?: MissedEstimate[] };
+  /** the screen's double mutants (pairs:), screened once its singles are done */
+  pairs?: { total: number; done: number; ranNow: number };
 }
 
 export interface PreparedScreen {
@@ -383,7 +386,16 @@ export async function runScreen(o: RunOptions): Promise<RunSummary> {
     }
     done = selection ? selectionDone(store, selection) : store.countDone();
     const budget = selection && budgetSummary(o.guide!, store, selection, done === total);
-    return { total, done, ranNow, stopped: stopped || done < total, seconds: (performance.now() - t0) / 1000, rechecks, jobs, others: others?.length ? others : undefined, budget };
+    let pairs: RunSummary['pairs'];
+    if (p.spec.pairs && !stopped && done === total && !selection) {
+      const chosen = choosePairs(p, store, p.spec.pairs);
+      o.onNote?.(`screening ${chosen} pairs of singles (${p.spec.pairs.among}) on the plain path`);
+      const ranPairs = await runPairs(p, store, { shouldStop: o.shouldStop });
+      const pairsDone = store.db.prepare('SELECT count(*) FROM pairs WHERE done = 1').pluck().get() as number;
+      pairs = { total: chosen, done: pairsDone, ranNow: ranPairs };
+      stopped ||= pairsDone < chosen;
+    }
+    return { total, done, ranNow, stopped: stopped || done < total, seconds: (performance.now() - t0) / 1000, rechecks, jobs, others: others?.length ? others : undefined, budget, pairs };
   } finally {
     try {
       reg.end();

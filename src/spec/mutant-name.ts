@@ -27,7 +27,7 @@ export interface SingleName {
 const TARGET = String.raw`(?:\d+\.[a-z_]+|embed|final_norm|lm_head)`;
 const SINGLE = new RegExp(String.raw`^(${TARGET}):(\d+),(\d+)(?:\+(\d+)x(\d+))?:(.+)$`);
 /** A "+" that starts another single (not the one before a size, nor one inside a number such as 1e+21). */
-const JOIN = new RegExp(String.raw`\+(?=${TARGET}:)`);
+const JOIN = new RegExp(String.raw`\s*\+\s*(?=${TARGET}:)`);
 
 const HELP = 'a mutant is named target:row,col+rows x cols:kind, e.g. 1.down:2533,7890+1x1:zero or 3.down:0,64+64x64:max (one element: 1.down:2533,7890:zero); join several with + (0.q:0,0:zero+4.up:3,9:max)';
 

@@ -81,6 +81,21 @@ export interface LikelihoodAssaySpec {
 
 export type AssaySpec = GenerateAssaySpec | ChoiceAssaySpec | LikelihoodAssaySpec;
 
+/**
+ * Which double mutants a screen adds once its singles are done: random pairs drawn among silent singles
+ * (silent in every assay: synthetic NSMs), NSM singles, an NSM and a silent single each (suppressors), the top
+ * predicted NSMs, any singles, or the pairs a file lists (one name a+b per line).
+ */
+export interface PairsSpec {
+  among: 'silent' | 'nsm' | 'nsm-silent' | 'predicted' | 'all' | 'list';
+  count: number;
+  seed: number;
+  /** among: predicted — how many of the likeliest NSMs the pairs are drawn from */
+  top: number;
+  /** among: list — absolute path */
+  list?: string;
+}
+
 /** Silent likelihood mutants: no argmax changed and KL(baseline ‖ mutant), max over positions, at most this (nats). */
 export const DEFAULT_KL_THRESHOLD = 1e-3;
 
@@ -100,6 +115,8 @@ export interface ScreenSpec {
   order: 'plan' | 'predicted';
   /** screen only the `top` most likely NSMs, plus a random sample of `sample` others to estimate what was missed */
   select?: { top: number; sample?: number };
+  /** double mutants screened once the singles are done (not part of the screen's identity either) */
+  pairs?: PairsSpec;
   /** the file it came from, and its text */
   file: string;
   source: string;
@@ -288,6 +305,22 @@ const screenSchema = z
         .strict()
         .optional(),
       'screen only the top N likeliest NSMs by their predicted margins, plus a random sample of M others from which the NSMs missed are estimated',
+    ),
+    pairs: doc(
+      z
+        .object(
+          {
+            among: z.enum(['silent', 'nsm', 'nsm-silent', 'predicted', 'all', 'list'], { error: 'pairs.among must be silent, nsm, nsm-silent, predicted, all or list' }),
+            count: int('pairs.count', 1).optional(),
+            seed: int('pairs.seed', 0).optional(),
+            top: int('pairs.top', 2).optional(),
+            list: z.string({ error: 'pairs.list must be a path' }).optional(),
+          },
+          { error: 'pairs must be { among: silent | nsm | nsm-silent | predicted | all | list, count?: N, seed?: N, top?: N, list?: file }' },
+        )
+        .strict()
+        .optional(),
+      'double mutants screened once the singles are done: { among: silent | nsm | nsm-silent | predicted | all, count: N (1000), seed: S (0) }, predicted with top: K (64) likeliest NSMs, or { among: list, list: file } of names a+b, one per line',
     ),
   })
   .strict()
@@ -539,9 +572,17 @@ export function parseScreenSpec(source: string, file: string): ScreenSpec {
     assays,
     order: s.order ?? (s.select ? 'predicted' : 'plan'),
     select: s.select,
+    pairs: s.pairs && pairsOf(s.pairs, dir, `${file}:${lineOf(doc, lc, ['pairs']) ?? '?'}`),
     file,
     source,
   };
+}
+
+function pairsOf(p: { among: PairsSpec['among']; count?: number; seed?: number; top?: number; list?: string }, dir: string, where: string): PairsSpec {
+  if (p.among === 'list' && p.list === undefined) fail('pairs: among: list needs list: <file>', where, 'name a file of pairs, one name a+b per line');
+  if (p.among !== 'list' && p.list !== undefined) fail(`pairs: list goes with among: list, not among: ${p.among}`, where);
+  if (p.among !== 'predicted' && p.top !== undefined) fail(`pairs: top goes with among: predicted, not among: ${p.among}`, where);
+  return { among: p.among, count: p.count ?? 1000, seed: p.seed ?? 0, top: p.top ?? 64, list: p.list === undefined ? undefined : resolve(dir, p.list) };
 }
 
 /** The line of `targets[i]` in the source, for errors found once the model is loaded. */

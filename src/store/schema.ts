@@ -74,6 +74,38 @@ CREATE TABLE IF NOT EXISTS done_log (  -- per commit of results: the mutants it 
 );
 `;
 
+/**
+ * Double mutants (`pairs:` in a screen file), screened once the singles are done, and their results (the
+ * columns of `results`). Created where missing, like `workers`: a store without them has no pairs.
+ */
+export const PAIRS = `
+CREATE TABLE IF NOT EXISTS pairs (  -- double mutants: two singles of the plan applied together
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,        -- the two singles' keys joined by + in canonical order (docs/scores.md)
+  a INTEGER NOT NULL REFERENCES mutants(id),
+  b INTEGER NOT NULL REFERENCES mutants(id),
+  done INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS pair_results (  -- per pair and assay, as results holds them per single
+  pair_id INTEGER NOT NULL REFERENCES pairs(id),
+  assay_id INTEGER NOT NULL REFERENCES assays(id),
+  silent INTEGER NOT NULL,
+  phenotype_id INTEGER REFERENCES phenotypes(id),
+  first_divergence INTEGER,
+  similarity REAL,
+  destructive INTEGER NOT NULL,
+  n_tokens INTEGER NOT NULL,
+  tie INTEGER NOT NULL DEFAULT 0,
+  accuracy REAL,
+  accuracy_change REAL,
+  kl_mean REAL,
+  kl_max REAL,
+  loglik_change REAL,
+  argmax_changes INTEGER,
+  PRIMARY KEY (pair_id, assay_id)
+) WITHOUT ROWID;
+`;
+
 /** How an older store becomes this schema: ALTERs that keep every row, run in one transaction by `run`. */
 export const MIGRATIONS: { from: number; sql: string }[] = [
   { from: 2, sql: `ALTER TABLE mutants ADD COLUMN claim INTEGER;\n${RUNS}\nUPDATE screen SET schema_version = 3;` },

@@ -96,28 +96,32 @@ function scoreOf(m: Measured, s: ScoreName): number | null {
 
 /** A mutant's replicates of one group, in the group's member order (null: that replicate not screened yet). */
 export interface MutantReplicates {
+  /** the mutant's id, or the pair's */
   id: number;
   key: string;
   target: string | null;
   replicates: (Measured | null)[];
 }
 
-/** Every mutant with a result in the group, in store order, read a row at a time. */
-export function* replicatesOf(store: Store, g: AssayGroup): Generator<MutantReplicates> {
+/** Every mutant with a result in the group (or every pair, with `pairs`), in store order, read a row at a time. */
+export function* replicatesOf(store: Store, g: AssayGroup, pairs = false): Generator<MutantReplicates & { a?: number; b?: number }> {
   const index = new Map(g.members.map((m, i) => [m.id, i]));
+  const columns = 'r.assay_id, r.silent, r.similarity, r.first_divergence, r.n_tokens, r.loglik_change, r.kl_mean, r.kl_max, r.accuracy, r.accuracy_change';
   const rows = store.db
     .prepare(
-      `SELECT r.mutant_id AS id, m.key, t.short AS target, r.assay_id, r.silent, r.similarity, r.first_divergence, r.n_tokens, r.loglik_change,
-              r.kl_mean, r.kl_max, r.accuracy, r.accuracy_change
-       FROM results r JOIN mutants m ON m.id = r.mutant_id LEFT JOIN targets t ON t.id = m.target_id
-       WHERE r.assay_id IN (${g.members.map((m) => m.id).join(',')}) ORDER BY r.mutant_id`,
+      pairs
+        ? `SELECT r.pair_id AS id, p.name AS key, NULL AS target, p.a, p.b, ${columns} FROM pair_results r JOIN pairs p ON p.id = r.pair_id
+           WHERE r.assay_id IN (${g.members.map((m) => m.id).join(',')}) ORDER BY r.pair_id`
+        : `SELECT r.mutant_id AS id, m.key, t.short AS target, ${columns}
+           FROM results r JOIN mutants m ON m.id = r.mutant_id LEFT JOIN targets t ON t.id = m.target_id
+           WHERE r.assay_id IN (${g.members.map((m) => m.id).join(',')}) ORDER BY r.mutant_id`,
     )
     .iterate() as Iterable<Record<string, number | string | null>>;
   let cur: MutantReplicates | undefined;
   for (const r of rows) {
     if (!cur || cur.id !== r.id) {
       if (cur) yield cur;
-      cur = { id: r.id as number, key: r.key as string, target: r.target as string | null, replicates: g.members.map(() => null) };
+      cur = { id: r.id as number, key: r.key as string, target: r.target as string | null, replicates: g.members.map(() => null), ...(pairs ? { a: r.a as number, b: r.b as number } : {}) };
     }
     cur.replicates[index.get(r.assay_id as number)!] = {
       silent: r.silent === 1,
@@ -153,6 +157,12 @@ export interface ScoreRow {
   nsm_ci_upper: number | null;
   /** the score under each replicate, in the group's member order */
   replicates: (number | null)[];
+  /** pairs: the additive expectation from the two singles (the sum of their scores; log-likelihood scores only) */
+  expected: number | null;
+  /** pairs: score − expected, averaged over replicates */
+  epistasis: number | null;
+  /** pairs: synthetic-nsm (an NSM where both singles are silent, under some seed), suppressor (silent where a single is an NSM), both (;), or empty */
+  pair_class: string;
 }
 
 const finite = (x: number): number | null => (Number.isFinite(x) ? x : null);
@@ -218,9 +228,127 @@ export function* scoreRows(store: Store, o: { assay?: string; score?: string } =
         nsm_ci_lower: w?.lower ?? null,
         nsm_ci_upper: w?.upper ?? null,
         replicates: values,
+        expected: null,
+        epistasis: null,
+        pair_class: '',
+      };
+    }
+    if (!store.hasTable('pairs')) continue;
+    const singles = singlesOfPairs(store, g);
+    for (const m of replicatesOf(store, g, true)) {
+      const values = m.replicates.map((r) => (r ? scoreOf(r, s) : null));
+      const calls = m.replicates.filter((r): r is Measured => r !== null);
+      const nsm = calls.filter((r) => !r.silent).length;
+      const w = calls.length ? wilson(nsm, calls.length) : undefined;
+      const a = singles.get(m.a!);
+      const b = singles.get(m.b!);
+      const expectedPer = values.map((v, i) => {
+        const x = a?.[i];
+        const y = b?.[i];
+        return s === 'loglik' && v !== null && x?.loglik != null && y?.loglik != null ? x.loglik + y.loglik : null;
+      });
+      const known = expectedPer.filter((x): x is number => x !== null);
+      const eps = values.flatMap((v, i) => (v !== null && expectedPer[i] !== null ? [v - expectedPer[i]!] : []));
+      yield {
+        group: g,
+        mutant: m.key,
+        assay: g.name,
+        score_type: s,
+        ...summarise(values, s, g),
+        nsm,
+        nsm_fraction: calls.length ? nsm / calls.length : null,
+        nsm_ci_lower: w?.lower ?? null,
+        nsm_ci_upper: w?.upper ?? null,
+        replicates: values,
+        expected: known.length ? known.reduce((x, y) => x + y, 0) / known.length : null,
+        epistasis: eps.length ? eps.reduce((x, y) => x + y, 0) / eps.length : null,
+        pair_class: pairClass(m.replicates, a, b),
       };
     }
   }
+}
+
+/** The singles' replicates that pairs of the group are made of, by mutant id. */
+function singlesOfPairs(store: Store, g: AssayGroup): Map<number, (Measured | null)[]> {
+  const wanted = new Set((store.db.prepare('SELECT a, b FROM pairs').all() as { a: number; b: number }[]).flatMap((p) => [p.a, p.b]));
+  const out = new Map<number, (Measured | null)[]>();
+  for (const m of replicatesOf(store, g)) if (wanted.has(m.id)) out.set(m.id, m.replicates);
+  return out;
+}
+
+/** How a pair's calls stand against its singles', replicate by replicate. */
+function pairClass(pair: (Measured | null)[], a?: (Measured | null)[], b?: (Measured | null)[]): string {
+  let synthetic = false;
+  let suppressor = false;
+  pair.forEach((p, i) => {
+    const x = a?.[i];
+    const y = b?.[i];
+    if (!p || !x || !y) return;
+    if (!p.silent && x.silent && y.silent) synthetic = true;
+    if (p.silent && (!x.silent || !y.silent)) suppressor = true;
+  });
+  return [synthetic ? 'synthetic-nsm' : '', suppressor ? 'suppressor' : ''].filter(Boolean).join(';');
+}
+
+/** What a group's pairs show against their singles. */
+export interface PairSummary {
+  assay: string;
+  /** pairs with a result under every seed */
+  pairs: number;
+  /** pairs that are NSMs under some seed where both their singles are silent; and the calls (pair × seed) that are */
+  syntheticNsms: number;
+  syntheticCalls: number;
+  /** pairs silent under some seed where one of their singles is an NSM; and the calls that are */
+  suppressors: number;
+  suppressorCalls: number;
+  /** pair × seed calls in all, and those where both singles are silent */
+  calls: number;
+  bothSilentCalls: number;
+  /** log-likelihood groups: observed against the sum of the singles (Pearson r), and the epistasis's mean and SD */
+  additive?: { r: number; meanEpistasis: number; sdEpistasis: number; n: number };
+}
+
+export function pairSummary(store: Store, g: AssayGroup): PairSummary | undefined {
+  if (!store.hasTable('pairs')) return undefined;
+  const singles = singlesOfPairs(store, g);
+  const out: PairSummary = { assay: g.name, pairs: 0, syntheticNsms: 0, syntheticCalls: 0, suppressors: 0, suppressorCalls: 0, calls: 0, bothSilentCalls: 0 };
+  const observed: number[] = [];
+  const expected: number[] = [];
+  for (const m of replicatesOf(store, g, true)) {
+    if (m.replicates.some((r) => r === null)) continue;
+    out.pairs++;
+    const a = singles.get(m.a!);
+    const b = singles.get(m.b!);
+    let synthetic = false;
+    let suppressor = false;
+    m.replicates.forEach((p, i) => {
+      const x = a?.[i];
+      const y = b?.[i];
+      if (!p || !x || !y) return;
+      out.calls++;
+      if (x.silent && y.silent) out.bothSilentCalls++;
+      if (!p.silent && x.silent && y.silent) {
+        synthetic = true;
+        out.syntheticCalls++;
+      }
+      if (p.silent && (!x.silent || !y.silent)) {
+        suppressor = true;
+        out.suppressorCalls++;
+      }
+      if (p.loglik !== null && x.loglik !== null && y.loglik !== null) {
+        observed.push(p.loglik);
+        expected.push(x.loglik + y.loglik);
+      }
+    });
+    if (synthetic) out.syntheticNsms++;
+    if (suppressor) out.suppressors++;
+  }
+  if (observed.length) {
+    const eps = observed.map((o, i) => o - expected[i]);
+    const { mean, sd } = meanSd(eps);
+    out.additive = { r: pearson(observed, expected), meanEpistasis: mean, sdEpistasis: sd, n: observed.length };
+  }
+  return out.pairs ? out : undefined;
 }
 
 /** How a replicated group's calls and scores agree between seeds. */
@@ -338,7 +466,7 @@ export function replicateSummary(store: Store, g: AssayGroup, score?: string): R
 }
 
 /** The score table's fixed columns; one `seed_<s>` column per seed follows (the score under that replicate). */
-export const SCORE_COLUMNS = ['mutant', 'assay', 'score_type', 'score', 'sd', 'se', 'ci_lower', 'ci_upper', 'n', 'nsm', 'nsm_fraction', 'nsm_ci_lower', 'nsm_ci_upper'] as const;
+export const SCORE_COLUMNS = ['mutant', 'assay', 'score_type', 'score', 'sd', 'se', 'ci_lower', 'ci_upper', 'n', 'nsm', 'nsm_fraction', 'nsm_ci_lower', 'nsm_ci_upper', 'expected', 'epistasis', 'pair_class'] as const;
 
 /** The seeds of the groups exported, for the per-replicate columns (a group of one seed has none). */
 export function replicateSeeds(store: Store, assay?: string): number[] {

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { fail } from '../errors.js';
 import { canMigrate, damaged, guardDamage, migrate, refuseOrphanLog, refuseVersion, writeError } from './health.js';
 import type { Outcome } from '../assays/assay.js';
-import { DONE_LOG, NUMERICS, SCHEMA, SCHEMA_VERSION } from './schema.js';
+import { DONE_LOG, NUMERICS, PAIRS, SCHEMA, SCHEMA_VERSION } from './schema.js';
 import { VERSION } from '../version.js';
 
 type DB = Database.Database;
@@ -286,45 +286,76 @@ export class Store {
   /** Writes a batch of mutants' results; each mutant is stored exactly once (a re-delivered one is skipped). Returns how many it stored. */
   save(batch: MutantResult[]): number {
     const db = this.db;
-    const insP = db.prepare('INSERT INTO phenotypes (assay_id, hash, ids_json, text, diverge_at, diverge_end, baseline_end) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (assay_id, hash) DO UPDATE SET hash = excluded.hash RETURNING id').pluck();
     const insR = db.prepare('INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
     // marks the mutant done unless it already was (then its results are stored and this copy is skipped)
     const markDone = db.prepare('UPDATE mutants SET done = 1 WHERE id = ? AND done = 0');
     const logDone = this.hasDoneLog() ? db.prepare('INSERT INTO done_log (ordinals) VALUES (?)') : undefined;
-    const fresh: string[] = [];
-    let stored = 0;
-    const tx = db.transaction(() => {
+    return this.writeOutcomes(() => {
+      let stored = 0;
       const marked: number[] = [];
       for (const m of batch) {
         if (markDone.run(m.ordinal).changes === 0) continue;
         stored++;
         marked.push(m.ordinal);
-        m.outcomes.forEach((o, i) => {
-          const assayId = this.assayIds[i];
-          let pid: number | null = null;
-          if (o.phenotype) {
-            const k = `${assayId}:${o.phenotype.key}`;
-            pid = this.phenotypeIds.get(k) ?? null;
-            if (pid === null) {
-              pid = insP.get(assayId, o.phenotype.key, JSON.stringify(o.phenotype.ids), o.phenotype.text, o.phenotype.divergeAt, o.phenotype.divergeEnd, o.phenotype.baselineEnd) as number;
-              this.phenotypeIds.set(k, pid);
-              fresh.push(k);
-            }
-          }
-          const x = o.metrics ?? {};
-          insR.run(m.ordinal, assayId, o.silent ? 1 : 0, pid, o.firstDivergence, o.similarity, o.destructive ? 1 : 0, o.nTokens, o.tie ? 1 : 0,
-            x.accuracy ?? null, x.accuracyChange ?? null, x.klMean ?? null, x.klMax ?? null, x.loglikChange ?? null, x.argmaxChanges ?? null);
-        });
+        m.outcomes.forEach((o, i) => this.insertOutcome(insR, m.ordinal, this.assayIds[i], o));
       }
       if (logDone && marked.length) logDone.run(Buffer.from(Int32Array.from(marked).buffer));
-    });
-    try {
-      tx();
       return stored;
+    });
+  }
+
+  /** Makes the pair tables where missing (a store written before pairs existed gets them on its first pair). */
+  ensurePairs(): void {
+    this.db.exec(PAIRS);
+  }
+
+  /** Writes a batch of pairs' results, each pair once, as `save` does for singles. */
+  savePairs(batch: { pair: number; outcomes: Outcome[] }[]): number {
+    const insR = this.db.prepare('INSERT INTO pair_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    const markDone = this.db.prepare('UPDATE pairs SET done = 1 WHERE id = ? AND done = 0');
+    return this.writeOutcomes(() => {
+      let stored = 0;
+      for (const p of batch) {
+        if (markDone.run(p.pair).changes === 0) continue;
+        stored++;
+        p.outcomes.forEach((o, i) => this.insertOutcome(insR, p.pair, this.assayIds[i], o));
+      }
+      return stored;
+    });
+  }
+
+  /** phenotype cache keys inserted by the transaction in progress (forgotten if it rolls back) */
+  private fresh: string[] = [];
+  private insP?: Database.Statement;
+
+  private insertOutcome(insR: Database.Statement, id: number, assayId: number, o: Outcome): void {
+    let pid: number | null = null;
+    if (o.phenotype) {
+      const k = `${assayId}:${o.phenotype.key}`;
+      pid = this.phenotypeIds.get(k) ?? null;
+      if (pid === null) {
+        this.insP ??= this.db.prepare('INSERT INTO phenotypes (assay_id, hash, ids_json, text, diverge_at, diverge_end, baseline_end) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (assay_id, hash) DO UPDATE SET hash = excluded.hash RETURNING id').pluck();
+        pid = this.insP.get(assayId, o.phenotype.key, JSON.stringify(o.phenotype.ids), o.phenotype.text, o.phenotype.divergeAt, o.phenotype.divergeEnd, o.phenotype.baselineEnd) as number;
+        this.phenotypeIds.set(k, pid);
+        this.fresh.push(k);
+      }
+    }
+    const x = o.metrics ?? {};
+    insR.run(id, assayId, o.silent ? 1 : 0, pid, o.firstDivergence, o.similarity, o.destructive ? 1 : 0, o.nTokens, o.tie ? 1 : 0,
+      x.accuracy ?? null, x.accuracyChange ?? null, x.klMean ?? null, x.klMax ?? null, x.loglikChange ?? null, x.argmaxChanges ?? null);
+  }
+
+  /** Runs `fill` in one transaction; a failed write is the store-write error, with the phenotype cache put back. */
+  private writeOutcomes(fill: () => number): number {
+    this.fresh = [];
+    try {
+      return this.db.transaction(fill)();
     } catch (e) {
       // rolled back: the phenotype rows it inserted are gone, so are their cached ids
-      for (const k of fresh) this.phenotypeIds.delete(k);
+      for (const k of this.fresh) this.phenotypeIds.delete(k);
       throw writeError(this.path, e, () => this.bytesStillNeeded());
+    } finally {
+      this.fresh = [];
     }
   }
 
