@@ -207,4 +207,17 @@ describe('a replicated screen', () => {
     assert.match(one.stdout, /^1\.k:0,8\+8x8:min · story: nsm [\d.]+ \(95 % interval [\d.]+ to [\d.]+\), NSM in \d of 4; per seed: 3: /);
     expectCleanError(runCli(['scores', fast, '--mutant', '1.k:0,8']), /is not a mutant name/);
   });
+
+  it('the report shows the replicates: NSM fraction and flip maps, concordance per target and seed pair', () => {
+    const out = join(dir.path, 'report');
+    const r = runCli(['report', fast, '--out', out, '--no-embed']);
+    assert.equal(r.status, 0, r.stderr);
+    const html = readFileSync(join(out, 'index.html'), 'utf8');
+    assert.match(html, /<h2>Replicates and pairs<\/h2>/);
+    for (const f of ['replicates-nsm-story', 'replicates-flip-story', 'replicates-scatter-story', 'replicates-scatter-story-tf']) assert.ok(html.includes(`figures/${f}.svg`) || html.includes(f), f);
+    const table = readFileSync(join(out, 'tables', 'replicates.csv'), 'utf8').trim().split('\n');
+    // 2 assays × 1 target × 3 consecutive seed pairs
+    assert.equal(table.length, 1 + 6);
+    assert.match(table[1], /^story,1\.k,3,5,similarity,64,/);
+  });
 });

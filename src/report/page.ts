@@ -4,6 +4,7 @@
  * tables; figures are SVG shown through <img>, where no script can run.
  */
 import { readFileSync } from 'node:fs';
+import { replicateHtml, type ReplicateSection } from './replicates.js';
 import { COLOUR_LEGEND, COLOURS, unitColour } from './colour.js';
 import type { Analyses } from './analyses.js';
 import type { ReportData, ReportPhenotype } from './data.js';
@@ -91,7 +92,7 @@ ${table(p.rows, ['assay', 'target', 'mutants', 'nsm', 'auroc', 'recall_top1', 'r
 ${p.figures.map(figureHtml).join('\n')}</section>`;
 }
 
-export function pageHtml(data: ReportData, an: Analyses, figures: { general: Figure[]; sorted: Figure[]; phenotypes: Figure[]; predictions?: { figures: Figure[]; rows: PredictionRow[] } }, ph: { families: AssayPhenotypes[]; styleRows: StyleEnrichmentRow[]; familyRows: FamilyMutantRow[] }, live?: LiveSource): string {
+export function pageHtml(data: ReportData, an: Analyses, figures: { general: Figure[]; sorted: Figure[]; phenotypes: Figure[]; predictions?: { figures: Figure[]; rows: PredictionRow[] }; replicates?: ReplicateSection }, ph: { families: AssayPhenotypes[]; styleRows: StyleEnrichmentRow[]; familyRows: FamilyMutantRow[] }, live?: LiveSource): string {
   const scale = mapScale(data.targets);
   const byId = new Map(ph.families.flatMap((a) => a.families.map((f) => [f.id, f] as const)));
   const payload = {
@@ -175,6 +176,7 @@ ${figures.phenotypes.map(figureHtml).join('\n')}</section>
 ${live ? '' : `<section><h2>Figures</h2>${figures.general.map(figureHtml).join('\n')}</section>
 <section><h2>Rearranged maps</h2><p>Rows and columns reordered by their NSM count, most first (the paper's rearrangement).</p><div class="grid">${figures.sorted.map(figureHtml).join('\n')}</div></section>`}
 ${figures.predictions ? predictionSection(figures.predictions) : ''}
+${figures.replicates ? replicateHtml(figures.replicates, (rows, cols, fmt) => table(rows, cols as never[], fmt as never), figureHtml) : ''}
 <section><h2>Max/min complementarity</h2>
 ${an.complementarity.length ? table(an.complementarity, ['assay', 'target', 'units', 'max_and_min', 'max_only', 'min_only', 'neither', 'odds_ratio', 'p']) : '<p>The screen does not have both max and min kinds.</p>'}</section>
 <section><h2>Rows and columns enriched in NSMs</h2><p>Binomial test per row and column against the matrix's NSM rate, Benjamini–Hochberg within each matrix; the ${enrichedTop.length} strongest with q &lt; 0.05 (all in <code>tables/enrichment.csv</code>).</p>

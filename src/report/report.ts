@@ -15,6 +15,7 @@ import { loadReportData, type ReportData } from './data.js';
 import { accuracyScale, klScale, mapFigure, mapPixels, overviewFigure, render, valuePixels, type Figure } from './figures.js';
 import { pageHtml } from './page.js';
 import { predictionAnalyses } from './prediction-analyses.js';
+import { replicateSection } from './replicates.js';
 
 export interface ReportResult {
   dir: string;
@@ -102,12 +103,15 @@ export async function writeReport(store: Store, dir: string, log: (line: string)
   }
 
   const predicted = predictionAnalyses(store);
+  const replicates = await replicateSection(store, data, slug);
+  for (const r of replicates?.summaries ?? []) log(`replicates of assay ${r.assay}: ${r.seeds.length} seeds, ${(100 * r.flip).toFixed(1)} % of one-seed calls flip under another seed`);
   if (predicted) log(`predictions: ${predicted.rows.filter((r) => r.target === 'all').map((r) => `assay ${r.assay}: AUROC ${r.auroc.toFixed(3)}, top 10 % holds ${(100 * r.recall_top10).toFixed(1)} % of the NSMs`).join('; ')}`);
   const tables: [string, object[]][] = [
     ['summary', an.summary], ['layers', an.layers], ['overlap', an.overlap], ['complementarity', an.complementarity],
     ['enrichment', an.enrichment], ['words', an.words], ['word-mutants', an.wordMutants],
     ['phenotypes', families.flatMap((a) => a.families.map(phenotypeRecord))], ['style-enrichment', styleRows], ['families', familyRows],
     ...(predicted ? ([['predictions', predicted.rows]] as [string, object[]][]) : []),
+    ...(replicates ? ([['replicates', replicates.rows], ['pairs', replicates.pairs.map((p) => ({ assay: p.assay, pairs: p.pairs, synthetic_nsms: p.syntheticNsms, synthetic_calls: p.syntheticCalls, suppressors: p.suppressors, suppressor_calls: p.suppressorCalls, calls: p.calls, both_silent_calls: p.bothSilentCalls, additive_r: p.additive?.r ?? null, epistasis_mean: p.additive?.meanEpistasis ?? null, epistasis_sd: p.additive?.sdEpistasis ?? null }))]] as [string, object[]][]) : []),
   ];
   const again = 'run `mutascan report` again (the store is not touched)';
   const write = (path: string, data: string | Uint8Array): void => writeWhole(path, data, 'report', again);
@@ -160,10 +164,11 @@ export async function writeReport(store: Store, dir: string, log: (line: string)
     }
     log(`assay ${a.name}: ${data.targets.length} maps drawn`);
   }
-  for (const f of [...general, ...phenotypeFigures, ...predictionFigures, ...maps, ...sorted]) {
+  const replicateFigures = replicates?.figures ?? [];
+  for (const f of [...general, ...phenotypeFigures, ...predictionFigures, ...replicateFigures, ...maps, ...sorted]) {
     write(join(dir, 'figures', `${f.name}.svg`), f.svg);
     write(join(dir, 'figures', `${f.name}.png`), f.png);
   }
-  write(join(dir, 'index.html'), pageHtml(data, an, { general, sorted, phenotypes: phenotypeFigures, predictions: predicted && { figures: predictionFigures, rows: predicted.rows } }, { families, styleRows, familyRows }));
-  return { dir, figures: general.length + phenotypeFigures.length + predictionFigures.length + maps.length + sorted.length, tables: tables.length, data, analyses: an };
+  write(join(dir, 'index.html'), pageHtml(data, an, { general, sorted, phenotypes: phenotypeFigures, predictions: predicted && { figures: predictionFigures, rows: predicted.rows }, replicates }, { families, styleRows, familyRows }));
+  return { dir, figures: general.length + phenotypeFigures.length + predictionFigures.length + replicateFigures.length + maps.length + sorted.length, tables: tables.length, data, analyses: an };
 }

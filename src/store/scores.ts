@@ -63,7 +63,7 @@ export function assayGroups(store: Store): AssayGroup[] {
 }
 
 /** One replicate's measurements of one mutant. */
-interface Measured {
+export interface Measured {
   silent: boolean;
   similarity: number | null;
   firstDivergence: number | null;
