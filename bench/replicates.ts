@@ -1,17 +1,21 @@
 /**
  * npm run bench:replicates — a replicated screen against the same replicates run as separate screens, side by
- * side in one run: the element screen of stories260K's 1.k under 8 sampling seeds (examples/
- * stories260K-replicates.yaml: generate, T 0.7, top-p 0.9, 32 tokens, and the baselines scored teacher-forced),
- * once as one screen with `replicates: 8`, then as 8 screens of one seed each, each through `runScreen` with the
- * same processes (BENCH_JOBS, default 1). Prints both wall times and their ratio, and checks that every
- * replicate's results equal its separate screen's. Printed, not asserted.
+ * side in one run, each through `runScreen` with the same processes (BENCH_JOBS, default 1):
+ *  1. the element screen of stories260K's 1.k under 8 sampling seeds (examples/stories260K-replicates.yaml:
+ *     generate, T 0.7, top-p 0.9, 32 tokens, and the baselines scored teacher-forced);
+ *  2. the same assays on a random model of SmolLM-135M's shape, block-64 mutants of 2.o (81), where nearly every
+ *     mutant is an NSM and decoding, one token per step for every live sequence, is most of the work
+ *     (BENCH_SMOL=0 skips it).
+ * Each once as one screen with `replicates: 8`, then as 8 screens of one seed each. Prints both wall times and
+ * their ratio, and checks that every replicate's results equal its separate screen's. Printed, not asserted.
  */
 import Database from 'better-sqlite3';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runScreen } from '../src/screen/runner.js';
+import { cachedSynth, SMOLLM_135M_SHAPE } from './synth-cache.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SPEC = join(ROOT, 'examples', 'stories260K-replicates.yaml');
@@ -19,10 +23,7 @@ const SEEDS = 8;
 const jobs = Number(process.env.BENCH_JOBS ?? 1);
 const tmp = mkdtempSync(join(tmpdir(), 'mutascan-bench-replicates-'));
 
-const source = readFileSync(SPEC, 'utf8');
 const at = (p: string) => p.replaceAll('../../shared', join(ROOT, '..', 'shared'));
-const together = join(tmp, 'replicates.yaml');
-writeFileSync(together, at(source));
 
 /** results of one assay, by mutant key: silent, first divergence, phenotype ids, KL, log-likelihood */
 function results(store: string, assay: string): Map<string, string> {
@@ -46,20 +47,24 @@ async function timed(spec: string, store: string): Promise<number> {
   return (performance.now() - t0) / 1000;
 }
 
-try {
-  console.log(`bench:replicates: ${SPEC.replace(ROOT + '/', '')}, ${SEEDS} seeds, ${jobs} process(es)`);
-  const one = await timed(together, join(tmp, 'replicates.sqlite'));
+async function compare(name: string, source: string): Promise<void> {
+  const dir = join(tmp, name);
+  mkdirSync(dir);
+  const together = join(dir, 'replicates.yaml');
+  writeFileSync(together, source);
+  console.log(`${name}: ${SEEDS} seeds, ${jobs} process(es)`);
+  const one = await timed(together, join(dir, 'replicates.sqlite'));
   console.log(`  one screen, replicates: ${SEEDS}      ${one.toFixed(1)} s`);
   let separate = 0;
   let differ = 0;
   let compared = 0;
   for (let s = 0; s < SEEDS; s++) {
-    const file = join(tmp, `seed${s}.yaml`);
-    writeFileSync(file, at(source).replace(`replicates: ${SEEDS}`, `seed: ${s}`));
-    const store = join(tmp, `seed${s}.sqlite`);
+    const file = join(dir, `seed${s}.yaml`);
+    writeFileSync(file, source.replace(`replicates: ${SEEDS}`, `seed: ${s}`));
+    const store = join(dir, `seed${s}.sqlite`);
     separate += await timed(file, store);
     for (const [mine, theirs] of [[`story@${s}`, 'story'], [`story-tf@${s}`, 'story-tf']]) {
-      const a = results(join(tmp, 'replicates.sqlite'), mine);
+      const a = results(join(dir, 'replicates.sqlite'), mine);
       const b = results(store, theirs);
       for (const [k, v] of a) {
         compared++;
@@ -69,6 +74,20 @@ try {
   }
   console.log(`  ${SEEDS} screens of one seed each     ${separate.toFixed(1)} s`);
   console.log(`  separate / replicated: ${(separate / one).toFixed(2)}× (results compared: ${compared}, differing: ${differ})`);
+}
+
+try {
+  const source = at(readFileSync(SPEC, 'utf8'));
+  await compare('stories260K, element screen of 1.k', source);
+  if (process.env.BENCH_SMOL !== '0') {
+    const smol = cachedSynth('smollm-135m-shape-tok', { ...SMOLLM_135M_SHAPE, tokenizer: join(ROOT, '..', 'shared', 'tokenizers', 'llama2', 'tokenizer.bin') });
+    const shaped = source
+      .replace(/^model: .*$/m, `model: ${smol}`)
+      .replace(/^tokenizer: .*\n/m, '')
+      .replace('targets: ["1.k"]', 'targets: ["2.o"]')
+      .replace('unit: element', 'unit: { block: 64 }');
+    await compare('SmolLM-135M shape (random), block-64 screen of 2.o', shaped);
+  }
 } finally {
   rmSync(tmp, { recursive: true, force: true });
 }

@@ -149,9 +149,15 @@ describe('a replicated screen', () => {
         const p = byKey(plain, `${a}@${seed}`);
         assert.equal(f.size, 65);
         for (const [k, v] of f) {
-          // likelihood values: batched products may differ from unbatched ones in the last bits (ties.ts)
           if (a === 'story') assert.equal(v, p.get(k), `${a}@${seed} ${k}: fast ${v}, plain ${p.get(k)}`);
-          else assert.equal(JSON.parse(v).silent, JSON.parse(p.get(k)!).silent, `${a}@${seed} ${k}`);
+          else {
+            // the likelihood shares the generate assay's pass on the fast path (fast.ts, point 6); its values may
+            // differ from the plain path's in the last bits where products are not row-exact (ties.ts)
+            const [x, y] = [JSON.parse(v), JSON.parse(p.get(k)!)];
+            assert.equal(x.silent, y.silent, `${a}@${seed} ${k}`);
+            assert.equal(x.argmax_changes, y.argmax_changes, `${a}@${seed} ${k}`);
+            for (const c of ['kl_mean', 'kl_max', 'loglik_change']) assert.ok(Math.abs(x[c] - y[c]) < 1e-5, `${a}@${seed} ${k} ${c}: fast ${x[c]}, plain ${y[c]}`);
+          }
         }
       }
     for (const seed of [5, 12]) {

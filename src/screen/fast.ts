@@ -17,7 +17,10 @@
  * 5. Staged passes: where most mutants have been NSMs (or, before the first pass, where the assay is sampled),
  *    passes run in stages of growing length, each continuing only the mutants still on the baseline's path
  *    (runBatch).
- * 6. Ties. With a backend that sums in index order the pass is bit-identical to the plain path. Otherwise a
+ * 6. A likelihood assay that scores a generate assay's baseline continuation (baseline_of) needs the mutant's
+ *    logits over exactly the positions that assay's teacher-forced pass computes: the two share one pass, run
+ *    over every position (not staged) and one token further, so the scores cost no forward work of their own.
+ * 7. Ties. With a backend that sums in index order the pass is bit-identical to the plain path. Otherwise a
  *    decision whose margin is below the tie epsilon is re-run on the plain path, and counted. Either way every
  *    output with such a decision is flagged (Outcome.tie).
  */
@@ -59,12 +62,16 @@ interface Trace {
   /** mutants verified so far, and how many of them were NSMs (passes run in stages when most are) */
   seen: number;
   nsm: number;
+  /** a likelihood assay scoring this baseline, evaluated from this trace's pass, and its index among the assays */
+  scores?: { assay: PassAssay; index: number };
 }
 
 /** What the fast path keeps of a pass assay's baseline: the residual stream entering each layer, per probe. */
 interface PassTrace {
   assay: PassAssay;
   layerInputs: Float32Array[][];
+  /** evaluated in a generate trace's pass instead (fast.ts, point 6) */
+  fused?: boolean;
 }
 
 export interface FastOptions {
@@ -104,7 +111,14 @@ export class FastEvaluator implements Evaluator {
     this.kvBudget = o.kvBudget ?? defaultKvBudget(tf, 1);
     this.exact = [...allMatrices(tf.weights).values()].every((m) => tf.backend.rowExact(m.dtype));
     this.precision = precisionOf(tf.weights);
-    this.traces = assays.map((a) => (a.type === 'generate' ? this.trace(a) : this.passTrace(a)));
+    const fusedInto = fusions(assays);
+    this.traces = assays.map((a, i) => {
+      if (a.type === 'generate') {
+        const li = [...fusedInto].find(([, g]) => g === i)?.[0];
+        return this.trace(a, li === undefined ? undefined : { assay: assays[li] as PassAssay, index: li });
+      }
+      return fusedInto.has(i) ? { assay: a, layerInputs: [], fused: true } : this.passTrace(a);
+    });
     this.shareDecoders();
     this.sizeToBudget();
   }
@@ -145,9 +159,10 @@ export class FastEvaluator implements Evaluator {
     });
   }
 
-  private trace(a: GenerateAssay): Trace {
+  private trace(a: GenerateAssay, scores?: Trace['scores']): Trace {
     const baseline = a.baseline.ids;
-    const seq = [...a.promptIds, ...baseline.slice(0, Math.max(0, baseline.length - 1))];
+    // with scores, the pass runs one token further: the likelihood reads the distribution after the last one too
+    const seq = [...a.promptIds, ...baseline.slice(0, Math.max(0, baseline.length - (scores ? 0 : 1)))];
     const budget = a.budget;
     const cache = this.tf.newCache(a.promptIds.length + budget);
     const layerInputs: Float32Array[] = [];
@@ -159,7 +174,7 @@ export class FastEvaluator implements Evaluator {
     let check: GreedyCheck | undefined;
     const steps = seq.length - from;
     // the check bounds margins of the classifier's products; soft-capped logits (Gemma 2) are not those
-    if (!sampled && baseline.length > 0 && !this.tf.config.finalSoftcap) {
+    if (!sampled && baseline.length > 0 && !this.tf.config.finalSoftcap && !scores) {
       const head = this.tf.weights.lmHead;
       const logits = new Float32Array(steps * head.rows);
       this.tf.backend.matmul(logits, input, steps, head);
@@ -168,7 +183,7 @@ export class FastEvaluator implements Evaluator {
     const coinList = sampled ? coins(a.settings.seed, budget) : new Float64Array(budget);
     // how many sequences decode together is set once every assay's pass is known (constructor)
     const decoder = new Decoder(this.tf, { settings: a.settings, coins: coinList, stopIds: a.stopIds, budget, capacity: cache.capacity }, 1);
-    return { assay: a, seq, promptLength: a.promptIds.length, baseline, budget, coins: coinList, sampled, layerInputs, stages, cache, check, decoder, seen: 0, nsm: 0 };
+    return { assay: a, seq, promptLength: a.promptIds.length, baseline, budget, coins: coinList, sampled, layerInputs, stages, cache, check, decoder, seen: 0, nsm: 0, scores };
   }
 
   /** Generate traces that differ only in their seed decode in one decoder (each sequence with its coins). */
@@ -212,9 +227,13 @@ export class FastEvaluator implements Evaluator {
     return this.decoders().reduce((a, d) => a + d.decoder.rows, 0);
   }
 
-  /** How each generate assay's NSMs decode: sequences together, bytes of keys and values each. */
+  /** How each decoder's NSMs decode: its assays (replicates share one), sequences together, bytes of keys and values each. */
   decoding(): { assay: string; slots: number; bytesPerSequence: number }[] {
-    return this.traces.flatMap((t) => ('seq' in t ? [{ assay: t.assay.name, slots: t.decoder.maxSlots, bytesPerSequence: kvBytesPerSequence(this.tf, t.cache.capacity) }] : []));
+    return this.decoders().map(({ decoder, traces }) => ({
+      assay: traces.length > 1 ? `${traces[0].assay.name}" … "${traces[traces.length - 1].assay.name}` : traces[0].assay.name,
+      slots: decoder.maxSlots,
+      bytesPerSequence: kvBytesPerSequence(this.tf, traces[0].cache.capacity),
+    }));
   }
 
   /** The baseline's feed-forward input and gate and up products at one layer (the last layer asked is kept). */
@@ -265,8 +284,8 @@ export class FastEvaluator implements Evaluator {
       const patches = batch.map((m) => this.patch(m));
       this.traces.forEach((t, ai) => {
         const put = (k: number) => (o: Outcome) => (out[i + k][ai] = o);
-        if ('seq' in t) this.runBatch(t, batch, patches, put);
-        else this.runPassBatch(t, batch, patches).forEach((o, k) => put(k)(o));
+        if ('seq' in t) this.runBatch(t, batch, patches, put, t.scores && ((k: number) => (o: Outcome) => (out[i + k][t.scores!.index] = o)));
+        else if (!t.fused) this.runPassBatch(t, batch, patches).forEach((o, k) => put(k)(o));
       });
     }
     for (const d of this.decoders()) d.decoder.drain();
@@ -291,7 +310,7 @@ export class FastEvaluator implements Evaluator {
    * each stage continues, on their own keys and values, only the mutants still on the baseline's path. Every
    * position is computed as in one pass (same rows, same order), so nothing changes but the work.
    */
-  private runBatch(t: Trace, batch: Mutant[], patches: (Patch | undefined)[], put: (k: number) => (o: Outcome) => void): void {
+  private runBatch(t: Trace, batch: Mutant[], patches: (Patch | undefined)[], put: (k: number) => (o: Outcome) => void, putScores?: (k: number) => (o: Outcome) => void): void {
     const tf = this.tf;
     const n = t.seq.length;
     const dim = tf.config.dim;
@@ -328,7 +347,8 @@ export class FastEvaluator implements Evaluator {
     // Before any mutant is seen, a sampled assay is expected to be mostly NSMs (the paper's setting: 97–100 %
     // on stories260K and on random 7B-shaped models), a greedy one mostly silent; then the screen's own share decides.
     const mostlyNsm = t.seen > 0 ? t.nsm > t.seen / 2 : t.sampled;
-    const staged = mostlyNsm && steps > 2 * FIRST_STAGE_STEPS;
+    // a pass that also scores the baseline (point 6) needs every position of every mutant
+    const staged = mostlyNsm && steps > 2 * FIRST_STAGE_STEPS && !t.scores;
     for (let start = 0, length = FIRST_STAGE_STEPS; start < n && active.length; ) {
       const end = staged ? Math.min(n, (start === 0 ? from : start) + length) : n;
       const rows = end - start;
@@ -385,6 +405,21 @@ export class FastEvaluator implements Evaluator {
         tf.backend.matmul(rowLogits, out.subarray(row * dim, (row + 1) * dim), 1, head);
         return choose(rowLogits, settings, t.coins[s]);
       };
+      // The likelihood of the baseline continuation, from the same logits (the pass is not staged then). Near-ties
+      // on a backend that is not row-exact are re-run on the plain path once the stage's steps are checked (the
+      // plain path reuses the workspace these logits are in).
+      const recheck: number[] = [];
+      if (t.scores && putScores) {
+        const lik = t.scores.assay;
+        const eps = tieEpsilon(this.precision, lik.sampled);
+        active.forEach((b, k) => {
+          const st = lik.begin();
+          st.accept(0, out, k * rowsPer * vocab);
+          const near = st.margin() < eps;
+          if (near && !this.exact) recheck.push(b);
+          else putScores(b)(st.outcome(near));
+        });
+      }
       // Verify this stage's steps with the shared coins; a mutant leaves at its first divergence.
       block.b = -1;
       const still: number[] = [];
@@ -402,6 +437,10 @@ export class FastEvaluator implements Evaluator {
         }
         (!l.diverged && lastStep < steps ? still : left).push(b);
       });
+      for (const b of recheck) {
+        this.rechecks++;
+        putScores!(b)(this.plain.oneAssay(batch[b], t.scores!.assay, true));
+      }
       // Mutants that left: silent ones (at the end) and NSMs that stopped are done; other NSMs join the decoder
       // with their keys and values up to their divergence, the baseline's below the entry, their own above.
       // Joining may decode (when every slot is taken), which reuses the transformer's workspace: so only once
@@ -423,6 +462,29 @@ export class FastEvaluator implements Evaluator {
       length *= 2;
     }
   }
+}
+
+/**
+ * Likelihood assays that score exactly one generate assay's baseline continuation (baseline_of, no texts of their
+ * own), by index, each with the generate assay whose pass it shares (point 6).
+ */
+function fusions(assays: Assay[]): Map<number, number> {
+  const out = new Map<number, number>();
+  assays.forEach((a, i) => {
+    if (a.type !== 'likelihood' || a.probes.length !== 1) return;
+    const p = a.probes[0];
+    const g = assays.findIndex(
+      (x, j) =>
+        x.type === 'generate' &&
+        ![...out.values()].includes(j) &&
+        p.from === x.promptIds.length - 1 &&
+        p.ids.length === x.promptIds.length + x.baseline.ids.length &&
+        x.baseline.ids.length > 0 &&
+        p.ids.every((id, k) => id === (k < x.promptIds.length ? x.promptIds[k] : x.baseline.ids[k - x.promptIds.length])),
+    );
+    if (g >= 0) out.set(i, g);
+  });
+  return out;
 }
 
 /** Teacher-forced steps chosen per backend call when they are sampled. */

@@ -216,7 +216,7 @@ export function decodingNotes(e: Evaluator): string[] {
   const gib = (b: number): string => (b / 2 ** 30).toFixed(b < 2 ** 30 ? 2 : 1);
   return e.decoding().map(
     (d) =>
-      `assay "${d.assay}": NSMs decode up to ${d.slots.toLocaleString('en-US')} at a time (keys and values: ${(d.bytesPerSequence / 2 ** 20).toFixed(2)} MiB per sequence, budget ${gib(e.kvBudget)} GiB per screening process; MUTASCAN_KV_MEMORY=<GiB> or --kv-memory changes it)`,
+      `${d.assay.includes('" … "') ? 'assays' : 'assay'} "${d.assay}": NSMs decode up to ${d.slots.toLocaleString('en-US')} at a time (keys and values: ${(d.bytesPerSequence / 2 ** 20).toFixed(2)} MiB per sequence, budget ${gib(e.kvBudget)} GiB per screening process; MUTASCAN_KV_MEMORY=<GiB> or --kv-memory changes it)`,
   );
 }
 
