@@ -33,7 +33,9 @@ describe('thresholds of a planted super weight and its neighbours', () => {
     const others = fast.filter((u) => u !== planted);
     for (const u of others) assert.ok(u.status === 'silent-throughout' || u.change! > 5 * planted.change!, `${u.unit}: ${u.status}, change ${u.change}`);
     assert.ok(others.filter((u) => u.status === 'silent-throughout').length > 40);
-    assert.equal(readFileSync(join(tmp.path, 'th.csv'), 'utf8').trim().split('\n').length, 82);
+    const csv = readFileSync(join(tmp.path, 'th.csv'), 'utf8').trim().split('\n');
+    assert.equal(csv.length, 82);
+    assert.ok(csv.some((l) => l.startsWith('"1.down:100,700+1x1",1.down,100,700,1,1,') && l.includes(',threshold,')), 'names are quoted');
     assert.ok(existsSync(join(tmp.path, 'maps', 'thresholds-1.down.svg')) && existsSync(join(tmp.path, 'maps', 'thresholds-1.down.png')));
   });
 

@@ -118,6 +118,8 @@ def main(store, csv):
     rows = read_store(store)
     # the null mutant is named "null", which pandas would otherwise read as missing
     table = pd.read_csv(csv, keep_default_na=False, na_values=[""]).set_index(["mutant", "assay"])
+    # a table exported with --assay holds one assay
+    rows = rows[rows["assay"].isin(table.index.get_level_values("assay"))]
     mine = rebuild(rows, table).join(additivity(rows))
     both = mine.join(table, lsuffix="_python", rsuffix="_mutascan", how="outer")
     print(f"{store}: {len(rows)} results of {rows['mutant'].nunique()} mutants and pairs, assays {', '.join(sorted(rows['assay'].unique()))}")

@@ -12,6 +12,9 @@ function region(v: string): { rows: [number, number]; cols: [number, number] } {
   return { rows: [a, b], cols: [c, d] };
 }
 
+/** A CSV cell: names hold commas, so they are quoted. */
+const cell = (v: unknown): string => (v === null || v === undefined ? '' : /[",\n]/.test(String(v)) ? `"${String(v).replaceAll('"', '""')}"` : String(v));
+
 const fmt = (x: number) => String(Number(x.toPrecision(5)));
 
 const COLUMNS: (keyof UnitThreshold)[] = ['unit', 'target', 'row', 'col', 'rows', 'cols', 'weight', 'status', 'silentAt', 'nsmAt', 'change', 'mutant', 'evaluations'];
@@ -38,7 +41,7 @@ export function registerThreshold(program: Command): void {
         screen, kind: o.kind, from: o.from, to: o.to, tolerance: o.tolerance, region: o.region, plain: o.plain === true, backend: o.backend, threads: o.threads, maps: o.maps,
         onRound: o.json ? undefined : (round, rounds, open) => process.stderr.write(`threshold: round ${round} (about ${rounds}), ${open} units still bracketed\n`),
       });
-      if (o.out) writeWhole(o.out, [COLUMNS.join(','), ...r.units.map((u) => COLUMNS.map((c) => (u[c] === null ? '' : String(u[c]))).join(','))].join('\n') + '\n', 'threshold table', 'run it again');
+      if (o.out) writeWhole(o.out, [COLUMNS.join(','), ...r.units.map((u) => COLUMNS.map((c) => cell(u[c])).join(','))].join('\n') + '\n', 'threshold table', 'run it again');
       if (o.json) {
         process.stdout.write(JSON.stringify(r.units) + '\n');
         return;
