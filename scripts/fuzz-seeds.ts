@@ -46,13 +46,14 @@ writeFileSync(
 tokenizer: ../llama2c/tokenizer.bin
 targets: ["0.q", "*.down", "0.norms", embed]
 unit: { block: 4 }
-kinds: [max, min, zero, "value:1.5", "scale:-2", negate]
+kinds: [max, min, zero, "value:1.5", "scale:-2", negate, { scale: { from: 0, to: 2, steps: 3 } }]
 order: plan
 assays:
-  - { name: once, type: generate, prompt: "Once upon a time", max_new_tokens: 8, temperature: 0.7, top_p: 0.9, top_k: 40, seed: 3 }
+  - { name: once, type: generate, prompt: "Once upon a time", max_new_tokens: 8, temperature: 0.7, top_p: 0.9, top_k: 40, seeds: [3, 4] }
   - { name: fly, type: generate, preset: drosophila, chat: false }
-  - { name: facts, type: choice, data: ../mmlu.csv, subjects: [global_facts], shots: 0, scoring: letters, select: { first: 2 } }
+  - { name: facts, type: choice, data: ../mmlu.csv, subjects: [global_facts], shots: 0, scoring: letters, select: { first: 2 }, replicates: 2 }
   - { name: kl, type: likelihood, texts: ["Once upon a time"], baseline_of: [once], kl_threshold: 0.01, kl_stat: mean }
+pairs: { among: all, count: 5, seed: 1 }
 `,
 );
 // a finished store of a small screen of the tiny model: 2 targets, blocks of 4, two kinds, two assays

@@ -93,6 +93,7 @@ export async function runDistributed(o: DistributedOptions): Promise<RunSummary 
   const p = await prepareScreen(o.specFile, o.backend, o.threads);
   if (!o.guide && (p.spec.order === 'predicted' || p.spec.select))
     fail('the screen file asks for a guided run (order: predicted, or select), which this caller of runDistributed does not provide', p.spec.file, 'run it with `mutascan run --queue`, or drop order/select from the file');
+  if (p.spec.pairs) o.onNote?.('the screen\'s pairs are not screened through a queue: once its singles are done, `mutascan run` without --queue screens them (on the plain path, in that process)');
   const { store, resumed, migratedFrom } = openScreenStore(p, o.storePath);
   let shared: ReturnType<typeof registerRun>;
   try {
