@@ -274,6 +274,14 @@ Napi::Value Peak(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), peak_gflops(bf16, threads, seconds));
 }
 
+Napi::Value Bandwidth(const Napi::CallbackInfo& info) {
+  bool triad = info[0].As<Napi::String>().Utf8Value() == "triad";
+  double bytes = info[1].As<Napi::Number>().DoubleValue();
+  int threads = info[2].As<Napi::Number>().Int32Value();
+  double seconds = info[3].As<Napi::Number>().DoubleValue();
+  return Napi::Number::New(info.Env(), bandwidth_gbs(triad, bytes, threads, seconds));
+}
+
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto o = Napi::Object::New(env);
@@ -318,6 +326,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads));
   exports.Set("peak", Napi::Function::New(env, Peak));
+  exports.Set("bandwidth", Napi::Function::New(env, Bandwidth));
   exports.Set("info", Napi::Function::New(env, Info));
   register_ops(env, exports);
   register_sample(env, exports);

@@ -1,7 +1,9 @@
 // The machine's FMA peak, measured by a tight loop of independent fused multiply-adds on every thread asked for.
 // bench:gemm divides achieved GEMM throughput by this to say how close to the hardware a product runs.
 #include <immintrin.h>
+#include <algorithm>
 #include <atomic>
+#include <memory>
 #include <chrono>
 #include <thread>
 #include <vector>
@@ -125,4 +127,64 @@ double peak_gflops(bool bf16, int threads, double seconds) {
   for (auto& th : pool) th.join();
   double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return flops_per_iter * iters * threads / dt / 1e9;
+}
+
+// Memory bandwidth, STREAM's way: arrays far larger than the last-level cache, each thread sweeping its own
+// contiguous part (first touched by that thread), the best of several sweeps. Bytes are counted as STREAM counts
+// them (triad: two reads and a write per element; the write-allocate read is not counted).
+double bandwidth_gbs(bool triad, double bytes, int threads, double seconds) {
+  const size_t n = (size_t)(bytes / (triad ? 3 : 1) / sizeof(float));
+  std::unique_ptr<float[]> a(new float[n]);
+  std::unique_ptr<float[]> b(triad ? new float[n] : nullptr);
+  std::unique_ptr<float[]> c(triad ? new float[n] : nullptr);
+  const size_t per = (n + threads - 1) / threads;
+  auto part = [&](int t, auto&& fn) {
+    size_t lo = std::min(n, per * t), hi = std::min(n, lo + per);
+    fn(lo, hi);
+  };
+  auto parallel = [&](auto&& fn) {
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; t++) pool.emplace_back([&, t] { part(t, fn); });
+    for (auto& th : pool) th.join();
+  };
+  parallel([&](size_t lo, size_t hi) {
+    for (size_t i = lo; i < hi; i++) {
+      a[i] = 1.0f;
+      if (triad) b[i] = 2.0f, c[i] = 0.5f;
+    }
+  });
+  std::atomic<double> sink{0};
+  double best = 0;
+  auto start = std::chrono::steady_clock::now();
+  do {
+    auto t0 = std::chrono::steady_clock::now();
+    if (triad)
+      parallel([&](size_t lo, size_t hi) {
+        const float s = 3.0f;
+        float* __restrict pa = a.get();
+        const float* __restrict pb = b.get();
+        const float* __restrict pc = c.get();
+        for (size_t i = lo; i < hi; i++) pa[i] = pb[i] + s * pc[i];
+      });
+    else
+      parallel([&](size_t lo, size_t hi) {
+        // eight accumulators: the sum is bound by the loads, not by the adds' latency
+        float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        const float* __restrict pa = a.get();
+        size_t i = lo;
+        for (; i + 8 <= hi; i += 8)
+          for (int k = 0; k < 8; k++) acc[k] += pa[i + k];
+        for (; i < hi; i++) acc[0] += pa[i];
+        double s = 0;
+        for (float x : acc) s += x;
+        double cur = sink.load();
+        while (!sink.compare_exchange_weak(cur, cur + s)) {
+        }
+      });
+    double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    best = std::max(best, (triad ? 3.0 : 1.0) * n * sizeof(float) / dt / 1e9);
+  } while (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < seconds);
+  volatile double keep = sink.load();
+  (void)keep;
+  return best;
 }

@@ -25,6 +25,8 @@ export interface NativeAddon {
   getThreads(): number;
   /** GFLOP/s of a tight loop of the instruction a kind's products are bound by at the level in use */
   peak(kind: 'f32' | 'bf16', threads: number, seconds: number): number;
+  /** GB/s of a STREAM-like sweep over `bytes` of arrays: the triad a = b + s·c, or a read-only sum */
+  bandwidth(kind: 'triad' | 'read', bytes: number, threads: number, seconds: number): number;
   info(): AddonInfo;
   rmsnorm(out: Float32Array, x: Float32Array, w: Float32Array, rows: number, n: number, eps: number): void;
   rope(vec: Float32Array, rows: number, heads: number, hd: number, pos: Int32Array, cos: Float32Array, sin: Float32Array, interleaved: boolean): void;
