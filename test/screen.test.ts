@@ -135,7 +135,7 @@ describe('a screen, resumed, exported', () => {
     const downMin = rows.find((r) => r.key === '4.down:48,160+16x12:min' && r.assay === 'lily')!;
     assert.equal(downMin.cols, 12, 'edge blocks are partial, never dropped');
     assert.equal(typeof downMin.silent, 'boolean');
-    expectCleanError(runCli(['export', store, '--format', 'xlsx', '--out', pq]), /unknown export format "xlsx".*use csv or parquet/);
+    expectCleanError(runCli(['export', store, '--format', 'xlsx', '--out', pq]), /unknown export format "xlsx".*use csv, parquet or scores/);
   });
 });
 
