@@ -80,6 +80,12 @@ export function loadAddon(): NativeAddon {
   if (cached) return cached;
   const file = addonPath();
   if (!existsSync(file)) throw new Error(`the addon is not built (${file} is missing)`);
+  // OpenMP threads (the addon's kernels and oneDNN's) that wait for work by spinning burn the cores other
+  // processes need, and on a busy machine every parallel region then waits for a thread the scheduler has not
+  // run: a screen that took 3.3 s alone took 15.6 s beside two busy processes on 2 cores, and 5.9 s with
+  // threads that sleep while they wait (as fast alone, with 30 % less CPU time; npm run bench:busy). libgomp
+  // reads the policy when the addon loads it; one set by the user stands.
+  process.env.OMP_WAIT_POLICY ??= 'passive';
   const addon = createRequire(import.meta.url)(file) as NativeAddon;
   addon.setThreads(defaultThreads());
   cached = addon;
