@@ -212,6 +212,9 @@ describe('a replicated screen', () => {
     const one = runCli(['scores', fast, '--mutant', '1.k:0,8+8x8:min']);
     assert.match(one.stdout, /^1\.k:0,8\+8x8:min · story: nsm [\d.]+ \(95 % interval [\d.]+ to [\d.]+\), NSM in \d of 4; per seed: 3: /);
     expectCleanError(runCli(['scores', fast, '--mutant', '1.k:0,8']), /is not a mutant name/);
+    expectCleanError(runCli(['scores', fast, '--score', 'bogus']), /no assay of the store has the score "bogus".*nsm, similarity, divergence, loglik, kl_mean, kl_max/);
+    // a score one assay lacks applies to those that have it
+    assert.match(runCli(['scores', fast, '--score', 'kl_max']).stdout, /replicate agreement of similarity:[^\n]*\n[^]*replicate agreement of kl_max:/);
   });
 
   it('the report shows the replicates: NSM fraction and flip maps, concordance per target and seed pair', () => {

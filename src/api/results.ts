@@ -9,7 +9,7 @@ import { predictionCounts, readEstimates, type MissedEstimate } from '../store/p
 import { repair, survey, type Salvage } from '../store/repair.js';
 import { describeRun, isAlive, openRuns } from '../store/runs.js';
 import { Store } from '../store/store.js';
-import { assayGroups, pairSummary, replicateSummary, scoreRows, type PairSummary, type ReplicateSummary, type ScoreRow } from '../store/scores.js';
+import { assayGroups, pairSummary, replicateSummary, SCORES, scoreRows, type PairSummary, type ReplicateSummary, type ScoreRow } from '../store/scores.js';
 import { describeParkedMutants, summarize, type AssaySummary, type ParkedBatch, type WorkerRecord } from '../store/summary.js';
 
 /** One row per mutant and assay, with the columns `mutascan export` writes (docs: the store and exports). */
@@ -121,7 +121,14 @@ export class Results {
 
   /** How each assay's replicates agree: calls that flip between seeds, interval widths, correlations by target. */
   replicates(o: { score?: string } = {}): ReplicateSummary[] {
-    return this.guard(() => assayGroups(this.store).map((g) => replicateSummary(this.store, g, o.score && o.score !== 'nsm' ? o.score : undefined)));
+    // a score some assays lack applies to those that have it; the others keep their default
+    const fits = (g: { type: keyof typeof SCORES }) => o.score !== undefined && o.score !== 'nsm' && (SCORES[g.type] as readonly string[]).includes(o.score);
+    return this.guard(() => {
+      const groups = assayGroups(this.store);
+      if (o.score !== undefined && o.score !== 'nsm' && !groups.some(fits))
+        fail(`no assay of the store has the score "${o.score}"`, '--score', `its assays' scores: ${[...new Set(groups.flatMap((g) => SCORES[g.type]))].join(', ')}`);
+      return groups.map((g) => replicateSummary(this.store, g, fits(g) ? o.score : undefined));
+    });
   }
 
   /** The phenotypes of the generate assays, largest families first, with styles and (unless noEmbed) clusters. */

@@ -42,7 +42,10 @@ export function choosePairs(p: PairContext, store: Store, spec: PairsSpec): numb
     if (spec.among === 'silent') pools = [silent, silent];
     else if (spec.among === 'nsm') pools = [nsm, nsm];
     else if (spec.among === 'nsm-silent') pools = [nsm, silent];
-    else if (spec.among === 'all') pools = [calls.map((c) => c.id), calls.map((c) => c.id)];
+    else if (spec.among === 'all') {
+      const every = calls.map((c) => c.id);
+      pools = [every, every];
+    }
     else {
       if (!store.hasTable('predictions')) fail('pairs: among: predicted needs predictions in the store', p.spec.file, 'run `mutascan predict` on the screen first');
       const top = db.prepare('SELECT mutant_id FROM predictions WHERE mutant_id > 0 GROUP BY mutant_id ORDER BY min(predicted_margin) LIMIT ?').pluck().all(spec.top) as number[];
