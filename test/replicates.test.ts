@@ -196,6 +196,7 @@ describe('a replicated screen', () => {
     }
     expectCleanError(runCli(['export', fast, '--format', 'scores', '--out', out, '--assay', 'story', '--score', 'kl_max']), /assay "story" \(generate\) has no score "kl_max".*its scores: nsm, similarity, divergence/);
     expectCleanError(runCli(['export', fast, '--format', 'scores', '--out', out, '--assay', 'nope']), /no assay "nope".*its assays: story, story-tf/);
+    expectCleanError(runCli(['export', fast, '--format', 'scores', '--out', out, '--score', 'klmax']), /no assay exported has the score "klmax".*their scores: nsm, similarity, divergence, loglik, kl_mean, kl_max/);
   });
 
   it('`mutascan scores` prints the replicates\' agreement and one mutant\'s scores', () => {

@@ -209,7 +209,10 @@ export function chosenGroups(store: Store, assay?: string): AssayGroup[] {
 
 /** The score table's rows: per group, one per mutant with results. */
 export function* scoreRows(store: Store, o: { assay?: string; score?: string } = {}): Generator<ScoreRow & { group: AssayGroup }> {
-  for (const g of chosenGroups(store, o.assay)) {
+  const groups = chosenGroups(store, o.assay);
+  if (o.assay === undefined && o.score !== undefined && !groups.some((g) => (SCORES[g.type] as readonly string[]).includes(o.score!)))
+    fail(`no assay exported has the score "${o.score}"`, '--score', `their scores: ${[...new Set(groups.flatMap((g) => SCORES[g.type]))].join(', ')}`);
+  for (const g of groups) {
     // a score another type of assay lacks falls back to that type's default when every assay is exported
     const s = o.assay === undefined && o.score !== undefined && !(SCORES[g.type] as readonly string[]).includes(o.score) ? scoreFor(g) : scoreFor(g, o.score);
     for (const m of replicatesOf(store, g)) {
