@@ -152,8 +152,12 @@ describe('a full disk', () => {
     let filler: string | undefined;
     let r: ReturnType<typeof runCli>;
     if (mountSmall(fs, 24 * 2 ** 20)) {
-      filler = fill(fs, 1200 * 1024);
-      r = runCli(['run', spec, '--store', store, '--jobs', '1']);
+      // the disk fills once the first results are committed (a fixed amount of free space would depend on how
+      // many mutants the machine evaluates before its first commit)
+      const p = start(['run', spec, '--store', store, '--jobs', '1']);
+      await until('the first committed results', () => storedCount(store) > 1);
+      filler = fill(fs, 64 * 1024);
+      r = { status: await p.exited, stdout: '', stderr: p.log() };
       expectCleanError(r, /the disk holding the store is full \([\d.]+ MiB free\) \(in .*screen\.sqlite\) — free about [\d.]+ MiB .*every result committed so far is kept; run the same command to resume/);
     } else {
       // no mount here: the store's files capped at 1.2 MB by the process's file size limit
