@@ -5,7 +5,7 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { Store } from '../store/store.js';
-import { assayGroups, pairSummary, replicatesOf, replicateSummary, type AssayGroup, type Measured, type PairSummary, type ReplicateSummary, type ScoreName } from '../store/scores.js';
+import { assayGroups, pairSummary, replicatesOf, replicateSummary, scoreOf, type AssayGroup, type Measured, type PairSummary, type ReplicateSummary, type ScoreName } from '../store/scores.js';
 import { seededRandom } from '../util/random.js';
 import { pearson, spearman } from '../util/stats.js';
 import { PENDING, SILENT, type ReportData } from './data.js';
@@ -52,8 +52,9 @@ function pixels(data: ReportData, members: number[], ti: number, colour: (f: num
 const MAX_POINTS = 4000;
 
 export async function replicateSection(store: Store, data: ReportData, slug: (s: string) => string): Promise<ReplicateSection | undefined> {
-  const groups = assayGroups(store).filter((g) => g.members.length > 1);
-  const pairs = assayGroups(store).flatMap((g) => pairSummary(store, g) ?? []);
+  const all = assayGroups(store);
+  const groups = all.filter((g) => g.members.length > 1);
+  const pairs = all.flatMap((g) => pairSummary(store, g) ?? []);
   if (!groups.length && !pairs.length) return undefined;
   const figures: Figure[] = [];
   const rows: ReplicateSection['rows'] = [];
@@ -77,19 +78,7 @@ export async function replicateSection(store: Store, data: ReportData, slug: (s:
 /** One seed's score against the next seed's, per target, with r over every mutant (the plot shows a sample). */
 async function concordance(store: Store, g: AssayGroup, score: ScoreName): Promise<{ rows: ReplicateSection['rows']; figure?: Figure }> {
   const byTarget = new Map<string, number[][]>();
-  const pick = (r: Measured | null): number => {
-    if (!r) return NaN;
-    switch (score) {
-      case 'similarity':
-        return r.similarity ?? (r.silent ? 1 : NaN);
-      case 'loglik':
-        return r.loglik ?? NaN;
-      case 'accuracy_change':
-        return r.accuracyChange ?? NaN;
-      default:
-        return r.silent ? 0 : 1;
-    }
-  };
+  const pick = (r: Measured | null): number => (r ? (scoreOf(r, score) ?? NaN) : NaN);
   for (const m of replicatesOf(store, g)) {
     if (m.id === 0 || !m.target) continue;
     const v = m.replicates.map(pick);

@@ -75,7 +75,8 @@ export interface Measured {
   accuracyChange: number | null;
 }
 
-function scoreOf(m: Measured, s: ScoreName): number | null {
+/** One replicate's value of a score (null where its assay does not measure it). */
+export function scoreOf(m: Measured, s: ScoreName): number | null {
   switch (s) {
     case 'nsm':
       return m.silent ? 0 : 1;
@@ -207,62 +208,36 @@ export function chosenGroups(store: Store, assay?: string): AssayGroup[] {
   return [g.name === assay ? g : { ...g, name: assay, members: g.members.filter((m) => m.name === assay) }];
 }
 
-/** The score table's rows: per group, one per mutant with results. */
+/** The score table's rows: per group, one per mutant with results, then one per pair. */
 export function* scoreRows(store: Store, o: { assay?: string; score?: string } = {}): Generator<ScoreRow & { group: AssayGroup }> {
   const groups = chosenGroups(store, o.assay);
   if (o.assay === undefined && o.score !== undefined && !groups.some((g) => (SCORES[g.type] as readonly string[]).includes(o.score!)))
     fail(`no assay exported has the score "${o.score}"`, '--score', `their scores: ${[...new Set(groups.flatMap((g) => SCORES[g.type]))].join(', ')}`);
+  const paired = pairedSingles(store);
   for (const g of groups) {
     // a score another type of assay lacks falls back to that type's default when every assay is exported
     const s = o.assay === undefined && o.score !== undefined && !(SCORES[g.type] as readonly string[]).includes(o.score) ? scoreFor(g) : scoreFor(g, o.score);
+    // the singles pairs are made of, kept as they pass for the pairs' rows below
+    const singles = new Map<number, (Measured | null)[]>();
     for (const m of replicatesOf(store, g)) {
-      const values = m.replicates.map((r) => (r ? scoreOf(r, s) : null));
-      const calls = m.replicates.filter((r): r is Measured => r !== null);
-      const nsm = calls.filter((r) => !r.silent).length;
-      const w = calls.length ? wilson(nsm, calls.length) : undefined;
-      yield {
-        group: g,
-        mutant: m.key,
-        assay: g.name,
-        score_type: s,
-        ...summarise(values, s, g),
-        nsm,
-        nsm_fraction: calls.length ? nsm / calls.length : null,
-        nsm_ci_lower: w?.lower ?? null,
-        nsm_ci_upper: w?.upper ?? null,
-        replicates: values,
-        expected: null,
-        epistasis: null,
-        pair_class: '',
-      };
+      if (paired.has(m.id)) singles.set(m.id, m.replicates);
+      yield { group: g, ...scoreRow(g, s, m), expected: null, epistasis: null, pair_class: '' };
     }
-    if (!store.hasTable('pairs')) continue;
-    const singles = singlesOfPairs(store, g);
+    if (!paired.size) continue;
     for (const m of replicatesOf(store, g, true)) {
-      const values = m.replicates.map((r) => (r ? scoreOf(r, s) : null));
-      const calls = m.replicates.filter((r): r is Measured => r !== null);
-      const nsm = calls.filter((r) => !r.silent).length;
-      const w = calls.length ? wilson(nsm, calls.length) : undefined;
+      const row = scoreRow(g, s, m);
       const a = singles.get(m.a!);
       const b = singles.get(m.b!);
-      const expectedPer = values.map((v, i) => {
+      const expectedPer = row.replicates.map((v, i) => {
         const x = a?.[i];
         const y = b?.[i];
         return s === 'loglik' && v !== null && x?.loglik != null && y?.loglik != null ? x.loglik + y.loglik : null;
       });
       const known = expectedPer.filter((x): x is number => x !== null);
-      const eps = values.flatMap((v, i) => (v !== null && expectedPer[i] !== null ? [v - expectedPer[i]!] : []));
+      const eps = row.replicates.flatMap((v, i) => (v !== null && expectedPer[i] !== null ? [v - expectedPer[i]!] : []));
       yield {
         group: g,
-        mutant: m.key,
-        assay: g.name,
-        score_type: s,
-        ...summarise(values, s, g),
-        nsm,
-        nsm_fraction: calls.length ? nsm / calls.length : null,
-        nsm_ci_lower: w?.lower ?? null,
-        nsm_ci_upper: w?.upper ?? null,
-        replicates: values,
+        ...row,
         expected: known.length ? known.reduce((x, y) => x + y, 0) / known.length : null,
         epistasis: eps.length ? eps.reduce((x, y) => x + y, 0) / eps.length : null,
         pair_class: pairClass(m.replicates, a, b),
@@ -271,12 +246,42 @@ export function* scoreRows(store: Store, o: { assay?: string; score?: string } =
   }
 }
 
+/** The columns a mutant's row and a pair's share: the score over replicates and the NSM fraction. */
+function scoreRow(g: AssayGroup, s: ScoreName, m: MutantReplicates): Omit<ScoreRow, 'expected' | 'epistasis' | 'pair_class'> {
+  const values = m.replicates.map((r) => (r ? scoreOf(r, s) : null));
+  const calls = m.replicates.filter((r): r is Measured => r !== null);
+  const nsm = calls.filter((r) => !r.silent).length;
+  const w = calls.length ? wilson(nsm, calls.length) : undefined;
+  return {
+    mutant: m.key,
+    assay: g.name,
+    score_type: s,
+    ...summarise(values, s, g),
+    nsm,
+    nsm_fraction: calls.length ? nsm / calls.length : null,
+    nsm_ci_lower: w?.lower ?? null,
+    nsm_ci_upper: w?.upper ?? null,
+    replicates: values,
+  };
+}
+
+/** The ids of the singles the store's pairs are made of (none without pairs). */
+function pairedSingles(store: Store): Set<number> {
+  if (!store.hasTable('pairs')) return new Set();
+  return new Set((store.db.prepare('SELECT a, b FROM pairs').all() as { a: number; b: number }[]).flatMap((p) => [p.a, p.b]));
+}
+
 /** The singles' replicates that pairs of the group are made of, by mutant id. */
 function singlesOfPairs(store: Store, g: AssayGroup): Map<number, (Measured | null)[]> {
-  const wanted = new Set((store.db.prepare('SELECT a, b FROM pairs').all() as { a: number; b: number }[]).flatMap((p) => [p.a, p.b]));
+  const wanted = pairedSingles(store);
   const out = new Map<number, (Measured | null)[]>();
   for (const m of replicatesOf(store, g)) if (wanted.has(m.id)) out.set(m.id, m.replicates);
   return out;
+}
+
+/** One replicate's call of a pair against its singles': an NSM where both are silent, or silent where one is not. */
+function pairCall(p: Measured, x: Measured, y: Measured): { synthetic: boolean; suppressor: boolean } {
+  return { synthetic: !p.silent && x.silent && y.silent, suppressor: p.silent && (!x.silent || !y.silent) };
 }
 
 /** How a pair's calls stand against its singles', replicate by replicate. */
@@ -287,8 +292,9 @@ function pairClass(pair: (Measured | null)[], a?: (Measured | null)[], b?: (Meas
     const x = a?.[i];
     const y = b?.[i];
     if (!p || !x || !y) return;
-    if (!p.silent && x.silent && y.silent) synthetic = true;
-    if (p.silent && (!x.silent || !y.silent)) suppressor = true;
+    const c = pairCall(p, x, y);
+    synthetic ||= c.synthetic;
+    suppressor ||= c.suppressor;
   });
   return [synthetic ? 'synthetic-nsm' : '', suppressor ? 'suppressor' : ''].filter(Boolean).join(';');
 }
@@ -330,11 +336,12 @@ export function pairSummary(store: Store, g: AssayGroup): PairSummary | undefine
       if (!p || !x || !y) return;
       out.calls++;
       if (x.silent && y.silent) out.bothSilentCalls++;
-      if (!p.silent && x.silent && y.silent) {
+      const c = pairCall(p, x, y);
+      if (c.synthetic) {
         synthetic = true;
         out.syntheticCalls++;
       }
-      if (p.silent && (!x.silent || !y.silent)) {
+      if (c.suppressor) {
         suppressor = true;
         out.suppressorCalls++;
       }
