@@ -80,6 +80,8 @@ export interface FastOptions {
   rowsPerPass?: number;
   /** bytes the keys and values of passes and decoding sequences may take (see defaultKvBudget) */
   kvBudget?: number;
+  /** false: a likelihood assay of a baseline runs its own pass (point 6 off; for the benchmark's comparison) */
+  sharePasses?: boolean;
 }
 
 export class FastEvaluator implements Evaluator {
@@ -111,7 +113,7 @@ export class FastEvaluator implements Evaluator {
     this.kvBudget = o.kvBudget ?? defaultKvBudget(tf, 1);
     this.exact = [...allMatrices(tf.weights).values()].every((m) => tf.backend.rowExact(m.dtype));
     this.precision = precisionOf(tf.weights);
-    const fusedInto = fusions(assays);
+    const fusedInto = o.sharePasses === false ? new Map<number, number>() : fusions(assays);
     this.traces = assays.map((a, i) => {
       if (a.type === 'generate') {
         const li = [...fusedInto].find(([, g]) => g === i)?.[0];
