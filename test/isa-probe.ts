@@ -50,7 +50,7 @@ for (const threads of [1, 2]) {
   addon.setThreads(threads);
   seed = 7;
   const parts: string[] = [];
-  for (const [rows, m, n] of [[1, 7, 5], [3, 17, 33], [5, 33, 100], [9, 50, 1100], [200, 40, 2100], [13, 97, 64], [2, 130, 4096]]) {
+  for (const [rows, m, n] of [[1, 7, 5], [1, 37, 2100], [3, 17, 33], [5, 33, 100], [9, 50, 1100], [200, 40, 2100], [13, 97, 64], [2, 130, 4096]]) {
     for (const kinds of ['normal', 'edge'] as const) {
       const w = bf16(m * n, kinds);
       const x = widen(bf16(rows * n, kinds));

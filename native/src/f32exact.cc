@@ -215,8 +215,94 @@ const Kernel<W>& kernel() {
   return k;
 }
 
+// One row of x (a decoding step) against NR whole rows of W: the operations of the tiles above in the same
+// order (each block reduced by the lane tree, the blocks added in order), so the same bits, but each weight row
+// is read from its start to its end. The tiles' order, every block of a chunk of rows before the next block,
+// sends a single row's reads to another row every kBlock inputs; read whole, the rows are NR sequential
+// streams, which the hardware prefetches: 1B-shaped F32 decoding read its weights about 10 % faster this way
+// (docs/benchmarks.md). Four rows: fewer streams than the prefetchers track, enough independent additions.
+template <typename W, int NR>
+__attribute__((target("avx512f,avx512bw,avx512vl,f16c"))) void rows_512(const float* x, const W* w, long ldw, float* out, long n) {
+  float sum[NR];
+  for (long k0 = 0; k0 < n; k0 += exact::kBlock) {
+    const long k1 = k0 + exact::kBlock < n ? k0 + exact::kBlock : n;
+    __m512 acc[NR];
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; j++) acc[j] = _mm512_setzero_ps();
+    const long full = k0 + ((k1 - k0) & ~15L);
+    for (long k = k0; k < full; k += 16) {
+      const __m512 xv = _mm512_loadu_ps(x + k);
+#pragma GCC unroll 8
+      for (int j = 0; j < NR; j++) acc[j] = _mm512_fmadd_ps(xv, load16(w + j * ldw + k, (__mmask16)0xffff), acc[j]);
+    }
+    if (full < k1) {
+      // the tail, zero-padded as the tiles pad it
+      const __mmask16 m = (__mmask16)((1u << (k1 - full)) - 1);
+      const __m512 xv = _mm512_maskz_loadu_ps(m, x + full);
+#pragma GCC unroll 8
+      for (int j = 0; j < NR; j++) acc[j] = _mm512_fmadd_ps(xv, load16(w + j * ldw + full, m), acc[j]);
+    }
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; j++) {
+      const float s = simd::hsum16(acc[j]);
+      sum[j] = k0 == 0 ? s : sum[j] + s;
+    }
+  }
+  for (int j = 0; j < NR; j++) out[j] = sum[j];
+}
+
+// The same for AVX2: both halves of the 16 lanes in one pass (NR × 2 accumulators), the lanes summed as
+// tile_256 sums them.
+template <typename W, int NR>
+__attribute__((target("avx2,fma,f16c"))) void rows_256(const float* x, const W* w, long ldw, float* out, long n) {
+  float sum[NR];
+  for (long k0 = 0; k0 < n; k0 += exact::kBlock) {
+    const long k1 = k0 + exact::kBlock < n ? k0 + exact::kBlock : n;
+    __m256 lo[NR], hi[NR];
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; j++) lo[j] = hi[j] = _mm256_setzero_ps();
+    const long full = k0 + ((k1 - k0) & ~15L);
+    for (long k = k0; k < full; k += 16) {
+      const __m256 xl = _mm256_loadu_ps(x + k), xh = _mm256_loadu_ps(x + k + 8);
+#pragma GCC unroll 8
+      for (int j = 0; j < NR; j++) {
+        lo[j] = _mm256_fmadd_ps(xl, load8(w + j * ldw + k, 8), lo[j]);
+        hi[j] = _mm256_fmadd_ps(xh, load8(w + j * ldw + k + 8, 8), hi[j]);
+      }
+    }
+    if (full < k1) {
+      const long left = k1 - full;
+      const __m256 xl = load8(x + full, left), xh = load8(x + full + 8, left - 8);
+#pragma GCC unroll 8
+      for (int j = 0; j < NR; j++) {
+        lo[j] = _mm256_fmadd_ps(xl, load8(w + j * ldw + full, left), lo[j]);
+        hi[j] = _mm256_fmadd_ps(xh, load8(w + j * ldw + full + 8, left - 8), hi[j]);
+      }
+    }
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; j++) {
+      const float s = simd::hsum8x2(lo[j], hi[j]);
+      sum[j] = k0 == 0 ? s : sum[j] + s;
+    }
+  }
+  for (int j = 0; j < NR; j++) out[j] = sum[j];
+}
+
+/** A decoding step's product: one row of x, NR weight rows at a time, each read whole (rows_512, rows_256). */
+template <typename W, int NR, void (*Rows)(const float*, const W*, long, float*, long), void (*Row)(const float*, const W*, long, float*, long)>
+void one_row(float* out, const float* x, const W* w, long m, long n, int threads) {
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+  for (long o = 0; o < m; o += NR) {
+    if (o + NR <= m) Rows(x, w + o * n, n, out + o, n);
+    else
+      for (long j = o; j < m; j++) Row(x, w + j * n, n, out + j, n);
+  }
+}
+
 template <typename W>
 void gemm(float* out, long ldo, const float* x, long rows, const W* w, long m, long n, int threads) {
+  if (rows == 1 && isa_level() >= Isa::avx512f) return one_row<W, 4, rows_512<W, 4>, rows_512<W, 1>>(out, x, w, m, n, threads);
+  if (rows == 1 && isa_level() == Isa::avx2) return one_row<W, 4, rows_256<W, 4>, rows_256<W, 1>>(out, x, w, m, n, threads);
   const Kernel<W>& k = kernel<W>();
   exact::for_each_tile(rows, m, n, k.mr, k.nr, threads, [&](long r, int mr, long o, int nr, long k0, long k1) {
     k.fn[mr - 1][nr - 1](x + r * n, n, w + o * n, n, out + r * ldo + o, ldo, k0, k1, k0 == 0);
