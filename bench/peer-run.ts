@@ -8,6 +8,7 @@
  * llama.cpp runs through node-llama-cpp's CPU build with an F32 KV cache (mutascan's keys and values are F32;
  * llama.cpp's default F16 cache would make its numbers differ from run.c's by up to 6e-2) and greedy sampling.
  */
+import { readFileSync } from 'node:fs';
 import { getLlama, LlamaLogLevel } from 'node-llama-cpp';
 import { selectBackend } from '../src/backend/select.js';
 import { Transformer } from '../src/model/forward.js';
@@ -89,5 +90,8 @@ async function llamacpp(): Promise<{ prefill: number; decode: number }> {
 }
 
 const r = engine === 'mutascan' ? await mutascan() : await llamacpp();
-process.stdout.write(JSON.stringify({ ...r, maxRssMiB: process.resourceUsage().maxRSS / 1024 }) + '\n');
+// the peak of this process's own address space: Linux carries getrusage's maxrss over fork and exec, so it
+// would report the parent's size when that was larger
+const hwm = Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1]) / 1024;
+process.stdout.write(JSON.stringify({ ...r, maxRssMiB: hwm }) + '\n');
 process.exit(0);

@@ -5,7 +5,7 @@
  *  - the limits: memory bandwidth (a STREAM-like triad and a read-only sweep over 2 GiB, 1 and 2 threads) and
  *    the products' peak (a tight loop of fp32 FMAs, or of bf16 dot products, in the addon);
  *  - per model size (stories260K; random models of SmolLM-135M's, Llama-3.2-1B's and Llama-2-7B's shapes) and
- *    type (F32, BF16; the 7B shape in BF16 only: in F32 it is 27 GB, more than this machine's memory) and thread
+ *    type (F32, F16 at 135M and 1B, BF16; the 7B shape in BF16 only: in F32 it is 27 GB, more than this machine's memory) and thread
  *    count: prompt processing (64 tokens in one call) and decoding (one token per step) in tokens/s for each
  *    engine, each in a process of its own, with its peak memory, the ratio mutascan / llama.cpp, and the share
  *    of the machine's limit each reaches (decoding: the bytes of weights a token reads over the read bandwidth;
@@ -16,52 +16,18 @@
  * shape: about 14 GB and some minutes). Printed, not asserted.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadAddon } from '../src/backend/native-backend.js';
-import { likeSpec } from '../src/make/like.js';
-import { writeModelGguf } from '../src/make/to-gguf.js';
 import { loadModel } from '../src/model/model.js';
 import { allMatrices } from '../src/model/weights.js';
-import { cachedSynth, SMOLLM_135M_SHAPE } from './synth-cache.js';
+import { gguf, SIZE_LIST } from './peer-models.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const CACHE = join(ROOT, 'bench', '.cache');
-const SHARED = join(ROOT, '..', 'shared');
-const TOKENIZER = join(SHARED, 'tokenizers', 'llama2', 'tokenizer.bin');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const THREADS = (process.env.BENCH_THREADS ?? '1,2').split(',').map(Number);
 const SIZES = (process.env.BENCH_PEER_SIZES ?? '260k,135m,1b,7b').split(',');
 const PREFILL = 64;
-
-type DType = 'F32' | 'BF16';
-interface Size {
-  key: string;
-  name: string;
-  /** a model file or folder mutascan opens, written to GGUF per type */
-  source: () => string;
-  dtypes: DType[];
-  decodeSteps: number;
-}
-
-const SIZE_LIST: Size[] = [
-  { key: '260k', name: 'stories260K', source: () => join(SHARED, 'models', 'stories260K-gguf', 'stories260K.gguf'), dtypes: ['F32', 'BF16'], decodeSteps: 64 },
-  { key: '135m', name: 'SmolLM-135M shape', source: () => cachedSynth('smollm-135m-shape-tok', { ...SMOLLM_135M_SHAPE, tokenizer: TOKENIZER }), dtypes: ['F32', 'BF16'], decodeSteps: 32 },
-  { key: '1b', name: 'Llama-3.2-1B shape', source: () => cachedSynth('llama-3.2-1b', likeSpec('llama-3.2-1b', { tokenizer: TOKENIZER })), dtypes: ['F32', 'BF16'], decodeSteps: 16 },
-  { key: '7b', name: 'Llama-2-7B shape', source: () => cachedSynth('llama-2-7b', likeSpec('llama-2-7b', { tokenizer: TOKENIZER })), dtypes: ['BF16'], decodeSteps: 8 },
-];
-
-/** The size's GGUF file in a type, written once. */
-function gguf(s: Size, dtype: DType): string {
-  const out = join(CACHE, `peer-${s.key}-${dtype.toLowerCase()}.gguf`);
-  if (!existsSync(out)) {
-    process.stderr.write(`bench: writing ${out} (once)…\n`);
-    writeModelGguf(loadModel(s.source()), `${out}.partial`, { dtype });
-    renameSync(`${out}.partial`, out);
-  }
-  return out;
-}
 
 interface Run {
   prefill: number;
@@ -95,13 +61,16 @@ for (const s of SIZE_LIST.filter((x) => SIZES.includes(x.key))) {
     const model = loadModel(file);
     let bytes = 0;
     let params = 0;
+    // the bytes of the file's type: an F16 file is widened to F32 as mutascan reads it (no f16 matrices), so
+    // mutascan's decoding reads twice these bytes; its share says how far that leaves it from the file's limit
+    const perValue = dtype === 'F32' ? 4 : 2;
     for (const [name, m] of allMatrices(model.weights)) {
       // a token reads one row of the embedding table, every other matrix whole
       if (name === 'embed' && model.weights.lmHead !== model.weights.embed) {
-        bytes += m.data.byteLength / m.rows;
+        bytes += m.cols * perValue;
         continue;
       }
-      bytes += m.data.byteLength;
+      bytes += m.rows * m.cols * perValue;
       params += m.rows * m.cols;
     }
     const vocab = model.config.vocabSize;

@@ -9,7 +9,7 @@
  * llama.cpp's 1 + w.
  */
 import { fail } from '../errors.js';
-import { f32ToBf16 } from '../util/float.js';
+import { BF16_TO_F32, f32ToBf16, f32ToF16 } from '../util/float.js';
 import type { ModelConfig } from '../model/config.js';
 import { writeGguf, type GgufEntry, type GgufTensorToWrite } from '../model/gguf.js';
 import { NORM_SLOTS } from '../model/family.js';
@@ -19,7 +19,10 @@ import type { Model } from '../model/model.js';
 import { ggufTokenizerEntries } from '../model/vocab-gguf.js';
 import type { Matrix } from '../model/weights.js';
 
-const FILE_TYPE = { F32: 0, BF16: 32 } as const;
+const FILE_TYPE = { F32: 0, F16: 1, BF16: 32 } as const;
+
+/** The types the GGUF writer stores matrices in (the Hugging Face writer: F32 and BF16). */
+export type GgufMatrixType = keyof typeof FILE_TYPE;
 
 /** The GGUF architecture a model is written as (Mistral as `llama`, as llama.cpp's converter writes it). */
 export function ggufArchitectureOf(c: ModelConfig): string {
@@ -27,7 +30,7 @@ export function ggufArchitectureOf(c: ModelConfig): string {
 }
 
 /** The metadata llama.cpp reads for this config. */
-function metadata(model: Model, dtype: 'F32' | 'BF16', name: string): [string, GgufEntry][] {
+function metadata(model: Model, dtype: GgufMatrixType, name: string): [string, GgufEntry][] {
   const c = model.config;
   const arch = ggufArchitectureOf(c);
   const u32 = (value: number): GgufEntry => ({ type: 'u32', value });
@@ -83,11 +86,15 @@ function bytesOf(a: Float32Array | Uint16Array | Int32Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
-/** A matrix's bytes in `dtype` (f32 → bf16 rounds to nearest even), rows permuted by `rowOf` if given. */
-export function matrixBytes(m: Matrix, dtype: 'F32' | 'BF16', rowOf?: (r: number) => number): Uint8Array {
+/** A matrix's bytes in `dtype` (f32 → bf16 or f16 rounds to nearest even), rows permuted by `rowOf` if given. */
+export function matrixBytes(m: Matrix, dtype: GgufMatrixType, rowOf?: (r: number) => number): Uint8Array {
   const n = m.rows * m.cols;
   let data: Float32Array | Uint16Array = m.data;
-  if (dtype === 'BF16' && m.dtype === 'f32') {
+  if (dtype === 'F16') {
+    const out = new Uint16Array(n);
+    for (let i = 0; i < n; i++) out[i] = f32ToF16(m.dtype === 'bf16' ? BF16_TO_F32[m.data[i]] : m.data[i]);
+    data = out;
+  } else if (dtype === 'BF16' && m.dtype === 'f32') {
     const out = new Uint16Array(n);
     for (let i = 0; i < n; i++) out[i] = f32ToBf16(m.data[i]);
     data = out;
@@ -113,7 +120,7 @@ export type StoredPart = [Matrix, ((r: number) => number)?];
  * One stored tensor of one matrix or of several fused (their rows one after another, Phi-3's qkv_proj): its rows,
  * columns, and bytes made when the writer gets to it. Both writers use it; they differ only in how they list dims.
  */
-export function storedTensor(parts: StoredPart[], dtype: 'F32' | 'BF16'): { rows: number; cols: number; data: () => Uint8Array } {
+export function storedTensor(parts: StoredPart[], dtype: GgufMatrixType): { rows: number; cols: number; data: () => Uint8Array } {
   return {
     rows: parts.reduce((a, [m]) => a + m.rows, 0),
     cols: parts[0][0].cols,
@@ -135,8 +142,8 @@ export function permuted(v: Float32Array, rowOf?: (r: number) => number): Float3
 }
 
 export interface GgufWriteOptions {
-  /** the matrices' type in the file (default: the model's own) */
-  dtype?: 'F32' | 'BF16';
+  /** the matrices' type in the file (default: the model's own; F16 rounds to nearest even and widens back exactly) */
+  dtype?: GgufMatrixType;
   name?: string;
 }
 
