@@ -43,6 +43,20 @@ void for_each_tile(long rows, long m, long n, long MR, long NR, int threads, Til
   }
 }
 
+// The order for a single row of x (a decoding step): each group of NR weight rows is taken through every block
+// before the next group starts, so that the rows are read from start to end as NR sequential streams, which
+// the hardware prefetches, instead of jumping to another row every kBlock inputs. The blocks of each output are
+// still added in order by the same tiles: the same bits as for_each_tile. tile(o, nr, k0, k1) as there, with
+// one row.
+template <class Tile>
+void for_each_row_tile(long m, long n, long NR, int threads, Tile&& tile) {
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+  for (long o = 0; o < m; o += NR) {
+    const int nr = (int)(NR < m - o ? NR : m - o);
+    for (long k0 = 0; k0 < n; k0 += kBlock) tile(o, nr, k0, k0 + kBlock < n ? k0 + kBlock : n);
+  }
+}
+
 inline float bf16_to_f32(uint16_t h) {
   const uint32_t u = (uint32_t)h << 16;
   float f;
