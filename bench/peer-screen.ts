@@ -5,9 +5,9 @@
  * block-64 mutants (max and min) of a few matrices with one sampled generate assay (temperature 0.7, 150 tokens,
  * seed 42), and for each matrix:
  *
- *  - the fast path's mutants/s over one pass of mutants (BENCH_MUTANTS caps it; default: the pass, at most 256 at
- *    135M, 64 at 1B and 16 at 7B), with its share of the machine's limit (bench/limit.ts: its products at the best
- *    rate measured now on the same shapes and row counts);
+ *  - the fast path's mutants/s over a few passes of mutants (BENCH_PASSES; default 4 at 135M and 1B, 3 at 7B: the
+ *    NSMs of several passes decode together, as in the chunks a run hands out), with its share of the machine's
+ *    limit (bench/limit.ts: its products at the best rate measured now on the same shapes and row counts);
  *  - the same on a screen of 1.down writing 100 (`value:100`), which makes every mutant an NSM, the fast path's
  *    costliest case (random weights leave most max/min mutants silent);
  *  - the plain path's mutants/s (one whole generation with the mutated matrix; BENCH_PLAIN mutants, default 2 at
@@ -46,13 +46,14 @@ const THREADS = Number(process.env.MUTASCAN_THREADS ?? defaultThreads());
 
 interface Plan {
   targets: (layers: number) => string[];
-  fastCap: number;
+  /** passes of the fast path per target: NSMs of several passes decode together, as in a run's chunks */
+  passes: number;
   plain: number;
 }
 const PLANS: Record<string, Plan> = {
-  '135m': { targets: (l) => ['1.down', `${l >> 1}.q`, `${l - 1}.o`], fastCap: 256, plain: 2 },
-  '1b': { targets: (l) => ['1.down', `${l >> 1}.q`, `${l - 1}.o`], fastCap: 64, plain: 1 },
-  '7b': { targets: () => ['1.down'], fastCap: 16, plain: 1 },
+  '135m': { targets: (l) => ['1.down', `${l >> 1}.q`, `${l - 1}.o`], passes: 4, plain: 2 },
+  '1b': { targets: (l) => ['1.down', `${l >> 1}.q`, `${l - 1}.o`], passes: 4, plain: 1 },
+  '7b': { targets: () => ['1.down'], passes: 3, plain: 1 },
 };
 
 interface Row {
@@ -108,14 +109,14 @@ async function size(key: string): Promise<Row[]> {
     console.log(`  llama.cpp: one generation ${llama.toFixed(2)} s (${g.seconds.map((x) => x.toFixed(2)).join(', ')}; ${g.tokens.join('/')} tokens) = ${(1 / llama).toFixed(3)} mutants/s at most; ${((100 * generationLimit) / llama).toFixed(0)} % of the limit`);
 
     const rows: Row[] = [];
-    /** One pass of each target's first mutants on the fast path, the first of them on the plain path. */
+    /** A few passes of each target's first mutants on the fast path, the first of them on the plain path. */
     const measure = (q: PreparedScreen, label: string): void => {
       const plain = new PlainEvaluator(q.tf, q.assays, q.stats);
       const metered = new MeteredBackend(q.tf.backend);
       const fast = new FastEvaluator(new Transformer(q.model.config, q.model.weights, metered), q.assays, q.stats, plain, { kvBudget: defaultKvBudget(q.tf, 1) });
       q.plan.targets.forEach((target, ti) => {
         const { first, count } = q.plan.range(ti);
-        const n = Math.min(fast.passSize(), Number(process.env.BENCH_MUTANTS ?? plan.fastCap), count);
+        const n = Math.min(fast.passSize() * Number(process.env.BENCH_PASSES ?? plan.passes), count);
         const mutants = Array.from({ length: n }, (_, i) => q.plan.mutant(first + i));
         metered.reset();
         let t = performance.now();
