@@ -11,7 +11,8 @@
  *    of the machine's limit each reaches (decoding: the bytes of weights a token reads over the read bandwidth;
  *    prompt processing: the FLOPs of a token over the peak).
  *
- * BENCH_PEER_SIZES=260k,135m,1b,7b picks sizes (default all), BENCH_THREADS=1,2 thread counts (default both),
+ * BENCH_PEER_SIZES=260k,135m,1b,7b picks sizes (default all), BENCH_PEER_TYPES=F32,F16,BF16 types (default all),
+ * BENCH_THREADS=1,2 thread counts (default both),
  * BENCH_SECONDS the time per measurement (default 3). Model files are made once into bench/.cache/ (the 7B
  * shape: about 14 GB and some minutes). Printed, not asserted.
  */
@@ -27,6 +28,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const THREADS = (process.env.BENCH_THREADS ?? '1,2').split(',').map(Number);
 const SIZES = (process.env.BENCH_PEER_SIZES ?? '260k,135m,1b,7b').split(',');
+const TYPES = (process.env.BENCH_PEER_TYPES ?? 'F32,F16,BF16').split(',');
 const PREFILL = 64;
 
 interface Run {
@@ -56,7 +58,7 @@ console.log('tokens/s of mutascan (m) and llama.cpp (l), their ratio, and the sh
 console.log(`${'model'.padEnd(19)} ${'type'.padEnd(4)} thr | ${'prompt m'.padStart(9)} ${'l'.padStart(9)} ${'m/l'.padStart(6)} ${'peak% m'.padStart(7)} ${'l'.padStart(5)} | ${'decode m'.padStart(9)} ${'l'.padStart(9)} ${'m/l'.padStart(6)} ${'bw% m'.padStart(6)} ${'l'.padStart(5)} | ${'MiB m'.padStart(6)} ${'l'.padStart(6)}`);
 
 for (const s of SIZE_LIST.filter((x) => SIZES.includes(x.key))) {
-  for (const dtype of s.dtypes) {
+  for (const dtype of s.dtypes.filter((d) => TYPES.includes(d))) {
     const file = gguf(s, dtype);
     const model = loadModel(file);
     let bytes = 0;

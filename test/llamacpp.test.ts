@@ -10,6 +10,8 @@
  *   BF16 is BF16; mutascan's row-exact kernels follow vdpbf16ps), so an activation that the other engine's summation
  *   order puts on the other side of a BF16 rounding boundary moves by 2^-9 of itself; measured up to 8.6e-3 on the
  *   unmutated models, 1.3e-2 on a mutant that also rewrites elements of its norm vectors.
+ * - F16 models: 2e-2. mutascan multiplies the f16 weights widened exactly, with float32 activations; llama.cpp's
+ *   CPU product rounds the activations to F16 first (ggml's vec_dot_type for F16 is F16); measured 5.0e-3.
  *   (mutascan reading the GGUF computes the very bits it computes from the folder it came from: the q/k rows
  *   llama.cpp's converter permutes are put back on loading.)
  * Log-probabilities are compared down to e^-60, scaled by the logits' size: random tied models put a token's own
@@ -36,7 +38,7 @@ import { assertAgrees, checkFamily, familyRow, forced, PROMPT } from './referenc
 import { llamaCppLogprobs } from './reference/llamacpp.js';
 
 const STORIES_GGUF = join(SHARED, 'models', 'stories260K-gguf', 'stories260K.gguf');
-const TOL = { F32: 5e-5, BF16: 2e-2 } as const;
+const TOL = { F32: 5e-5, F16: 2e-2, BF16: 2e-2 } as const;
 
 let backend: Backend;
 before(async () => {
@@ -100,7 +102,7 @@ describe('stories260K.gguf, written by llama.cpp\'s own converter', () => {
 interface Case {
   name: string;
   architecture: 'llama' | 'mistral' | 'qwen2';
-  dtype: 'F32' | 'BF16';
+  dtype: 'F32' | 'F16' | 'BF16';
   seed: number;
   nKvHeads: number;
   tied: boolean;
@@ -113,6 +115,7 @@ const CASES: Case[] = [
   { name: 'mistral BF16, GQA', architecture: 'mistral', dtype: 'BF16', seed: 4, nKvHeads: 1, tied: false },
   { name: 'qwen2 F32, GQA', architecture: 'qwen2', dtype: 'F32', seed: 5, nKvHeads: 1, tied: true },
   { name: 'qwen2 BF16', architecture: 'qwen2', dtype: 'BF16', seed: 6, nKvHeads: 5, tied: false },
+  { name: 'llama F16, GQA, untied', architecture: 'llama', dtype: 'F16', seed: 7, nKvHeads: 1, tied: false },
 ];
 
 describe('synthesized models of every architecture, converted to GGUF, against llama.cpp', () => {

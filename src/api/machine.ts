@@ -37,7 +37,7 @@ export async function machineInfo(o: { backend?: 'auto' | 'ts' | 'native' } = {}
       kernels,
       f32Product: kernels === 'exact' ? `row-exact ${i.f32exact}` : `OpenBLAS (1 row), oneDNN at ${i.onednnIsa}`,
       bf16Product: kernels === 'exact' || !i.onednnBf16 ? `row-exact ${i.bf16exact} (${i.bf16Numerics})` : `oneDNN at ${i.onednnIsa}`,
-      f16Product: 'float16 weights widened to float32 at load, then as f32',
+      f16Product: `row-exact ${i.f32exact}: float16 weights widened as they are read, the bits of the float32 product`,
       perPosition: i.isa === 'portable' ? 'scalar' : i.isa === 'avx2' ? 'AVX2' : 'AVX-512 (the AVX2 kernels\' bits)',
       threads: i.threads,
       openblas: i.openblas,

@@ -134,7 +134,7 @@ export class OpenedModel {
    * Writes the model as it is now (mutants applied included) to `out`: a .gguf file (for llama.cpp and Ollama),
    * anything else a Hugging Face folder; matrices in `dtype`, by default the model's.
    */
-  save(out: string, o: { dtype?: 'F32' | 'BF16' } = {}): { format: 'gguf' | 'huggingface'; architecture: string } {
+  save(out: string, o: { dtype?: 'F32' | 'F16' | 'BF16' } = {}): { format: 'gguf' | 'huggingface'; architecture: string } {
     if (out.endsWith('.gguf')) {
       writeModelGguf(this.model, out, { dtype: o.dtype });
       return { format: 'gguf', architecture: this.config.architecture === 'qwen2' ? 'qwen2' : 'llama' };

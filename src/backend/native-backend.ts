@@ -117,7 +117,8 @@ export class NativeBackend implements Backend {
   }
 
   rowExact(dtype: DType): boolean {
-    return this.kernels === 'exact' || (dtype === 'bf16' && !this.onednnBf16);
+    // f16 weights multiply through the row-exact kernel whatever the choice: no library multiplies them as they are
+    return this.kernels === 'exact' || dtype === 'f16' || (dtype === 'bf16' && !this.onednnBf16);
   }
 
   numerics(): string {
@@ -139,6 +140,11 @@ export class NativeBackend implements Backend {
   }
 
   matmulInto(out: Float32Array, ldo: number, x: Float32Array, rows: number, w: Matrix): void {
+    if (w.dtype === 'f16') {
+      // widened exactly as the kernel reads them: the bits of the row-exact product on the float32 matrix
+      this.addon.f32exact(out, ldo, x, rows, w.data as Uint16Array, w.rows, w.cols);
+      return;
+    }
     if (w.dtype === 'f32') {
       // Strided fp32 under the libraries (a patch's rows): summed in index order, as the TypeScript twin does.
       if (this.kernels === 'library') this.addon.sgemmInto(out, ldo, x, rows, w.data as Float32Array, w.rows, w.cols);
@@ -193,6 +199,8 @@ export class NativeBackend implements Backend {
   }
 
   transposeF32(out: Float32Array, w: Matrix): void {
+    // the addon widens 16-bit weights as bf16; f16 is rare enough here (the backward pass) for the twin's loop
+    if (w.dtype === 'f16') return tsOps.transposeF32(out, w);
     this.addon.transposeF32(out, w.data, w.rows, w.cols);
   }
 

@@ -1,4 +1,4 @@
-import { BF16_TO_F32, f32ToBf16 } from '../util/float.js';
+import { BF16_TO_F32, F16_TO_F32, f32ToBf16 } from '../util/float.js';
 import type { Matrix } from '../model/weights.js';
 import type { Backend } from './backend.js';
 import { add, attention, geglu, rmsnorm, rope, storeKv, swiglu, transposeF32 } from './ts-ops.js';
@@ -25,6 +25,8 @@ export class TsBackend implements Backend {
     const n = w.cols;
     const m = w.rows;
     if (w.dtype === 'f32') matmulF32(out, x, rows, w.data as Float32Array, m, n);
+    // f16: the float32 product of the widened matrix (exact widening), made per call since mutations write in place
+    else if (w.dtype === 'f16') matmulF32(out, x, rows, Float32Array.from(w.data, (h) => F16_TO_F32[h]), m, n);
     else matmulBf16(out, x, rows, w.data as Uint16Array, m, n);
   }
 

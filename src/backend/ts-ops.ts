@@ -3,6 +3,7 @@
  * and sum rounded (Math.fround), sums in index order. native/src/ops.cc is its twin.
  */
 import type { Matrix } from '../model/weights.js';
+import { F16_TO_F32 } from '../util/float.js';
 
 const f = Math.fround;
 
@@ -136,7 +137,7 @@ export function geglu(h1: Float32Array, h3: Float32Array): void {
 }
 
 /**
- * out [cols × rows] = Wᵀ as float32, bf16 widened by shifting its bits up; copied as bits (a float read into
+ * out [cols × rows] = Wᵀ as float32, bf16 widened by shifting its bits up, f16 by its table; copied as bits (a float read into
  * JavaScript would quiet a signalling NaN). In tiles, so that reads and writes both stay in cache.
  */
 export function transposeF32(out: Float32Array, w: Matrix): void {
@@ -145,6 +146,7 @@ export function transposeF32(out: Float32Array, w: Matrix): void {
   const to = new Uint32Array(out.buffer, out.byteOffset, out.length);
   const f32 = w.dtype === 'f32' ? new Uint32Array(w.data.buffer, w.data.byteOffset, w.data.length) : null;
   const bf16 = w.data as Uint16Array;
+  const f16 = w.dtype === 'f16' ? new Uint32Array(F16_TO_F32.buffer) : null;
   for (let o0 = 0; o0 < rows; o0 += B)
     for (let j0 = 0; j0 < cols; j0 += B) {
       const o1 = Math.min(rows, o0 + B);
@@ -152,6 +154,7 @@ export function transposeF32(out: Float32Array, w: Matrix): void {
       for (let o = o0; o < o1; o++) {
         const at = o * cols;
         if (f32) for (let j = j0; j < j1; j++) to[j * rows + o] = f32[at + j];
+        else if (f16) for (let j = j0; j < j1; j++) to[j * rows + o] = f16[bf16[at + j]];
         else for (let j = j0; j < j1; j++) to[j * rows + o] = bf16[at + j] << 16;
       }
     }

@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
 import { openModel, type OpenedModel } from '../index.js';
 
-type Dtype = 'F32' | 'BF16' | undefined;
+type Dtype = 'F32' | 'F16' | 'BF16' | undefined;
 
 function dtypeOption(v: string | undefined, error: (m: string) => never): Dtype {
   if (v === undefined) return undefined;
   const d = v.toUpperCase();
-  if (d !== 'F32' && d !== 'BF16') error(`error: --dtype must be f32 or bf16, got "${v}"`);
+  if (d !== 'F32' && d !== 'F16' && d !== 'BF16') error(`error: --dtype must be f32, f16 or bf16, got "${v}"`);
   return d as Dtype;
 }
 
@@ -22,7 +22,7 @@ function modelWriter(program: Command, name: string, description: string, withMu
   if (withMutants) c.requiredOption('--mutant <key...>', 'a mutant key such as 1.down:2533,7890+1x1:zero, in the coordinates of MODEL (as stores and exports print them)');
   c.requiredOption('--out <path>', 'file.gguf, or a folder to write')
     .option('--tokenizer <file>', 'llama2.c tokenizer.bin (default: beside a .bin model)')
-    .option('--dtype <type>', "the matrices' type in the output: f32 or bf16 (default: the model's)")
+    .option('--dtype <type>', "the matrices' type in the output: f32, f16 or bf16 (default: the model's)")
     .action(async (modelPath: string, o: { mutant?: string[]; out: string; tokenizer?: string; dtype?: string }) => {
       const dtype = dtypeOption(o.dtype, program.error.bind(program));
       const model = await openModel(modelPath, { tokenizer: o.tokenizer, backend: 'ts' });

@@ -9,7 +9,7 @@
  * llama.cpp's 1 + w.
  */
 import { fail } from '../errors.js';
-import { BF16_TO_F32, f32ToBf16, f32ToF16 } from '../util/float.js';
+import { F16_TO_F32, f32ToBf16, f32ToF16 } from '../util/float.js';
 import type { ModelConfig } from '../model/config.js';
 import { writeGguf, type GgufEntry, type GgufTensorToWrite } from '../model/gguf.js';
 import { NORM_SLOTS } from '../model/family.js';
@@ -17,7 +17,7 @@ import { family } from '../model/families/index.js';
 import { pairRowOfHfRow, storedMatrices } from '../model/layout.js';
 import type { Model } from '../model/model.js';
 import { ggufTokenizerEntries } from '../model/vocab-gguf.js';
-import type { Matrix } from '../model/weights.js';
+import { elementValue, type Matrix } from '../model/weights.js';
 
 const FILE_TYPE = { F32: 0, F16: 1, BF16: 32 } as const;
 
@@ -90,20 +90,20 @@ function bytesOf(a: Float32Array | Uint16Array | Int32Array): Uint8Array {
 export function matrixBytes(m: Matrix, dtype: GgufMatrixType, rowOf?: (r: number) => number): Uint8Array {
   const n = m.rows * m.cols;
   let data: Float32Array | Uint16Array = m.data;
-  if (dtype === 'F16') {
+  if (dtype === 'F16' && m.dtype !== 'f16') {
     const out = new Uint16Array(n);
-    for (let i = 0; i < n; i++) out[i] = f32ToF16(m.dtype === 'bf16' ? BF16_TO_F32[m.data[i]] : m.data[i]);
+    for (let i = 0; i < n; i++) out[i] = f32ToF16(elementValue(m, i));
     data = out;
-  } else if (dtype === 'BF16' && m.dtype === 'f32') {
+  } else if (dtype === 'BF16' && m.dtype !== 'bf16') {
     const out = new Uint16Array(n);
-    for (let i = 0; i < n; i++) out[i] = f32ToBf16(m.data[i]);
+    for (let i = 0; i < n; i++) out[i] = f32ToBf16(elementValue(m, i));
     data = out;
   } else if (dtype === 'F32' && m.dtype === 'bf16') {
     const out = new Float32Array(n);
     const u = new Uint32Array(out.buffer);
     for (let i = 0; i < n; i++) u[i] = m.data[i] << 16;
     data = out;
-  }
+  } else if (dtype === 'F32' && m.dtype === 'f16') data = Float32Array.from(m.data, (h) => F16_TO_F32[h]);
   if (rowOf) {
     const src = data;
     const out = new (src.constructor as typeof Float32Array | typeof Uint16Array)(n);
@@ -151,7 +151,7 @@ export interface GgufWriteOptions {
 export function writeModelGguf(model: Model, file: string, opts: GgufWriteOptions = {}): void {
   const c = model.config;
   const w = model.weights;
-  const dtype = opts.dtype ?? (w.embed.dtype === 'bf16' ? 'BF16' : 'F32');
+  const dtype = opts.dtype ?? ({ f32: 'F32', bf16: 'BF16', f16: 'F16' } as const)[w.embed.dtype];
   const arch = ggufArchitectureOf(c);
   const fam = family(c.architecture);
   if (c.ropeLayout === 'interleaved' && fam.ggufRopeLayout === 'halves') fail(`a ${c.architecture} model with interleaved RoPE cannot be written as GGUF ${arch}`, model.source.path);

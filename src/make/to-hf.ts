@@ -126,11 +126,11 @@ export function tokenizerJson(tok: Llama2cTokenizer, vocabSize = tok.vocabSize):
  * (llama2.c, GGUF `llama`) get their q/k rows permuted into halves (`hfRowOfPairRow`); a Hugging Face model's
  * tokenizer files are copied, a llama2.c/GGUF SentencePiece vocabulary becomes tokenizer.json.
  */
-export function writeModelHf(model: Model, out: string, opts: { dtype?: 'F32' | 'BF16' } = {}): void {
+export function writeModelHf(model: Model, out: string, opts: { dtype?: 'F32' | 'F16' | 'BF16' } = {}): void {
   makeDirs(out);
   const c = model.config;
   const w = model.weights;
-  const dtype = opts.dtype ?? (w.embed.dtype === 'bf16' ? 'BF16' : 'F32');
+  const dtype = opts.dtype ?? ({ f32: 'F32', bf16: 'BF16', f16: 'F16' } as const)[w.embed.dtype];
   if (c.ropeScaling?.type === 'factors') fail('per-frequency RoPE factors (rope_freqs.weight) have no Hugging Face config form', model.source.path, 'write this model as GGUF instead');
   const permute = c.ropeLayout === 'interleaved' ? (r: number) => hfRowOfPairRow(r, c.headDim) : undefined;
   const stored = (name: string, parts: StoredPart[]): TensorToWrite => {
@@ -159,7 +159,7 @@ export function writeModelHf(model: Model, out: string, opts: { dtype?: 'F32' | 
   if (w.lmHead !== w.embed) tensors.push(mat('lm_head.weight', w.lmHead));
   writeSafetensors(join(out, 'model.safetensors'), tensors);
   const json = (name: string, v: unknown): void => writeFileSync(join(out, name), JSON.stringify(v, null, 2) + '\n');
-  json('config.json', { ...hfConfigJson(c), tie_word_embeddings: w.lmHead === w.embed, torch_dtype: dtype === 'BF16' ? 'bfloat16' : 'float32' });
+  json('config.json', { ...hfConfigJson(c), tie_word_embeddings: w.lmHead === w.embed, torch_dtype: { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[dtype] });
   json('generation_config.json', { bos_token_id: c.bosId, eos_token_id: c.stopIds.length === 1 ? c.stopIds[0] : c.stopIds });
   if (model.source.format === 'hf') {
     for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'])

@@ -10,7 +10,7 @@
  */
 import type { AttentionShape, Backend } from '../backend/backend.js';
 import { fail } from '../errors.js';
-import { BF16_TO_F32, f32ToBf16 } from '../util/float.js';
+import { BF16_TO_F32, f32ToBf16, widening } from '../util/float.js';
 import type { ModelConfig } from './config.js';
 import { windowed, windowOf } from './family.js';
 import type { Matrix, ModelWeights } from './weights.js';
@@ -568,7 +568,10 @@ export function attentionShape(c: ModelConfig, l: number): AttentionShape {
 function copyRow(out: Float32Array, at: number, m: Matrix, row: number): void {
   const n = m.cols;
   if (m.dtype === 'f32') out.set((m.data as Float32Array).subarray(row * n, (row + 1) * n), at);
-  else for (let j = 0; j < n; j++) out[at + j] = BF16_TO_F32[m.data[row * n + j]];
+  else {
+    const t = widening(m.dtype);
+    for (let j = 0; j < n; j++) out[at + j] = t[m.data[row * n + j]];
+  }
 }
 
 /** q/k/v bias: b added to each of `rows` rows of x, rounded as run.c rounds (the backward pass's record uses it too). */

@@ -254,7 +254,7 @@ function rawBytes(t: GgufTensor): Uint8Array {
 }
 
 /**
- * A tensor's values: F32 as is, BF16 as its raw bits (or widened when asked), F16 widened exactly; Q8_0 and Q4_0
+ * A tensor's values: F32 as is, BF16 and F16 as their raw bits (or widened, exactly, when asked); Q8_0 and Q4_0
  * dequantized as ggml does (one f16 scale per block of 32, times the block's integers; Q4_0's nibbles minus 8,
  * low nibbles first); the K-quants Q4_K, Q5_K and Q6_K (blocks of 256) as ggml's dequantize_row_* do, each
  * product and difference rounded to float32. Other types are refused, naming the type.
@@ -274,6 +274,7 @@ export function readGgufTensor(t: GgufTensor, opts: { widen?: boolean } = {}): F
     for (let i = 0; i < count; i++) u[i] <<= 16;
     return out;
   }
+  if (t.type === 'F16' && !opts.widen) return u16();
   const out = new Float32Array(count);
   if (t.type === 'F16') {
     const h = u16();

@@ -5,7 +5,7 @@
  * family; writers join the parts again.
  */
 import type { Family } from './family.js';
-import { hfMatrixName, LAYER_MATRICES, matrix, type LayerMatrix, type Matrix } from './weights.js';
+import { hfMatrixName, LAYER_MATRICES, matrix, type DType, type LayerMatrix, type Matrix } from './weights.js';
 
 /** Which order a matrix's rows are given in: Hugging Face's, or llama2.c's pair order (q and k of its checkpoints). */
 export type RowLayout = 'huggingface' | 'llama2c';
@@ -71,12 +71,12 @@ export function storedMatrices(fam: Family): StoredMatrix[] {
  * A stored tensor's logical matrices as views of its data (no copy): part i is rows [Σ earlier rows, + its rows).
  * `rowsOf` gives each part's rows; `nameOf` the name each view carries.
  */
-export function partsOf(data: Float32Array | Uint16Array, cols: number, parts: readonly LayerMatrix[], rowsOf: (m: LayerMatrix) => number, nameOf: (m: LayerMatrix) => string): Map<LayerMatrix, Matrix> {
+export function partsOf(data: Float32Array | Uint16Array, cols: number, parts: readonly LayerMatrix[], rowsOf: (m: LayerMatrix) => number, nameOf: (m: LayerMatrix) => string, dtype?: DType): Map<LayerMatrix, Matrix> {
   const out = new Map<LayerMatrix, Matrix>();
   let row = 0;
   for (const m of parts) {
     const rows = rowsOf(m);
-    out.set(m, matrix(nameOf(m), rows, cols, data.subarray(row * cols, (row + rows) * cols)));
+    out.set(m, matrix(nameOf(m), rows, cols, data.subarray(row * cols, (row + rows) * cols), dtype));
     row += rows;
   }
   return out;

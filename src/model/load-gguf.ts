@@ -108,9 +108,11 @@ export function loadGguf(file: string, opts: { map?: boolean } = {}): GgufModel 
   if (typeof window === 'number' && window > 0) config.slidingWindow = window;
   family.fromGguf({ num, get: (key) => md.get(`${arch}.${key}`) }, config, file);
 
-  // Matrices of F32/BF16 are mapped where they can be; F16 and quantized ones are widened into memory.
+  // Matrices of F32, F16 and BF16 are mapped where they can be; quantized ones are dequantized into memory.
   const canMap = opts.map ?? mappingAvailable();
-  const matrixTensors = [...g.tensors.values()].filter((t) => t.dims.length === 2 && (t.type === 'F32' || t.type === 'BF16'));
+  // F16 stays F16 when every matrix is F16; beside other types it is widened to float32 with them
+  const keepF16 = [...g.tensors.values()].filter((t) => t.dims.length === 2).every((t) => t.type === 'F16');
+  const matrixTensors = [...g.tensors.values()].filter((t) => t.dims.length === 2 && (t.type === 'F32' || t.type === 'BF16' || (keepF16 && t.type === 'F16')));
   const mapped = canMap ? mapTensors(matrixTensors.map(asTensorInfo)) : new Map<string, Float32Array | Uint16Array>();
   const dequantized = { types: new Set<string>(), bytes: 0 };
 
@@ -119,12 +121,13 @@ export function loadGguf(file: string, opts: { map?: boolean } = {}): GgufModel 
     if (t.dims.length !== 2 || t.dims[0] !== cols || t.dims[1] !== rows)
       fail(`tensor ${name} has dims [${t.dims}] but the header implies [${cols}, ${rows}]`, file, 'the tensors do not match the metadata');
     if (!readableType(t.type)) readGgufTensor(t); // refuses, naming the type
-    const data = mapped.get(name) ?? readGgufTensor(t);
-    if (t.type !== 'F32' && t.type !== 'BF16') {
+    const f16 = keepF16 && t.type === 'F16';
+    const data = mapped.get(name) ?? readGgufTensor(t, { widen: t.type === 'F16' && !f16 });
+    if (t.type !== 'F32' && t.type !== 'BF16' && !f16) {
       dequantized.types.add(t.type);
       dequantized.bytes += rows * cols * 4 - t.byteLength;
     }
-    return matrix(name, rows, cols, data);
+    return matrix(name, rows, cols, data, f16 ? 'f16' : undefined);
   };
   const vec = (name: string, n: number): Float32Array => {
     const t = tensor(name);
@@ -145,7 +148,7 @@ export function loadGguf(file: string, opts: { map?: boolean } = {}): GgufModel 
     for (const st of stored) {
       const cols = shapes[st.parts[0]][1];
       const whole = mat(`${p}.${st.gguf}`, storedRows(st, (k) => shapes[k][0]), cols);
-      for (const [k, view] of partsOf(whole.data, cols, st.parts, (k) => shapes[k][0], (k) => (st.parts.length > 1 ? `${p}.${GGUF_LAYER_NAMES[k]}.weight` : whole.name))) m[k] = view;
+      for (const [k, view] of partsOf(whole.data, cols, st.parts, (k) => shapes[k][0], (k) => (st.parts.length > 1 ? `${p}.${GGUF_LAYER_NAMES[k]}.weight` : whole.name), whole.dtype)) m[k] = view;
     }
     const norms = Object.fromEntries(NORM_SLOTS.flatMap((slot) => {
       const n = family.norms[slot];

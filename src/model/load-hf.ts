@@ -11,7 +11,7 @@ import type { Tokenizer } from './tokenizer.js';
 import { NORM_SLOTS } from './family.js';
 import { family } from './families/index.js';
 import { partsOf, storedMatrices, storedRows } from './layout.js';
-import { hfMatrixName, layerShapes, matrix, normLength, type LayerMatrix, type LayerWeights, type Matrix, type ModelWeights } from './weights.js';
+import { hfMatrixName, layerShapes, matrix, normLength, type DType, type LayerMatrix, type LayerWeights, type Matrix, type ModelWeights } from './weights.js';
 
 type Json = Record<string, unknown>;
 
@@ -76,17 +76,20 @@ export function loadHfFolder(dir: string, opts: HfLoadOptions = {}): HfFolder {
   const generation = readJson(join(dir, 'generation_config.json'), false) ?? {};
   const config = parseHfConfig(raw, configFile, generation);
   const tensors = indexTensors(dir);
+  // F16 stays F16 when every matrix is F16; beside other types it is widened to float32 with them
+  const keepF16 = [...tensors.values()].filter((t) => t.shape.length === 2).every((t) => t.dtype === 'F16');
   // Matrices (2-D tensors) are mapped; norms and biases are small and widened to float32, so they are read.
-  const mapped = (opts.map ?? mappingAvailable()) ? mapTensors([...tensors.values()].filter((t) => t.shape.length === 2)) : new Map();
+  const mapped = (opts.map ?? mappingAvailable()) ? mapTensors([...tensors.values()].filter((t) => t.shape.length === 2 && (t.dtype !== 'F16' || keepF16))) : new Map();
 
   const get = (name: string, shape: number[], keep: 'matrix' | 'f32'): Float32Array | Uint16Array => {
     const info = tensors.get(name);
     if (!info) fail(`tensor ${name} is missing`, dir, 'the checkpoint does not match its config.json');
     if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i]))
       fail(`tensor ${name} has shape [${info.shape}] but config.json implies [${shape}]`, info.file, 'the checkpoint does not match its config.json');
-    return (keep === 'matrix' ? mapped.get(name) : undefined) ?? readTensor(info, { widen: keep === 'f32' });
+    return (keep === 'matrix' ? mapped.get(name) : undefined) ?? readTensor(info, { widen: keep === 'f32' || (info.dtype === 'F16' && !keepF16) });
   };
-  const mat = (name: string, rows: number, cols: number): Matrix => matrix(name, rows, cols, get(name, [rows, cols], 'matrix'));
+  const dtypeOf = (name: string): DType | undefined => (keepF16 && tensors.get(name)?.dtype === 'F16' ? 'f16' : undefined);
+  const mat = (name: string, rows: number, cols: number): Matrix => matrix(name, rows, cols, get(name, [rows, cols], 'matrix'), dtypeOf(name));
   const vec = (name: string, n: number): Float32Array => get(name, [n], 'f32') as Float32Array;
 
   const c = config;
@@ -104,7 +107,7 @@ export function loadHfFolder(dir: string, opts: HfLoadOptions = {}): HfFolder {
       const name = `${p}.${st.hf}`;
       const cols = shapes[st.parts[0]][1];
       const data = get(name, [storedRows(st, (k) => shapes[k][0]), cols], 'matrix');
-      for (const [k, view] of partsOf(data, cols, st.parts, (k) => shapes[k][0], (k) => hfMatrixName(l, k))) m[k] = view;
+      for (const [k, view] of partsOf(data, cols, st.parts, (k) => shapes[k][0], (k) => hfMatrixName(l, k), dtypeOf(name))) m[k] = view;
     }
     const norms = Object.fromEntries(NORM_SLOTS.flatMap((slot) => {
       const n = fam.norms[slot];

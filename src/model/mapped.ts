@@ -25,7 +25,7 @@ export function mapTensors(infos: TensorInfo[]): Map<string, Float32Array | Uint
   const out = new Map<string, Float32Array | Uint16Array>();
   const byFile = new Map<string, TensorInfo[]>();
   for (const t of infos) {
-    if (t.dtype === 'F16' || t.start % ELEMENT[t.dtype] !== 0) continue;
+    if (t.start % ELEMENT[t.dtype] !== 0) continue;
     byFile.set(t.file, [...(byFile.get(t.file) ?? []), t]);
   }
   const addon = loadAddon();

@@ -74,7 +74,7 @@ export function readSafetensorsHeader(file: string): Map<string, TensorInfo> {
   }
 }
 
-/** Reads one tensor: F32 → Float32Array, BF16 → Uint16Array of raw bits (or widened, if asked), F16 → Float32Array. */
+/** Reads one tensor: F32 → Float32Array, BF16 and F16 → Uint16Array of raw bits (or widened, if asked). */
 export function readTensor(info: TensorInfo, opts: { widen?: boolean } = {}): Float32Array | Uint16Array {
   const fd = openSync(info.file, 'r');
   try {
@@ -88,7 +88,7 @@ export function readTensor(info: TensorInfo, opts: { widen?: boolean } = {}): Fl
       if (n <= 0) fail(`unexpected end of file while reading tensor ${info.name}`, info.file, 'the file is truncated');
       done += n;
     }
-    if (info.dtype === 'F16') {
+    if (info.dtype === 'F16' && opts.widen) {
       const out = new Float32Array(count);
       for (let i = 0; i < count; i++) out[i] = f16ToF32(raw[i]);
       return out;

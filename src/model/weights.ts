@@ -1,10 +1,12 @@
 /**
  * The weights of a Llama-family decoder. Matrices are stored [out_features, in_features], row-major,
- * exactly as in the checkpoint; bf16 stays bf16 (a Uint16Array of the raw bits), everything else is f32.
+ * exactly as in the checkpoint; bf16 and f16 stay as they are (a Uint16Array of the raw bits), everything else
+ * is f32. An f16 matrix multiplies as the float32 matrix it widens to, exactly (f16 values are f32 values).
  */
+import { widening } from '../util/float.js';
 import type { NormSlot } from './family.js';
 
-export type DType = 'f32' | 'bf16';
+export type DType = 'f32' | 'bf16' | 'f16';
 
 export interface Matrix {
   /** Hugging Face tensor name, e.g. model.layers.2.mlp.down_proj.weight */
@@ -96,8 +98,14 @@ export function normLength(c: { dim: number; nHeads: number; nKvHeads: number; h
   return c.dim;
 }
 
-export function matrix(name: string, rows: number, cols: number, data: Float32Array | Uint16Array): Matrix {
-  return { name, rows, cols, dtype: data instanceof Uint16Array ? 'bf16' : 'f32', data };
+/** A matrix over `data`: float32, or the bits of a 16-bit type (bf16 unless `dtype` says f16). */
+export function matrix(name: string, rows: number, cols: number, data: Float32Array | Uint16Array, dtype?: DType): Matrix {
+  return { name, rows, cols, dtype: data instanceof Uint16Array ? (dtype === 'f16' ? 'f16' : 'bf16') : 'f32', data };
+}
+
+/** Element i of m as a float32 value (a 16-bit type widened exactly). */
+export function elementValue(m: Matrix, i: number): number {
+  return m.dtype === 'f32' ? m.data[i] : widening(m.dtype)[m.data[i]];
 }
 
 /** Every mutable matrix by its checkpoint name (lm_head only when untied). */

@@ -13,8 +13,8 @@ import type { Assay } from '../assays/prepare.js';
 import { backward, backwardGroups, record, releaseTransposes, type WeightGradient } from '../model/backward.js';
 import type { Transformer } from '../model/forward.js';
 import { coins } from '../model/sampler.js';
-import { allMatrices, type Matrix } from '../model/weights.js';
-import { BF16_TO_F32 } from '../util/float.js';
+import { allMatrices, elementValue, type Matrix } from '../model/weights.js';
+
 import { matrixStats, writtenValue } from '../screen/mutate.js';
 import { isNormTarget, unitGrid, type Plan } from '../screen/plan.js';
 import { fail } from '../errors.js';
@@ -145,7 +145,7 @@ function cellDeltas(plan: Plan, ti: number): Float32Array[] {
   return plan.kinds.map((k) => {
     const d = new Float32Array(n);
     for (let i = 0; i < n; i++) {
-      const old = m.dtype === 'f32' ? m.data[i] : BF16_TO_F32[m.data[i]];
+      const old = elementValue(m, i);
       d[i] = writtenValue(m, k, old, stats) - old;
     }
     return d;

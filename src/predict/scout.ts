@@ -9,7 +9,8 @@
  */
 import type { Transformer } from '../model/forward.js';
 import { record } from '../model/backward.js';
-import { BF16_TO_F32 } from '../util/float.js';
+import { elementValue } from '../model/weights.js';
+
 
 export interface SuperCandidate {
   layer: number;
@@ -51,7 +52,7 @@ export function scoutSuperWeights(tf: Transformer, tokens: readonly number[]): S
     let row = 0;
     for (let i = 1; i < c.dim; i++) if (peaks[i] > peaks[row]) row = i;
     const position = at[row];
-    const w = (j: number): number => (down.dtype === 'f32' ? (down.data as Float32Array)[row * down.cols + j] : BF16_TO_F32[down.data[row * down.cols + j]]);
+    const w = (j: number): number => elementValue(down, row * down.cols + j);
     let col = 0;
     let best = -Infinity;
     for (let j = 0; j < down.cols; j++) {

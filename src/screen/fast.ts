@@ -267,7 +267,7 @@ export class FastEvaluator implements Evaluator {
         const at = r * w.cols + j;
         data[at] = storedBits(w, m.kind, data[at], stats);
       }
-    return { matrix: w, row: u.row, rows: u.rows, weights: matrix(`${w.name} (mutated rows)`, u.rows, w.cols, data) };
+    return { matrix: w, row: u.row, rows: u.rows, weights: matrix(`${w.name} (mutated rows)`, u.rows, w.cols, data, w.dtype) };
   }
 
   /** Mutants evaluated together in one pass. */

@@ -16,7 +16,7 @@
  */
 import type { Backend } from '../backend/backend.js';
 import { dotF32 } from '../backend/ts-backend.js';
-import type { Matrix } from '../model/weights.js';
+import { elementValue, type Matrix } from '../model/weights.js';
 import { BF16_TO_F32, f32ToBf16 } from '../util/float.js';
 
 export interface GreedyStep {
@@ -58,7 +58,7 @@ export class GreedyCheck {
     for (let j = 0; j < vocab; j++) {
       let s = 0;
       for (let i = 0; i < dim; i++) {
-        const w = head.dtype === 'f32' ? head.data[j * dim + i] : BF16_TO_F32[head.data[j * dim + i]];
+        const w = elementValue(head, j * dim + i);
         s += w * w;
       }
       this.wNorm[j] = Math.sqrt(s) * (1 + 1e-12);
@@ -80,9 +80,9 @@ export class GreedyCheck {
     this.ym = new Float64Array(dim);
   }
 
-  /** The vector the product multiplies: bf16 weights multiply bf16-rounded activations. */
+  /** The vector the product multiplies: bf16 weights multiply bf16-rounded activations, fp32 and f16 the activations. */
   private asMultiplied(y: Float32Array, at: number, out: Float64Array<ArrayBufferLike> = new Float64Array(this.dim)): Float64Array<ArrayBufferLike> {
-    for (let i = 0; i < this.dim; i++) out[i] = this.head.dtype === 'f32' ? y[at + i] : BF16_TO_F32[f32ToBf16(y[at + i])];
+    for (let i = 0; i < this.dim; i++) out[i] = this.head.dtype !== 'bf16' ? y[at + i] : BF16_TO_F32[f32ToBf16(y[at + i])];
     return out;
   }
 
@@ -106,7 +106,7 @@ export class GreedyCheck {
   check(y: Float32Array, at: number, s: number, token: number): GreedyStep | null {
     const yb = this.base[s];
     // bf16 weights multiply the bf16-rounded input; fp32 weights the input itself
-    const ym = this.head.dtype === 'f32' ? undefined : this.asMultiplied(y, at, this.ym);
+    const ym = this.head.dtype !== 'bf16' ? undefined : this.asMultiplied(y, at, this.ym);
     let d2 = 0;
     let n2 = 0;
     for (let i = 0; i < this.dim; i++) {

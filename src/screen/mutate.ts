@@ -7,7 +7,7 @@
  * vectors are mutated as the factor RMSNorm multiplies by (Matrix.offset + w in Gemma's Hugging Face files, where
  * `zero` thus writes −1), so a kind means the same whichever file the model came from.
  */
-import { BF16_TO_F32, f32ToBf16 } from '../util/float.js';
+import { BF16_TO_F32, F16_TO_F32, f32ToBf16, f32ToF16, widening } from '../util/float.js';
 import type { Matrix } from '../model/weights.js';
 import type { Kind } from '../spec/spec.js';
 
@@ -44,8 +44,8 @@ export function matrixStats(m: Matrix): MatrixStats {
     if (v > max) max = v;
     if (v < min) min = v;
   }
-  else for (let i = 0; i < d.length; i++) {
-    const v = BF16_TO_F32[d[i]];
+  else for (let i = 0, t = widening(m.dtype); i < d.length; i++) {
+    const v = t[d[i]];
     if (v > max) max = v;
     if (v < min) min = v;
   }
@@ -82,18 +82,20 @@ export function mutatedValue(kind: Kind, old: number, stats: MatrixStats): numbe
 }
 
 /**
- * The bits `mutate` leaves in an element of `m` whose stored bits are `old`: the kind's value, rounded to bf16 in
- * a bf16 matrix; for a norm vector with an offset, the kind acts on offset + w and w is stored.
+ * The bits `mutate` leaves in an element of `m` whose stored bits are `old`: the kind's value, rounded to bf16 or
+ * f16 (to nearest even) in a bf16 or f16 matrix; for a norm vector with an offset, the kind acts on offset + w and w is stored.
  */
 export function storedBits(m: Matrix, kind: Kind, old: number, stats: MatrixStats): number {
   if (m.dtype === 'bf16') return f32ToBf16(mutatedValue(kind, BF16_TO_F32[old], stats));
+  if (m.dtype === 'f16') return f32ToF16(mutatedValue(kind, F16_TO_F32[old], stats));
   if (!m.offset) return Math.fround(mutatedValue(kind, old, stats));
   return Math.fround(mutatedValue(kind, Math.fround(m.offset + old), stats) - m.offset);
 }
 
-/** What `mutate` leaves in an element of `m` whose value is `old`, as a number (float32 or bf16 widened). */
+/** What `mutate` leaves in an element of `m` whose value is `old`, as a number (float32, or bf16 and f16 widened). */
 export function writtenValue(m: Matrix, kind: Kind, old: number, stats: MatrixStats): number {
   if (m.dtype === 'bf16') return BF16_TO_F32[f32ToBf16(mutatedValue(kind, old, stats))];
+  if (m.dtype === 'f16') return F16_TO_F32[f32ToF16(mutatedValue(kind, old, stats))];
   return storedBits(m, kind, old, stats);
 }
 

@@ -17,7 +17,7 @@ import { FastEvaluator } from './fast.js';
 import { PlainEvaluator, type Evaluator } from './evaluate.js';
 import { unitGrid, type Mutant, type Target } from './plan.js';
 import type { PreparedScreen } from './runner.js';
-import { BF16_TO_F32 } from '../util/float.js';
+import { widening } from '../util/float.js';
 
 export interface ThresholdOptions {
   kind: 'scale' | 'value';
@@ -141,9 +141,9 @@ export function findThresholds(p: PreparedScreen, o: ThresholdOptions): { units:
   return { units: units.map(({ t: _, ...u }) => u), evaluations, rounds: round };
 }
 
-/** One element's value as a number (float32, bf16 widened, a norm's offset added): what a factor scales. */
+/** One element's value as a number (float32, bf16 or f16 widened, a norm's offset added): what a factor scales. */
 function elementValue(t: Target, row: number, col: number): number {
   const w = t.weights;
   const raw = w.data[row * w.cols + col];
-  return w.dtype === 'bf16' ? BF16_TO_F32[raw] : raw + (w.offset ?? 0);
+  return w.dtype === 'f32' ? raw + (w.offset ?? 0) : widening(w.dtype)[raw];
 }

@@ -19,6 +19,18 @@ export function f16ToF32(h: number): number {
   return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
+/** f16 → f32 as a table, for hot loops (every f16 value is exact in f32). */
+export const F16_TO_F32: Float32Array = (() => {
+  const t = new Float32Array(65536);
+  for (let i = 0; i < 65536; i++) t[i] = f16ToF32(i);
+  return t;
+})();
+
+/** The table that widens a 16-bit matrix type's bits to float32. */
+export function widening(dtype: 'bf16' | 'f16'): Float32Array {
+  return dtype === 'bf16' ? BF16_TO_F32 : F16_TO_F32;
+}
+
 const scratchF = new Float32Array(1);
 const scratchU = new Uint32Array(scratchF.buffer);
 
