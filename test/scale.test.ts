@@ -105,6 +105,9 @@ describe('a screen over worker processes', () => {
     let restarted = false;
     let finished = false;
     void c.exited.then(() => (finished = true));
+    // the kills and the restart start once the coordinator has connected and published the screen: a restart
+    // before its first connection would test a refused start, not a lost connection
+    for (const t0 = Date.now(); !ws.some((w) => /working on screen/.test(w.log())) && !finished && Date.now() - t0 < 60_000; ) await sleep(50);
     while (kills < 10 && !finished) {
       // 150–600 ms apart: ten kills fit well inside the screen even when the machine runs it fast (at 300–1,200 ms
       // a fast run once finished after eight)
@@ -147,7 +150,8 @@ describe('workers on machines of different instruction-set levels (MUTASCAN_ISA)
     const local = runCli(['run', spec, '--store', reference], { env: { MUTASCAN_ISA: 'avx2' } });
     assert.equal(local.status, 0, local.stderr);
     const store = join(dir.path, 'mixed.sqlite');
-    const c = coordinator(spec, store, [], { MUTASCAN_ISA: higher! });
+    // small jobs, so that both workers get some before one alone has finished the screen
+    const c = coordinator(spec, store, ['--batch', '4'], { MUTASCAN_ISA: higher! });
     const ws = [worker([], { MUTASCAN_ISA: 'avx2' }), worker([], { MUTASCAN_ISA: higher! })];
     assert.equal(await c.exited, 0, c.log());
     await Promise.all(ws.map((w) => w.exited));
