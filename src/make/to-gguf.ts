@@ -21,7 +21,7 @@ import { elementValue, type Matrix } from '../model/weights.js';
 
 const FILE_TYPE = { F32: 0, F16: 1, BF16: 32 } as const;
 
-/** The types the GGUF writer stores matrices in (the Hugging Face writer: F32 and BF16). */
+/** The types the writers store matrices in (GGUF and Hugging Face alike). */
 export type GgufMatrixType = keyof typeof FILE_TYPE;
 
 /** The GGUF architecture a model is written as (Mistral as `llama`, as llama.cpp's converter writes it). */

@@ -14,7 +14,6 @@ import { backward, backwardGroups, record, releaseTransposes, type WeightGradien
 import type { Transformer } from '../model/forward.js';
 import { coins } from '../model/sampler.js';
 import { allMatrices, elementValue, type Matrix } from '../model/weights.js';
-
 import { matrixStats, writtenValue } from '../screen/mutate.js';
 import { isNormTarget, unitGrid, type Plan } from '../screen/plan.js';
 import { fail } from '../errors.js';

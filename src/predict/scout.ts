@@ -11,7 +11,6 @@ import type { Transformer } from '../model/forward.js';
 import { record } from '../model/backward.js';
 import { elementValue } from '../model/weights.js';
 
-
 export interface SuperCandidate {
   layer: number;
   /** down_proj's output channel (its row) and the position of its peak */
