@@ -282,8 +282,8 @@ DpFn dp_tile(int mr, int nr) {
 
 void dp_gemm(float* out, long ldo, const uint16_t* x, long rows, const uint16_t* w, long m, long n, int threads) {
   if (rows == 1)
-    return exact::for_each_row_tile(m, n, 4, threads, [&](long o, int nr, long k0, long k1) {
-      dp_tile<1>(1, nr)(x, n, w + o * n, n, out + o, 1, k0, k1, k0 == 0);
+    return exact::for_each_row_group(m, 4, threads, [&](long o, int nr) {
+      for (long k0 = 0; k0 < n; k0 += kBlock) dp_tile<1>(1, nr)(x, n, w + o * n, n, out + o, 1, k0, std::min(n, k0 + kBlock), k0 == 0);
     });
   exact::for_each_tile(rows, m, n, 4, 6, threads, [&](long r, int mr, long o, int nr, long k0, long k1) {
     dp_tile<4>(mr, nr)(x + r * n, n, w + o * n, n, out + r * ldo + o, ldo, k0, k1, k0 == 0);

@@ -45,16 +45,13 @@ void for_each_tile(long rows, long m, long n, long MR, long NR, int threads, Til
 
 // The order for a single row of x (a decoding step): each group of NR weight rows is taken through every block
 // before the next group starts, so that the rows are read from start to end as NR sequential streams, which
-// the hardware prefetches, instead of jumping to another row every kBlock inputs. The blocks of each output are
-// still added in order by the same tiles: the same bits as for_each_tile. tile(o, nr, k0, k1) as there, with
-// one row.
-template <class Tile>
-void for_each_row_tile(long m, long n, long NR, int threads, Tile&& tile) {
+// the hardware prefetches, instead of jumping to another row every kBlock inputs. group(o, nr) computes outputs
+// [o, o + nr) whole, adding each output's blocks in order: the same bits as for_each_tile. Threads split the
+// groups.
+template <class Group>
+void for_each_row_group(long m, long NR, int threads, Group&& group) {
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-  for (long o = 0; o < m; o += NR) {
-    const int nr = (int)(NR < m - o ? NR : m - o);
-    for (long k0 = 0; k0 < n; k0 += kBlock) tile(o, nr, k0, k0 + kBlock < n ? k0 + kBlock : n);
-  }
+  for (long o = 0; o < m; o += NR) group(o, (int)(NR < m - o ? NR : m - o));
 }
 
 inline float bf16_to_f32(uint16_t h) {

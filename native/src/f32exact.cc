@@ -219,8 +219,8 @@ const Kernel<W>& kernel() {
 // order (each block reduced by the lane tree, the blocks added in order), so the same bits, but each weight row
 // is read from its start to its end. The tiles' order, every block of a chunk of rows before the next block,
 // sends a single row's reads to another row every kBlock inputs; read whole, the rows are NR sequential
-// streams, which the hardware prefetches: 1B-shaped F32 decoding read its weights about 10 % faster this way
-// (docs/benchmarks.md). Four rows: fewer streams than the prefetchers track, enough independent additions.
+// streams, which the hardware prefetches (exact-order.h, for_each_row_group): 1B-shaped F32 decoding went from
+// 0.72× llama.cpp's speed to 1.00× (docs/benchmarks.md). Four rows: fewer streams than the prefetchers track, enough independent additions.
 template <typename W, int NR>
 __attribute__((target("avx512f,avx512bw,avx512vl,f16c"))) void rows_512(const float* x, const W* w, long ldw, float* out, long n) {
   float sum[NR];
@@ -288,21 +288,20 @@ __attribute__((target("avx2,fma,f16c"))) void rows_256(const float* x, const W* 
   for (int j = 0; j < NR; j++) out[j] = sum[j];
 }
 
-/** A decoding step's product: one row of x, NR weight rows at a time, each read whole (rows_512, rows_256). */
-template <typename W, int NR, void (*Rows)(const float*, const W*, long, float*, long), void (*Row)(const float*, const W*, long, float*, long)>
+/** A decoding step's product: one row of x, four weight rows at a time, each read whole (rows_512, rows_256). */
+template <typename W, void (*Rows)(const float*, const W*, long, float*, long), void (*Row)(const float*, const W*, long, float*, long)>
 void one_row(float* out, const float* x, const W* w, long m, long n, int threads) {
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-  for (long o = 0; o < m; o += NR) {
-    if (o + NR <= m) Rows(x, w + o * n, n, out + o, n);
+  exact::for_each_row_group(m, 4, threads, [&](long o, int nr) {
+    if (nr == 4) Rows(x, w + o * n, n, out + o, n);
     else
-      for (long j = o; j < m; j++) Row(x, w + j * n, n, out + j, n);
-  }
+      for (long j = o; j < o + nr; j++) Row(x, w + j * n, n, out + j, n);
+  });
 }
 
 template <typename W>
 void gemm(float* out, long ldo, const float* x, long rows, const W* w, long m, long n, int threads) {
-  if (rows == 1 && isa_level() >= Isa::avx512f) return one_row<W, 4, rows_512<W, 4>, rows_512<W, 1>>(out, x, w, m, n, threads);
-  if (rows == 1 && isa_level() == Isa::avx2) return one_row<W, 4, rows_256<W, 4>, rows_256<W, 1>>(out, x, w, m, n, threads);
+  if (rows == 1 && isa_level() >= Isa::avx512f) return one_row<W, rows_512<W, 4>, rows_512<W, 1>>(out, x, w, m, n, threads);
+  if (rows == 1 && isa_level() == Isa::avx2) return one_row<W, rows_256<W, 4>, rows_256<W, 1>>(out, x, w, m, n, threads);
   const Kernel<W>& k = kernel<W>();
   exact::for_each_tile(rows, m, n, k.mr, k.nr, threads, [&](long r, int mr, long o, int nr, long k0, long k1) {
     k.fn[mr - 1][nr - 1](x + r * n, n, w + o * n, n, out + r * ldo + o, ldo, k0, k1, k0 == 0);
