@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { likeSpec } from '../src/make/like.js';
 import { writeModelGguf } from '../src/make/to-gguf.js';
 import { loadModel } from '../src/model/model.js';
+import { allMatrices, type ModelWeights } from '../src/model/weights.js';
 import { cachedSynth, SMOLLM_135M_SHAPE } from './synth-cache.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -32,6 +33,24 @@ export const SIZE_LIST: Size[] = [
   { key: '1b', name: 'Llama-3.2-1B shape', source: () => cachedSynth('llama-3.2-1b', likeSpec('llama-3.2-1b', { tokenizer: TOKENIZER })), dtypes: ['F32', 'F16', 'BF16'], decodeSteps: 16 },
   { key: '7b', name: 'Llama-2-7B shape', source: () => cachedSynth('llama-2-7b', likeSpec('llama-2-7b', { tokenizer: TOKENIZER })), dtypes: ['BF16'], decodeSteps: 8 },
 ];
+
+/**
+ * What one decoding step costs the weights: the bytes it reads (one row of an embedding table that is not also
+ * the classifier, every other matrix whole, in the type it is held in) and the parameters its products multiply.
+ */
+export function tokenCost(w: ModelWeights): { bytes: number; params: number } {
+  let bytes = 0;
+  let params = 0;
+  for (const m of allMatrices(w).values()) {
+    if (m === w.embed && w.lmHead !== w.embed) {
+      bytes += m.data.byteLength / m.rows;
+      continue;
+    }
+    bytes += m.data.byteLength;
+    params += m.rows * m.cols;
+  }
+  return { bytes, params };
+}
 
 /** The size's GGUF file in a type, written once. */
 export function gguf(s: Size, dtype: DType): string {

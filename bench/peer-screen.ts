@@ -36,7 +36,7 @@ import { defaultKvBudget, FastEvaluator } from '../src/screen/fast.js';
 import { prepareScreen, type PreparedScreen } from '../src/screen/runner.js';
 import type { Outcome } from '../src/assays/assay.js';
 import { printLimit } from './limit.js';
-import { gguf, SIZE_LIST } from './peer-models.js';
+import { gguf, SIZE_LIST, tokenCost } from './peer-models.js';
 
 const PROMPT = 'The life cycle of Drosophila:';
 const TOKENS = 150;
@@ -88,14 +88,7 @@ async function size(key: string): Promise<Row[]> {
     if (assay.type !== 'generate') throw new Error('the screen has one generate assay');
     const addon = loadAddon();
     const weights = [...allMatrices(p.model.weights).values()];
-    // a token's weights (the embedding table: one row, unless it is also the classifier) and FLOPs
-    let bytes = 0;
-    let params = 0;
-    for (const [name, m] of allMatrices(p.model.weights)) {
-      const one = name === 'embed' && p.model.weights.lmHead !== p.model.weights.embed;
-      bytes += one ? m.data.byteLength / m.rows : m.data.byteLength;
-      if (!one) params += m.rows * m.cols;
-    }
+    const { bytes, params } = tokenCost(p.model.weights);
     const read = addon.bandwidth('read', 2 ** 31, THREADS, 2) * 1e9;
     const peak = addon.peak('bf16', THREADS, 1) * 1e9;
     /** the least one generation takes: the prompt's products at the peak, every decoded token's weights at the read bandwidth */

@@ -21,8 +21,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadAddon } from '../src/backend/native-backend.js';
 import { loadModel } from '../src/model/model.js';
-import { allMatrices } from '../src/model/weights.js';
-import { gguf, SIZE_LIST } from './peer-models.js';
+import { gguf, SIZE_LIST, tokenCost } from './peer-models.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -61,20 +60,7 @@ for (const s of SIZE_LIST.filter((x) => SIZES.includes(x.key))) {
   for (const dtype of s.dtypes.filter((d) => TYPES.includes(d))) {
     const file = gguf(s, dtype);
     const model = loadModel(file);
-    let bytes = 0;
-    let params = 0;
-    // the bytes of the file's type: an F16 file is widened to F32 as mutascan reads it (no f16 matrices), so
-    // mutascan's decoding reads twice these bytes; its share says how far that leaves it from the file's limit
-    const perValue = dtype === 'F32' ? 4 : 2;
-    for (const [name, m] of allMatrices(model.weights)) {
-      // a token reads one row of the embedding table, every other matrix whole
-      if (name === 'embed' && model.weights.lmHead !== model.weights.embed) {
-        bytes += m.cols * perValue;
-        continue;
-      }
-      bytes += m.rows * m.cols * perValue;
-      params += m.rows * m.cols;
-    }
+    const { bytes, params } = tokenCost(model.weights);
     const vocab = model.config.vocabSize;
     for (const t of THREADS) {
       const m = run('mutascan', file, t, s.decodeSteps, vocab);
